@@ -1,0 +1,1 @@
+"""pytest plugin: reusable fixtures for testing Django Channels apps."""

@@ -1,0 +1,86 @@
+"""Django settings for target_app; deployment knobs come from the environment."""
+
+import os
+import tempfile
+from pathlib import Path
+
+
+def _env_list(name: str, default: str) -> list[str]:
+    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+SECRET_KEY = os.environ.get("TARGET_APP_SECRET_KEY", "target-app-demo-key-not-for-production-use-0123456789")
+DEBUG = os.environ.get("TARGET_APP_DEBUG", "") == "1"
+ALLOWED_HOSTS = _env_list("ALLOWED_HOSTS", "localhost,127.0.0.1")
+
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "channels",
+    "target_app.tournaments",
+    "target_app.realtime",
+]
+
+MIDDLEWARE = [
+    "django.middleware.common.CommonMiddleware",
+]
+
+ROOT_URLCONF = "target_app.config.urls"
+ASGI_APPLICATION = "target_app.asgi.application"
+
+DATABASES = {
+    "default": {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": os.environ.get("TARGET_APP_DB", str(Path.cwd() / "target_app.sqlite3")),
+        # A real file for tests too, private to this process so concurrent runs never share one.
+        "TEST": {"NAME": str(Path(tempfile.gettempdir()) / f"target_app_test_{os.getpid()}.sqlite3")},
+        "OPTIONS": {"timeout": 20},
+    }
+}
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+USE_TZ = True
+TIME_ZONE = "UTC"
+
+# JWT auth (realtime/middleware.py). HS256 only.
+JWT_SIGNING_KEY = os.environ.get("JWT_SIGNING_KEY", SECRET_KEY)
+JWT_DEFAULT_TTL = 3600
+
+# Redis: rate-limit buckets and the channel layer. Unset means in-process for both.
+REDIS_URL = os.environ.get("REDIS_URL") or None
+
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL]},
+        }
+    }
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+# Consumers (realtime/consumers.py, realtime/match_consumer.py).
+WS_ALLOWED_ORIGINS = _env_list("WS_ALLOWED_ORIGINS", "")
+WS_MAX_PAYLOAD_BYTES = 16384
+
+# Rate limits (realtime/ratelimit.py, realtime/middleware_ratelimit.py).
+WS_RATE_ENABLED = True
+WS_CONN_PER_USER = 3
+WS_CONN_PER_IP = 10
+WS_MSG_RATE = 10
+WS_MSG_BURST = 20
+WS_RATE_CLOSE_AFTER = 5
+WS_ROOM_MAX = 2000
+
+# Score batching (realtime/utils.py).
+SCORE_BATCH_WINDOW_MS = 100
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "loggers": {"target_app": {"handlers": ["console"], "level": os.environ.get("TARGET_APP_LOG_LEVEL", "INFO")}},
+}
