@@ -19,7 +19,7 @@ INSTALLED_APPS = [
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "channels",
-    "target_app.tournaments",
+    "target_app.tournaments.apps.TournamentsConfig",
     "target_app.realtime",
 ]
 

@@ -1,0 +1,1 @@
+"""Realtime layer: WebSocket consumers, auth and rate-limit middleware, broadcast helpers."""

@@ -1,0 +1,300 @@
+"""WebSocket consumers: the shared realtime base class and `TournamentConsumer`."""
+
+import asyncio
+import json
+import logging
+import math
+import time
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+
+from target_app.realtime import ratelimit, utils
+from target_app.tournaments.models import Match, Tournament
+
+logger = logging.getLogger(__name__)
+
+# Close codes (docs/protocol.md).
+CLOSE_INVALID_ID = 4000
+CLOSE_UNAUTHENTICATED = 4001
+CLOSE_ORIGIN = 4003
+CLOSE_NOT_FOUND = 4004
+CLOSE_HEARTBEAT = 4008
+CLOSE_RATE_LIMITED = 4029
+
+# Server events relayed from the channel layer to the client unchanged.
+RELAYED_EVENTS = (
+    "announcement",
+    "score_updated",
+    "match_started",
+    "match_completed",
+    "match_state_changed",
+    "dispute_created",
+    "bracket_updated",
+)
+
+
+class FrameError(Exception):
+    """A client frame the protocol rejects; carries the error code to answer with."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def _reject_constant(name: str):
+    raise ValueError(f"{name} is not JSON")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError("number out of range")
+    return value
+
+
+def parse_frame(text_data: str | None, bytes_data: bytes | None) -> dict:
+    """Decode one client frame into a dict with a string `type`, or raise FrameError."""
+    if text_data is None:
+        raise FrameError("invalid_json", "binary frames are not supported; send JSON text")
+    try:
+        frame = json.loads(text_data, parse_constant=_reject_constant, parse_float=_finite_float)
+    except (ValueError, RecursionError):  # RecursionError: pathologically nested arrays
+        raise FrameError("invalid_json", "frame is not valid JSON") from None
+    if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
+        raise FrameError("invalid_schema", "a frame is a JSON object with a string 'type'")
+    return frame
+
+
+def frame_data(frame: dict) -> dict:
+    data = frame.get("data")
+    if not isinstance(data, dict):
+        raise FrameError("invalid_schema", "'data' must be an object")
+    return data
+
+
+def positive_id(raw) -> int | None:
+    """The path id as an int, or None when it is missing or not a positive integer."""
+    if not isinstance(raw, str) or not raw.isascii() or not raw.isdigit():
+        return None
+    value = int(raw)
+    return value if value > 0 else None
+
+
+class RealtimeConsumer(AsyncWebsocketConsumer):
+    """Accept-then-validate connection flow, frame parsing, heartbeat and event relay."""
+
+    HEARTBEAT_INTERVAL = 25
+    HEARTBEAT_TIMEOUT = 50
+    id_kwarg = ""  # the URL kwarg holding this endpoint's id
+    client_types: dict[str, str] = {"ping": "handle_ping", "pong": "handle_pong"}
+
+    # Per-connection state; class-level defaults so `disconnect` is safe however far `connect` got.
+    group_name: str | None = None
+    role: str | None = None
+    _closed = False
+    _room_slot = False
+    _heartbeat_task: asyncio.Task | None = None
+
+    # -- connection lifecycle ---------------------------------------------------------------
+
+    async def connect(self):
+        self._last_seen = asyncio.get_running_loop().time()
+        # A close before accept is an HTTP 403 on a real server: accept first, then explain and close.
+        await self.accept()
+        if not await self._admit():
+            return
+        self._heartbeat_task = asyncio.create_task(self._heartbeat())
+        await self.send_frame("connection_established", self.welcome_data())
+
+    async def _admit(self) -> bool:
+        """Run the connection checks in protocol order; close with the first failure's code."""
+        if not self.origin_allowed():
+            return await self.reject(CLOSE_ORIGIN, "origin_not_allowed", "origin not allowed")
+        self.object_id = positive_id(self.scope.get("url_route", {}).get("kwargs", {}).get(self.id_kwarg))
+        if self.object_id is None:
+            return await self.reject(CLOSE_INVALID_ID, "invalid_id", f"{self.id_kwarg} must be a positive integer")
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            code = self.scope.get("auth_error") or "auth_required"
+            return await self.reject(CLOSE_UNAUTHENTICATED, code, "authentication required")
+        self.user = user
+        if not await self.load_object():
+            return await self.reject(CLOSE_NOT_FOUND, "not_found", f"{self.id_kwarg} {self.object_id} not found")
+        self.group_name = self.group_for(self.object_id)
+        if not await ratelimit.acquire_room_slot(self.group_name):
+            return await self.reject(CLOSE_RATE_LIMITED, "room_full", "this room is full")
+        self._room_slot = True
+        await self.channel_layer.group_add(self.group_name, self.channel_name)
+        return True
+
+    async def disconnect(self, code):
+        if self._heartbeat_task is not None:
+            self._heartbeat_task.cancel()
+            await asyncio.gather(self._heartbeat_task, return_exceptions=True)
+            self._heartbeat_task = None
+        if self.group_name is not None:
+            await self.channel_layer.group_discard(self.group_name, self.channel_name)
+        if self._room_slot:
+            self._room_slot = False
+            await ratelimit.release_room_slot(self.group_name)
+
+    async def reject(self, close_code: int, error_code: str, message: str) -> bool:
+        await self.send_error(error_code, message)
+        await self.close(code=close_code)
+        return False
+
+    def origin_allowed(self) -> bool:
+        allowed = settings.WS_ALLOWED_ORIGINS
+        return not allowed or self.origin() in allowed
+
+    def origin(self) -> str | None:
+        for name, value in self.scope.get("headers", []):
+            if name == b"origin":
+                return value.decode("latin-1")
+        return None
+
+    # -- sending ------------------------------------------------------------------------------
+
+    async def send(self, text_data=None, bytes_data=None, close=False):
+        # After our close the server refuses further sends; a late broadcast must not crash us.
+        if self._closed:
+            return
+        await super().send(text_data=text_data, bytes_data=bytes_data, close=close)
+
+    async def close(self, code=None, reason=None):
+        if self._closed:
+            return
+        self._closed = True
+        await super().close(code=code, reason=reason)
+
+    async def send_frame(self, frame_type: str, data: dict) -> None:
+        await self.send(text_data=json.dumps({"type": frame_type, "data": data}, allow_nan=False))
+
+    async def send_error(self, code: str, message: str, data: dict | None = None) -> None:
+        frame = {"type": "error", "code": code, "message": message}
+        if data is not None:
+            frame["data"] = data
+        await self.send(text_data=json.dumps(frame, allow_nan=False))
+
+    # -- receiving ----------------------------------------------------------------------------
+
+    async def receive(self, text_data=None, bytes_data=None):
+        self._last_seen = asyncio.get_running_loop().time()
+        try:
+            frame = parse_frame(text_data, bytes_data)
+            handler = self.client_types.get(frame["type"])
+            if handler is None:
+                raise FrameError("unsupported_message_type", f"unsupported message type {frame['type']!r}")
+            await getattr(self, handler)(frame)
+        except FrameError as err:
+            await self.send_error(err.code, err.message)
+
+    async def handle_ping(self, frame: dict) -> None:
+        timestamp = frame.get("timestamp")
+        if timestamp is not None and (isinstance(timestamp, bool) or not isinstance(timestamp, int | float | str)):
+            raise FrameError("invalid_schema", "'timestamp' must be a number or a string")
+        await self.send_frame("pong", {"timestamp": timestamp})
+
+    async def handle_pong(self, frame: dict) -> None:
+        """A pong only proves the client is alive; `receive` already reset the deadline."""
+
+    # -- heartbeat ----------------------------------------------------------------------------
+
+    async def _heartbeat(self) -> None:
+        loop = asyncio.get_running_loop()
+        next_ping = loop.time() + self.HEARTBEAT_INTERVAL
+        while True:
+            deadline = self._last_seen + self.HEARTBEAT_TIMEOUT
+            await asyncio.sleep(max(0.0, min(next_ping, deadline) - loop.time()))
+            now = loop.time()
+            if now >= self._last_seen + self.HEARTBEAT_TIMEOUT:
+                await self.reject(CLOSE_HEARTBEAT, "heartbeat_timeout", "no frame from the client in time")
+                return
+            if now >= next_ping:
+                next_ping = now + self.HEARTBEAT_INTERVAL
+                await self.send_frame("ping", {"timestamp": time.time()})
+
+    # -- server events (channel layer → client) -------------------------------------------------
+
+    async def relay(self, event: dict) -> None:
+        await self.send_frame(event["type"], event.get("data", {}))
+
+    announcement = relay
+    score_updated = relay
+    match_started = relay
+    match_completed = relay
+    match_state_changed = relay
+    dispute_created = relay
+    bracket_updated = relay
+
+    # -- endpoint-specific hooks ------------------------------------------------------------------
+
+    def group_for(self, object_id: int) -> str:
+        raise NotImplementedError
+
+    async def load_object(self) -> bool:
+        raise NotImplementedError
+
+    def welcome_data(self) -> dict:
+        raise NotImplementedError
+
+
+def user_role(user, organizer_id: int, participant: bool) -> str:
+    if user.pk == organizer_id:
+        return "organizer"
+    if user.is_staff or user.is_superuser:
+        return "admin"
+    return "participant" if participant else "spectator"
+
+
+@database_sync_to_async
+def _tournament_and_membership(tournament_id: int, user_id: int):
+    tournament = Tournament.objects.filter(pk=tournament_id).first()
+    if tournament is None:
+        return None, False
+    matches = Match.objects.filter(tournament=tournament)
+    is_participant = matches.filter(participant1_id=user_id).exists() or matches.filter(
+        participant2_id=user_id
+    ).exists()
+    return tournament, is_participant
+
+
+class TournamentConsumer(RealtimeConsumer):
+    """Live updates for one tournament: its matches' events and the organizer's announcements."""
+
+    id_kwarg = "tournament_id"
+    client_types = {**RealtimeConsumer.client_types, "announce": "handle_announce"}
+
+    def group_for(self, object_id: int) -> str:
+        return utils.tournament_group(object_id)
+
+    async def load_object(self) -> bool:
+        self.tournament, self.is_participant = await _tournament_and_membership(self.object_id, self.user.pk)
+        if self.tournament is None:
+            return False
+        self.role = user_role(self.user, self.tournament.organizer_id, self.is_participant)
+        return True
+
+    def welcome_data(self) -> dict:
+        return {
+            "tournament_id": self.object_id,
+            "user_id": self.user.pk,
+            "role": self.role,
+            "is_participant": self.is_participant,
+            "heartbeat_interval": self.HEARTBEAT_INTERVAL,
+        }
+
+    async def handle_announce(self, frame: dict) -> None:
+        if self.role not in ("organizer", "admin"):
+            raise FrameError("permission_denied", "only the organizer or an admin may announce")
+        message = frame_data(frame).get("message")
+        if not isinstance(message, str) or not message.strip():
+            raise FrameError("invalid_schema", "'data.message' must be a non-empty string")
+        await utils.broadcast_tournament_event(
+            self.object_id,
+            "announcement",
+            {"tournament_id": self.object_id, "message": message, "user_id": self.user.pk, "role": self.role},
+        )

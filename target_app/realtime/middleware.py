@@ -1,0 +1,118 @@
+"""JWT authentication for WebSocket connections: sets `scope["user"]`, never raises into the server."""
+
+import logging
+import time
+from urllib.parse import parse_qs
+
+import jwt
+from channels.db import database_sync_to_async
+from channels.middleware import BaseMiddleware
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AnonymousUser
+
+logger = logging.getLogger(__name__)
+
+ALGORITHM = "HS256"
+REQUIRED_CLAIMS = ("user_id", "iat", "exp")
+
+# The values of scope["auth_error"]; consumers send them as the error frame's code.
+MISSING = "missing"
+MALFORMED = "malformed"
+EXPIRED = "expired"
+BAD_SIGNATURE = "bad_signature"
+UNKNOWN_USER = "unknown_user"
+INACTIVE_USER = "inactive_user"
+
+
+def signing_key() -> str:
+    return getattr(settings, "JWT_SIGNING_KEY", None) or settings.SECRET_KEY
+
+
+def create_token(user_id: int, ttl: int | None = None, *, now: float | None = None) -> str:
+    """Mint an HS256 token for `user_id`, valid for `ttl` seconds (default `JWT_DEFAULT_TTL`)."""
+    issued = int(time.time() if now is None else now)
+    lifetime = settings.JWT_DEFAULT_TTL if ttl is None else ttl
+    claims = {"user_id": user_id, "iat": issued, "exp": issued + lifetime}
+    return jwt.encode(claims, signing_key(), algorithm=ALGORITHM)
+
+
+def decode_user_id(token: str) -> tuple[int | None, str | None]:
+    """Return (user_id, None) for a valid token, or (None, auth_error)."""
+    try:
+        header = jwt.get_unverified_header(token)
+    except jwt.InvalidTokenError:
+        return None, MALFORMED
+    # `alg: none` and every algorithm but ours are forged or foreign tokens, not garbled ones.
+    if header.get("alg") != ALGORITHM:
+        return None, BAD_SIGNATURE
+    try:
+        claims = jwt.decode(token, signing_key(), algorithms=[ALGORITHM], options={"require": list(REQUIRED_CLAIMS)})
+    except jwt.ExpiredSignatureError:
+        return None, EXPIRED
+    except jwt.InvalidSignatureError:
+        return None, BAD_SIGNATURE
+    except jwt.InvalidTokenError:
+        return None, MALFORMED
+    user_id = claims["user_id"]
+    if isinstance(user_id, bool) or not isinstance(user_id, int):
+        return None, MALFORMED
+    return user_id, None
+
+
+def authenticate(token: str | None):
+    """Return (user, auth_error) for a raw token; the user is AnonymousUser on failure. Sync."""
+    if not token:
+        return AnonymousUser(), MISSING
+    user_id, error = decode_user_id(token)
+    if error:
+        return AnonymousUser(), error
+    user = get_user_model().objects.filter(pk=user_id).first()
+    if user is None:
+        return AnonymousUser(), UNKNOWN_USER
+    if not user.is_active:
+        return AnonymousUser(), INACTIVE_USER
+    return user, None
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    if not authorization:
+        return None
+    scheme, _, value = authorization.strip().partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        return None
+    return value.strip()
+
+
+def token_from_scope(scope) -> str | None:
+    """The token from `?token=` (first) or an `Authorization: Bearer` header."""
+    query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+    if query.get("token"):
+        return query["token"][0]
+    for name, value in scope.get("headers", []):
+        if name.lower() == b"authorization":
+            return bearer_token(value.decode("latin-1"))
+    return None
+
+
+@database_sync_to_async
+def _authenticate(token: str | None):
+    return authenticate(token)
+
+
+class JWTAuthMiddleware(BaseMiddleware):
+    """Authenticate WebSocket scopes from a JWT; failures become `scope["auth_error"]`, not exceptions."""
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "websocket":
+            return await super().__call__(scope, receive, send)
+        scope = dict(scope)
+        try:
+            user, error = await _authenticate(token_from_scope(scope))
+        except Exception:  # a broken database must not take the server down with it
+            logger.exception("JWT authentication failed unexpectedly")
+            user, error = AnonymousUser(), MALFORMED
+        scope["user"] = user
+        if error:
+            scope["auth_error"] = error
+        return await super().__call__(scope, receive, send)

@@ -1,0 +1,1 @@
+"""Tournaments and matches: the data the realtime layer publishes."""

@@ -1,0 +1,8 @@
+"""Django app config for tournaments."""
+
+from django.apps import AppConfig
+
+
+class TournamentsConfig(AppConfig):
+    name = "target_app.tournaments"
+    label = "tournaments"
