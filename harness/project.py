@@ -1,0 +1,121 @@
+"""The project: its root, the `[tool.harness]` table, spec discovery and the files `source` measures."""
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.errors import SpecError, UsageError
+
+_SETTINGS = {"specs", "reports", "trace", "map"}
+
+
+@dataclass(frozen=True)
+class Project:
+    """Where a project keeps its specs and where the harness writes."""
+
+    root: Path
+    spec_globs: tuple[str, ...] = ("suites/*/module.yml",)
+    reports_dir: str = "reports"
+    trace_file: str = "trace.yml"
+    map_file: str = "MAP.md"
+
+    @property
+    def reports(self) -> Path:
+        return self.root / self.reports_dir
+
+    @property
+    def trace_path(self) -> Path:
+        return self.root / self.trace_file
+
+    @property
+    def map_path(self) -> Path:
+        return self.root / self.map_file
+
+    @property
+    def lock_path(self) -> Path:
+        return self.reports / ".harness.lock"
+
+    def module_dir(self, module_id: str) -> Path:
+        return self.reports / module_id
+
+    def relative(self, path: Path) -> str:
+        """`path` relative to the root, with forward slashes."""
+        return path.resolve().relative_to(self.root).as_posix()
+
+
+def find_root(start: Path) -> Path:
+    """The nearest directory at or above `start` holding a pyproject.toml."""
+    start = start.resolve()
+    for candidate in (start, *start.parents):
+        if (candidate / "pyproject.toml").is_file():
+            return candidate
+    raise UsageError(f"no pyproject.toml in {start} or any parent; pass --root")
+
+
+def load_project(root: Path | None = None, cwd: Path | None = None) -> Project:
+    """Read the project at `root` (or found upward from `cwd`) and its `[tool.harness]` table."""
+    root = root.resolve() if root else find_root(cwd or Path.cwd())
+    pyproject = root / "pyproject.toml"
+    if not pyproject.is_file():
+        raise UsageError(f"{root}: no pyproject.toml")
+    try:
+        table = tomllib.loads(pyproject.read_text(encoding="utf-8")).get("tool", {}).get("harness", {})
+    except tomllib.TOMLDecodeError as err:
+        raise SpecError(f"{pyproject}: not valid TOML: {err}") from err
+    return _project_from_table(root, pyproject, table)
+
+
+def _project_from_table(root: Path, pyproject: Path, table: dict) -> Project:
+    unknown = sorted(set(table) - _SETTINGS)
+    if unknown:
+        raise SpecError(f"{pyproject}: [tool.harness]: unknown key '{unknown[0]}' (known: {', '.join(sorted(_SETTINGS))})")
+    kwargs: dict = {}
+    if "specs" in table:
+        specs = table["specs"]
+        if not isinstance(specs, list) or not all(isinstance(s, str) for s in specs) or not specs:
+            raise SpecError(f"{pyproject}: [tool.harness] specs: expected a non-empty list of glob strings")
+        kwargs["spec_globs"] = tuple(specs)
+    for key, field in (("reports", "reports_dir"), ("trace", "trace_file"), ("map", "map_file")):
+        if key in table:
+            if not isinstance(table[key], str) or not table[key]:
+                raise SpecError(f"{pyproject}: [tool.harness] {key}: expected a path string")
+            kwargs[field] = table[key]
+    return Project(root=root, **kwargs)
+
+
+def spec_paths(project: Project) -> list[Path]:
+    """Every spec file the project's globs find, sorted, without duplicates."""
+    found = {p.resolve() for pattern in project.spec_globs for p in project.root.glob(pattern) if p.is_file()}
+    return sorted(found)
+
+
+def source_dir(project: Project, source: str) -> Path:
+    """The path a `source` entry names: a path relative to the root, or a dotted package."""
+    as_path = project.root / source
+    if as_path.exists():
+        return as_path
+    dotted = project.root / source.replace(".", "/")
+    if dotted.is_dir() or dotted.with_suffix(".py").is_file():
+        return dotted if dotted.is_dir() else dotted.with_suffix(".py")
+    return as_path
+
+
+def measurable_files(project: Project, sources: tuple[str, ...]) -> list[str]:
+    """The .py files coverage.py will report for `sources`, relative to the root."""
+    files: set[str] = set()
+    for source in sources:
+        path = source_dir(project, source)
+        if path.is_file():
+            files.add(project.relative(path))
+            continue
+        for py in _package_files(path):
+            files.add(project.relative(py))
+    return sorted(files)
+
+
+def _package_files(top: Path):
+    """Like coverage.py's discovery: the top directory, then only subdirectories that are packages."""
+    yield from sorted(top.glob("*.py"))
+    for sub in sorted(p for p in top.iterdir() if p.is_dir()):
+        if (sub / "__init__.py").is_file():
+            yield from _package_files(sub)

@@ -1,0 +1,241 @@
+"""Module specs (`module.yml`): parsed once into frozen dataclasses, validated in one pass."""
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from harness.errors import SpecError
+
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_TOP_KEYS = {
+    "id", "title", "source", "suites", "targets", "overall", "stretch", "baseline",
+    "carry_forward", "steps", "notes", "references", "artifacts",
+}
+_TARGET_KEYS = {"percent", "lines", "branches", "warn_only"}
+
+
+@dataclass(frozen=True)
+class Suite:
+    """A test path (file, directory or node id) and an optional `-k` / `-m` selection."""
+
+    path: str
+    k: str | None = None
+    markers: str | None = None
+
+
+@dataclass(frozen=True)
+class Target:
+    """Minimum coverage for the files `pattern` matches; `percent` is coverage.py's combined figure."""
+
+    pattern: str
+    percent: float | None = None
+    lines: float | None = None
+    branches: float | None = None
+    warn_only: bool = False
+    origin: str = "targets"
+
+
+@dataclass(frozen=True)
+class Step:
+    """A named part of a module with its own suites and targets."""
+
+    name: str
+    suites: tuple[Suite, ...]
+    targets: tuple[Target, ...]
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """Either another module's recorded result or the coverage of earlier suites."""
+
+    module: str | None = None
+    suites: tuple[Suite, ...] = ()
+
+
+@dataclass(frozen=True)
+class ModuleSpec:
+    """One module: what it runs, what it measures and what each file must reach."""
+
+    path: Path
+    id: str
+    title: str
+    source: tuple[str, ...]
+    suites: tuple[Suite, ...] = ()
+    targets: tuple[Target, ...] = ()
+    overall: Target | None = None
+    stretch: float | None = None
+    baseline: Baseline | None = None
+    carry_forward_from: str | None = None
+    steps: tuple[Step, ...] = ()
+    notes: str = ""
+    references: tuple[str, ...] = ()
+    artifacts: tuple[str, ...] = ()
+
+    def all_suites(self) -> tuple[Suite, ...]:
+        """The module's suites followed by every step's, without repeats."""
+        seen: dict[Suite, None] = dict.fromkeys(self.suites)
+        for step in self.steps:
+            seen.update(dict.fromkeys(step.suites))
+        return tuple(seen)
+
+
+def load_spec(path: Path) -> ModuleSpec:
+    """Parse and validate the spec at `path`; raises SpecError naming the file and key."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as err:
+        raise SpecError(f"{path}: cannot read: {err.strerror}") from err
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise SpecError(f"{path}: not valid YAML{where}: {getattr(err, 'problem', err)}") from err
+    return _Parser(path).module(data)
+
+
+class _Parser:
+    """Carries the file name so every error can name it."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def fail(self, key: str, what: str) -> SpecError:
+        return SpecError(f"{self.path}: {key}: {what}")
+
+    def module(self, data) -> ModuleSpec:
+        if not isinstance(data, dict):
+            raise SpecError(f"{self.path}: expected a mapping of keys at the top level")
+        self.known(data, _TOP_KEYS, "")
+        for key in ("id", "title", "source"):
+            if key not in data:
+                raise self.fail(key, "required key is missing")
+        steps = tuple(self.step(i, s) for i, s in enumerate(self.seq(data, "steps"), 1))
+        suites = tuple(self.suite(f"suites[{i}]", s) for i, s in enumerate(self.seq(data, "suites"), 1))
+        if not suites and not any(step.suites for step in steps):
+            raise self.fail("suites", "no suites to run (give `suites` or steps with suites)")
+        return ModuleSpec(
+            path=self.path, id=self.module_id(data["id"], "id"), title=self.text(data["title"], "title"),
+            source=self.sources(data["source"]), suites=suites, steps=steps,
+            targets=self.targets(data.get("targets"), "targets", "targets"),
+            overall=self.overall(data.get("overall")),
+            stretch=self.percent(data["stretch"], "stretch") if data.get("stretch") is not None else None,
+            baseline=self.baseline(data.get("baseline")),
+            carry_forward_from=self.carry_forward(data.get("carry_forward")),
+            notes=self.text(data.get("notes", ""), "notes", allow_empty=True),
+            references=self.strings(data.get("references"), "references"),
+            artifacts=self.strings(data.get("artifacts"), "artifacts"),
+        )
+
+    def known(self, data: dict, allowed: set[str], where: str) -> None:
+        for key in data:
+            if key not in allowed:
+                name = f"{where}.{key}" if where else str(key)
+                raise self.fail(name, f"unknown key (allowed: {', '.join(sorted(allowed))})")
+
+    def seq(self, data: dict, key: str) -> list:
+        value = data.get(key) or []
+        if not isinstance(value, list):
+            raise self.fail(key, f"expected a list, got {type(value).__name__}")
+        return value
+
+    def text(self, value, key: str, allow_empty: bool = False) -> str:
+        if not isinstance(value, str) or (not allow_empty and not value.strip()):
+            raise self.fail(key, "expected a non-empty string")
+        return value
+
+    def module_id(self, value, key: str) -> str:
+        if not isinstance(value, str) or not _ID.match(value):
+            raise self.fail(key, f"{value!r} is not a module id (letters, digits, '.', '_', '-')")
+        return value
+
+    def strings(self, value, key: str) -> tuple[str, ...]:
+        if value is None:
+            return ()
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise self.fail(key, "expected a list of strings")
+        return tuple(value)
+
+    def sources(self, value) -> tuple[str, ...]:
+        items = [value] if isinstance(value, str) else value
+        if not isinstance(items, list) or not items or not all(isinstance(v, str) and v for v in items):
+            raise self.fail("source", "expected a path/package or a non-empty list of them")
+        return tuple(v.rstrip("/") for v in items)
+
+    def suite(self, key: str, value) -> Suite:
+        if isinstance(value, str):
+            value = {"path": value}
+        if not isinstance(value, dict):
+            raise self.fail(key, "expected a path or a mapping with `path`")
+        self.known(value, {"path", "k", "markers"}, key)
+        if not isinstance(value.get("path"), str) or not value["path"]:
+            raise self.fail(f"{key}.path", "required path is missing")
+        for opt in ("k", "markers"):
+            if opt in value and not isinstance(value[opt], str):
+                raise self.fail(f"{key}.{opt}", "expected a string expression")
+        return Suite(value["path"], value.get("k"), value.get("markers"))
+
+    def percent(self, value, key: str) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.fail(key, f"expected a percent number, got {value!r}")
+        if not 0 <= value <= 100:
+            raise self.fail(key, f"{value} is outside 0-100")
+        return float(value)
+
+    def target(self, pattern: str, value, key: str, origin: str) -> Target:
+        if not isinstance(value, dict):
+            return Target(pattern, percent=self.percent(value, key), origin=origin)
+        self.known(value, _TARGET_KEYS, key)
+        figures = {m: self.percent(value[m], f"{key}.{m}") for m in ("percent", "lines", "branches") if m in value}
+        if not figures:
+            raise self.fail(key, "give at least one of percent, lines, branches")
+        warn_only = value.get("warn_only", False)
+        if not isinstance(warn_only, bool):
+            raise self.fail(f"{key}.warn_only", "expected true or false")
+        return Target(pattern, warn_only=warn_only, origin=origin, **figures)
+
+    def targets(self, value, key: str, origin: str) -> tuple[Target, ...]:
+        if value is None:
+            return ()
+        if not isinstance(value, dict):
+            raise self.fail(key, "expected a mapping of path or glob to percent")
+        return tuple(self.target(str(p), v, f"{key}['{p}']", origin) for p, v in value.items())
+
+    def overall(self, value) -> Target | None:
+        return None if value is None else self.target("overall", value, "overall", "overall")
+
+    def step(self, index: int, value) -> Step:
+        key = f"steps[{index}]"
+        if not isinstance(value, dict):
+            raise self.fail(key, "expected a mapping with name, suites, targets")
+        self.known(value, {"name", "suites", "targets"}, key)
+        name = self.text(value.get("name"), f"{key}.name")
+        suites = value.get("suites") or []
+        if not isinstance(suites, list):
+            raise self.fail(f"{key}.suites", "expected a list")
+        return Step(
+            name=name,
+            suites=tuple(self.suite(f"{key}.suites[{i}]", s) for i, s in enumerate(suites, 1)),
+            targets=self.targets(value.get("targets"), f"{key}.targets", f"step {index}"),
+        )
+
+    def baseline(self, value) -> Baseline | None:
+        if value is None:
+            return None
+        if isinstance(value, str):
+            value = {"module": value}
+        if not isinstance(value, dict) or len(value) != 1 or not set(value) <= {"module", "suites"}:
+            raise self.fail("baseline", "expected {module: <id>} or {suites: [paths]}")
+        if "module" in value:
+            return Baseline(module=self.module_id(value["module"], "baseline.module"))
+        items = value["suites"]
+        if not isinstance(items, list) or not items:
+            raise self.fail("baseline.suites", "expected a non-empty list of suites")
+        return Baseline(suites=tuple(self.suite(f"baseline.suites[{i}]", s) for i, s in enumerate(items, 1)))
+
+    def carry_forward(self, value) -> str | None:
+        if value is None:
+            return None
+        if not isinstance(value, dict) or set(value) != {"from"}:
+            raise self.fail("carry_forward", "expected {from: <module id>}")
+        return self.module_id(value["from"], "carry_forward.from")
