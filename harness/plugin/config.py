@@ -1,0 +1,99 @@
+"""The plugin's ini options, parsed once per session into a frozen `PluginConfig`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from .errors import PluginConfigError
+
+SUPPORTED_JWT_ALGORITHMS = ("HS256", "HS384", "HS512")
+
+
+@dataclass(frozen=True)
+class IniOption:
+    name: str
+    help: str
+    default: Any
+    type: str | None = None
+
+
+INI_OPTIONS = (
+    IniOption(
+        "harness_asgi_factory",
+        "module:callable (zero arguments) returning the project's production ASGI application; "
+        "harness_asgi_app builds it per test and strips its origin validator",
+        "",
+    ),
+    IniOption(
+        "harness_jwt_key_setting",
+        "Django setting holding the JWT signing key (falls back to SECRET_KEY when unset or empty)",
+        "JWT_SIGNING_KEY",
+    ),
+    IniOption("harness_jwt_user_claim", "JWT claim carrying the user's primary key", "user_id"),
+    IniOption("harness_jwt_algorithm", "JWT algorithm harness_jwt signs with (HS256/HS384/HS512)", "HS256"),
+    IniOption("harness_token_query_param", "query-string parameter harness_ws puts tokens in", "token"),
+    IniOption("harness_rate_limit_prefix", "prefix harness_rate_limits adds to its setting names", "WS_"),
+    IniOption("harness_redis_url_setting", "Django setting harness_redis points at its server", "REDIS_URL"),
+    IniOption(
+        "harness_looptime",
+        "run every async test on looptime's virtual clock (unless marked looptime(False))",
+        False,
+        "bool",
+    ),
+)
+
+
+@dataclass(frozen=True)
+class PluginConfig:
+    asgi_factory: str
+    jwt_key_setting: str
+    jwt_user_claim: str
+    jwt_algorithm: str
+    token_query_param: str
+    rate_limit_prefix: str
+    redis_url_setting: str
+    looptime: bool
+
+
+CONFIG_KEY = pytest.StashKey[PluginConfig]()
+
+
+def add_ini_options(parser: pytest.Parser) -> None:
+    for option in INI_OPTIONS:
+        parser.addini(option.name, option.help, type=option.type, default=option.default)
+
+
+def parse_config(config: pytest.Config) -> PluginConfig:
+    """Read and validate every harness ini option; raise PluginConfigError naming the bad one."""
+    values = {option.name: config.getini(option.name) for option in INI_OPTIONS}
+    for name, value in values.items():
+        if isinstance(value, str):
+            values[name] = value.strip()
+    _check_factory(values["harness_asgi_factory"])
+    for name in ("harness_jwt_key_setting", "harness_jwt_user_claim", "harness_token_query_param",
+                 "harness_redis_url_setting"):
+        if not values[name]:
+            raise PluginConfigError(f"{name}: must not be empty")
+    if values["harness_jwt_algorithm"] not in SUPPORTED_JWT_ALGORITHMS:
+        raise PluginConfigError(
+            f"harness_jwt_algorithm: {values['harness_jwt_algorithm']!r} is not one of "
+            f"{', '.join(SUPPORTED_JWT_ALGORITHMS)}"
+        )
+    return PluginConfig(**{name.removeprefix("harness_"): value for name, value in values.items()})
+
+
+def _check_factory(spec: str) -> None:
+    if not spec:
+        return  # only harness_asgi_app needs it; it says so when used
+    module, sep, attr = spec.partition(":")
+    if not (sep and module and attr):
+        raise PluginConfigError(
+            f"harness_asgi_factory: expected 'module:callable', got {spec!r}"
+        )
+
+
+def get_config(config: pytest.Config) -> PluginConfig:
+    return config.stash[CONFIG_KEY]
