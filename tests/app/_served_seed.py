@@ -1,0 +1,61 @@
+"""Adds isolated tournaments to a target_app database for the served tests; prints them as JSON.
+
+Run as `python tests/app/_served_seed.py COUNT` with TARGET_APP_DB and JWT_SIGNING_KEY set, after
+`python -m target_app init`. Each tournament has its own organizer, two participants, a spectator and
+one scheduled match, so a test's connection and message limits never meet another test's. Tokens (for
+these and for the demo users) are minted by the app's own `create_token`.
+"""
+
+import json
+import os
+import sys
+
+ROLES = ("organizer", "participant1", "participant2", "spectator")
+
+
+def _seed(count: int) -> dict:
+    from django.contrib.auth import get_user_model
+    from django.db import transaction
+
+    from target_app.realtime.middleware import create_token
+    from target_app.tournaments.models import Match, Tournament
+
+    user_model = get_user_model()
+    with transaction.atomic():
+        arenas = []
+        for index in range(count):
+            users = {role: user_model.objects.create_user(f"served{index}_{role}") for role in ROLES}
+            tournament = Tournament.objects.create(name=f"Served {index}", organizer=users["organizer"])
+            match = Match.objects.create(
+                tournament=tournament,
+                participant1_id=users["participant1"].pk,
+                participant1_name=users["participant1"].username,
+                participant2_id=users["participant2"].pk,
+                participant2_name=users["participant2"].username,
+            )
+            arenas.append(
+                {
+                    "tournament": tournament.pk,
+                    "match": match.pk,
+                    "users": {role: {"id": u.pk, "token": create_token(u.pk)} for role, u in users.items()},
+                }
+            )
+        inactive = user_model.objects.create_user("served_inactive", is_active=False)
+    existing = user_model.objects.exclude(username__startswith="served")  # the demo users from `init`
+    return {
+        "arenas": arenas,
+        "inactive": {"id": inactive.pk, "token": create_token(inactive.pk)},
+        "tokens": {user.username: create_token(user.pk) for user in existing},
+    }
+
+
+def main() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "target_app.config.settings")
+    import django
+
+    django.setup()
+    print(json.dumps(_seed(int(sys.argv[1]))))
+
+
+if __name__ == "__main__":
+    main()
