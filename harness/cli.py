@@ -62,7 +62,19 @@ def _parse_shard(ctx, param, value):
     return index, count
 
 
-@click.group()
+class _Group(click.Group):
+    """Keeps usage errors to the contract's one or two lines (click prints usage text and a blank line)."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except click.UsageError as err:
+            if isinstance(err, _Stop) or err.ctx is None:
+                raise
+            raise _Stop(f"{err.format_message()}\nSee '{err.ctx.command_path} --help'.") from err
+
+
+@click.group(cls=_Group)
 @click.version_option(__version__, prog_name="harness")
 @click.option("--root", type=click.Path(file_okay=False, path_type=Path),
               help="Project root (default: nearest directory upward with a pyproject.toml).")

@@ -101,17 +101,16 @@ def _run(cmd: list[str], root: Path, env: dict, log_file: Path, options: RunOpti
     with log_file.open("a", encoding="utf-8") as log:
         log.write(f"$ {' '.join(cmd)}\n")
         log.flush()
-        proc = subprocess.Popen(
+        with subprocess.Popen(
             cmd, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
             text=True, encoding="utf-8", errors="replace",
-        )
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            log.write(line)
-            if options.verbose:
-                print(line, end="", flush=True)
-            stripped = line.strip().strip("=").strip()
-            if any(word in stripped for word in _SUMMARY_WORDS) and " in " in stripped:
-                summary = stripped
-        code = proc.wait()
+        ) as proc:
+            for line in proc.stdout:
+                log.write(line)
+                if options.verbose:
+                    print(line, end="", flush=True)
+                stripped = line.strip().strip("=").strip()
+                if any(word in stripped for word in _SUMMARY_WORDS) and " in " in stripped:
+                    summary = stripped
+            code = proc.wait()
     return code, summary
