@@ -1,8 +1,11 @@
 """The Redis backend on a private redis-server: parity with in-process, NOSCRIPT, outage fallback."""
 
+import asyncio
+import gc
 import logging
 import os
 import random
+import warnings
 
 import pytest
 import redis
@@ -302,6 +305,35 @@ async def test_slot_released_in_redis_when_the_inner_app_raises(resilient, inspe
     with pytest.raises(RuntimeError, match="consumer bug"):
         await communicator.wait()
     assert inspect.exists("ws:conn:user:1") == 0
+
+
+def test_limiter_never_closed_is_closed_with_its_loop(redis_url):
+    limiter = Limiter(RedisBackend(redis_url), MemoryBackend())
+
+    async def use(limiter):
+        assert await limiter.acquire("ws:conn:user:1", 3)
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        asyncio.run(use(limiter))
+        asyncio.run(use(limiter))  # a second loop gets a client of its own
+        del limiter
+        gc.collect()
+    assert [str(w.message) for w in caught if "unclosed" in str(w.message)] == []
+
+
+def test_reset_as_the_loop_ends_leaves_no_connection(settings, redis_url):
+    settings.REDIS_URL = redis_url
+
+    async def use_then_reset():
+        assert await ratelimit.get_limiter().acquire("ws:conn:user:1", 3)
+        ratelimit.reset_limiters()
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        asyncio.run(use_then_reset())
+        gc.collect()
+    assert [str(w.message) for w in caught if "unclosed" in str(w.message)] == []
 
 
 def test_redis_server_restarts_on_its_port(redis_server):
