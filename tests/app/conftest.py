@@ -1,4 +1,4 @@
-"""Fixtures for the served tests: `python -m target_app serve` in a subprocess, real WebSocket and HTTP clients."""
+"""Fixtures for the served tests: `python -m target_app serve` as a subprocess, real clients."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ SEED_SCRIPT = Path(__file__).with_name("_served_seed.py")
 # The production stack's origin validator admits this (ALLOWED_HOSTS defaults to localhost,127.0.0.1).
 ORIGIN = "http://localhost"
 SIGNING_KEY = f"served-tests-{secrets.token_hex(32)}"  # 64+ bytes: long enough for HS512 too
-ARENAS = 100  # isolated tournaments seeded per server: one per test that sends frames, changes state or hits limits
+ARENAS = 100  # isolated tournaments seeded per server: one per test that sends frames or changes state
 FRAME_TIMEOUT = 5.0  # a real server answers in milliseconds; this only bounds a failing test
 QUIET_SECONDS = 0.4  # longer than the 100 ms score window, so a second batch would have arrived
 START_TIMEOUT = 30.0
@@ -139,7 +139,7 @@ class ServedApp:
     demo_tokens: dict[str, str]  # demo role → token (the spectator's from `python -m target_app token`)
     inactive: Member
     arenas: Iterator[Arena] = field(repr=False)
-    signing_key: str = field(default=SIGNING_KEY, repr=False)  # the server's JWT_SIGNING_KEY, for forged tokens
+    signing_key: str = field(default=SIGNING_KEY, repr=False)  # the server's JWT key, to forge tokens
 
     @property
     def http_url(self) -> str:
@@ -184,7 +184,13 @@ class ServedApp:
             yield client
 
     async def http(
-        self, method: str, path: str, *, token: str | None = None, body: object = None, raw: bytes | None = None
+        self,
+        method: str,
+        path: str,
+        *,
+        token: str | None = None,
+        body: object = None,
+        raw: bytes | None = None,
     ) -> tuple[int, object]:
         """One plain HTTP request; returns (status, parsed JSON body or None)."""
         return await asyncio.to_thread(self._http, method, path, token, body, raw)
@@ -240,7 +246,7 @@ def _cli_token(username: str, db: Path, env: dict[str, str]) -> str:
     command = [sys.executable, "-m", "target_app", "token", username, "--db", str(db)]
     result = subprocess.run(command, env=env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
     if result.returncode != 0:
-        pytest.fail(f"`python -m target_app token {username}` exited {result.returncode}: {result.stderr.strip()}")
+        pytest.fail(f"`target_app token {username}` exited {result.returncode}: {result.stderr.strip()}")
     return result.stdout.strip()
 
 
@@ -293,13 +299,19 @@ def _launch(db: Path, env: dict[str, str], log_path: Path) -> tuple[subprocess.P
         command = [sys.executable, "-m", "target_app", "serve", "--db", str(db), "--port", str(port)]
         with log_path.open("ab") as log:
             process = subprocess.Popen(
-                command, env=env, cwd=REPO_ROOT, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT
+                command,
+                env=env,
+                cwd=REPO_ROOT,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
             )
         if _wait_ready(process, port):
             return process, port
         if "address already in use" not in log_path.read_text(errors="replace").lower():
             break
-    pytest.fail(f"target_app serve exited {process.returncode}; its log:\n{log_path.read_text(errors='replace')}")
+    log = log_path.read_text(errors="replace")
+    pytest.fail(f"target_app serve exited {process.returncode}; its log:\n{log}")
 
 
 def _serve(workdir: Path, redis_url: str | None = None) -> ServedApp:
@@ -308,7 +320,7 @@ def _serve(workdir: Path, redis_url: str | None = None) -> ServedApp:
     demo = _run_json([sys.executable, "-m", "target_app", "init", "--db", str(db)], env)
     seeded = _run_json([sys.executable, str(SEED_SCRIPT), str(ARENAS)], env)
     arenas = (
-        Arena(item["tournament"], item["match"], {role: Member(**user) for role, user in item["users"].items()})
+        Arena(item["tournament"], item["match"], {role: Member(**u) for role, u in item["users"].items()})
         for item in seeded["arenas"]
     )
     demo_tokens = {role: seeded["tokens"][user["username"]] for role, user in demo["users"].items()}
@@ -356,7 +368,9 @@ def served_redis() -> Iterator[RedisServer]:
 
 
 @pytest.fixture(scope="session")
-def served_on_redis(tmp_path_factory: pytest.TempPathFactory, served_redis: RedisServer) -> Iterator[ServedApp]:
+def served_on_redis(
+    tmp_path_factory: pytest.TempPathFactory, served_redis: RedisServer
+) -> Iterator[ServedApp]:
     """target_app served for real with REDIS_URL at `served_redis`: Redis rate limits and channel layer."""
     app = _serve(tmp_path_factory.mktemp("served-redis"), served_redis.url)
     yield app

@@ -111,14 +111,14 @@ def _claims(user_id, lifetime=3600):
 def _forged_tokens(served) -> dict[str, tuple[str, str]]:
     """Tokens the server must refuse, each with the auth_error it names."""
     spectator = served.demo["users"]["spectator"]["id"]
-    key = served.signing_key
+    key, other_key = served.signing_key, "not-the-server-key" * 4
     return {
-        "other-key": (jwt.encode(_claims(spectator), "not-the-server-key" * 2, algorithm="HS256"), "bad_signature"),
+        "other-key": (jwt.encode(_claims(spectator), other_key, algorithm="HS256"), "bad_signature"),
         "alg-none": (jwt.encode(_claims(spectator), None, algorithm="none"), "bad_signature"),
         "alg-HS512": (jwt.encode(_claims(spectator), key, algorithm="HS512"), "bad_signature"),
         "expired": (jwt.encode(_claims(spectator, lifetime=-60), key, algorithm="HS256"), "expired"),
         "garbage": ("not-a-jwt", "malformed"),
-        "no-exp": (jwt.encode({"user_id": spectator, "iat": int(time.time())}, key, algorithm="HS256"), "malformed"),
+        "no-exp": (jwt.encode({"user_id": spectator, "iat": int(time.time())}, key), "malformed"),
         "string-user-id": (jwt.encode(_claims(str(spectator)), key, algorithm="HS256"), "malformed"),
         "unknown-user": (jwt.encode(_claims(10**9), key, algorithm="HS256"), "unknown_user"),
         "inactive-user": (served.inactive.token, "inactive_user"),
