@@ -321,6 +321,8 @@ class Limiter:
 
     async def hit(self, key: str, rate: float, burst: float) -> RateDecision:
         """Take a token from `key`'s bucket (`rate` tokens/s, capacity `burst`)."""
+        if not rate > 0:
+            raise ValueError(f"message rate must be a positive number of tokens per second, got {rate!r}")
         now = self.clock()
         decision, _ = await self._serve(lambda backend: backend.hit(key, rate, burst, now))
         return decision

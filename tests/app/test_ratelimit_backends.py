@@ -58,6 +58,12 @@ async def test_bucket_never_holds_more_than_burst(clock):
     assert answers == [True, True, False]
 
 
+@pytest.mark.parametrize("rate", [0, -1])
+async def test_non_positive_rate_is_a_clear_error(rate):
+    with pytest.raises(ValueError, match="positive number of tokens per second"):
+        await Limiter(MemoryBackend()).hit("k", rate, 5)
+
+
 async def test_buckets_are_per_key(clock):
     limiter = Limiter(MemoryBackend(), clock=clock)
     assert (await limiter.hit("ws:msg:user:1", 1, 1)).allowed
