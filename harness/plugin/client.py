@@ -55,7 +55,9 @@ class WebSocketClient:
         message = await self._next(timeout, "a frame")
         if message["type"] == _CLOSE:
             self._mark_closed(message)
-            raise AssertionError(f"{self.path}: expected a frame, the server closed with code {self.close_code}")
+            raise AssertionError(
+                f"{self.path}: expected a frame, the server closed with code {self.close_code}"
+            )
         return _payload(message, self.path)
 
     async def receive_json(self, timeout: float = 1.0) -> Any:
@@ -85,7 +87,8 @@ class WebSocketClient:
                 frames.append(_decoded(_payload(message, self.path)))
         if code is not None and self.close_code != code:
             raise AssertionError(
-                f"{self.path}: expected close code {code}, got {self.close_code}; frames before it: {frames!r}"
+                f"{self.path}: expected close code {code}, got {self.close_code}; "
+                f"frames before it: {frames!r}"
             )
         return frames
 
@@ -98,7 +101,9 @@ class WebSocketClient:
             return
         if message["type"] == _CLOSE:
             self._mark_closed(message)
-            raise AssertionError(f"{self.path}: expected nothing for {seconds} s, the server closed ({self.close_code})")
+            raise AssertionError(
+                f"{self.path}: expected nothing for {seconds} s, the server closed ({self.close_code})"
+            )
         frame = _decoded(_payload(message, self.path))
         raise AssertionError(f"{self.path}: expected nothing for {seconds} s, received {frame!r}")
 
@@ -183,7 +188,9 @@ class WebSocketClient:
             return message
         if self._communicator.future.done():
             raise AssertionError(f"{self.path}: the application ended without sending {waiting_for}")
-        raise WebSocketTimeout(f"{self.path}: nothing received within {timeout:g} s (loop time) waiting for {waiting_for}")
+        raise WebSocketTimeout(
+            f"{self.path}: nothing received within {timeout:g} s (loop time) waiting for {waiting_for}"
+        )
 
     def _raise_if_crashed(self) -> None:
         app = self._communicator.future
@@ -193,7 +200,9 @@ class WebSocketClient:
 
     def _require_open(self, action: str) -> None:
         if self.closed:
-            raise AssertionError(f"{self.path}: cannot {action}, the server closed with code {self.close_code}")
+            raise AssertionError(
+                f"{self.path}: cannot {action}, the server closed with code {self.close_code}"
+            )
         if self._finished:
             raise AssertionError(f"{self.path}: cannot {action}, the client has disconnected")
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import pytest
 
@@ -16,8 +15,7 @@ SUPPORTED_JWT_ALGORITHMS = ("HS256", "HS384", "HS512")
 class IniOption:
     name: str
     help: str
-    default: Any
-    type: str | None = None
+    default: str
 
 
 INI_OPTIONS = (
@@ -39,9 +37,8 @@ INI_OPTIONS = (
     IniOption("harness_redis_url_setting", "Django setting harness_redis points at its server", "REDIS_URL"),
     IniOption(
         "harness_looptime",
-        "run every async test on looptime's virtual clock (unless marked looptime(False))",
-        False,
-        "bool",
+        "true: run every async test on looptime's virtual clock (unless marked looptime(False))",
+        "false",
     ),
 )
 
@@ -63,7 +60,7 @@ CONFIG_KEY = pytest.StashKey[PluginConfig]()
 
 def add_ini_options(parser: pytest.Parser) -> None:
     for option in INI_OPTIONS:
-        parser.addini(option.name, option.help, type=option.type, default=option.default)
+        parser.addini(option.name, option.help, default=option.default)
 
 
 def parse_config(config: pytest.Config) -> PluginConfig:
@@ -73,10 +70,15 @@ def parse_config(config: pytest.Config) -> PluginConfig:
         if isinstance(value, str):
             values[name] = value.strip()
     _check_factory(values["harness_asgi_factory"])
-    for name in ("harness_jwt_key_setting", "harness_jwt_user_claim", "harness_token_query_param",
-                 "harness_redis_url_setting"):
+    for name in (
+        "harness_jwt_key_setting",
+        "harness_jwt_user_claim",
+        "harness_token_query_param",
+        "harness_redis_url_setting",
+    ):
         if not values[name]:
             raise PluginConfigError(f"{name}: must not be empty")
+    values["harness_looptime"] = _parse_bool("harness_looptime", values["harness_looptime"])
     if values["harness_jwt_algorithm"] not in SUPPORTED_JWT_ALGORITHMS:
         raise PluginConfigError(
             f"harness_jwt_algorithm: {values['harness_jwt_algorithm']!r} is not one of "
@@ -85,14 +87,32 @@ def parse_config(config: pytest.Config) -> PluginConfig:
     return PluginConfig(**{name.removeprefix("harness_"): value for name, value in values.items()})
 
 
+_TRUTH = {
+    "true": True,
+    "yes": True,
+    "on": True,
+    "1": True,
+    "false": False,
+    "no": False,
+    "off": False,
+    "0": False,
+}
+
+
+def _parse_bool(name: str, value: str) -> bool:
+    # Parsed here rather than with addini(type="bool") so the error names the option.
+    try:
+        return _TRUTH[value.lower()]
+    except KeyError:
+        raise PluginConfigError(f"{name}: expected true or false, got {value!r}") from None
+
+
 def _check_factory(spec: str) -> None:
     if not spec:
         return  # only harness_asgi_app needs it; it says so when used
     module, sep, attr = spec.partition(":")
     if not (sep and module and attr):
-        raise PluginConfigError(
-            f"harness_asgi_factory: expected 'module:callable', got {spec!r}"
-        )
+        raise PluginConfigError(f"harness_asgi_factory: expected 'module:callable', got {spec!r}")
 
 
 def get_config(config: pytest.Config) -> PluginConfig:

@@ -58,7 +58,9 @@ class WebSocketClients:
         if user is not None and token is not None:
             raise TypeError("harness_ws.connect(): pass user= or token=, not both")
         if token_via not in ("query", "header"):
-            raise ValueError(f"harness_ws.connect(): token_via must be 'query' or 'header', not {token_via!r}")
+            raise ValueError(
+                f"harness_ws.connect(): token_via must be 'query' or 'header', not {token_via!r}"
+            )
         if user is not None:
             token = self._mint_token(user)
         header_list = _header_pairs(headers)
@@ -71,7 +73,9 @@ class WebSocketClients:
         communicator = WebsocketCommunicator(
             application or self.application, path, headers=header_list, subprotocols=subprotocols
         )
-        communicator.scope.update({"client": ("127.0.0.1", next(_client_ports)), "server": ("testserver", 80)})
+        communicator.scope.update(
+            {"client": ("127.0.0.1", next(_client_ports)), "server": ("testserver", 80)}
+        )
         communicator.scope.update(scope or {})
         client = WebSocketClient(communicator, path)
         self.clients.append(client)
@@ -95,7 +99,9 @@ class WebSocketClients:
         # Tasks consumers spawned (heartbeats, batch timers) must not outlive the test.
         current = asyncio.current_task()
         leftovers = {
-            task for task in asyncio.all_tasks() - self._tasks_before if task is not current and not task.done()
+            task
+            for task in asyncio.all_tasks() - self._tasks_before
+            if task is not current and not task.done()
         }
         for task in leftovers:
             task.cancel()

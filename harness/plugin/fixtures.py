@@ -93,8 +93,10 @@ def harness_asgi_app(request: pytest.FixtureRequest, harness_channel_layer: Any)
 
 @pytest.fixture
 def harness_jwt(request: pytest.FixtureRequest) -> TokenFactory:
-    """Mints JWTs: `valid(user)`, `expired(user)`, `malformed()`, `wrong_key(user)`, `alg_none(user)`, `unknown_user()`.
+    """Mints JWTs the app must accept or refuse: valid, expired, malformed, wrong key, alg none, unknown user.
 
+    `valid(user, ttl=3600)`, `expired(user)`, `malformed()`, `wrong_key(user)`,
+    `alg_none(user)`, `unknown_user()`; `decode(token)` reads one back.
     `user` is a user object or its primary key. Key: the Django setting named by
     `harness_jwt_key_setting` (else SECRET_KEY); claim: `harness_jwt_user_claim`;
     algorithm: `harness_jwt_algorithm`. Claims: the user claim, `iat`, `exp`
@@ -139,9 +141,10 @@ async def harness_ws(
     yield clients
     errors = await clients._close_all()
     if errors:
-        client, first = errors[0]
-        described = "; ".join(f"{c.path}: {e!r}" for c, e in errors)
-        raise AssertionError(f"harness_ws: the application raised and the test never saw it: {described}") from first
+        described = "; ".join(f"{client.path}: {error!r}" for client, error in errors)
+        raise AssertionError(
+            f"harness_ws: the application raised and the test never saw it: {described}"
+        ) from errors[0][1]
 
 
 @pytest.fixture

@@ -44,7 +44,7 @@ class RateLimits:
         from django.conf import settings
 
         if not hasattr(settings, setting):
-            known = sorted(name for name in dir(settings) if name.startswith(self._prefix))
+            known = sorted({name for name in dir(settings) if name.startswith(self._prefix)})
             raise FixtureUsageError(
                 f"harness_rate_limits: there is no Django setting {setting}; "
                 f"settings starting with {self._prefix!r}: {', '.join(known) or 'none'}"

@@ -14,7 +14,10 @@ def _require_sync(call: str) -> None:
         asyncio.get_running_loop()
     except RuntimeError:
         return
-    raise FixtureUsageError(f"{call}() touches the database synchronously; in async code use `await {call.replace('.', '.a', 1)}(...)`")
+    async_call = call.replace(".", ".a", 1)
+    raise FixtureUsageError(
+        f"{call}() touches the database synchronously; in async code use `await {async_call}(...)`"
+    )
 
 
 class Rows:

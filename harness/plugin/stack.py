@@ -20,18 +20,23 @@ def load_factory(spec: str) -> Callable[[], Any]:
     """Import the zero-argument callable named by `module:callable`."""
     if not spec:
         raise PluginConfigError(
-            "harness_asgi_factory is not set: add harness_asgi_factory = \"yourproject.asgi:build_application\" "
+            "harness_asgi_factory is not set: add "
+            'harness_asgi_factory = "yourproject.asgi:build_application" '
             "to [tool.pytest.ini_options] (or [pytest] in pytest.ini)"
         )
     module_name, _, attr = spec.partition(":")
     try:
         module = importlib.import_module(module_name)
     except ImportError as err:
-        raise PluginConfigError(f"harness_asgi_factory = {spec!r}: cannot import {module_name!r}: {err}") from err
+        raise PluginConfigError(
+            f"harness_asgi_factory = {spec!r}: cannot import {module_name!r}: {err}"
+        ) from err
     try:
         factory = operator.attrgetter(attr)(module)
     except AttributeError:
-        raise PluginConfigError(f"harness_asgi_factory = {spec!r}: {module_name!r} has no attribute {attr!r}") from None
+        raise PluginConfigError(
+            f"harness_asgi_factory = {spec!r}: {module_name!r} has no attribute {attr!r}"
+        ) from None
     if not callable(factory) or not _takes_no_arguments(factory):
         raise PluginConfigError(f"harness_asgi_factory = {spec!r}: must be a callable taking no arguments")
     return factory

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-TESTS = '''
+TESTS = """
 import pytest
 import proj_asgi
 from channels.security.websocket import OriginValidator
@@ -76,7 +76,7 @@ async def test_explicit_disconnect_swallows_cancelled_error(harness_ws):
     await client.disconnect()  # idempotent
     assert proj_asgi.EVENTS[-2:] == ["heartbeat-cancelled", ("heartbeat-disconnect", 1000)] or \\
         proj_asgi.EVENTS[-2:] == [("heartbeat-disconnect", 1000), "heartbeat-cancelled"]
-'''
+"""
 
 
 def test_test_stack_and_client_api(project, assert_no_leaks):
