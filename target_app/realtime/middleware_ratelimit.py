@@ -112,7 +112,9 @@ class _ConnectionGuard:
         if (await self._receive())["type"] != "websocket.connect":
             return  # the client left before connecting
         who = "user" if self.kind == "user" else "address"
-        await self._close(CLOSE_RATE_LIMITED, "too_many_connections", f"at most {limit} connections per {who}")
+        await self._close(
+            CLOSE_RATE_LIMITED, "too_many_connections", f"at most {limit} connections per {who}"
+        )
         # The inner app never runs; wait out the client so the server sees a finished exchange.
         while (await self._receive())["type"] != "websocket.disconnect":
             pass
@@ -120,7 +122,9 @@ class _ConnectionGuard:
     async def _check(self, message: Message) -> _Verdict:
         size, cap = payload_size(message), settings.WS_MAX_PAYLOAD_BYTES
         if size > cap:
-            await self._close(CLOSE_PAYLOAD_TOO_LARGE, "payload_too_large", f"frame of {size} bytes, limit {cap}")
+            await self._close(
+                CLOSE_PAYLOAD_TOO_LARGE, "payload_too_large", f"frame of {size} bytes, limit {cap}"
+            )
             return _Verdict.CLOSED
         if not settings.WS_RATE_ENABLED:
             return _Verdict.PASS
