@@ -156,11 +156,28 @@ class WhoAmIConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=4001)
 
 
+@database_sync_to_async
+def _count_users():
+    from django.contrib.auth import get_user_model
+
+    return get_user_model().objects.count()
+
+
+class UserCountConsumer(AsyncJsonWebsocketConsumer):
+    async def connect(self):
+        await self.accept()
+        await self.send_json({"users": await _count_users()})
+
+    async def disconnect(self, code):
+        EVENTS.append(("user-count-disconnect", await _count_users()))
+
+
 def build_application():
     routes = URLRouter([
         path("ws/echo/", EchoConsumer.as_asgi()),
         path("ws/heartbeat/", HeartbeatConsumer.as_asgi()),
         path("ws/whoami/", WhoAmIConsumer.as_asgi()),
+        path("ws/users/", UserCountConsumer.as_asgi()),
     ])
     return ProtocolTypeRouter({"websocket": AllowedHostsOriginValidator(JwtAuthMiddleware(routes))})
 '''

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 AUTH_TESTS = """
+import proj_asgi
 import pytest
 import time_machine
 from django.conf import settings
@@ -64,6 +65,13 @@ async def test_async_creation_and_sync_misuse(harness_ws, harness_users, harness
         harness_users.create("carol")
 
 
+async def test_database_outlives_the_disconnect(harness_ws, harness_users):
+    # harness_ws is requested first, yet the database must still be there when it disconnects.
+    await harness_users.acreate("dora")
+    client = await harness_ws.connect("/ws/users/")
+    assert await client.receive_json() == {"users": 1}
+
+
 def test_rate_limit_overrides(harness_rate_limits):
     harness_rate_limits(conn_per_user=1)
     harness_rate_limits.msg_rate = 2
@@ -78,6 +86,7 @@ def test_rate_limit_overrides(harness_rate_limits):
 
 
 def test_zz_everything_was_put_back(harness_rows):
+    assert proj_asgi.EVENTS == [("user-count-disconnect", 1)]
     assert not time_machine.escape_hatch.is_travelling()
     assert (settings.WS_CONN_PER_USER, settings.WS_MSG_RATE) == (3, 10)
     assert get_user_model().objects.count() == 0
@@ -87,5 +96,5 @@ def test_zz_everything_was_put_back(harness_rows):
 
 def test_tokens_rows_time_travel_and_rate_limits(project, assert_no_leaks):
     result = project.run(AUTH_TESTS)
-    result.assert_outcomes(passed=12)
+    result.assert_outcomes(passed=13)
     assert_no_leaks(result)
