@@ -15,11 +15,11 @@ from typing import Any, Protocol, TypeVar
 import redis.asyncio
 from django.conf import settings
 from django.core.signals import setting_changed
+from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError
 from redis.exceptions import TimeoutError as RedisTimeoutError
-from redis.retry import Retry
 
 logger = logging.getLogger(__name__)
 

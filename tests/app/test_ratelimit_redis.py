@@ -199,6 +199,16 @@ async def test_script_flush_mid_run_is_survived(on_redis, in_process, clock, ins
     assert await on_redis.hit("ws:msg:user:1", 10, 2) == await in_process.hit("ws:msg:user:1", 10, 2)
 
 
+async def test_redis_restart_between_calls_is_invisible(resilient, redis_server, caplog):
+    caplog.set_level(logging.INFO, logger=LOGGER)
+    assert await resilient.acquire("ws:conn:user:1", 3)
+    redis_server.restart()  # the pooled connection is now dead, the scripts and keys gone
+    assert await resilient.acquire("ws:conn:user:1", 3)
+    assert await resilient.count("ws:conn:user:1") == 1  # counted in the new (empty) Redis
+    assert not resilient.degraded and caplog.records == []
+    assert resilient.primary.script_loads == 2  # acquire again after NOSCRIPT
+
+
 async def test_outage_switches_to_in_process_once_and_back(resilient, redis_server, clock, caplog):
     caplog.set_level(logging.INFO, logger=LOGGER)
     assert (await resilient.hit("ws:msg:user:1", 10, 3)).allowed
