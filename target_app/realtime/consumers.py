@@ -1,6 +1,7 @@
 """WebSocket consumers: the shared realtime base class and `TournamentConsumer`."""
 
 import asyncio
+import functools
 import json
 import logging
 import math
@@ -22,6 +23,9 @@ CLOSE_ORIGIN = 4003
 CLOSE_NOT_FOUND = 4004
 CLOSE_HEARTBEAT = 4008
 CLOSE_RATE_LIMITED = 4029
+
+# While the channel layer (Redis) is unreachable, each connection retries its receive this often.
+LAYER_RETRY_SECONDS = 1.0
 
 # Server events relayed from the channel layer to the client unchanged.
 RELAYED_EVENTS = (
@@ -83,6 +87,27 @@ def positive_id(raw) -> int | None:
     return value if value > 0 else None
 
 
+_layer_down = False  # process-wide, so an outage is logged once, not once per connection
+
+
+async def _receive_through_outages(receive):
+    """The channel layer's `receive`, waiting out an unreachable Redis instead of raising."""
+    global _layer_down
+    while True:
+        try:
+            message = await receive()
+        except ratelimit.REDIS_DOWN_ERRORS as err:
+            if not _layer_down:
+                _layer_down = True
+                logger.warning("channel layer unreachable (%s); open connections wait for it", err)
+            await asyncio.sleep(LAYER_RETRY_SECONDS)
+            continue
+        if _layer_down:
+            _layer_down = False
+            logger.info("channel layer reachable again")
+        return message
+
+
 class RealtimeConsumer(AsyncWebsocketConsumer):
     """Accept-then-validate connection flow, frame parsing, heartbeat and event relay."""
 
@@ -99,6 +124,16 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
     _heartbeat_task: asyncio.Task | None = None
 
     # -- connection lifecycle ---------------------------------------------------------------
+
+    @property
+    def channel_receive(self):
+        return self._channel_receive
+
+    @channel_receive.setter
+    def channel_receive(self, receive):
+        # AsyncConsumer.__call__ sets this and hands it to await_many_dispatch, where an exception
+        # (Redis stopped) would end the consumer and drop the client; wrapped, it waits the outage out.
+        self._channel_receive = functools.partial(_receive_through_outages, receive)
 
     async def connect(self):
         self._last_seen = asyncio.get_running_loop().time()
@@ -136,7 +171,11 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             await asyncio.gather(self._heartbeat_task, return_exceptions=True)
             self._heartbeat_task = None
         if self.group_name is not None:
-            await self.channel_layer.group_discard(self.group_name, self.channel_name)
+            try:
+                await self.channel_layer.group_discard(self.group_name, self.channel_name)
+            except ratelimit.REDIS_DOWN_ERRORS as err:
+                # Redis forgets the membership by its group expiry; the room slot below must still go back.
+                logger.warning("leaving %s failed: channel layer unreachable (%s)", self.group_name, err)
         if self._room_slot:
             self._room_slot = False
             await ratelimit.release_room_slot(self.group_name)
