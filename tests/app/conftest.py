@@ -108,6 +108,18 @@ class Client:
             pytest.fail(f"the server did not close within {timeout}s")
         pytest.fail(f"expected the server to close, got {raw!r}")
 
+    async def until_closed(self, timeout: float = FRAME_TIMEOUT) -> tuple[list[dict], int | None]:
+        """Every frame up to the server's close, and the close code."""
+        frames: list[dict] = []
+        try:
+            async with asyncio.timeout(timeout):
+                while True:
+                    frames.append(json.loads(await self.ws.recv()))
+        except ConnectionClosed as exc:
+            return frames, _close_code(exc)
+        except TimeoutError:
+            pytest.fail(f"the server did not close within {timeout}s; frames so far: {frames}")
+
     async def quiet(self, seconds: float = QUIET_SECONDS) -> None:
         """Assert that no frame arrives for `seconds`."""
         try:
@@ -213,6 +225,15 @@ class ServedApp:
     def log(self) -> str:
         """Everything the server printed so far (stdout and stderr)."""
         return self.log_path.read_text(errors="replace")
+
+    async def wait_for_log(self, text: str, count: int = 1, timeout: float = FRAME_TIMEOUT) -> str:
+        """The log once `text` appears in it `count` times (for what the server does after a client left)."""
+        deadline = time.monotonic() + timeout
+        while (log := self.log()).count(text) < count:
+            if time.monotonic() > deadline:
+                pytest.fail(f"{text!r} not logged {count} times within {timeout}s:\n{log}")
+            await asyncio.sleep(POLL_SECONDS)
+        return log
 
     def alive(self) -> bool:
         return self.process.poll() is None
@@ -362,6 +383,14 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedApp]:
 @pytest.fixture(scope="session")
 def served_redis() -> Iterator[RedisServer]:
     """A private redis-server on a free loopback port for the served Redis tests."""
+    server = start_redis()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def private_redis() -> Iterator[RedisServer]:
+    """A redis-server of this test alone, which it may stop."""
     server = start_redis()
     yield server
     server.stop()
