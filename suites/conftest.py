@@ -1,0 +1,98 @@
+"""target_app fixtures shared by every module suite, built on the harness plugin's fixtures."""
+
+import os
+from dataclasses import dataclass
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+from target_app.realtime import ratelimit, utils
+from target_app.tournaments.models import Match, Tournament
+
+# Hypothesis profiles: "fast" (default) is derandomized so every run checks the same examples in
+# seconds; "long" explores far more, randomly: HYPOTHESIS_PROFILE=long pytest suites/module-6.7.
+settings.register_profile(
+    "fast",
+    max_examples=40,
+    derandomize=True,
+    database=None,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+settings.register_profile(
+    "long",
+    max_examples=1000,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "fast"))
+
+
+@dataclass(frozen=True)
+class Cast:
+    """The people around one tournament: who organizes, administers, plays and watches."""
+
+    organizer: object
+    admin: object
+    alice: object  # participant1 of `match`
+    bob: object  # participant2 of `match`
+    carol: object  # a spectator: no match in the tournament
+
+
+@pytest.fixture
+def cast(harness_users) -> Cast:
+    """Committed users for every role."""
+    return Cast(
+        organizer=harness_users.create("organizer"),
+        admin=harness_users.create("admin", is_staff=True),
+        alice=harness_users.create("alice"),
+        bob=harness_users.create("bob"),
+        carol=harness_users.create("carol"),
+    )
+
+
+@pytest.fixture
+def tournament(harness_rows, cast) -> Tournament:
+    """A committed tournament organized by `cast.organizer`."""
+    return harness_rows.create(Tournament, name="Spring Cup", organizer=cast.organizer)
+
+
+def make_match(harness_rows, tournament, p1, p2, **fields) -> Match:
+    return harness_rows.create(
+        Match,
+        tournament=tournament,
+        participant1_id=p1.pk,
+        participant1_name=p1.username,
+        participant2_id=p2.pk,
+        participant2_name=p2.username,
+        **fields,
+    )
+
+
+@pytest.fixture
+def match(harness_rows, tournament, cast) -> Match:
+    """A committed scheduled match: alice vs bob."""
+    return make_match(harness_rows, tournament, cast.alice, cast.bob)
+
+
+@pytest.fixture
+def other_match(harness_rows, harness_users, tournament) -> Match:
+    """A second match in the same tournament, between two other players."""
+    dave, erin = harness_users.create("dave"), harness_users.create("erin")
+    return make_match(harness_rows, tournament, dave, erin)
+
+
+@pytest.fixture
+def other_tournament(harness_rows, harness_users) -> Tournament:
+    """A second tournament with its own organizer."""
+    return harness_rows.create(Tournament, name="Autumn Cup", organizer=harness_users.create("frank"))
+
+
+@pytest.fixture(autouse=True)
+def _fresh_realtime_state():
+    """No rate-limit counters or pending score batches cross from one test into the next."""
+    ratelimit.reset_limiters()
+    utils.reset_batching_state()
+    yield
+    ratelimit.reset_limiters()
+    utils.reset_batching_state()
