@@ -60,6 +60,8 @@ def _add_case(case: ET.Element, totals: Tally, files: dict) -> None:
 
 
 def _test_id(file: str, cls: str, name: str) -> str:
+    if not cls and name == file.removesuffix(".py").replace("/", "."):
+        return f"{file} (collection)"  # pytest names a collection error after the module
     return "::".join(part for part in (file, *cls.split("."), name) if part)
 
 

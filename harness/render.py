@@ -27,6 +27,30 @@ def delta(value) -> str:
     return f"{value:+.1f}"
 
 
+def goal(entry: dict) -> str:
+    """The target cell: the binding percent, or the line/branch figures when only those are set."""
+    if entry.get("target") is not None:
+        return target_pct(entry["target"])
+    checks = entry.get("checks") or []
+    gating = [c for c in checks if not c["warn_only"]] or checks
+    if not gating:
+        return "—"
+    c = gating[0]
+    return ", ".join(f"{m} {target_pct(c[m])}" for m in ("percent", "lines", "branches") if c.get(m) is not None)
+
+
+def goal_item(item: dict) -> str:
+    """A carry-forward item's target: `85%`, or `lines 90%` when it was a line or branch target."""
+    t = item["target"]
+    if list(t) == ["percent"]:
+        return target_pct(t["percent"])
+    return ", ".join(f"{m} {target_pct(v)}" for m, v in t.items())
+
+
+def origin(text: str) -> str:
+    return {"targets": "module target", "overall": "overall target"}.get(text, text)
+
+
 def day(iso: str | None) -> str:
     return dt.datetime.fromisoformat(iso).date().isoformat() if iso else "—"
 
@@ -52,7 +76,7 @@ def _environment() -> Environment:
         loader=PackageLoader("harness", "templates"), undefined=StrictUndefined,
         trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True, autoescape=False,
     )
-    env.filters.update(pct=pct, target_pct=target_pct, delta=delta, day=day, cell=cell)
+    env.filters.update(pct=pct, target_pct=target_pct, delta=delta, day=day, cell=cell, goal=goal, goal_item=goal_item, origin=origin)
     env.globals.update(labels=STATUS_LABELS, icons=ICONS, mark=mark)
     return env
 
@@ -100,7 +124,7 @@ def terminal_table(result: dict) -> str:
             key = "overall" if path == "Overall" else path
             lines.append(
                 f"  {path:<{width}}  {pct(e['baseline']):>8}  {pct(e['percent']):>7}  {delta(e['delta']):>6}"
-                f"  {target_pct(e['target']):>6}  {_plain_mark(mark(e, accepted, key))}"
+                f"  {goal(e):>6}  {_plain_mark(mark(e, accepted, key))}"
             )
     t = result["tests"]
     lines.append(

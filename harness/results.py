@@ -61,7 +61,7 @@ def assemble(spec: ModuleSpec, parts: dict) -> dict:
     files, overall = {}, _empty_overall()
     if report:
         files = targets.evaluate_files(measure.file_figures(report), file_targets, carried, steps, base["files"])
-        rules = [spec.overall] if spec.overall and not step else []
+        rules = [] if step else [spec.overall] if spec.overall else list(targets.carried_targets(parts["carried"], overall=True))
         overall = targets.evaluate(measure.totals(report), rules, base["overall"])
     overall["stretch"] = None if step else spec.stretch
     acceptance = parts["acceptance"]
@@ -81,9 +81,14 @@ def assemble(spec: ModuleSpec, parts: dict) -> dict:
         "acceptance": acceptance if status == "complete_with_variance" else None,
         "carry_forward": targets.carry_forward_items(files, overall, spec.id) if status == "complete_with_variance" else [],
         "carried_in": list(parts["carried"]) if not step else [],
-        "artifacts": [f"[{a}]({a})" for a in ARTIFACTS] + [f"[module spec]({parts['spec_link']})"] + list(spec.artifacts),
+        "artifacts": _artifacts(report is not None, parts["spec_link"], spec),
         "references": list(spec.references), "notes": spec.notes,
     }
+
+
+def _artifacts(has_coverage: bool, spec_link: str, spec: ModuleSpec) -> list[str]:
+    names = ARTIFACTS if has_coverage else ("results.json", "junit.xml")
+    return [f"[{a}]({a})" for a in names] + [f"[module spec]({spec_link})", *spec.artifacts]
 
 
 def _empty_overall() -> dict:

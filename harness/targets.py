@@ -132,11 +132,11 @@ def _gap_functions(entry: dict) -> list[str]:
     return list(names)
 
 
-def carried_targets(items: list[dict]) -> tuple[Target, ...]:
-    """Carry-forward items (files only) as targets of the module that takes them over."""
+def carried_targets(items: list[dict], overall: bool = False) -> tuple[Target, ...]:
+    """Carry-forward items as targets of the module that takes them over: files, or only the overall item."""
     return tuple(
         Target(item["file"], origin=f"carried from {item['from']}", **item["target"])
-        for item in items if item["file"] != "overall"
+        for item in items if (item["file"] == "overall") == overall
     )
 
 
@@ -150,7 +150,8 @@ def step_rows(steps: tuple[Step, ...], files: dict[str, dict]) -> list[dict]:
                 entry = files[path]
                 c = check(entry, target)
                 rows.append({"file": path, "baseline": entry["baseline"], "percent": entry["percent"],
-                             "target": target.percent, "warn_only": target.warn_only, "met": c["met"], "short": c["short"]})
+                             "target": target.percent, "checks": [c], "warn_only": target.warn_only,
+                             "met": c["met"], "short": c["short"]})
         met = all(r["met"] or r["warn_only"] for r in rows)
         table.append({"number": number, "name": step.name, "suites": [s.path for s in step.suites],
                       "rows": rows, "met": met})

@@ -158,3 +158,38 @@ def test_custom_spec_locations_from_pyproject(throwaway):
     assert (throwaway.root / "out/alpha/results.json").is_file()
     assert "[report](../out/alpha/COMPLETION_STATUS.md)" in (throwaway.root / "docs/ROADMAP.md").read_text()
     assert throwaway.harness("list").output.startswith("alpha ")
+
+
+def test_real_subprocess_with_every_installed_plugin(throwaway):
+    """The console script, run from a subdirectory, with the default pytest plugins (the harness plugin too)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    throwaway.write("pyproject.toml", '[project]\nname = "throwaway"\nversion = "0"\n')
+    throwaway.spec("mod-a", suites=["suites/tests/test_ops.py"], targets={OPS: 40})
+    done = subprocess.run([str(Path(sys.executable).parent / "harness"), "run", "mod-a"],
+                          cwd=throwaway.root / "calc", capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.splitlines()[0] == "Running mod-a: 1 suite path(s), measuring calc"
+    assert "Status: Complete  (2 passed, 0 failed, 1 skipped, 0 errors)" in done.stdout
+    assert throwaway.result("mod-a")["status"] == "complete"
+
+
+def test_two_modules_run_concurrently_lose_nothing(throwaway):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    throwaway.write("MAP.md", "# Map\n\nkept\n")
+    throwaway.spec("mod-a", suites=["suites/tests/test_ops.py"])
+    throwaway.spec("mod-b", suites=["suites/tests/test_box.py"])
+    exe = str(Path(sys.executable).parent / "harness")
+    procs = [subprocess.Popen([exe, "run", m], cwd=throwaway.root, stdout=subprocess.DEVNULL) for m in ("mod-a", "mod-b")]
+    assert [p.wait(timeout=60) for p in procs] == [0, 0]
+    events = throwaway.trace()
+    assert sorted((e["module"], e["event"]) for e in events) == [
+        ("mod-a", "run_finished"), ("mod-a", "run_started"), ("mod-b", "run_finished"), ("mod-b", "run_started")]
+    text = (throwaway.root / "MAP.md").read_text()
+    assert text.startswith("# Map\n\nkept\n\n<!-- harness:begin -->")
+    assert "| mod-a |" in text and "| mod-b |" in text

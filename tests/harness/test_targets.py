@@ -59,7 +59,7 @@ def test_step_targets_gate_the_file_too():
     rows = targets.step_rows(steps, files)
     assert rows == [{"number": 1, "name": "one", "suites": ["t.py"], "met": False, "rows": [
         {"file": "f.py", "baseline": None, "percent": 70.0, "target": 75, "warn_only": False, "met": False,
-         "short": [{"metric": "percent", "figure": 70.0, "target": 75}]}]}]
+         "checks": [files["f.py"]["checks"][1]], "short": [{"metric": "percent", "figure": 70.0, "target": 75}]}]}]
 
 
 @pytest.mark.parametrize(("failure", "tests", "unmet", "accepted", "expected"), [

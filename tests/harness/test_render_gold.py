@@ -1,0 +1,60 @@
+"""Rendered reports against gold files.
+
+The inputs are stored results (gold/*.results.json, from real runs of a throwaway project with fixed
+timestamps); the outputs are gold/*.md. After an intended template change, regenerate the gold files with
+
+    HARNESS_REGEN_GOLD=1 .venv/bin/pytest tests/harness/test_render_gold.py
+
+and review the diff before committing it.
+"""
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from harness import render
+
+GOLD = Path(__file__).parent / "gold"
+CASES = ["in_progress", "variance", "failed", "crashed"]
+
+
+def _result(name: str) -> dict:
+    return json.loads((GOLD / f"{name}.results.json").read_text(encoding="utf-8"))
+
+
+def _compare(actual: str, gold_name: str) -> None:
+    gold = GOLD / gold_name
+    if os.environ.get("HARNESS_REGEN_GOLD"):
+        gold.write_text(actual, encoding="utf-8")
+    assert actual == gold.read_text(encoding="utf-8"), f"{gold_name} differs; see the module docstring"
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_completion_status_matches_gold(name):
+    _compare(render.completion_status(_result(name)), f"{name}.COMPLETION_STATUS.md")
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_github_summary_matches_gold(name):
+    _compare(render.github_summary(_result(name)), f"{name}.summary.md")
+
+
+def test_map_block_matches_gold():
+    rows = [
+        {"module": r["module"], "title": r["title"], "status": r["status"], "percent": r["overall"]["percent"],
+         "tests": r["tests"], "finished_at": r["finished_at"], "link": f"reports/{r['module']}/COMPLETION_STATUS.md"}
+        for r in map(_result, CASES)
+    ]
+    _compare(render.map_block(rows), "map_block.md")
+
+
+def test_terminal_table_matches_gold():
+    _compare("\n".join(render.terminal_table(_result(name)) for name in CASES) + "\n", "terminal.txt")
+
+
+def test_report_has_no_blank_line_runs_and_ends_with_one_newline():
+    for name in CASES:
+        text = render.completion_status(_result(name))
+        assert "\n\n\n" not in text and text.endswith("\n") and not text.endswith("\n\n")
