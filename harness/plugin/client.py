@@ -24,6 +24,7 @@ class WebSocketClient:
         self.subprotocol: str | None = None
         self.close_code: int | None = None
         self._communicator = communicator
+        self._started = False
         self._finished = False
         self._error_reported = False
 
@@ -32,11 +33,17 @@ class WebSocketClient:
         return f"<WebSocketClient {self.path} {state} close_code={self.close_code}>"
 
     @property
+    def scope(self) -> dict[str, Any]:
+        """The ASGI scope the application saw (path, query string, headers, client, ...)."""
+        return self._communicator.scope
+
+    @property
     def closed(self) -> bool:
         """True once the server has closed the connection (or refused it)."""
         return self.close_code is not None
 
     async def _open(self, timeout: float) -> None:
+        self._started = True
         await self._communicator.send_input({"type": "websocket.connect"})
         message = await self._next(timeout, "the accept")
         if message["type"] == _CLOSE:
@@ -141,7 +148,7 @@ class WebSocketClient:
 
     async def _shutdown(self, code: int, timeout: float) -> BaseException | None:
         """Disconnect and return the app's unreported exception, if any; never raises."""
-        if self._finished or self._communicator._future is None:
+        if self._finished or not self._started:
             self._finished = True
             return None
         self._finished = True

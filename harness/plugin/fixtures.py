@@ -107,6 +107,7 @@ def harness_jwt(request: pytest.FixtureRequest) -> TokenFactory:
 
 @pytest.fixture
 def _harness_ws_order(request: pytest.FixtureRequest) -> None:
+    """Internal: makes the test's database fixture outlive harness_ws."""
     # Set the test's database fixture up before harness_ws so it is torn down after the
     # clients disconnect: consumers may still touch the database while disconnecting.
     for name in ("transactional_db", "db"):
@@ -192,6 +193,7 @@ def harness_rate_limits(request: pytest.FixtureRequest, settings: Any) -> RateLi
 
 @pytest.fixture(scope="session")
 def _harness_redis_server() -> Iterator[Any]:
+    """Internal: the session's redis-server, started on first use; use harness_redis."""
     server = start_session_server()
     yield server
     server.stop()

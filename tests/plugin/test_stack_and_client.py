@@ -70,6 +70,22 @@ async def test_group_messages_reach_every_client(harness_ws, harness_channel_lay
     assert len(harness_channel_layer.groups["room"]) == 2
 
 
+async def test_connect_builds_the_scope(harness_ws):
+    client = await harness_ws.connect(
+        "/ws/echo/?x=1",
+        token="t.o.k",
+        headers={"X-Test": "yes"},
+        origin="http://localhost",
+        scope={"client": ("10.0.0.9", 5)},
+    )
+    assert client.scope["query_string"] == b"x=1&token=t.o.k"
+    assert client.scope["headers"] == [(b"x-test", b"yes"), (b"origin", b"http://localhost")]
+    assert client.scope["client"] == ("10.0.0.9", 5)
+    header = await harness_ws.connect("/ws/echo/", token="abc", token_via="header")
+    assert header.scope["query_string"] == b""
+    assert header.scope["headers"] == [(b"authorization", b"Bearer abc")]
+
+
 async def test_explicit_disconnect_swallows_cancelled_error(harness_ws):
     client = await harness_ws.connect("/ws/heartbeat/")
     await client.disconnect()
@@ -81,5 +97,5 @@ async def test_explicit_disconnect_swallows_cancelled_error(harness_ws):
 
 def test_test_stack_and_client_api(project, assert_no_leaks):
     result = project.run(TESTS)
-    result.assert_outcomes(passed=8)
+    result.assert_outcomes(passed=9)
     assert_no_leaks(result)
