@@ -3,7 +3,6 @@
 import json
 from functools import partial, wraps
 
-from asgiref.sync import async_to_sync
 from django.db import transaction
 from django.http import JsonResponse
 from django.views.decorators.http import require_POST
@@ -71,8 +70,8 @@ def _state_changed(match: Match, old_state: str) -> dict:
 
 
 def _send_both(match_id: int, tournament_id: int, event_type: str, data: dict) -> None:
-    async_to_sync(utils.broadcast_match_event)(match_id, event_type, data)
-    async_to_sync(utils.broadcast_tournament_event)(tournament_id, event_type, data)
+    utils.broadcast_match_event_sync(match_id, event_type, data)
+    utils.broadcast_tournament_event_sync(tournament_id, event_type, data)
 
 
 def _broadcast_both(match: Match, event_type: str, data: dict) -> None:
@@ -112,8 +111,7 @@ def complete_match(request, match: Match, body: dict) -> JsonResponse:
         "score1": match.score1,
         "score2": match.score2,
     }
-    completed = async_to_sync(utils.broadcast_match_completed)
-    transaction.on_commit(partial(completed, match.tournament_id, match.pk, data))
+    transaction.on_commit(partial(utils.broadcast_match_completed_sync, match.tournament_id, match.pk, data))
     _broadcast_both(match, "match_state_changed", _state_changed(match, old_state))
     return JsonResponse({"match_id": match.pk, "state": match.state, "winner_id": winner})
 
