@@ -187,7 +187,7 @@ INI = """
 [pytest]
 pythonpath = .
 addopts = --strict-markers --strict-config -p no:randomly -p no:cacheprovider
-asyncio_mode = auto
+asyncio_mode = {mode}
 asyncio_default_fixture_loop_scope = function
 asyncio_default_test_loop_scope = function
 filterwarnings = error
@@ -211,11 +211,13 @@ class GeneratedProject:
         pytester.makepyfile(proj_settings=SETTINGS, proj_asgi=ASGI)
         self.configure()
 
-    def configure(self, *ini_lines: str, django: bool = True, factory: bool = True) -> None:
+    def configure(
+        self, *ini_lines: str, django: bool = True, factory: bool = True, mode: str = "auto"
+    ) -> None:
         """(Re)write pytest.ini: the strict base options, Django settings, factory, `ini_lines`."""
         lines = ["DJANGO_SETTINGS_MODULE = proj_settings"] if django else []
         lines += ["harness_asgi_factory = proj_asgi:build_application"] if factory else []
-        self.pytester.makefile(".ini", pytest=INI + "\n".join([*lines, *ini_lines]) + "\n")
+        self.pytester.makefile(".ini", pytest=INI.format(mode=mode) + "\n".join([*lines, *ini_lines]) + "\n")
 
     def run(self, source: str, *args: str) -> pytest.RunResult:
         """Write `source` as the project's test module and run pytest on it in a subprocess."""

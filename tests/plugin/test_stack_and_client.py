@@ -99,3 +99,22 @@ def test_test_stack_and_client_api(project, assert_no_leaks):
     result = project.run(TESTS)
     result.assert_outcomes(passed=9)
     assert_no_leaks(result)
+
+
+STRICT_MODE_TESTS = """
+import pytest
+
+
+@pytest.mark.asyncio
+async def test_fixtures_work_in_strict_mode(harness_ws):
+    client = await harness_ws.connect("/ws/echo/")
+    await client.send_json({"mode": "strict"})
+    assert await client.receive_json() == {"type": "echo", "data": {"mode": "strict"}}
+"""
+
+
+def test_async_fixtures_work_in_pytest_asyncio_strict_mode(project):
+    project.configure(mode="strict")
+    result = project.run(STRICT_MODE_TESTS)
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["asyncio: mode=Mode.STRICT*"])
