@@ -51,12 +51,17 @@ def check_spec(project: Project, spec: ModuleSpec) -> list[str]:
     """Everything checkable before tests run; returns the measurable files under `source`."""
     for source in spec.source:
         if not source_dir(project, source).exists():
-            raise SpecError(f"{spec.path}: source: '{source}' is neither a path nor a package under {project.root}")
+            raise SpecError(
+                f"{spec.path}: source: '{source}' is neither a path nor a package under {project.root}"
+            )
     files = measurable_files(project, spec.source)
     _check_suites(project, spec)
     for target in _spec_targets(spec):
         if not any(fnmatchcase(f, target.pattern) for f in files):
-            raise SpecError(f"{spec.path}: {_target_key(target)}: '{target.pattern}' matches no measured file under source")
+            raise SpecError(
+                f"{spec.path}: {_target_key(target)}: '{target.pattern}' matches no measured file"
+                f" (source: {', '.join(spec.source)})"
+            )
     _check_module_refs(project, spec)
     return files
 
@@ -88,7 +93,7 @@ def _check_module_refs(project: Project, spec: ModuleSpec) -> None:
     while current.baseline and current.baseline.module:
         ref = current.baseline.module
         if ref in chain:
-            cycle = " -> ".join([*chain[chain.index(ref):], ref])
+            cycle = " -> ".join([*chain[chain.index(ref) :], ref])
             raise SpecError(f"{current.path}: baseline.module: cycle of baselines {cycle}")
         try:
             current = find_spec(project, ref)

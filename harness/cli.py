@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from harness import __version__, render, results, targets, workflow
+from harness import __version__, acceptance, outputs, render, results, targets, workflow
 from harness.catalog import all_specs, find_spec
 from harness.errors import HarnessError
 from harness.project import load_project
@@ -76,8 +76,11 @@ class _Group(click.Group):
 
 @click.group(cls=_Group)
 @click.version_option(__version__, prog_name="harness")
-@click.option("--root", type=click.Path(file_okay=False, path_type=Path),
-              help="Project root (default: nearest directory upward with a pyproject.toml).")
+@click.option(
+    "--root",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Project root (default: nearest directory upward with a pyproject.toml).",
+)
 @click.pass_context
 def main(ctx: click.Context, root: Path | None) -> None:
     """Run module-scoped test suites under coverage and report against per-file targets."""
@@ -98,7 +101,9 @@ def list_cmd(ctx: click.Context) -> None:
         summary = "not run yet"
         if path.is_file():
             r = results.load(path)
-            summary = f"{r['status_label']}  {render.pct(r['overall']['percent'])}  {render.day(r['finished_at'])}"
+            summary = (
+                f"{r['status_label']}  {render.pct(r['overall']['percent'])}  {render.day(r['finished_at'])}"
+            )
         click.echo(f"{spec.id:<16} {summary:<48} {spec.title}")
     if not found:
         click.echo(f"no module specs found ({', '.join(project.spec_globs)})")
@@ -112,7 +117,9 @@ def list_cmd(ctx: click.Context) -> None:
 @click.option("--step", type=click.IntRange(min=1), help="Run only step N's suites against its targets.")
 @click.option("--workers", type=click.IntRange(min=1), help="Run with pytest-xdist, N workers.")
 @click.option("--shard", callback=_parse_shard, metavar="K/N", help="Run the K-th of N deterministic slices.")
-@click.option("--rebaseline", is_flag=True, help="Measure baseline suites again instead of reusing baseline.json.")
+@click.option(
+    "--rebaseline", is_flag=True, help="Measure baseline suites again instead of reusing baseline.json."
+)
 @click.option("-v", "--verbose", is_flag=True, help="Stream pytest's output.")
 @click.argument("pytest_args", nargs=-1, type=click.UNPROCESSED)
 @click.pass_context
@@ -157,9 +164,14 @@ def _print_shortfalls(result: dict) -> None:
     for key, entry in render.short_files(result):
         for c in (c for c in entry["checks"] if not c["met"]):
             for s in c["short"]:
-                note = " (warn only)" if c["warn_only"] else (" (accepted variance)" if key in accepted else "")
+                note = (
+                    " (warn only)" if c["warn_only"] else (" (accepted variance)" if key in accepted else "")
+                )
                 metric = "" if s["metric"] == "percent" else f" {s['metric']}"
-                click.echo(f"{key}:{metric} {render.pct(s['figure'], 2)} < target {render.target_pct(s['target'])}{note}")
+                click.echo(
+                    f"{key}:{metric} {render.pct(s['figure'], 2)}"
+                    f" < target {render.target_pct(s['target'])}{note}"
+                )
     line = f"{result['module']}: {targets.STATUS_LABELS[result['status']]}"
     click.echo(line + (f" ({result['reason']})" if result.get("reason") else ""))
 
@@ -172,9 +184,11 @@ def report(ctx, module) -> None:
     """Render COMPLETION_STATUS.md and MAP.md again from the stored result, without running tests."""
     project = _project(ctx)
     spec = find_spec(project, module)
-    result = workflow.rerender(project, spec)
-    click.echo(f"{project.relative(results.result_dir(project, spec.id) / 'COMPLETION_STATUS.md')}: "
-               f"{result['status_label']}")
+    result = outputs.rerender(project, spec)
+    click.echo(
+        f"{project.relative(results.result_dir(project, spec.id) / 'COMPLETION_STATUS.md')}: "
+        f"{result['status_label']}"
+    )
 
 
 @main.command()
@@ -186,10 +200,10 @@ def accept(ctx, module, rationale) -> None:
     """Accept MODULE with documented variance; its unmet targets become carry-forward items."""
     project = _project(ctx)
     spec = find_spec(project, module)
-    result = workflow.accept_module(project, spec, rationale)
+    result = acceptance.accept_module(project, spec, rationale)
     click.echo(f"{spec.id}: {result['status_label']}; {len(result['carry_forward'])} carry-forward item(s):")
     for item in result["carry_forward"]:
-        click.echo(f"  {item['file']}: {render.pct(item['percent'])} -> target {render.target_pct(next(iter(item['target'].values())))}")
+        click.echo(f"  {item['file']}: {render.pct(item['percent'])} -> target {render.goal_item(item)}")
 
 
 @main.command()
@@ -209,7 +223,10 @@ def diff(ctx, a, b, as_json) -> None:
     width = max(len(p) for p, _ in rows)
     click.echo(f"{'File':<{width}}  {comparison['a']:>12}  {comparison['b']:>12}  {'Δ':>7}")
     for path, row in rows:
-        click.echo(f"{path:<{width}}  {render.pct(row['a']):>12}  {render.pct(row['b']):>12}  {render.delta(row['delta']):>7}")
+        click.echo(
+            f"{path:<{width}}  {render.pct(row['a']):>12}  {render.pct(row['b']):>12}"
+            f"  {render.delta(row['delta']):>7}"
+        )
 
 
 @main.command()
@@ -222,8 +239,11 @@ def combine(ctx, module) -> None:
     if module:
         specs = [find_spec(project, module)]
     else:
-        specs = [s for s in all_specs(project) if isinstance(s, ModuleSpec)
-                 and (project.module_dir(s.id) / ".work" / "shards").is_dir()]
+        specs = [
+            s
+            for s in all_specs(project)
+            if isinstance(s, ModuleSpec) and (project.module_dir(s.id) / ".work" / "shards").is_dir()
+        ]
         if not specs:
             raise HarnessError("no module has shards to combine")
     codes = [_exit_for(workflow.combine_module(project, spec, _echo)) for spec in specs]

@@ -48,7 +48,7 @@ def _add_case(case: ET.Element, totals: Tally, files: dict) -> None:
     file = case.get("file") or "(collection)"
     classname = case.get("classname", "")
     prefix = file.removesuffix(".py").replace("/", ".")
-    cls = classname[len(prefix) + 1:] if classname.startswith(prefix + ".") else ""
+    cls = classname[len(prefix) + 1 :] if classname.startswith(prefix + ".") else ""
     entry = files.setdefault(file, {"tally": Tally(), "classes": {}})
     record = {"test": _test_id(file, cls, case.get("name", "")), "message": detail}
     for tally in (totals, entry["tally"], entry["classes"].setdefault(cls, Tally())):

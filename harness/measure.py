@@ -48,8 +48,10 @@ def file_figures(report: dict) -> dict[str, dict]:
 def totals(report: dict) -> dict:
     summary = report["totals"]
     return {
-        "statements": summary["num_statements"], "missed": summary["missing_lines"],
-        "percent": summary["percent_covered"], **_split_percents(summary),
+        "statements": summary["num_statements"],
+        "missed": summary["missing_lines"],
+        "percent": summary["percent_covered"],
+        **_split_percents(summary),
     }
 
 
@@ -123,9 +125,13 @@ def _weak_regions(functions: dict) -> list[dict]:
     for name, region in functions.items():
         summary = region["summary"]
         if summary["missing_lines"] or summary.get("missing_branches"):
-            weak.append({
-                "name": name or "(module level)", "start_line": region.get("start_line"),
-                "statements": summary["num_statements"], "missed": summary["missing_lines"],
-                "percent": summary["percent_covered"],
-            })
+            weak.append(
+                {
+                    "name": name or "(module level)",
+                    "start_line": region.get("start_line"),
+                    "statements": summary["num_statements"],
+                    "missed": summary["missing_lines"],
+                    "percent": summary["percent_covered"],
+                }
+            )
     return weak

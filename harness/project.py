@@ -68,7 +68,9 @@ def load_project(root: Path | None = None, cwd: Path | None = None) -> Project:
 def _project_from_table(root: Path, pyproject: Path, table: dict) -> Project:
     unknown = sorted(set(table) - _SETTINGS)
     if unknown:
-        raise SpecError(f"{pyproject}: [tool.harness]: unknown key '{unknown[0]}' (known: {', '.join(sorted(_SETTINGS))})")
+        raise SpecError(
+            f"{pyproject}: [tool.harness]: unknown key '{unknown[0]}' (known: {', '.join(sorted(_SETTINGS))})"
+        )
     kwargs: dict = {}
     if "specs" in table:
         specs = table["specs"]

@@ -36,7 +36,9 @@ def goal(entry: dict) -> str:
     if not gating:
         return "—"
     c = gating[0]
-    return ", ".join(f"{m} {target_pct(c[m])}" for m in ("percent", "lines", "branches") if c.get(m) is not None)
+    return ", ".join(
+        f"{m} {target_pct(c[m])}" for m in ("percent", "lines", "branches") if c.get(m) is not None
+    )
 
 
 def goal_item(item: dict) -> str:
@@ -73,10 +75,23 @@ def mark(entry: dict, accepted: list[str], key: str) -> str:
 
 def _environment() -> Environment:
     env = Environment(
-        loader=PackageLoader("harness", "templates"), undefined=StrictUndefined,
-        trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True, autoescape=False,
+        loader=PackageLoader("harness", "templates"),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        autoescape=False,
     )
-    env.filters.update(pct=pct, target_pct=target_pct, delta=delta, day=day, cell=cell, goal=goal, goal_item=goal_item, origin=origin)
+    env.filters.update(
+        pct=pct,
+        target_pct=target_pct,
+        delta=delta,
+        day=day,
+        cell=cell,
+        goal=goal,
+        goal_item=goal_item,
+        origin=origin,
+    )
     env.globals.update(labels=STATUS_LABELS, icons=ICONS, mark=mark)
     return env
 

@@ -35,7 +35,9 @@ def load_module(project: Project, module_id: str, why: str = "") -> dict:
     path = result_dir(project, module_id) / "results.json"
     if not path.is_file():
         hint = f" ({why})" if why else ""
-        raise DataError(f"{path}: module '{module_id}' has no stored result{hint}; run `harness run {module_id}` first")
+        raise DataError(
+            f"{path}: module '{module_id}' has no stored result{hint}; run `harness run {module_id}` first"
+        )
     return load(path)
 
 
@@ -52,38 +54,54 @@ def assemble(spec: ModuleSpec, parts: dict) -> dict:
     """
     step_no = parts.get("step")
     step = spec.steps[step_no - 1] if step_no else None
-    file_targets = step.targets if step else spec.targets
-    steps: tuple[Step, ...] = () if step else spec.steps
-    carried = () if step else targets.carried_targets(parts["carried"])
-    tally: Tally = parts["tests"]["totals"]
     report = None if parts["failure"] else parts["report"]
-    base = parts["baseline"] or {"files": {}, "overall": None}
-    files, overall = {}, _empty_overall()
-    if report:
-        files = targets.evaluate_files(measure.file_figures(report), file_targets, carried, steps, base["files"])
-        rules = [] if step else [spec.overall] if spec.overall else list(targets.carried_targets(parts["carried"], overall=True))
-        overall = targets.evaluate(measure.totals(report), rules, base["overall"])
-    overall["stretch"] = None if step else spec.stretch
-    acceptance = parts["acceptance"]
+    files, overall = _coverage(spec, step, report, parts)
+    tally: Tally = parts["tests"]["totals"]
+    counts, acceptance = tally.counts(), parts["acceptance"]
     unmet = targets.unmet(files, overall) if report else []
-    counts = tally.counts()
     status = targets.status(parts["failure"], counts, unmet, acceptance["accepted"] if acceptance else None)
+    variance = status == "complete_with_variance"
     return {
         "module": spec.id, "title": spec.title, "status": status,
         "status_label": targets.STATUS_LABELS[status], "reason": parts["failure"] or _test_reason(counts),
         "started_at": parts["started_at"], "finished_at": parts["finished_at"], "commit": parts["commit"],
         "step": {"number": step_no, "name": step.name} if step else None, "shards": parts.get("shards"),
-        "options": parts["options"], "spec": parts["spec_link"], "branch": bool(report and report["meta"]["branch_coverage"]),
+        "options": parts["options"], "spec": parts["spec_link"],
+        "branch": bool(report and report["meta"]["branch_coverage"]),
         "tests": counts, "overall": overall, "files": files, "unmet": unmet,
-        "steps": targets.step_rows(steps, files) if report else [],
-        "baseline": _baseline_meta(parts["baseline"]),
-        "suites": _suites(parts["tests"]["files"]), "skips": tally.skips, "failures": tally.failures,
-        "acceptance": acceptance if status == "complete_with_variance" else None,
-        "carry_forward": targets.carry_forward_items(files, overall, spec.id) if status == "complete_with_variance" else [],
-        "carried_in": list(parts["carried"]) if not step else [],
+        "steps": targets.step_rows(() if step else spec.steps, files) if report else [],
+        "baseline": _baseline_meta(parts["baseline"]), "suites": _suites(parts["tests"]["files"]),
+        "skips": tally.skips, "failures": tally.failures,
+        "acceptance": acceptance if variance else None,
+        "carry_forward": targets.carry_forward_items(files, overall, spec.id) if variance else [],
+        "carried_in": [] if step else list(parts["carried"]),
         "artifacts": _artifacts(report is not None, parts["spec_link"], spec),
         "references": list(spec.references), "notes": spec.notes,
+    }  # fmt: skip
+
+
+def _coverage(spec: ModuleSpec, step: Step | None, report: dict | None, parts: dict) -> tuple[dict, dict]:
+    """Per-file and overall entries against the module's (or the step's) targets and the baseline."""
+    overall = _empty_overall()
+    overall["stretch"] = None if step else spec.stretch
+    if not report:
+        return {}, overall
+    base = parts["baseline"] or {"files": {}, "overall": None}
+    if step:
+        file_targets, carried, steps, rules = step.targets, (), (), []
+    else:
+        file_targets, steps = spec.targets, spec.steps
+        carried = targets.carried_targets(parts["carried"])
+        # Without an overall target of its own, the module takes over a carried overall item.
+        rules = (
+            [spec.overall] if spec.overall else list(targets.carried_targets(parts["carried"], overall=True))
+        )
+    files = targets.evaluate_files(measure.file_figures(report), file_targets, carried, steps, base["files"])
+    overall = {
+        **targets.evaluate(measure.totals(report), rules, base["overall"]),
+        "stretch": overall["stretch"],
     }
+    return files, overall
 
 
 def _artifacts(has_coverage: bool, spec_link: str, spec: ModuleSpec) -> list[str]:
@@ -92,8 +110,18 @@ def _artifacts(has_coverage: bool, spec_link: str, spec: ModuleSpec) -> list[str
 
 
 def _empty_overall() -> dict:
-    return {"statements": None, "missed": None, "percent": None, "baseline": None, "delta": None,
-            "target": None, "met": None, "gating": False, "gating_met": True, "checks": []}
+    return {
+        "statements": None,
+        "missed": None,
+        "percent": None,
+        "baseline": None,
+        "delta": None,
+        "target": None,
+        "met": None,
+        "gating": False,
+        "gating_met": True,
+        "checks": [],
+    }
 
 
 def _test_reason(counts: dict) -> str | None:
@@ -109,14 +137,19 @@ def _baseline_meta(baseline: dict | None) -> dict | None:
 
 def _suites(files: dict) -> dict:
     return {
-        file: {**entry["tally"].counts(), "classes": {cls: t.counts() for cls, t in sorted(entry["classes"].items())}}
+        file: {
+            **entry["tally"].counts(),
+            "classes": {cls: t.counts() for cls, t in sorted(entry["classes"].items())},
+        }
         for file, entry in sorted(files.items())
     }
 
 
 def baseline_from_result(result: dict, module_id: str) -> dict:
     return {
-        "module": module_id, "suites": None, "measured_at": result.get("finished_at"),
+        "module": module_id,
+        "suites": None,
+        "measured_at": result.get("finished_at"),
         "files": {p: f["percent"] for p, f in result["files"].items()},
         "overall": result.get("overall", {}).get("percent"),
     }
@@ -134,10 +167,15 @@ def map_rows(project: Project, specs: list[ModuleSpec]) -> list[dict]:
         except DataError:
             continue
         report = path.parent / "COMPLETION_STATUS.md"
-        rows.append({
-            "module": spec.id, "title": spec.title, "status": result["status"],
-            "percent": result["overall"]["percent"], "tests": result["tests"],
-            "finished_at": result["finished_at"],
-            "link": Path(os.path.relpath(report, project.map_path.parent)).as_posix(),
-        })
+        rows.append(
+            {
+                "module": spec.id,
+                "title": spec.title,
+                "status": result["status"],
+                "percent": result["overall"]["percent"],
+                "tests": result["tests"],
+                "finished_at": result["finished_at"],
+                "link": Path(os.path.relpath(report, project.map_path.parent)).as_posix(),
+            }
+        )
     return rows

@@ -1,4 +1,4 @@
-"""Runs a module's suites in a `python -m pytest` subprocess under pytest-cov, one invocation per selection."""
+"""Runs a module's suites in `python -m pytest` subprocesses under pytest-cov, one per selection."""
 
 import os
 import subprocess
@@ -50,7 +50,9 @@ def plan(suites: tuple[Suite, ...]) -> list[Invocation]:
     return [Invocation(tuple(paths), k, m) for (k, m), paths in groups.items()]
 
 
-def command(inv: Invocation, sources: tuple[str, ...], junit: Path, options: RunOptions, append: bool) -> list[str]:
+def command(
+    inv: Invocation, sources: tuple[str, ...], junit: Path, options: RunOptions, append: bool
+) -> list[str]:
     """The pytest command line for one invocation."""
     cmd = [sys.executable, "-m", "pytest", *inv.paths]
     cmd += [f"--cov={source}" for source in sources]
@@ -69,8 +71,12 @@ def command(inv: Invocation, sources: tuple[str, ...], junit: Path, options: Run
 
 
 def run_session(
-    root: Path, suites: tuple[Suite, ...], sources: tuple[str, ...], workdir: Path,
-    options: RunOptions, echo: Callable[[str], None],
+    root: Path,
+    suites: tuple[Suite, ...],
+    sources: tuple[str, ...],
+    workdir: Path,
+    options: RunOptions,
+    echo: Callable[[str], None],
 ) -> Session:
     """Run every invocation, all writing one coverage data file in `workdir`."""
     workdir.mkdir(parents=True, exist_ok=True)
@@ -82,7 +88,9 @@ def run_session(
     for number, inv in enumerate(plan(suites), 1):
         junit = workdir / f"junit-{number}.xml"
         echo(f"  pytest {' '.join(inv.paths)}{_selection(inv)}")
-        code, summary = _run(command(inv, sources, junit, options, append=number > 1), root, env, log_file, options)
+        code, summary = _run(
+            command(inv, sources, junit, options, append=number > 1), root, env, log_file, options
+        )
         echo(f"    {summary or f'pytest exited with status {code}'}")
         codes.append(code)
         summaries.append(summary)
@@ -102,8 +110,14 @@ def _run(cmd: list[str], root: Path, env: dict, log_file: Path, options: RunOpti
         log.write(f"$ {' '.join(cmd)}\n")
         log.flush()
         with subprocess.Popen(
-            cmd, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            text=True, encoding="utf-8", errors="replace",
+            cmd,
+            cwd=root,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            encoding="utf-8",
+            errors="replace",
         ) as proc:
             for line in proc.stdout:
                 log.write(line)

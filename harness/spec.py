@@ -10,8 +10,19 @@ from harness.errors import SpecError
 
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _TOP_KEYS = {
-    "id", "title", "source", "suites", "targets", "overall", "stretch", "baseline",
-    "carry_forward", "steps", "notes", "references", "artifacts",
+    "id",
+    "title",
+    "source",
+    "suites",
+    "targets",
+    "overall",
+    "stretch",
+    "baseline",
+    "carry_forward",
+    "steps",
+    "notes",
+    "references",
+    "artifacts",
 }
 _TARGET_KEYS = {"percent", "lines", "branches", "warn_only"}
 
@@ -115,8 +126,12 @@ class _Parser:
         if not suites and not any(step.suites for step in steps):
             raise self.fail("suites", "no suites to run (give `suites` or steps with suites)")
         return ModuleSpec(
-            path=self.path, id=self.module_id(data["id"], "id"), title=self.text(data["title"], "title"),
-            source=self.sources(data["source"]), suites=suites, steps=steps,
+            path=self.path,
+            id=self.module_id(data["id"], "id"),
+            title=self.text(data["title"], "title"),
+            source=self.sources(data["source"]),
+            suites=suites,
+            steps=steps,
             targets=self.targets(data.get("targets"), "targets", "targets"),
             overall=self.overall(data.get("overall")),
             stretch=self.percent(data["stretch"], "stretch") if data.get("stretch") is not None else None,
@@ -186,7 +201,9 @@ class _Parser:
         if not isinstance(value, dict):
             return Target(pattern, percent=self.percent(value, key), origin=origin)
         self.known(value, _TARGET_KEYS, key)
-        figures = {m: self.percent(value[m], f"{key}.{m}") for m in ("percent", "lines", "branches") if m in value}
+        figures = {
+            m: self.percent(value[m], f"{key}.{m}") for m in ("percent", "lines", "branches") if m in value
+        }
         if not figures:
             raise self.fail(key, "give at least one of percent, lines, branches")
         warn_only = value.get("warn_only", False)

@@ -17,7 +17,7 @@ LOCK_TIMEOUT = 120
 
 
 def atomic_write(path: Path, data: str | bytes) -> None:
-    """Write `data` to a temp file beside `path`, fsync it, then os.replace: readers see old or new, never half."""
+    """Write `data` to a temp file beside `path`, fsync it, then os.replace: old or new, never half."""
     path.parent.mkdir(parents=True, exist_ok=True)
     raw = data.encode("utf-8") if isinstance(data, str) else data
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -45,7 +45,7 @@ def _mode_for(path: Path) -> int:
 
 
 def replace_dir(src: Path, dest: Path) -> None:
-    """Move the finished directory `src` to `dest`, dropping the old one only after the new one is in place."""
+    """Move the finished directory `src` to `dest`, dropping the old one only afterwards."""
     old = dest.with_name(f".{dest.name}.old")
     if old.exists():
         shutil.rmtree(old)
@@ -100,7 +100,7 @@ def splice_block(text: str, block: str, where: str) -> str:
     if begin < 0:
         separator = "" if not text or text.endswith("\n\n") else ("\n" if text.endswith("\n") else "\n\n")
         return f"{text}{separator}{inner}\n"
-    return text[:begin] + inner + text[end + len(END):]
+    return text[:begin] + inner + text[end + len(END) :]
 
 
 def update_map(map_path: Path, lock_path: Path, render_block) -> None:

@@ -23,7 +23,7 @@ def resolve(path: str, targets: tuple[Target, ...], carried: tuple[Target, ...] 
 
 
 def shortfalls(figures: dict, target: Target) -> list[dict]:
-    """Each metric of `target` that `figures` falls short of; a file without branches meets a branch target."""
+    """Each metric of `target` that `figures` falls short of (no branches meets a branch target)."""
     short = []
     for metric, key in METRICS:
         wanted, actual = getattr(target, metric), figures.get(key)
@@ -35,8 +35,13 @@ def shortfalls(figures: dict, target: Target) -> list[dict]:
 def check(figures: dict, target: Target) -> dict:
     short = shortfalls(figures, target)
     return {
-        "origin": target.origin, "percent": target.percent, "lines": target.lines,
-        "branches": target.branches, "warn_only": target.warn_only, "met": not short, "short": short,
+        "origin": target.origin,
+        "percent": target.percent,
+        "lines": target.lines,
+        "branches": target.branches,
+        "warn_only": target.warn_only,
+        "met": not short,
+        "short": short,
     }
 
 
@@ -51,7 +56,7 @@ def constraints(path: str, targets, carried, steps: tuple[Step, ...]) -> list[Ta
 
 
 def evaluate(figures: dict, rules: list[Target], baseline: float | None) -> dict:
-    """One file's (or the overall) entry: figures, baseline and delta, its targets and whether they are met."""
+    """One file's (or the overall) entry: figures, baseline, delta, targets, met."""
     checks = [check(figures, rule) for rule in rules]
     gating = [c for c in checks if not c["warn_only"]]
     percents = [c["percent"] for c in (gating or checks) if c["percent"] is not None]
@@ -113,15 +118,29 @@ def carry_forward_items(files: dict[str, dict], overall: dict | None, module: st
         for c in entry["checks"]:
             if c["warn_only"] or c["met"]:
                 continue
-            items.append({
-                "file": path, "from": module, "origin": c["origin"], "percent": entry["percent"],
-                "target": {m: c[m] for m, _ in METRICS if c[m] is not None},
-                "missing": entry.get("missing", ""),
-                "functions": _gap_functions(entry),
-            })
+            items.append(
+                {
+                    "file": path,
+                    "from": module,
+                    "origin": c["origin"],
+                    "percent": entry["percent"],
+                    "target": {m: c[m] for m, _ in METRICS if c[m] is not None},
+                    "missing": entry.get("missing", ""),
+                    "functions": _gap_functions(entry),
+                }
+            )
     if overall and not overall["gating_met"]:
-        items.append({"file": "overall", "from": module, "origin": "overall", "percent": overall["percent"],
-                      "target": {"percent": overall["target"]}, "missing": "", "functions": []})
+        items.append(
+            {
+                "file": "overall",
+                "from": module,
+                "origin": "overall",
+                "percent": overall["percent"],
+                "target": {"percent": overall["target"]},
+                "missing": "",
+                "functions": [],
+            }
+        )
     return items
 
 
@@ -136,7 +155,8 @@ def carried_targets(items: list[dict], overall: bool = False) -> tuple[Target, .
     """Carry-forward items as targets of the module that takes them over: files, or only the overall item."""
     return tuple(
         Target(item["file"], origin=f"carried from {item['from']}", **item["target"])
-        for item in items if (item["file"] == "overall") == overall
+        for item in items
+        if (item["file"] == "overall") == overall
     )
 
 
@@ -149,12 +169,28 @@ def step_rows(steps: tuple[Step, ...], files: dict[str, dict]) -> list[dict]:
             for path in sorted(p for p in files if fnmatchcase(p, target.pattern)):
                 entry = files[path]
                 c = check(entry, target)
-                rows.append({"file": path, "baseline": entry["baseline"], "percent": entry["percent"],
-                             "target": target.percent, "checks": [c], "warn_only": target.warn_only,
-                             "met": c["met"], "short": c["short"]})
+                rows.append(
+                    {
+                        "file": path,
+                        "baseline": entry["baseline"],
+                        "percent": entry["percent"],
+                        "target": target.percent,
+                        "checks": [c],
+                        "warn_only": target.warn_only,
+                        "met": c["met"],
+                        "short": c["short"],
+                    }
+                )
         met = all(r["met"] or r["warn_only"] for r in rows)
-        table.append({"number": number, "name": step.name, "suites": [s.path for s in step.suites],
-                      "rows": rows, "met": met})
+        table.append(
+            {
+                "number": number,
+                "name": step.name,
+                "suites": [s.path for s in step.suites],
+                "rows": rows,
+                "met": met,
+            }
+        )
     return table
 
 

@@ -47,7 +47,7 @@ class Box:
         return value
 '''
 
-TEST_OPS = '''\
+TEST_OPS = """\
 import pytest
 
 from calc import ops
@@ -64,9 +64,9 @@ class TestSign:
     @pytest.mark.skip(reason="negative numbers come later")
     def test_negative(self):
         assert ops.sign(-3) == -1
-'''
+"""
 
-TEST_BOX = '''\
+TEST_BOX = """\
 from calc.ops import Box
 
 
@@ -75,7 +75,7 @@ class TestBox:
         box = Box()
         box.put(3)
         assert box.get() == 3
-'''
+"""
 
 
 @dataclass

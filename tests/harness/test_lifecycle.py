@@ -1,4 +1,4 @@
-"""Baselines, acceptance, carry-forward, steps, shards, check, report, diff and list on a throwaway project."""
+"""Baselines, acceptance, carry-forward, steps, shards, check, report, diff, list on a throwaway project."""
 
 import json
 
@@ -27,7 +27,12 @@ def test_accept_records_rationale_and_carry_forward(accepted):
         "  overall: 50.0% -> target 80%",
     ]
     events = project.trace()
-    assert [e["event"] for e in events] == ["run_started", "run_finished", "variance_accepted", "carry_forward_created"]
+    assert [e["event"] for e in events] == [
+        "run_started",
+        "run_finished",
+        "variance_accepted",
+        "carry_forward_created",
+    ]
     assert events[2]["rationale"] == "Core paths covered; Box moves to mod-b."
     assert events[2]["accepted"] == [OPS, "overall"]
     assert [i["file"] for i in events[3]["items"]] == [OPS, "overall"]
@@ -38,7 +43,10 @@ def test_accept_records_rationale_and_carry_forward(accepted):
     assert "**Status**: ✅ Complete with Documented Variance" in report
     assert "**Rationale**: Core paths covered; Box moves to mod-b." in report
     assert "1. **`calc/ops.py`** (50.0% → ≥90% target)" in report
-    assert "| mod-a | Title of mod-a | ✅ Complete with Documented Variance |" in (project.root / "MAP.md").read_text()
+    assert (
+        "| mod-a | Title of mod-a | ✅ Complete with Documented Variance |"
+        in (project.root / "MAP.md").read_text()
+    )
 
 
 def test_rerun_after_acceptance_keeps_variance_and_check_passes(accepted):
@@ -65,7 +73,9 @@ def test_acceptance_does_not_cover_a_new_shortfall(accepted):
 
 def test_later_module_takes_over_carry_forward_as_targets(accepted):
     project, _ = accepted
-    project.spec("mod-b", suites=[OPS_SUITE, BOX_SUITE], baseline={"module": "mod-a"}, carry_forward={"from": "mod-a"})
+    project.spec(
+        "mod-b", suites=[OPS_SUITE, BOX_SUITE], baseline={"module": "mod-a"}, carry_forward={"from": "mod-a"}
+    )
     outcome = project.harness("run", "mod-b")
     result = project.result("mod-b")
     ops = result["files"][OPS]
@@ -106,11 +116,16 @@ def test_baseline_module_without_result_is_a_data_error(throwaway):
     throwaway.spec("mod-b", suites=[OPS_SUITE], baseline={"module": "mod-a"})
     outcome = throwaway.harness("run", "mod-b")
     assert outcome.exit_code == 2
-    assert "module 'mod-a' has no stored result (it is this module's baseline); run `harness run mod-a` first" in outcome.output
+    assert (
+        "module 'mod-a' has no stored result (it is this module's baseline); run `harness run mod-a` first"
+        in outcome.output
+    )
 
 
 def test_baseline_from_suites_is_measured_once(throwaway):
-    throwaway.spec("mod-a", suites=[OPS_SUITE, BOX_SUITE], baseline={"suites": [BOX_SUITE]}, targets={OPS: 50})
+    throwaway.spec(
+        "mod-a", suites=[OPS_SUITE, BOX_SUITE], baseline={"suites": [BOX_SUITE]}, targets={OPS: 50}
+    )
     first = throwaway.harness("run", "mod-a")
     assert "Measuring the baseline of mod-a from 1 suite(s)" in first.output
     cached = json.loads((throwaway.root / "reports/mod-a/baseline.json").read_text())
@@ -124,16 +139,28 @@ def test_baseline_from_suites_is_measured_once(throwaway):
 
 
 def test_steps_table_and_step_run(throwaway):
-    throwaway.spec("mod-a", suites=[OPS_SUITE], steps=[
-        {"name": "Box", "suites": [BOX_SUITE], "targets": {OPS: {"percent": 99, "lines": 50}}},
-        {"name": "Nothing yet", "suites": []},
-    ])
+    throwaway.spec(
+        "mod-a",
+        suites=[OPS_SUITE],
+        steps=[
+            {"name": "Box", "suites": [BOX_SUITE], "targets": {OPS: {"percent": 99, "lines": 50}}},
+            {"name": "Nothing yet", "suites": []},
+        ],
+    )
     assert throwaway.harness("run", "mod-a").exit_code == 1
     steps = throwaway.result("mod-a")["steps"]
-    assert [(s["number"], s["name"], s["met"]) for s in steps] == [(1, "Box", False), (2, "Nothing yet", True)]
-    assert steps[0]["rows"][0]["short"] == [{"metric": "percent", "figure": steps[0]["rows"][0]["percent"], "target": 99}]
+    assert [(s["number"], s["name"], s["met"]) for s in steps] == [
+        (1, "Box", False),
+        (2, "Nothing yet", True),
+    ]
+    assert steps[0]["rows"][0]["short"] == [
+        {"metric": "percent", "figure": steps[0]["rows"][0]["percent"], "target": 99}
+    ]
     report = (throwaway.root / "reports/mod-a/COMPLETION_STATUS.md").read_text()
-    assert "| 1. Box | `calc/ops.py` | — | 99% |" in report and "| 2. Nothing yet | — | — | — | — | no targets |" in report
+    assert (
+        "| 1. Box | `calc/ops.py` | — | 99% |" in report
+        and "| 2. Nothing yet | — | — | — | — | no targets |" in report
+    )
     step = throwaway.harness("run", "mod-a", "--step", "1")
     stored = json.loads((throwaway.root / "reports/mod-a/steps/1/results.json").read_text())
     assert stored["step"] == {"number": 1, "name": "Box"} and stored["tests"]["passed"] == 1
@@ -151,7 +178,9 @@ def test_shards_combine_to_the_unsharded_result(throwaway):
     combined = throwaway.result("mod-a")
     assert combined["shards"] == 2
     assert combined["tests"] == whole["tests"]
-    assert {p: f["percent"] for p, f in combined["files"].items()} == {p: f["percent"] for p, f in whole["files"].items()}
+    assert {p: f["percent"] for p, f in combined["files"].items()} == {
+        p: f["percent"] for p, f in whole["files"].items()
+    }
     assert combined["files"][OPS]["missing"] == whole["files"][OPS]["missing"]
     assert not (throwaway.root / "reports/mod-a/.work/shards").exists()
 
@@ -215,8 +244,11 @@ def test_diff_modules_and_result_files(throwaway):
     a, b = throwaway.result("mod-a"), throwaway.result("mod-b")
     outcome = throwaway.harness("diff", "mod-a", str(throwaway.root / "reports/mod-b/results.json"), "--json")
     data = json.loads(outcome.output)
-    assert data["files"][OPS] == {"a": a["files"][OPS]["percent"], "b": b["files"][OPS]["percent"],
-                                  "delta": b["files"][OPS]["percent"] - a["files"][OPS]["percent"]}
+    assert data["files"][OPS] == {
+        "a": a["files"][OPS]["percent"],
+        "b": b["files"][OPS]["percent"],
+        "delta": b["files"][OPS]["percent"] - a["files"][OPS]["percent"],
+    }
     text = throwaway.harness("diff", "mod-a", "mod-b").output.splitlines()
     assert text[0].split() == ["File", "mod-a", "mod-b", "Δ"]
     assert text[-1].split()[0] == "Overall" and len(text) == 4

@@ -43,8 +43,15 @@ def test_github_summary_matches_gold(name):
 
 def test_map_block_matches_gold():
     rows = [
-        {"module": r["module"], "title": r["title"], "status": r["status"], "percent": r["overall"]["percent"],
-         "tests": r["tests"], "finished_at": r["finished_at"], "link": f"reports/{r['module']}/COMPLETION_STATUS.md"}
+        {
+            "module": r["module"],
+            "title": r["title"],
+            "status": r["status"],
+            "percent": r["overall"]["percent"],
+            "tests": r["tests"],
+            "finished_at": r["finished_at"],
+            "link": f"reports/{r['module']}/COMPLETION_STATUS.md",
+        }
         for r in map(_result, CASES)
     ]
     _compare(render.map_block(rows), "map_block.md")

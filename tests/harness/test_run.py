@@ -11,8 +11,14 @@ OPS, INIT = "calc/ops.py", "calc/__init__.py"
 
 @pytest.fixture
 def ran(throwaway):
-    throwaway.spec("mod-a", suites=["suites/tests/test_ops.py"], targets={OPS: 90, "calc/*.py": 50}, overall=80,
-                   notes="Free text from the spec.", references=["PLAN.md#mod-a"])
+    throwaway.spec(
+        "mod-a",
+        suites=["suites/tests/test_ops.py"],
+        targets={OPS: 90, "calc/*.py": 50},
+        overall=80,
+        notes="Free text from the spec.",
+        references=["PLAN.md#mod-a"],
+    )
     result = throwaway.harness("run", "mod-a")
     return throwaway, result
 
@@ -22,7 +28,13 @@ def test_run_writes_every_output(ran):
     out = project.root / "reports" / "mod-a"
     assert outcome.exit_code == 1  # targets missed: In Progress
     assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == [
-        "COMPLETION_STATUS.md", "coverage.json", "coverage.xml", "htmlcov", "junit.xml", "results.json"]
+        "COMPLETION_STATUS.md",
+        "coverage.json",
+        "coverage.xml",
+        "htmlcov",
+        "junit.xml",
+        "results.json",
+    ]
     assert (out / "htmlcov" / "index.html").is_file()
     result = project.result("mod-a")
     assert result["status"] == "in_progress"
@@ -63,7 +75,10 @@ def test_trace_and_map_record_the_run(ran):
     project, _ = ran
     events = project.trace()
     assert [e["event"] for e in events] == ["run_started", "run_finished"]
-    assert events[1]["status"] == "in_progress" and events[1]["files"][OPS] == project.result("mod-a")["files"][OPS]["percent"]
+    assert (
+        events[1]["status"] == "in_progress"
+        and events[1]["files"][OPS] == project.result("mod-a")["files"][OPS]["percent"]
+    )
     text = (project.root / "MAP.md").read_text()
     assert text.startswith(BEGIN) and text.rstrip().endswith(END)
     assert "| mod-a | Title of mod-a | 🔄 In Progress | 50.0% |" in text
@@ -79,7 +94,9 @@ def test_met_targets_complete_and_exit_0(throwaway):
 
 
 def test_warn_only_target_is_reported_but_does_not_gate(throwaway):
-    throwaway.spec("mod-a", suites=["suites/tests/test_ops.py"], targets={OPS: {"lines": 95, "warn_only": True}})
+    throwaway.spec(
+        "mod-a", suites=["suites/tests/test_ops.py"], targets={OPS: {"lines": 95, "warn_only": True}}
+    )
     outcome = throwaway.harness("run", "mod-a")
     assert outcome.exit_code == 0
     entry = throwaway.result("mod-a")["files"][OPS]
@@ -120,7 +137,11 @@ def test_nothing_collected_is_failed_with_reason(throwaway):
     outcome = throwaway.harness("run", "mod-a")
     assert outcome.exit_code == 1
     result = throwaway.result("mod-a")
-    assert (result["status"], result["reason"], result["files"]) == ("failed", "pytest collected no tests", {})
+    assert (result["status"], result["reason"], result["files"]) == (
+        "failed",
+        "pytest collected no tests",
+        {},
+    )
 
 
 def test_pytest_args_pass_through(throwaway):
@@ -133,14 +154,17 @@ def test_pytest_args_pass_through(throwaway):
 
 
 def test_suite_selection_runs_separately(throwaway):
-    throwaway.spec("mod-a", suites=[{"path": "suites/tests/test_ops.py", "k": "positive"}, "suites/tests/test_box.py"])
+    throwaway.spec(
+        "mod-a", suites=[{"path": "suites/tests/test_ops.py", "k": "positive"}, "suites/tests/test_box.py"]
+    )
     outcome = throwaway.harness("run", "mod-a")
     assert "pytest suites/tests/test_ops.py -k 'positive'" in outcome.output
     result = throwaway.result("mod-a")
     assert result["tests"]["passed"] == 2 and result["tests"]["skipped"] == 0
     assert list(result["suites"]) == ["suites/tests/test_box.py", "suites/tests/test_ops.py"]
     assert result["suites"]["suites/tests/test_box.py"]["classes"] == {
-        "TestBox": {"passed": 1, "failed": 0, "skipped": 0, "errors": 0}}
+        "TestBox": {"passed": 1, "failed": 0, "skipped": 0, "errors": 0}
+    }
 
 
 def test_spec_path_works_where_an_id_does(throwaway):
@@ -151,9 +175,14 @@ def test_spec_path_works_where_an_id_does(throwaway):
 
 
 def test_custom_spec_locations_from_pyproject(throwaway):
-    throwaway.write("pyproject.toml", throwaway.root.joinpath("pyproject.toml").read_text()
-                    + '\n[tool.harness]\nspecs = ["plans/*.yml"]\nreports = "out"\nmap = "docs/ROADMAP.md"\n')
-    throwaway.write("plans/alpha.yml", "id: alpha\ntitle: Alpha\nsource: calc\nsuites: [suites/tests/test_box.py]\n")
+    throwaway.write(
+        "pyproject.toml",
+        throwaway.root.joinpath("pyproject.toml").read_text()
+        + '\n[tool.harness]\nspecs = ["plans/*.yml"]\nreports = "out"\nmap = "docs/ROADMAP.md"\n',
+    )
+    throwaway.write(
+        "plans/alpha.yml", "id: alpha\ntitle: Alpha\nsource: calc\nsuites: [suites/tests/test_box.py]\n"
+    )
     assert throwaway.harness("run", "alpha").exit_code == 0
     assert (throwaway.root / "out/alpha/results.json").is_file()
     assert "[report](../out/alpha/COMPLETION_STATUS.md)" in (throwaway.root / "docs/ROADMAP.md").read_text()
@@ -161,15 +190,20 @@ def test_custom_spec_locations_from_pyproject(throwaway):
 
 
 def test_real_subprocess_with_every_installed_plugin(throwaway):
-    """The console script, run from a subdirectory, with the default pytest plugins (the harness plugin too)."""
+    """The console script, run from a subdirectory, with every default pytest plugin (harness's too)."""
     import subprocess
     import sys
     from pathlib import Path
 
     throwaway.write("pyproject.toml", '[project]\nname = "throwaway"\nversion = "0"\n')
     throwaway.spec("mod-a", suites=["suites/tests/test_ops.py"], targets={OPS: 40})
-    done = subprocess.run([str(Path(sys.executable).parent / "harness"), "run", "mod-a"],
-                          cwd=throwaway.root / "calc", capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "harness"), "run", "mod-a"],
+        cwd=throwaway.root / "calc",
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.splitlines()[0] == "Running mod-a: 1 suite path(s), measuring calc"
     assert "Status: Complete  (2 passed, 0 failed, 1 skipped, 0 errors)" in done.stdout
@@ -185,11 +219,18 @@ def test_two_modules_run_concurrently_lose_nothing(throwaway):
     throwaway.spec("mod-a", suites=["suites/tests/test_ops.py"])
     throwaway.spec("mod-b", suites=["suites/tests/test_box.py"])
     exe = str(Path(sys.executable).parent / "harness")
-    procs = [subprocess.Popen([exe, "run", m], cwd=throwaway.root, stdout=subprocess.DEVNULL) for m in ("mod-a", "mod-b")]
+    procs = [
+        subprocess.Popen([exe, "run", m], cwd=throwaway.root, stdout=subprocess.DEVNULL)
+        for m in ("mod-a", "mod-b")
+    ]
     assert [p.wait(timeout=60) for p in procs] == [0, 0]
     events = throwaway.trace()
     assert sorted((e["module"], e["event"]) for e in events) == [
-        ("mod-a", "run_finished"), ("mod-a", "run_started"), ("mod-b", "run_finished"), ("mod-b", "run_started")]
+        ("mod-a", "run_finished"),
+        ("mod-a", "run_started"),
+        ("mod-b", "run_finished"),
+        ("mod-b", "run_started"),
+    ]
     text = (throwaway.root / "MAP.md").read_text()
     assert text.startswith("# Map\n\nkept\n\n<!-- harness:begin -->")
     assert "| mod-a |" in text and "| mod-b |" in text

@@ -7,23 +7,53 @@ GOOD = "id: mod-a\ntitle: A\nsource: calc\nsuites: [suites/tests/test_ops.py]\n"
 CASES = {
     "bad_yaml": (GOOD + "targets: {calc/ops.py: [\n", "not valid YAML at line"),
     "unknown_key": (GOOD + "stretchy: 95\n", "stretchy: unknown key"),
-    "unknown_target_key": (GOOD + "targets: {calc/ops.py: {percent: 50, lins: 3}}\n", "targets['calc/ops.py'].lins: unknown key"),
-    "unknown_suite_key": (GOOD.replace("[suites/tests/test_ops.py]", "[{path: suites/tests/test_ops.py, mark: x}]"),
-                          "suites[1].mark: unknown key"),
-    "target_matches_nothing": (GOOD + "targets: {calc/nothing.py: 50}\n", "targets: 'calc/nothing.py' matches no measured file"),
-    "glob_matches_nothing": (GOOD + "targets: {'lib/*.py': 50}\n", "targets: 'lib/*.py' matches no measured file"),
-    "step_target_matches_nothing": (GOOD + "steps: [{name: S, targets: {calc/x.py: 5}}]\n",
-                                    "steps[1].targets: 'calc/x.py' matches no measured file"),
-    "percent_above_100": (GOOD + "targets: {calc/ops.py: 101}\n", "targets['calc/ops.py']: 101 is outside 0-100"),
-    "percent_below_0": (GOOD + "targets: {calc/ops.py: {branches: -1}}\n", "targets['calc/ops.py'].branches: -1 is outside 0-100"),
+    "unknown_target_key": (
+        GOOD + "targets: {calc/ops.py: {percent: 50, lins: 3}}\n",
+        "targets['calc/ops.py'].lins: unknown key",
+    ),
+    "unknown_suite_key": (
+        GOOD.replace("[suites/tests/test_ops.py]", "[{path: suites/tests/test_ops.py, mark: x}]"),
+        "suites[1].mark: unknown key",
+    ),
+    "target_matches_nothing": (
+        GOOD + "targets: {calc/nothing.py: 50}\n",
+        "targets: 'calc/nothing.py' matches no measured file",
+    ),
+    "glob_matches_nothing": (
+        GOOD + "targets: {'lib/*.py': 50}\n",
+        "targets: 'lib/*.py' matches no measured file",
+    ),
+    "step_target_matches_nothing": (
+        GOOD + "steps: [{name: S, targets: {calc/x.py: 5}}]\n",
+        "steps[1].targets: 'calc/x.py' matches no measured file",
+    ),
+    "percent_above_100": (
+        GOOD + "targets: {calc/ops.py: 101}\n",
+        "targets['calc/ops.py']: 101 is outside 0-100",
+    ),
+    "percent_below_0": (
+        GOOD + "targets: {calc/ops.py: {branches: -1}}\n",
+        "targets['calc/ops.py'].branches: -1 is outside 0-100",
+    ),
     "overall_not_a_number": (GOOD + "overall: lots\n", "overall: expected a percent number"),
     "stretch_above_100": (GOOD + "stretch: 150\n", "stretch: 150 is outside 0-100"),
-    "baseline_missing_module": (GOOD + "baseline: {module: mod-zzz}\n", "baseline.module: module 'mod-zzz' does not exist"),
-    "carry_forward_missing_module": (GOOD + "carry_forward: {from: mod-zzz}\n",
-                                     "carry_forward.from: module 'mod-zzz' does not exist"),
+    "baseline_missing_module": (
+        GOOD + "baseline: {module: mod-zzz}\n",
+        "baseline.module: module 'mod-zzz' does not exist",
+    ),
+    "carry_forward_missing_module": (
+        GOOD + "carry_forward: {from: mod-zzz}\n",
+        "carry_forward.from: module 'mod-zzz' does not exist",
+    ),
     "missing_id": ("title: A\nsource: calc\nsuites: [x]\n", "id: required key is missing"),
-    "missing_suite_file": (GOOD.replace("test_ops.py", "test_gone.py"), "suites: 'suites/tests/test_gone.py' does not exist"),
-    "missing_source": (GOOD.replace("source: calc", "source: nowhere"), "source: 'nowhere' is neither a path nor a package"),
+    "missing_suite_file": (
+        GOOD.replace("test_ops.py", "test_gone.py"),
+        "suites: 'suites/tests/test_gone.py' does not exist",
+    ),
+    "missing_source": (
+        GOOD.replace("source: calc", "source: nowhere"),
+        "source: 'nowhere' is neither a path nor a package",
+    ),
     "no_suites": ("id: mod-a\ntitle: A\nsource: calc\n", "suites: no suites to run"),
     "not_a_mapping": ("- just\n- a list\n", "expected a mapping of keys at the top level"),
 }
@@ -53,28 +83,35 @@ def test_cycle_of_baselines(throwaway):
     throwaway.write("suites/mod-b/module.yml", GOOD.replace("mod-a", "mod-b") + "baseline: {module: mod-c}\n")
     throwaway.write("suites/mod-c/module.yml", GOOD.replace("mod-a", "mod-c") + "baseline: mod-a\n")
     outcome = throwaway.harness("run", "mod-a")
-    _assert_stopped(throwaway, outcome, "baseline.module: cycle of baselines mod-a -> mod-b -> mod-c -> mod-a")
+    _assert_stopped(
+        throwaway, outcome, "baseline.module: cycle of baselines mod-a -> mod-b -> mod-c -> mod-a"
+    )
 
 
 def test_unknown_key_in_tool_harness(throwaway):
-    throwaway.write("pyproject.toml", throwaway.root.joinpath("pyproject.toml").read_text() + "[tool.harness]\nspec = 1\n")
+    throwaway.write(
+        "pyproject.toml", throwaway.root.joinpath("pyproject.toml").read_text() + "[tool.harness]\nspec = 1\n"
+    )
     throwaway.write("suites/mod-a/module.yml", GOOD)
     outcome = throwaway.harness("run", "mod-a")
     _assert_stopped(throwaway, outcome, "pyproject.toml: [tool.harness]: unknown key 'spec'")
 
 
-@pytest.mark.parametrize(("args", "fragment"), [
-    (["run", "nope"], "no module 'nope'"),
-    (["run", "suites/none/module.yml"], "no such spec file"),
-    (["run", "mod-a", "--shard", "3/2"], "K must be between 1 and N"),
-    (["run", "mod-a", "--shard", "x"], "expected K/N"),
-    (["run", "mod-a", "--step", "4"], "mod-a has 0 step(s); --step 4 does not exist"),
-    (["check", "mod-a"], "module 'mod-a' has no stored result"),
-    (["report", "mod-a"], "no stored result"),
-    (["accept", "mod-a", "--rationale", "why"], "no stored result"),
-    (["diff", "mod-a", "missing.json"], "no stored result"),
-    (["combine", "mod-a"], "no finished shards of mod-a"),
-])
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["run", "nope"], "no module 'nope'"),
+        (["run", "suites/none/module.yml"], "no such spec file"),
+        (["run", "mod-a", "--shard", "3/2"], "K must be between 1 and N"),
+        (["run", "mod-a", "--shard", "x"], "expected K/N"),
+        (["run", "mod-a", "--step", "4"], "mod-a has 0 step(s); --step 4 does not exist"),
+        (["check", "mod-a"], "module 'mod-a' has no stored result"),
+        (["report", "mod-a"], "no stored result"),
+        (["accept", "mod-a", "--rationale", "why"], "no stored result"),
+        (["diff", "mod-a", "missing.json"], "no stored result"),
+        (["combine", "mod-a"], "no finished shards of mod-a"),
+    ],
+)
 def test_usage_and_data_errors_exit_2(throwaway, args, fragment):
     throwaway.write("suites/mod-a/module.yml", GOOD)
     outcome = throwaway.harness(*args)

@@ -1,4 +1,4 @@
-"""Nothing is lost: atomic writes, trace.yml under a lock, the MAP.md block, and processes killed mid-write."""
+"""Nothing is lost: atomic writes, trace.yml under a lock, the MAP.md block, and kills mid-write."""
 
 import os
 import signal
@@ -18,7 +18,9 @@ EVENT = {"at": "2026-01-01T00:00:00+00:00", "event": "run_started", "module": "m
 
 def _child(script: str, *args: str) -> subprocess.CompletedProcess:
     """Run a Python snippet in a fresh process (so it can SIGKILL itself at a chosen point)."""
-    return subprocess.run([sys.executable, "-c", textwrap.dedent(script), *args], capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(script), *args], capture_output=True, text=True, timeout=60
+    )
 
 
 KILL_AT_REPLACE = """
@@ -73,9 +75,14 @@ def test_killed_trace_append_leaves_earlier_events(tmp_path, killer):
     trace, lock = tmp_path / "trace.yml", tmp_path / "reports/.harness.lock"
     store.append_events(trace, lock, [EVENT, {**EVENT, "event": "run_finished"}])
     before = trace.read_bytes()
-    done = _child(killer + """
+    done = _child(
+        killer
+        + """
     store.append_events(Path(sys.argv[1]), Path(sys.argv[2]), [{"event": "never", "module": "m"}])
-    """, str(trace), str(lock))
+    """,
+        str(trace),
+        str(lock),
+    )
     assert done.returncode == -signal.SIGKILL, done.stderr
     assert trace.read_bytes() == before
     store.append_events(trace, lock, [{**EVENT, "event": "after"}])  # the lock was released by the kill
@@ -88,9 +95,14 @@ def test_killed_map_update_leaves_map_intact(tmp_path, killer):
     map_md.write_bytes(b"# Roadmap\r\n\r\nhand text\r\n")
     store.update_map(map_md, lock, lambda: "| old |")
     before = map_md.read_bytes()
-    done = _child(killer + """
+    done = _child(
+        killer
+        + """
     store.update_map(Path(sys.argv[1]), Path(sys.argv[2]), lambda: "| new |")
-    """, str(map_md), str(lock))
+    """,
+        str(map_md),
+        str(lock),
+    )
     assert done.returncode == -signal.SIGKILL, done.stderr
     assert map_md.read_bytes() == before
 
@@ -102,10 +114,13 @@ def test_concurrent_appends_lose_no_event(tmp_path):
         from pathlib import Path
         from harness import store
         for i in range(10):
-            store.append_events(Path(sys.argv[1]), Path(sys.argv[2]), [{"event": "e", "writer": int(sys.argv[3]), "i": i}])
+            event = {"event": "e", "writer": int(sys.argv[3]), "i": i}
+            store.append_events(Path(sys.argv[1]), Path(sys.argv[2]), [event])
     """
-    procs = [subprocess.Popen([sys.executable, "-c", textwrap.dedent(script), str(trace), str(lock), str(w)])
-             for w in range(4)]
+    procs = [
+        subprocess.Popen([sys.executable, "-c", textwrap.dedent(script), str(trace), str(lock), str(w)])
+        for w in range(4)
+    ]
     assert [p.wait(timeout=60) for p in procs] == [0] * 4
     events = yaml.safe_load(trace.read_text())
     assert sorted((e["writer"], e["i"]) for e in events) == [(w, i) for w in range(4) for i in range(10)]
@@ -119,22 +134,25 @@ def test_append_keeps_existing_text_and_refuses_broken_yaml(tmp_path):
     store.append_events(trace, lock, [EVENT])
     assert trace.read_text().startswith("# kept comment\n- {event: manual, module: m}\n- at:")
     trace.write_text("- [unclosed\n")
-    with pytest.raises(DataError, match="trace.yml: not valid YAML"):
+    with pytest.raises(DataError, match=r"trace\.yml: not valid YAML"):
         store.append_events(trace, lock, [EVENT])
     assert trace.read_text() == "- [unclosed\n"
 
 
-@pytest.mark.parametrize("text", [
-    "",
-    "# Roadmap\n",
-    "# Roadmap",
-    "# Roadmap\n\n",
-    "\ufeff# Roadmap\r\n\r\nOwn text  \r\n",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "# Roadmap\n",
+        "# Roadmap",
+        "# Roadmap\n\n",
+        "\ufeff# Roadmap\r\n\r\nOwn text  \r\n",
+    ],
+)
 def test_map_block_is_added_without_touching_other_text(text):
     out = store.splice_block(text, "| row |\n", "MAP.md")
     assert out.startswith(text)
-    assert out[len(text):].lstrip("\n") == f"{store.BEGIN}\n| row |\n{store.END}\n"
+    assert out[len(text) :].lstrip("\n") == f"{store.BEGIN}\n| row |\n{store.END}\n"
 
 
 def test_map_block_is_replaced_and_outside_bytes_are_identical(tmp_path):
@@ -147,11 +165,14 @@ def test_map_block_is_replaced_and_outside_bytes_are_identical(tmp_path):
     assert raw == f"{head}{store.BEGIN}\n| new rows |\n{store.END}{tail}".encode()
 
 
-@pytest.mark.parametrize("text", [
-    f"{store.END}\n{store.BEGIN}\n",
-    f"{store.BEGIN}\nno end\n",
-    f"{store.BEGIN}\n{store.END}\n{store.BEGIN}\n{store.END}\n",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        f"{store.END}\n{store.BEGIN}\n",
+        f"{store.BEGIN}\nno end\n",
+        f"{store.BEGIN}\n{store.END}\n{store.BEGIN}\n{store.END}\n",
+    ],
+)
 def test_broken_markers_are_refused_and_map_untouched(tmp_path, text):
     map_md = tmp_path / "MAP.md"
     map_md.write_text(text)
@@ -176,23 +197,46 @@ def test_harness_killed_during_a_run_loses_nothing(throwaway):
     throwaway.spec("mod-a", suites=["suites/tests/test_box.py"])
     assert throwaway.harness("run", "mod-a").exit_code == 0
     root = throwaway.root
-    snapshot = {p: p.read_bytes() for p in [root / "MAP.md", root / "trace.yml",
-                                            *(p for p in (root / "reports/mod-a").glob("*.*") if p.is_file())]}
-    throwaway.write("suites/tests/test_kill.py", """
+    snapshot = {
+        p: p.read_bytes()
+        for p in [
+            root / "MAP.md",
+            root / "trace.yml",
+            *(p for p in (root / "reports/mod-a").glob("*.*") if p.is_file()),
+        ]
+    }
+    throwaway.write(
+        "suites/tests/test_kill.py",
+        """
         import os, signal
 
         def test_kill_the_harness():
             os.kill(os.getppid(), signal.SIGKILL)
-    """)
-    throwaway.write("suites/mod-a/module.yml", (root / "suites/mod-a/module.yml").read_text().replace(
-        "suites/tests/test_box.py", "suites/tests/test_kill.py"))
+    """,
+    )
+    throwaway.write(
+        "suites/mod-a/module.yml",
+        (root / "suites/mod-a/module.yml")
+        .read_text()
+        .replace("suites/tests/test_box.py", "suites/tests/test_kill.py"),
+    )
     harness_exe = Path(sys.executable).parent / "harness"
-    done = subprocess.run([str(harness_exe), "run", "mod-a"], cwd=root, capture_output=True, text=True,
-                          timeout=60, env={**os.environ})
+    done = subprocess.run(
+        [str(harness_exe), "run", "mod-a"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ},
+    )
     assert done.returncode == -signal.SIGKILL
     for path, data in snapshot.items():
         if path.name == "trace.yml":
             assert path.read_bytes().startswith(data)  # only the new run_started event was appended
-            assert [e["event"] for e in yaml.safe_load(path.read_text())] == ["run_started", "run_finished", "run_started"]
+            assert [e["event"] for e in yaml.safe_load(path.read_text())] == [
+                "run_started",
+                "run_finished",
+                "run_started",
+            ]
         else:
             assert path.read_bytes() == data, path

@@ -20,7 +20,9 @@ def test_exact_path_beats_carried_item_beats_last_glob():
 def test_shortfalls_per_metric():
     target = Target("f", percent=60, lines=85, branches=40)
     assert targets.shortfalls(FIG, target) == [{"metric": "lines", "figure": 80.0, "target": 85}]
-    assert targets.shortfalls(FIG, Target("f", branches=60)) == [{"metric": "branches", "figure": 50.0, "target": 60}]
+    assert targets.shortfalls(FIG, Target("f", branches=60)) == [
+        {"metric": "branches", "figure": 50.0, "target": 60}
+    ]
 
 
 def test_file_without_branches_meets_a_branch_target():
@@ -57,54 +59,112 @@ def test_step_targets_gate_the_file_too():
     assert [c["origin"] for c in files["f.py"]["checks"]] == ["targets", "step 1"]
     assert targets.unmet(files, None) == ["f.py"]
     rows = targets.step_rows(steps, files)
-    assert rows == [{"number": 1, "name": "one", "suites": ["t.py"], "met": False, "rows": [
-        {"file": "f.py", "baseline": None, "percent": 70.0, "target": 75, "warn_only": False, "met": False,
-         "checks": [files["f.py"]["checks"][1]], "short": [{"metric": "percent", "figure": 70.0, "target": 75}]}]}]
+    assert rows == [
+        {
+            "number": 1,
+            "name": "one",
+            "suites": ["t.py"],
+            "met": False,
+            "rows": [
+                {
+                    "file": "f.py",
+                    "baseline": None,
+                    "percent": 70.0,
+                    "target": 75,
+                    "warn_only": False,
+                    "met": False,
+                    "checks": [files["f.py"]["checks"][1]],
+                    "short": [{"metric": "percent", "figure": 70.0, "target": 75}],
+                }
+            ],
+        }
+    ]
 
 
-@pytest.mark.parametrize(("failure", "tests", "unmet", "accepted", "expected"), [
-    (None, {"failed": 0, "errors": 0}, [], None, "complete"),
-    (None, {"failed": 0, "errors": 0}, ["a"], None, "in_progress"),
-    (None, {"failed": 0, "errors": 0}, ["a"], ["a", "overall"], "complete_with_variance"),
-    (None, {"failed": 0, "errors": 0}, ["a", "b"], ["a"], "in_progress"),
-    (None, {"failed": 1, "errors": 0}, [], None, "failed"),
-    (None, {"failed": 0, "errors": 1}, [], ["a"], "failed"),
-    ("pytest collected no tests", {"failed": 0, "errors": 0}, [], None, "failed"),
-])
+@pytest.mark.parametrize(
+    ("failure", "tests", "unmet", "accepted", "expected"),
+    [
+        (None, {"failed": 0, "errors": 0}, [], None, "complete"),
+        (None, {"failed": 0, "errors": 0}, ["a"], None, "in_progress"),
+        (None, {"failed": 0, "errors": 0}, ["a"], ["a", "overall"], "complete_with_variance"),
+        (None, {"failed": 0, "errors": 0}, ["a", "b"], ["a"], "in_progress"),
+        (None, {"failed": 1, "errors": 0}, [], None, "failed"),
+        (None, {"failed": 0, "errors": 1}, [], ["a"], "failed"),
+        ("pytest collected no tests", {"failed": 0, "errors": 0}, [], None, "failed"),
+    ],
+)
 def test_status(failure, tests, unmet, accepted, expected):
     assert targets.status(failure, tests, unmet, accepted) == expected
 
 
-@pytest.mark.parametrize(("codes", "tests", "coverage", "expected"), [
-    ((0,), {"passed": 3}, True, None),
-    ((1,), {"passed": 2, "failed": 1}, True, None),
-    ((0, 2), {"passed": 3}, True, "pytest session crashed or was interrupted (exit status 2)"),
-    ((-9,), {"passed": 1}, True, "pytest session crashed or was interrupted (exit status -9)"),
-    ((5,), {"passed": 0}, False, "pytest collected no tests"),
-    ((0,), {"passed": 3}, False, "the tests ran but coverage.py recorded no data for the measured source"),
-])
+@pytest.mark.parametrize(
+    ("codes", "tests", "coverage", "expected"),
+    [
+        ((0,), {"passed": 3}, True, None),
+        ((1,), {"passed": 2, "failed": 1}, True, None),
+        ((0, 2), {"passed": 3}, True, "pytest session crashed or was interrupted (exit status 2)"),
+        ((-9,), {"passed": 1}, True, "pytest session crashed or was interrupted (exit status -9)"),
+        ((5,), {"passed": 0}, False, "pytest collected no tests"),
+        (
+            (0,),
+            {"passed": 3},
+            False,
+            "the tests ran but coverage.py recorded no data for the measured source",
+        ),
+    ],
+)
 def test_failure_reason(codes, tests, coverage, expected):
     assert targets.failure_reason(codes, tests, coverage) == expected
 
 
 def test_carry_forward_items_round_trip_into_targets():
-    entry = targets.evaluate({**FIG, "missing": "3-4", "gaps": [{"functions": ["f", "g"]}, {"functions": ["g"]}]},
-                             [Target("x.py", 85)], 20.0)
+    entry = targets.evaluate(
+        {**FIG, "missing": "3-4", "gaps": [{"functions": ["f", "g"]}, {"functions": ["g"]}]},
+        [Target("x.py", 85)],
+        20.0,
+    )
     overall = targets.evaluate({"percent": 50.0}, [Target("overall", 60, origin="overall")], None)
-    items = targets.carry_forward_items({"x.py": entry, "ok.py": targets.evaluate(FIG, [], None)}, overall, "m1")
+    items = targets.carry_forward_items(
+        {"x.py": entry, "ok.py": targets.evaluate(FIG, [], None)}, overall, "m1"
+    )
     assert items == [
-        {"file": "x.py", "from": "m1", "origin": "targets", "percent": 70.0, "target": {"percent": 85},
-         "missing": "3-4", "functions": ["f", "g"]},
-        {"file": "overall", "from": "m1", "origin": "overall", "percent": 50.0, "target": {"percent": 60},
-         "missing": "", "functions": []},
+        {
+            "file": "x.py",
+            "from": "m1",
+            "origin": "targets",
+            "percent": 70.0,
+            "target": {"percent": 85},
+            "missing": "3-4",
+            "functions": ["f", "g"],
+        },
+        {
+            "file": "overall",
+            "from": "m1",
+            "origin": "overall",
+            "percent": 50.0,
+            "target": {"percent": 60},
+            "missing": "",
+            "functions": [],
+        },
     ]
     assert targets.carried_targets(items) == (Target("x.py", 85, origin="carried from m1"),)
 
 
 def test_compare_two_results():
-    a = {"module": "a", "files": {"x": {"percent": 20.0}, "gone": {"percent": 5.0}}, "overall": {"percent": 20.0}}
-    b = {"module": "b", "files": {"x": {"percent": 50.0}, "new": {"percent": 1.0}}, "overall": {"percent": 45.0}}
+    a = {
+        "module": "a",
+        "files": {"x": {"percent": 20.0}, "gone": {"percent": 5.0}},
+        "overall": {"percent": 20.0},
+    }
+    b = {
+        "module": "b",
+        "files": {"x": {"percent": 50.0}, "new": {"percent": 1.0}},
+        "overall": {"percent": 45.0},
+    }
     out = targets.compare(a, b)
-    assert out["files"] == {"gone": {"a": 5.0, "b": None, "delta": None}, "new": {"a": None, "b": 1.0, "delta": None},
-                            "x": {"a": 20.0, "b": 50.0, "delta": 30.0}}
+    assert out["files"] == {
+        "gone": {"a": 5.0, "b": None, "delta": None},
+        "new": {"a": None, "b": 1.0, "delta": None},
+        "x": {"a": 20.0, "b": 50.0, "delta": 30.0},
+    }
     assert out["overall"] == {"a": 20.0, "b": 45.0, "delta": 25.0}

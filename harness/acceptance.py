@@ -1,0 +1,69 @@
+"""The lead's acceptance of a variance: read from and recorded in trace.yml; unmet targets carry forward."""
+
+from harness import render, results, store, targets
+from harness.errors import UsageError
+from harness.outputs import event, refresh_map
+from harness.project import Project
+from harness.spec import ModuleSpec
+
+
+def latest_acceptance(project: Project, module_id: str) -> dict | None:
+    """The newest `variance_accepted` event for the module in trace.yml."""
+    found = None
+    for entry in store.read_trace(project.trace_path):
+        wanted = ("variance_accepted", module_id)
+        if isinstance(entry, dict) and (entry.get("event"), entry.get("module")) == wanted:
+            found = entry
+    if not found:
+        return None
+    return {
+        "rationale": found.get("rationale", ""),
+        "accepted_at": found.get("at"),
+        "accepted": list(found.get("accepted", [])),
+    }
+
+
+def accept_module(project: Project, spec: ModuleSpec, rationale: str) -> dict:
+    """Record the lead's decision; the unmet targets become carry-forward items."""
+    if not rationale.strip():
+        raise UsageError("--rationale must say why the variance is accepted")
+    out_dir = results.result_dir(project, spec.id)
+    result = results.load(out_dir / "results.json")
+    if result["status"] == "failed":
+        raise UsageError(
+            f"{spec.id}: cannot accept a Failed result ({result['reason']}); fix the tests first"
+        )
+    if not result["unmet"]:
+        raise UsageError(f"{spec.id}: every target is met; there is no variance to accept")
+    items = targets.carry_forward_items(result["files"], result["overall"], spec.id)
+    accepted = event(
+        project,
+        spec,
+        "variance_accepted",
+        rationale=rationale.strip(),
+        accepted=list(result["unmet"]),
+        overall=result["overall"]["percent"],
+    )
+    carried = event(
+        project,
+        spec,
+        "carry_forward_created",
+        items=[{k: i[k] for k in ("file", "percent", "target", "missing")} for i in items],
+    )
+    store.append_events(project.trace_path, project.lock_path, [accepted, carried])
+    result = {
+        **result,
+        "status": "complete_with_variance",
+        "status_label": targets.STATUS_LABELS["complete_with_variance"],
+        "acceptance": {
+            "rationale": accepted["rationale"],
+            "accepted_at": accepted["at"],
+            "accepted": accepted["accepted"],
+        },
+        "carry_forward": items,
+    }
+    with store.project_lock(project.lock_path):
+        store.atomic_write(out_dir / "COMPLETION_STATUS.md", render.completion_status(result))
+        store.atomic_write(out_dir / "results.json", results.dumps(result))
+    refresh_map(project)
+    return result
