@@ -317,6 +317,12 @@ async def test_slot_released_in_redis_when_the_inner_app_raises(resilient, inspe
     assert inspect.exists("ws:conn:user:1") == 0
 
 
+def run_in_own_loop(coro) -> None:
+    """asyncio.run() without touching the thread's current loop (pytest-asyncio keeps one there)."""
+    with asyncio.Runner(loop_factory=asyncio.new_event_loop) as runner:
+        runner.run(coro)
+
+
 def test_limiter_never_closed_is_closed_with_its_loop(redis_url):
     limiter = Limiter(RedisBackend(redis_url), MemoryBackend())
 
@@ -325,8 +331,8 @@ def test_limiter_never_closed_is_closed_with_its_loop(redis_url):
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        asyncio.run(use(limiter))
-        asyncio.run(use(limiter))  # a second loop gets a client of its own
+        run_in_own_loop(use(limiter))
+        run_in_own_loop(use(limiter))  # a second loop gets a client of its own
         del limiter
         gc.collect()
     assert [str(w.message) for w in caught if "unclosed" in str(w.message)] == []
@@ -341,7 +347,7 @@ def test_reset_as_the_loop_ends_leaves_no_connection(settings, redis_url):
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        asyncio.run(use_then_reset())
+        run_in_own_loop(use_then_reset())
         gc.collect()
     assert [str(w.message) for w in caught if "unclosed" in str(w.message)] == []
 
