@@ -31,7 +31,7 @@ def event(project: Project, spec: ModuleSpec, event: str, **fields) -> dict:
     }
 
 
-def write_outputs(project: Project, out_dir: Path, work: Path, result: dict, tests_junit) -> None:
+def write_outputs(project: Project, out_dir: Path, work: Path, result: dict, junit, logs) -> None:
     """Coverage artifacts first, then the report, then results.json, each replaced whole."""
     out_dir.mkdir(parents=True, exist_ok=True)
     produced = work / "out"
@@ -40,9 +40,11 @@ def write_outputs(project: Project, out_dir: Path, work: Path, result: dict, tes
             store.atomic_write(out_dir / name, (produced / name).read_bytes())
     if (produced / "htmlcov").is_dir():
         store.replace_dir(produced / "htmlcov", out_dir / "htmlcov")
-    junits = [p for p in tests_junit if Path(p).is_file()]
+    junits = [p for p in junit if Path(p).is_file()]
     if junits:
         store.atomic_write(out_dir / "junit.xml", merge_junit(junits))
+    texts = [Path(p).read_bytes() for p in logs if Path(p).is_file()]
+    store.atomic_write(out_dir / "pytest.log", b"".join(texts))
     with store.project_lock(project.lock_path):
         store.atomic_write(out_dir / "COMPLETION_STATUS.md", render.completion_status(result))
         store.atomic_write(out_dir / "results.json", results.dumps(result))

@@ -10,7 +10,7 @@ from harness.junit import Tally
 from harness.project import Project
 from harness.spec import ModuleSpec, Step
 
-ARTIFACTS = ("results.json", "coverage.json", "coverage.xml", "htmlcov/index.html", "junit.xml")
+ARTIFACTS = ("results.json", "coverage.json", "coverage.xml", "htmlcov/index.html", "junit.xml", "pytest.log")
 
 
 def result_dir(project: Project, module_id: str, step: int | None = None) -> Path:
@@ -105,7 +105,7 @@ def _coverage(spec: ModuleSpec, step: Step | None, report: dict | None, parts: d
 
 
 def _artifacts(has_coverage: bool, spec_link: str, spec: ModuleSpec) -> list[str]:
-    names = ARTIFACTS if has_coverage else ("results.json", "junit.xml")
+    names = ARTIFACTS if has_coverage else ("results.json", "junit.xml", "pytest.log")
     return [f"[{a}]({a})" for a in names] + [f"[module spec]({spec_link})", *spec.artifacts]
 
 

@@ -103,7 +103,7 @@ def failure_reason(exit_codes: tuple[int, ...], tests: dict, has_coverage: bool)
     """Why a session counts as broken rather than merely failing tests (None when it ran properly)."""
     crashed = [c for c in exit_codes if c not in (0, 1, 5)]
     if crashed:
-        return f"pytest session crashed or was interrupted (exit status {crashed[0]})"
+        return f"pytest session crashed or was interrupted (exit status {crashed[0]}; see pytest.log)"
     if sum(tests.values()) == 0:
         return "pytest collected no tests"
     if not has_coverage:

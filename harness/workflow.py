@@ -124,6 +124,7 @@ def run_module(
             "options": options_dict(options),
             "exit_codes": session.exit_codes,
             "junit": session.junit_files,
+            "logs": [session.log_file],
         }
         return publish(project, spec, session.data_file, work, parts, echo)
     finally:
@@ -156,7 +157,7 @@ def publish(project: Project, spec: ModuleSpec, data_file: Path, work: Path, par
             "spec_link": spec_link,
         },
     )
-    write_outputs(project, out_dir, work, result, tests_junit=parts["junit"])
+    write_outputs(project, out_dir, work, result, parts["junit"], parts["logs"])
     store.append_events(project.trace_path, project.lock_path, [finished_event(project, spec, result)])
     if not parts.get("step"):
         refresh_map(project)
@@ -183,6 +184,7 @@ def combine_module(project: Project, spec: ModuleSpec, echo: Echo) -> dict:
             "shards": len(shard_dirs),
             "exit_codes": [c for m in metas for c in m["exit_codes"]],
             "junit": sorted(p for d in shard_dirs for p in d.glob("junit-*.xml")),
+            "logs": [d / "pytest.log" for d in shard_dirs],
         }
         echo(f"Combining {len(shard_dirs)} shards of {spec.id}")
         result = publish(project, spec, work / ".coverage", work, parts, echo)

@@ -33,6 +33,7 @@ def test_run_writes_every_output(ran):
         "coverage.xml",
         "htmlcov",
         "junit.xml",
+        "pytest.log",
         "results.json",
     ]
     assert (out / "htmlcov" / "index.html").is_file()
@@ -125,8 +126,9 @@ def test_collection_crash_is_failed_without_figures(throwaway):
     assert outcome.exit_code == 1
     result = throwaway.result("mod-a")
     assert result["status"] == "failed"
-    assert result["reason"] == "pytest session crashed or was interrupted (exit status 2)"
+    assert result["reason"] == "pytest session crashed or was interrupted (exit status 2; see pytest.log)"
     assert result["files"] == {} and result["overall"]["percent"] is None
+    assert "SyntaxError" in (throwaway.root / "reports/mod-a/pytest.log").read_text()
     report = (throwaway.root / "reports/mod-a/COMPLETION_STATUS.md").read_text()
     assert "## No Coverage Figures" in report and "0.0%" not in report
 

@@ -102,8 +102,18 @@ def test_status(failure, tests, unmet, accepted, expected):
     [
         ((0,), {"passed": 3}, True, None),
         ((1,), {"passed": 2, "failed": 1}, True, None),
-        ((0, 2), {"passed": 3}, True, "pytest session crashed or was interrupted (exit status 2)"),
-        ((-9,), {"passed": 1}, True, "pytest session crashed or was interrupted (exit status -9)"),
+        (
+            (0, 2),
+            {"passed": 3},
+            True,
+            "pytest session crashed or was interrupted (exit status 2; see pytest.log)",
+        ),
+        (
+            (-9,),
+            {"passed": 1},
+            True,
+            "pytest session crashed or was interrupted (exit status -9; see pytest.log)",
+        ),
         ((5,), {"passed": 0}, False, "pytest collected no tests"),
         (
             (0,),
