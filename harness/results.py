@@ -18,16 +18,28 @@ def result_dir(project: Project, module_id: str, step: int | None = None) -> Pat
     return base / "steps" / str(step) if step else base
 
 
-def load(path: Path) -> dict:
-    """A stored results.json."""
+REQUIRED = ("module", "status", "finished_at", "tests", "overall", "files", "unmet")
+
+
+def read_json(path: Path, what: str) -> dict:
+    """A JSON object the harness stored, or a DataError saying which file is missing or broken."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as err:
-        raise DataError(f"{path}: no stored result") from err
+        raise DataError(f"{path}: no stored {what}") from err
     except (OSError, ValueError) as err:
-        raise DataError(f"{path}: unreadable result: {err}") from err
-    if not isinstance(data, dict) or "module" not in data or "files" not in data:
-        raise DataError(f"{path}: not a harness results.json")
+        raise DataError(f"{path}: unreadable {what}: {err}") from err
+    if not isinstance(data, dict):
+        raise DataError(f"{path}: not a harness {what}")
+    return data
+
+
+def load(path: Path) -> dict:
+    """A stored results.json, checked for the keys the commands rely on."""
+    data = read_json(path, "result")
+    missing = [key for key in REQUIRED if key not in data]
+    if missing:
+        raise DataError(f"{path}: not a harness results.json (missing {', '.join(missing)})")
     return data
 
 

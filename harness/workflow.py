@@ -5,6 +5,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable
+from fnmatch import fnmatchcase
 from pathlib import Path
 
 from harness import measure, render, results, store, targets
@@ -58,7 +59,7 @@ def _baseline(project: Project, spec: ModuleSpec, rebaseline: bool, echo: Echo) 
     cache = project.module_dir(spec.id) / "baseline.json"
     suites = [s.path for s in spec.baseline.suites]
     if cache.is_file() and not rebaseline:
-        cached = json.loads(cache.read_text(encoding="utf-8"))
+        cached = results.read_json(cache, "baseline")
         if cached.get("suites") == suites:
             return cached
     echo(f"Measuring the baseline of {spec.id} from {len(suites)} suite(s)")
@@ -143,6 +144,8 @@ def publish(project: Project, spec: ModuleSpec, data_file: Path, work: Path, par
     failure = targets.failure_reason(tuple(parts["exit_codes"]), tests["totals"].counts(), report is not None)
     if failure and coverage_error and "recorded no data" in failure:
         failure = f"{failure} ({coverage_error})"
+    if report and not failure:
+        _check_reported(spec, parts, list(report["files"]))
     out_dir = results.result_dir(project, spec.id, parts.get("step"))
     spec_link = Path(os.path.relpath(spec.path, out_dir)).as_posix()
     result = results.assemble(
@@ -166,11 +169,23 @@ def publish(project: Project, spec: ModuleSpec, data_file: Path, work: Path, par
     return result
 
 
+def _check_reported(spec: ModuleSpec, parts: dict, reported: list[str]) -> None:
+    """Targets checked before the run can still miss if coverage.py's own config omits the file."""
+    wanted = [t.pattern for t in spec.targets] + [t.pattern for step in spec.steps for t in step.targets]
+    wanted += [item["file"] for item in parts["carried"] if item["file"] != "overall"]
+    for pattern in wanted:
+        if not any(fnmatchcase(path, pattern) for path in reported):
+            raise SpecError(
+                f"{spec.path}: targets: '{pattern}' matches no file coverage.py reported"
+                " (omitted by the project's coverage configuration?)"
+            )
+
+
 def combine_module(project: Project, spec: ModuleSpec, echo: Echo) -> dict:
     """Merge the module's shards into one result, as an unsharded run would have produced."""
     shard_dirs = complete_shards(project, spec)
     context = prepare(project, spec, None, False, echo)
-    metas = [json.loads((d / "shard.json").read_text(encoding="utf-8")) for d in shard_dirs]
+    metas = [results.read_json(d / "shard.json", "shard record") for d in shard_dirs]
     work = _workdir(project, spec.id)
     try:
         data = [d / ".coverage" for d in shard_dirs if (d / ".coverage").is_file()]
