@@ -359,6 +359,14 @@ def _serve(workdir: Path, redis_url: str | None = None) -> ServedApp:
     )
 
 
+def _stop_uncrashed(app: ServedApp) -> None:
+    """Stop the server, then fail if anything it served during the session ended in a traceback."""
+    _stop(app.process)
+    log = app.log()
+    if "Traceback" in log:
+        pytest.fail(f"the served app logged a traceback during the session:\n{log[log.index('Traceback') :]}")
+
+
 def start_redis() -> RedisServer:
     """A private redis-server; skips without one, except under CI where that is a failure."""
     if find_redis_server() is None:
@@ -377,7 +385,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedApp]:
     """target_app served for real with in-process backends (no REDIS_URL), shared by the session."""
     app = _serve(tmp_path_factory.mktemp("served"))
     yield app
-    _stop(app.process)
+    _stop_uncrashed(app)
 
 
 @pytest.fixture(scope="session")
@@ -403,7 +411,7 @@ def served_on_redis(
     """target_app served for real with REDIS_URL at `served_redis`: Redis rate limits and channel layer."""
     app = _serve(tmp_path_factory.mktemp("served-redis"), served_redis.url)
     yield app
-    _stop(app.process)
+    _stop_uncrashed(app)
 
 
 @pytest.fixture(params=["memory", "redis"])
