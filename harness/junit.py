@@ -45,7 +45,7 @@ def read_junit(paths: tuple[Path, ...]) -> dict:
 
 def _add_case(case: ET.Element, totals: Tally, files: dict) -> None:
     outcome, detail = _outcome(case)
-    file = case.get("file") or "(collection)"
+    file = case.get("file") or "(no file)"  # xunit2 reports and some collection errors name no file
     classname = case.get("classname", "")
     prefix = file.removesuffix(".py").replace("/", ".")
     cls = classname[len(prefix) + 1 :] if classname.startswith(prefix + ".") else ""
@@ -60,6 +60,8 @@ def _add_case(case: ET.Element, totals: Tally, files: dict) -> None:
 
 
 def _test_id(file: str, cls: str, name: str) -> str:
+    if file == "(no file)":
+        return name
     if not cls and name == file.removesuffix(".py").replace("/", "."):
         return f"{file} (collection)"  # pytest names a collection error after the module
     return "::".join(part for part in (file, *cls.split("."), name) if part)

@@ -104,16 +104,33 @@ class Throwaway:
         return yaml.safe_load((self.root / "trace.yml").read_text(encoding="utf-8"))
 
 
-@pytest.fixture
-def throwaway(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Throwaway:
-    """A fresh throwaway project with `calc/ops.py` and two test files, no specs yet."""
-    # pytest-django exports the repo's settings module; the throwaway project is not a Django project.
-    for name in ("DJANGO_SETTINGS_MODULE", "PYTEST_ADDOPTS", "COVERAGE_PROCESS_START", "GITHUB_STEP_SUMMARY"):
-        monkeypatch.delenv(name, raising=False)
-    project = Throwaway(tmp_path / "proj")
+_FOREIGN_ENV = ("DJANGO_SETTINGS_MODULE", "PYTEST_ADDOPTS", "COVERAGE_PROCESS_START", "GITHUB_STEP_SUMMARY")
+
+
+def build_throwaway(root: Path) -> Throwaway:
+    """Write the throwaway project under `root`."""
+    project = Throwaway(root)
     project.write("pyproject.toml", FAST_PYPROJECT)
     project.write("calc/__init__.py", "")
     project.write("calc/ops.py", OPS)
     project.write("suites/tests/test_ops.py", TEST_OPS)
     project.write("suites/tests/test_box.py", TEST_BOX)
     return project
+
+
+@pytest.fixture
+def throwaway(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Throwaway:
+    """A fresh throwaway project with `calc/ops.py` and two test files, no specs yet."""
+    # pytest-django exports the repo's settings module; the throwaway project is not a Django project.
+    for name in _FOREIGN_ENV:
+        monkeypatch.delenv(name, raising=False)
+    return build_throwaway(tmp_path / "proj")
+
+
+@pytest.fixture(scope="module")
+def shared_throwaway(tmp_path_factory: pytest.TempPathFactory):
+    """A throwaway project shared by a module's read-only tests, with the same clean environment."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name in _FOREIGN_ENV:
+            patch.delenv(name, raising=False)
+        yield build_throwaway(tmp_path_factory.mktemp("shared") / "proj")

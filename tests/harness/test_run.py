@@ -9,8 +9,10 @@ from harness.store import BEGIN, END
 OPS, INIT = "calc/ops.py", "calc/__init__.py"
 
 
-@pytest.fixture
-def ran(throwaway):
+@pytest.fixture(scope="module")
+def ran(shared_throwaway):
+    """One real run shared by the tests that only read its outputs."""
+    throwaway = shared_throwaway
     throwaway.spec(
         "mod-a",
         suites=["suites/tests/test_ops.py"],
@@ -240,7 +242,9 @@ def test_two_modules_run_concurrently_lose_nothing(throwaway):
 
 def test_target_on_a_file_coverage_config_omits_is_a_spec_error(throwaway):
     pyproject = throwaway.root / "pyproject.toml"
-    throwaway.write("pyproject.toml", pyproject.read_text() + '\n[tool.coverage.run]\nomit = ["calc/ops.py"]\n')
+    throwaway.write(
+        "pyproject.toml", pyproject.read_text() + '\n[tool.coverage.run]\nomit = ["calc/ops.py"]\n'
+    )
     spec = throwaway.spec("mod-a", suites=["suites/tests/test_box.py"], targets={OPS: 50})
     outcome = throwaway.harness("run", "mod-a")
     assert outcome.exit_code == 2
