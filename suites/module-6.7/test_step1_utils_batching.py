@@ -14,7 +14,6 @@ from pytest_asyncio import is_async_test
 from target_app.realtime import utils
 
 TOURNAMENT, MATCH = 3, 7
-WINDOW = 0.1  # settings.SCORE_BATCH_WINDOW_MS, in seconds
 LOGGER = "target_app.realtime.utils"
 
 
@@ -51,10 +50,7 @@ class _Listener:
 
 
 async def _listen(layer, *groups: str) -> _Listener:
-    channel = await layer.new_channel()
-    for group in groups:
-        await layer.group_add(group, channel)
-    return _Listener(layer, channel, asyncio.get_running_loop().time())
+    return _Listener(layer, await _channel_in(layer, *groups), asyncio.get_running_loop().time())
 
 
 def _start(until: float, *listeners: _Listener) -> asyncio.Task:
@@ -363,6 +359,7 @@ class TestPerMatchLocksAndConcurrency:
         thread = threading.Thread(target=asyncio.run, args=(other_loop(),))
         thread.start()
         thread.join(timeout=2)
+        assert not thread.is_alive()
         assert await _queued(layer, channel) == [_score(2, sequence=1), _completed(42)]
         _report(3)
         await asyncio.sleep(0.2)
@@ -577,3 +574,30 @@ class TestCallsFromSyncCode:
         finally:
             loop.close()
         assert _errors(caplog) == []
+
+    def test_exit_hook_gives_up_on_a_stuck_send_with_a_warning(self, layer, settings, monkeypatch, caplog):
+        """A batch still sending when the exit budget runs out is logged, not waited for."""
+        settings.SCORE_BATCH_WINDOW_MS = 60_000
+        monkeypatch.setattr(utils, "_EXIT_DRAIN_SECONDS", 0.001)
+        log = _record_sends(monkeypatch, layer)
+        release = threading.Event()
+        recorded_send = layer.group_send
+
+        async def stuck_send(group: str, message: dict) -> None:
+            await asyncio.to_thread(release.wait, 2)  # held until the test lets go, loop still free
+            await recorded_send(group, message)
+
+        monkeypatch.setattr(layer, "group_send", stuck_send)
+        _report(1, match=77)
+        utils._drain_background(utils._background_loop())
+        message = "pending score batches not sent within 0.001s of exit"
+        assert _errors(caplog) == [(LOGGER, logging.WARNING, message)]
+        assert log.entries == []
+        release.set()
+        assert log.wait_for_sends(2)  # the send itself still finishes on the background loop
+
+    def test_cancel_where_no_loop_ever_ran_starts_no_background_loop(self, monkeypatch):
+        """Cancelling with nothing ever queued off-loop does not start the background thread."""
+        monkeypatch.setattr(utils, "_background", None)
+        utils.cancel_pending_score_batches(MATCH)
+        assert utils._background is None
