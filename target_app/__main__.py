@@ -91,6 +91,7 @@ def serve(db_path: str | None, host: str, port: int) -> None:
         port=port,
         lifespan="off",  # Django's ASGI handler has no lifespan support
         ws="websockets-sansio",
+        access_log=False,  # access lines carry `?token=…` query strings: never write tokens to logs
         log_level=os.environ.get("TARGET_APP_LOG_LEVEL", "info").lower(),
     )
 

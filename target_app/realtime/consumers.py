@@ -23,6 +23,7 @@ CLOSE_ORIGIN = 4003
 CLOSE_NOT_FOUND = 4004
 CLOSE_HEARTBEAT = 4008
 CLOSE_RATE_LIMITED = 4029
+CLOSE_UNAVAILABLE = 1011  # standard "internal error": the channel layer cannot be reached
 
 # While the channel layer (Redis) is unreachable, each connection retries its receive this often.
 LAYER_RETRY_SECONDS = 1.0
@@ -162,7 +163,13 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         if not await ratelimit.acquire_room_slot(self.group_name):
             return await self.reject(CLOSE_RATE_LIMITED, "room_full", "this room is full")
         self._room_slot = True
-        await self.channel_layer.group_add(self.group_name, self.channel_name)
+        try:
+            await self.channel_layer.group_add(self.group_name, self.channel_name)
+        except ratelimit.REDIS_DOWN_ERRORS as err:
+            logger.warning("joining %s failed: channel layer unreachable (%s)", self.group_name, err)
+            await ratelimit.release_room_slot(self.group_name)
+            self._room_slot, self.group_name = False, None
+            return await self.reject(CLOSE_UNAVAILABLE, "unavailable", "live updates are unavailable; retry shortly")
         return True
 
     async def disconnect(self, code):
@@ -260,6 +267,11 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
 
     async def relay(self, event: dict) -> None:
         await self.send_frame(event["type"], event.get("data", {}))
+
+    async def error(self, event: dict) -> None:
+        """An error addressed to this connection by `utils.send_error_to_channel`."""
+        data = event.get("data", {})
+        await self.send_error(data.get("code", "error"), data.get("message", ""))
 
     announcement = relay
     score_updated = relay
