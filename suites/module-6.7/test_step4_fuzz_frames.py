@@ -83,9 +83,13 @@ def expected_answer(endpoint: str, role: str, payload: str | bytes) -> Answer:
         return Answer("error", "invalid_schema")
     if frame["type"] not in CLIENT_TYPES[endpoint]:
         return Answer("error", "unsupported_message_type")
-    return {"ping": _ping, "pong": _pong, "subscribe": _subscribe, "report_score": _report, "announce": _announce}[
-        frame["type"]
-    ](role, frame)
+    return {
+        "ping": _ping,
+        "pong": _pong,
+        "subscribe": _subscribe,
+        "report_score": _report,
+        "announce": _announce,
+    }[frame["type"]](role, frame)
 
 
 def _ping(role: str, frame: dict) -> Answer:
@@ -123,7 +127,7 @@ def _announce(role: str, frame: dict) -> Answer:
     return Answer("announcement", message)
 
 
-# -- strategies ----------------------------------------------------------------------------------------
+# -- strategies ------------------------------------------------------------------------------------
 
 scalars = (
     st.none()
@@ -151,27 +155,36 @@ typed_frames = st.one_of(
     _frame(st.just("subscribe"), data=json_values),
     _frame(
         st.just("report_score"),
-        data=json_values | st.fixed_dictionaries({"score1": scores, "score2": scores}, optional={"x": json_values}),
+        data=json_values
+        | st.fixed_dictionaries({"score1": scores, "score2": scores}, optional={"x": json_values}),
     ),
     _frame(st.just("announce"), data=json_values | st.fixed_dictionaries({}, optional={"message": messages})),
     _frame(st.text(max_size=30).filter(lambda t: t not in ALL_TYPES), data=json_values),
     st.fixed_dictionaries({}, optional={"type": json_values.filter(lambda v: not isinstance(v, str))}),
     json_values,  # mostly not objects at all
 )
-json_frames = st.builds(lambda frame, ascii_only: json.dumps(frame, ensure_ascii=ascii_only), typed_frames, st.booleans())
+json_frames = st.builds(
+    lambda frame, ascii_only: json.dumps(frame, ensure_ascii=ascii_only), typed_frames, st.booleans()
+)
 # Nesting far below the parser's recursion limit is plain JSON; far above it is "pathological".
 nested = st.one_of(st.integers(1, 40), st.integers(3000, 8000)).flatmap(
-    lambda depth: st.sampled_from(["[" * depth + "]" * depth, '{"type":"ping","timestamp":' + "[" * depth + "]" * depth + "}"])
+    lambda depth: st.sampled_from(
+        ["[" * depth + "]" * depth, '{"type":"ping","timestamp":' + "[" * depth + "]" * depth + "}"]
+    )
 )
 frames = st.one_of(
     json_frames,
     st.text(),  # arbitrary unicode text (no lone surrogates: a text frame is UTF-8)
     st.binary(max_size=64),
     nested,
-    st.builds(lambda s, f: json.dumps({"type": "ping", "timestamp": f}) if s else json.dumps([f]), st.booleans(), st.floats()),
+    st.builds(
+        lambda s, f: json.dumps({"type": "ping", "timestamp": f}) if s else json.dumps([f]),
+        st.booleans(),
+        st.floats(),
+    ),
 )
 
-# -- fixtures and helpers -------------------------------------------------------------------------------
+# -- fixtures and helpers --------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -212,7 +225,12 @@ async def still_served(harness_ws, room: Room) -> None:
 async def room(harness_ws, harness_rate_limits, cast, tournament, match):
     # Many examples share one user's message bucket; the payload cap stays at its real value.
     harness_rate_limits(msg_rate=1_000_000, msg_burst=1_000_000)
-    users = {"organizer": cast.organizer, "admin": cast.admin, "participant": cast.alice, "spectator": cast.carol}
+    users = {
+        "organizer": cast.organizer,
+        "admin": cast.admin,
+        "participant": cast.alice,
+        "spectator": cast.carol,
+    }
     room = Room(users, tournament.pk, match.pk)
     yield room
     await still_served(harness_ws, room)  # never crash the server: it serves after all the examples
@@ -224,7 +242,9 @@ def _error(code: str) -> dict:
 
 def assert_error_frame(frame: dict, code: str) -> None:
     assert {k: frame.get(k) for k in ("type", "code")} == _error(code), frame
-    assert set(frame) == {"type", "code", "message"} and isinstance(frame["message"], str) and frame["message"]
+    assert (
+        set(frame) == {"type", "code", "message"} and isinstance(frame["message"], str) and frame["message"]
+    )
 
 
 async def assert_answer(client, room: Room, role: str, answer: Answer) -> None:
@@ -249,7 +269,12 @@ async def _assert_frame(frame: dict, room: Room, role: str, answer: Answer) -> N
     elif answer.kind == "subscribed":
         assert frame == {"type": "subscribed", "data": await _summary(room.match_id)}
     elif answer.kind == "announcement":
-        data = {"tournament_id": room.tournament_id, "message": answer.value, "user_id": user.pk, "role": role}
+        data = {
+            "tournament_id": room.tournament_id,
+            "message": answer.value,
+            "user_id": user.pk,
+            "role": role,
+        }
         assert frame == {"type": "announcement", "data": data}
     else:
         assert answer.kind == "score_updated"
@@ -257,7 +282,10 @@ async def _assert_frame(frame: dict, room: Room, role: str, answer: Answer) -> N
         sequence = frame.get("data", {}).get("sequence")
         assert isinstance(sequence, int) and sequence >= 1, frame
         ids = {"match_id": room.match_id, "tournament_id": room.tournament_id, "sequence": sequence}
-        assert frame == {"type": "score_updated", "data": {"score1": score1, "score2": score2, "reported_by": user.pk, **ids}}
+        assert frame == {
+            "type": "score_updated",
+            "data": {"score1": score1, "score2": score2, "reported_by": user.pk, **ids},
+        }
         stored = await Match.objects.aget(pk=room.match_id)
         assert (stored.score1, stored.score2) == (score1, score2)
 
@@ -286,7 +314,7 @@ async def exchange(harness_ws, room: Room, endpoint: str, role: str, payload: st
         await client.disconnect()
 
 
-# -- tests -----------------------------------------------------------------------------------------------
+# -- tests -----------------------------------------------------------------------------------------
 
 
 @settings(max_examples=EXAMPLES)
@@ -313,9 +341,12 @@ async def test_tournament_consumer_answers_every_frame_by_the_protocol(harness_w
 @example(role="admin", payload=f'{{"type": "report_score", "data": {{"score1": {MAX_SCORE}, "score2": 0}}}}')
 @example(role="participant", payload='{"type": "subscribe", "data": [1, {"x": null}]}')
 @example(role="spectator", payload='{"type": "announce", "data": {"message": "hello"}}')
-@example(role="participant", payload=f'{{"type": "report_score", "data": {{"score1": {MAX_SCORE + 1}, "score2": 0}}}}').xfail(
+@example(
+    role="participant",
+    payload=f'{{"type": "report_score", "data": {{"score1": {MAX_SCORE + 1}, "score2": 0}}}}',
+).xfail(
     raises=OverflowError,
-    reason="bug: a score above 2**63-1 crashes MatchConsumer (SQLite OverflowError) instead of invalid_schema",
+    reason="bug: a score above 2**63-1 crashes MatchConsumer (SQLite OverflowError), not invalid_schema",
 )
 async def test_match_consumer_answers_every_frame_by_the_protocol(harness_ws, room, role, payload):
     await exchange(harness_ws, room, "match", role, payload)
