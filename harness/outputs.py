@@ -32,20 +32,23 @@ def event(project: Project, spec: ModuleSpec, event: str, **fields) -> dict:
 
 
 def write_outputs(project: Project, out_dir: Path, work: Path, result: dict, junit, logs) -> None:
-    """Coverage artifacts first, then the report, then results.json, each replaced whole."""
+    """Coverage artifacts first, then the report, then results.json, each replaced whole.
+
+    All under the project lock, so two runs of one module cannot interleave their files.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     produced = work / "out"
-    for name in ("coverage.json", "coverage.xml"):
-        if (produced / name).is_file():
-            store.atomic_write(out_dir / name, (produced / name).read_bytes())
-    if (produced / "htmlcov").is_dir():
-        store.replace_dir(produced / "htmlcov", out_dir / "htmlcov")
     junits = [p for p in junit if Path(p).is_file()]
-    if junits:
-        store.atomic_write(out_dir / "junit.xml", merge_junit(junits))
-    texts = [Path(p).read_bytes() for p in logs if Path(p).is_file()]
-    store.atomic_write(out_dir / "pytest.log", b"".join(texts))
+    log = b"".join(Path(p).read_bytes() for p in logs if Path(p).is_file())
     with store.project_lock(project.lock_path):
+        for name in ("coverage.json", "coverage.xml"):
+            if (produced / name).is_file():
+                store.atomic_write(out_dir / name, (produced / name).read_bytes())
+        if (produced / "htmlcov").is_dir():
+            store.replace_dir(produced / "htmlcov", out_dir / "htmlcov")
+        if junits:
+            store.atomic_write(out_dir / "junit.xml", merge_junit(junits))
+        store.atomic_write(out_dir / "pytest.log", log)
         store.atomic_write(out_dir / "COMPLETION_STATUS.md", render.completion_status(result))
         store.atomic_write(out_dir / "results.json", results.dumps(result))
 
