@@ -151,6 +151,12 @@ def check(ctx, module, fresh) -> None:
         result = workflow.run_module(project, spec, RunOptions(), _echo)
     else:
         result = results.load_module(project, spec.id)
+        if result.get("spec_sha256") not in (None, workflow.spec_digest(spec)):
+            click.echo(
+                f"warning: {spec.path} changed after this result was recorded"
+                f" ({result['finished_at']}); `harness check --run` measures again",
+                err=True,
+            )
     _print_shortfalls(result)
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary:

@@ -78,7 +78,7 @@ def assemble(spec: ModuleSpec, parts: dict) -> dict:
         "status_label": targets.STATUS_LABELS[status], "reason": parts["failure"] or _test_reason(counts),
         "started_at": parts["started_at"], "finished_at": parts["finished_at"], "commit": parts["commit"],
         "step": {"number": step_no, "name": step.name} if step else None, "shards": parts.get("shards"),
-        "options": parts["options"], "spec": parts["spec_link"],
+        "options": parts["options"], "spec": parts["spec_link"], "spec_sha256": parts.get("spec_sha256"),
         "branch": bool(report and report["meta"]["branch_coverage"]),
         "tests": counts, "overall": overall, "files": files, "unmet": unmet,
         "steps": targets.step_rows(() if step else spec.steps, files) if report else [],

@@ -1,5 +1,6 @@
 """What `run` and `combine` do: check, run the suites, turn the session into a result, publish it."""
 
+import hashlib
 import json
 import os
 import shutil
@@ -158,6 +159,7 @@ def publish(project: Project, spec: ModuleSpec, data_file: Path, work: Path, par
             "report": report,
             "failure": failure,
             "spec_link": spec_link,
+            "spec_sha256": spec_digest(spec),
         },
     )
     write_outputs(project, out_dir, work, result, parts["junit"], parts["logs"])
@@ -167,6 +169,11 @@ def publish(project: Project, spec: ModuleSpec, data_file: Path, work: Path, par
     echo(render.terminal_table(result))
     echo(f"Report: {project.relative(out_dir / 'COMPLETION_STATUS.md')}")
     return result
+
+
+def spec_digest(spec: ModuleSpec) -> str:
+    """Fingerprint of the spec file, so `check` can tell a result is older than the spec."""
+    return hashlib.sha256(spec.path.read_bytes()).hexdigest()
 
 
 def _check_reported(spec: ModuleSpec, parts: dict, reported: list[str]) -> None:

@@ -263,3 +263,13 @@ def test_list_shows_last_status(throwaway):
     percent = throwaway.result("mod-b")["overall"]["percent"]
     assert lines[1].split()[:3] == ["mod-b", "Complete", f"{percent:.1f}%"]
     assert lines[1].rstrip().endswith("Title of mod-b")
+
+
+def test_check_warns_when_the_spec_changed_since_the_result(throwaway):
+    spec = throwaway.spec("mod-a", suites=[BOX_SUITE])
+    throwaway.harness("run", "mod-a")
+    assert throwaway.harness("check", "mod-a").stderr == ""
+    spec.write_text(spec.read_text() + "stretch: 90\n")
+    outcome = throwaway.harness("check", "mod-a")
+    assert outcome.exit_code == 0
+    assert outcome.stderr.startswith(f"warning: {spec} changed after this result was recorded")
