@@ -196,24 +196,12 @@ _RELEASE = _Script("release", _RELEASE_LUA)
 
 async def _close_on_loop_shutdown(client: redis.asyncio.Redis) -> AsyncIterator[None]:
     # An async generator is the one hook asyncio gives into loop shutdown: `shutdown_asyncgens()`
-    # (asyncio.run, asyncio.Runner, pytest-asyncio, uvicorn) closes it, which closes the client on its loop.
+    # (asyncio.run, asyncio.Runner, pytest-asyncio, uvicorn) closes it, which closes the client on its
+    # loop; and when it is dropped while its loop lives, asyncio schedules the same close there.
     try:
         yield
     finally:
         await client.aclose()
-
-
-def _abort_connections(client: redis.asyncio.Redis) -> None:
-    # redis-py has no synchronous close for asyncio connections; `_close()` closes the transport without
-    # awaiting, so a client dropped outside a coroutine leaves no socket (and no ResourceWarning) behind.
-    pool = client.connection_pool
-    for connection in [
-        *getattr(pool, "_available_connections", ()),
-        *getattr(pool, "_in_use_connections", ()),
-    ]:
-        close = getattr(connection, "_close", None)
-        if close is not None:
-            close()
 
 
 class RedisBackend:
@@ -253,11 +241,11 @@ class RedisBackend:
             await closer.aclose()  # type: ignore[attr-defined]
 
     def close_nowait(self) -> None:
-        """Drop the client without awaiting (from sync code, e.g. a `setting_changed` receiver)."""
-        client, loop = self._client, self._loop
+        """Drop the client without awaiting (from sync code, e.g. a `setting_changed` receiver).
+
+        Dropping the closer generator is enough: asyncio finalizes it on its loop, closing the client.
+        """
         self._closer, self._client, self._loop = None, None, None
-        if client is not None and loop is not None and not loop.is_closed():
-            _abort_connections(client)
 
     async def _connection(self) -> redis.asyncio.Redis:
         loop = asyncio.get_running_loop()
