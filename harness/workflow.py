@@ -23,25 +23,32 @@ from harness.spec import ModuleSpec
 Echo = Callable[[str], None]
 
 
-def prepare(project: Project, spec: ModuleSpec, step: int | None, rebaseline: bool, echo: Echo) -> dict:
-    """Every check and lookup that must pass before a test runs."""
+def prepare(
+    project: Project, spec: ModuleSpec, step: int | None, rebaseline: bool, echo: Echo, shard: bool = False
+) -> dict:
+    """Every check and lookup that must pass before a test runs (a shard needs only the checks)."""
     files = check_spec(project, spec)
     if step is not None and not 1 <= step <= len(spec.steps):
         raise UsageError(f"{spec.id} has {len(spec.steps)} step(s); --step {step} does not exist")
-    carried = _carried_items(project, spec, files) if step is None else []
+    if shard:
+        return {}
+    module_level = step is None  # a step run has its own targets: no carried items, no acceptance
     return {
-        "files": files,
-        "carried": carried,
-        "acceptance": latest_acceptance(project, spec.id),
+        "carried": _carried_items(project, spec, files, echo) if module_level else [],
+        "acceptance": latest_acceptance(project, spec.id) if module_level else None,
         "baseline": _baseline(project, spec, rebaseline, echo),
     }
 
 
-def _carried_items(project: Project, spec: ModuleSpec, files: list[str]) -> list[dict]:
+def _carried_items(project: Project, spec: ModuleSpec, files: list[str], echo: Echo) -> list[dict]:
     if not spec.carry_forward_from:
         return []
     source = results.load_module(project, spec.carry_forward_from, "carry_forward.from")
     items = source.get("carry_forward", [])
+    if not items:
+        echo(
+            f"Note: {spec.carry_forward_from} has no carry-forward items (it was not accepted with variance)"
+        )
     for item in items:
         if item["file"] != "overall" and item["file"] not in files:
             raise SpecError(
@@ -102,7 +109,7 @@ def run_module(
     rebaseline: bool = False,
 ) -> dict | None:
     """Run the module (or one step, or one shard); returns the result, or None for a shard."""
-    context = prepare(project, spec, step, rebaseline, echo)
+    context = prepare(project, spec, step, rebaseline, echo, shard=bool(options.shard))
     suites = spec.steps[step - 1].suites if step else spec.all_suites()
     if not suites:
         raise UsageError(f"{spec.id} step {step} has no suites")

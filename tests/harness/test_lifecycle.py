@@ -273,3 +273,23 @@ def test_check_warns_when_the_spec_changed_since_the_result(throwaway):
     outcome = throwaway.harness("check", "mod-a")
     assert outcome.exit_code == 0
     assert outcome.stderr.startswith(f"warning: {spec} changed after this result was recorded")
+
+
+def test_shards_leave_the_baseline_to_combine(throwaway):
+    throwaway.spec("mod-a", suites=[OPS_SUITE, BOX_SUITE], baseline={"suites": [BOX_SUITE]})
+    for k in ("1/2", "2/2"):
+        assert "Measuring the baseline" not in throwaway.harness("run", "mod-a", "--shard", k).output
+    combined = throwaway.harness("combine", "mod-a")
+    assert "Measuring the baseline of mod-a" in combined.output
+    assert throwaway.result("mod-a")["files"][OPS]["baseline"] is not None
+
+
+def test_carry_forward_from_an_unaccepted_module_says_so(throwaway):
+    throwaway.spec("mod-a", suites=[BOX_SUITE])
+    throwaway.spec("mod-b", suites=[BOX_SUITE], carry_forward={"from": "mod-a"})
+    throwaway.harness("run", "mod-a")
+    outcome = throwaway.harness("run", "mod-b")
+    assert outcome.output.startswith(
+        "Note: mod-a has no carry-forward items (it was not accepted with variance)"
+    )
+    assert throwaway.result("mod-b")["carried_in"] == []
