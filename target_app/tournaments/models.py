@@ -49,6 +49,9 @@ class Match(models.Model):
         CANCELLED: frozenset(),
     }
 
+    # The largest score the database column holds (IntegerField is 32-bit on every backend Django has).
+    MAX_SCORE = 2_147_483_647
+
     tournament = models.ForeignKey(Tournament, on_delete=models.CASCADE, related_name="matches")
     participant1_id = models.IntegerField(null=True, blank=True)
     participant1_name = models.CharField(max_length=150, blank=True)

@@ -32,10 +32,10 @@ def _body(request) -> dict:
     return body
 
 
-def _int_field(body: dict, key: str) -> int:
+def _int_field(body: dict, key: str, maximum: int = Match.MAX_SCORE) -> int:
     value = body.get(key)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise BadRequest(f"'{key}' must be a non-negative integer")
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= maximum:
+        raise BadRequest(f"'{key}' must be an integer from 0 to {maximum}")
     return value
 
 
