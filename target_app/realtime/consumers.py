@@ -17,7 +17,7 @@ from target_app.tournaments.models import Match, Tournament
 logger = logging.getLogger(__name__)
 
 # Close codes (docs/protocol.md).
-CLOSE_INVALID_ID = 4004
+CLOSE_INVALID_ID = 4000
 CLOSE_UNAUTHENTICATED = 4001
 CLOSE_ORIGIN = 4003
 CLOSE_NOT_FOUND = 4004
