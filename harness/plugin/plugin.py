@@ -6,6 +6,7 @@ Django or Channels or need DJANGO_SETTINGS_MODULE: fixtures import those lazily.
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 
 import pytest
@@ -30,6 +31,12 @@ def pytest_configure(config: pytest.Config) -> None:
     if harness_config.looptime and not config.pluginmanager.hasplugin(_LOOPTIME_PLUGIN):
         raise pytest.UsageError("harness_looptime: needs the looptime package (pip install looptime)")
     config.stash[CONFIG_KEY] = harness_config
+    if config.pluginmanager.hasplugin(_LOOPTIME_PLUGIN):
+        # looptime asks the policy for the current loop before every test that uses pytest-asyncio's
+        # policy fixture, sync ones too; in the main thread, with no loop set yet, Python then creates
+        # one that nobody closes, and its ResourceWarning later fails some unrelated test. Marking
+        # "no current loop" makes that call raise instead, which looptime handles as "not my test".
+        asyncio.set_event_loop(None)
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
