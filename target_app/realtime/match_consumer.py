@@ -6,7 +6,7 @@ from target_app.realtime import utils
 from target_app.realtime.consumers import FrameError, RealtimeConsumer, frame_data, user_role
 from target_app.tournaments.models import Match
 
-SCORE_REPORTERS = ("participant", "organizer")
+SCORE_REPORTERS = ("participant", "organizer", "admin")
 
 
 @database_sync_to_async
