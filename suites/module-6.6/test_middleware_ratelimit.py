@@ -136,9 +136,11 @@ class TestRedisBackedMiddleware:
         assert redis.exists(f"ws:conn:user:{cast.alice.pk}", f"ws:room:match_{match.pk}") == 0
 
     async def test_redis_fallback_when_redis_is_down(
-        self, harness_ws, harness_redis, harness_rate_limits, cast, match, caplog
+        self, harness_ws, harness_redis, harness_rate_limits, cast, match, caplog, monkeypatch
     ):
         """Redis down: connections still get in, limits hold in-process, and the switch is logged once."""
+        clock = Clock()
+        monkeypatch.setattr(ratelimit, "build_limiter", functools.partial(ratelimit.build_limiter, clock=clock))
         harness_rate_limits(conn_per_user=1)
         harness_redis.down()
         path = f"/ws/match/{match.pk}/"
@@ -147,7 +149,10 @@ class TestRedisBackedMiddleware:
         await client.send_json({"type": "ping", "timestamp": 1})
         assert await client.receive_json() == {"type": "pong", "data": {"timestamp": 1}}
         assert ratelimit.get_limiter().degraded
-        assert logged(caplog) == [(logging.WARNING, "Redis unreachable")]
+        clock.now += ratelimit.REDIS_RETRY_COOLDOWN  # Redis is tried again, and is still down
+        await join(harness_ws, path, user=cast.bob)
+        assert ratelimit.get_limiter().degraded
+        assert logged(caplog) == [(logging.WARNING, "Redis unreachable")]  # once, not per retry
         await client.disconnect()
         assert await held(f"ws:conn:user:{cast.alice.pk}") == 0
         await join(harness_ws, path, user=cast.alice)  # the fallback slot was given back

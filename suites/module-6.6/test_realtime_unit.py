@@ -27,6 +27,9 @@ from target_app.realtime.ratelimit import Limiter, MemoryBackend, RateDecision, 
 from target_app.realtime.routing import websocket_urlpatterns
 from target_app.tournaments.models import Match
 
+# Virtual time for every async test (sync ones are untouched); the Redis test opts out below.
+pytestmark = pytest.mark.looptime
+
 ERROR_KEYS = {"type", "code", "message"}
 
 
@@ -170,6 +173,7 @@ class TestRateLimiter:
             with pytest.raises(ValueError, match=r"message rate must be a positive number .* got "):
                 await limiter.hit("k", rate, 5)
 
+    @pytest.mark.looptime(False)  # real socket I/O: under virtual time it would race the clock
     async def test_redis_backend_matches_memory_backend_and_reloads_scripts(self, harness_redis):
         """The Lua scripts answer exactly as the in-process backend, and come back after SCRIPT FLUSH."""
         redis_backend, memory = RedisBackend(harness_redis.url), MemoryBackend()
@@ -229,7 +233,6 @@ class TestRateLimitMiddlewareUnits:
         assert payload_size({"type": "websocket.receive", "text": ""}) == 0
         assert payload_size({"type": "websocket.receive", "bytes": None}) == 0
 
-    @pytest.mark.looptime
     async def test_retry_after_is_rounded_up_to_the_millisecond(
         self, harness_ws, harness_rate_limits, cast, match
     ):
@@ -429,7 +432,6 @@ class TestMatchConsumerErrors:
             await assert_refused(client, 4000, "invalid_id")
         await assert_refused(await harness_ws.connect("/ws/match/999999/", user=cast.alice), 4004, "not_found")
 
-    @pytest.mark.looptime
     async def test_match_consumer_unauthorized_user(self, harness_ws, cast, match):
         """A spectator's report_score, well-formed or not, is permission_denied; nothing is stored or sent."""
         path = f"/ws/match/{match.pk}/"
@@ -443,7 +445,6 @@ class TestMatchConsumerErrors:
         stored = await sync_to_async(Match.objects.values_list("score1", "score2").get)(pk=match.pk)
         assert stored == (0, 0)
 
-    @pytest.mark.looptime
     async def test_match_consumer_rejects_malformed_scores(self, harness_ws, cast, match):
         """A participant's bad scores are invalid_schema and never queued; a good one follows as sequence 1."""
         client, _ = await join(harness_ws, f"/ws/match/{match.pk}/", user=cast.alice)
