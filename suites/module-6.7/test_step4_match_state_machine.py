@@ -26,7 +26,7 @@ ALLOWED = {
 STATES = sorted(ALLOWED)
 TARGET = {"start": "live", "complete": "completed", "dispute": "disputed"}  # endpoint → new state
 SUCCESS = {"start": 200, "score": 202, "complete": 200, "dispute": 200}
-MAX_SCORE = 2**63 - 1  # what SQLite stores; larger scores are a known bug, see the xfail test below
+MAX_SCORE = 2_147_483_647  # docs/protocol.md: scores are "integers from 0 to 2147483647"
 UNKNOWN_MATCH = 2_000_000_000
 
 # Runs scale with the profile ("fast": 40 → 10 runs of 10 steps; "long": 1000 → 250 runs of 30).
@@ -58,12 +58,17 @@ class Ref:
 
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-(2**63), MAX_SCORE) | st.floats() | st.text(max_size=10),
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=10),
     lambda kids: st.lists(kids, max_size=3) | st.dictionaries(st.text(max_size=6), kids, max_size=3),
     max_leaves=6,
 )
 not_json = st.one_of(st.just(b"{"), st.just(b"\xff\xfe"), st.text(min_size=1).map(lambda t: t.encode()))
-counts = st.integers(0, MAX_SCORE) | st.integers(max_value=-1) | json_values
+counts = (
+    st.integers(min_value=0)
+    | st.integers(MAX_SCORE - 2, MAX_SCORE + 2)
+    | st.integers(max_value=-1)
+    | json_values
+)
 winners = st.sampled_from([Ref("p1"), Ref("p2"), Ref("spectator")]) | json_values
 reasons = st.text(max_size=30) | st.just(" \n\t") | json_values
 
@@ -108,7 +113,7 @@ def parse_body(raw: bytes) -> dict | None:
 
 
 def is_count(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_SCORE
 
 
 def body_ok(action: str, body: dict | None, participants: set[int]) -> bool:
@@ -319,16 +324,21 @@ def test_every_transition_is_allowed_or_refused_as_the_protocol_says(world):
                 assert Match.objects.get(pk=match.pk).state == old
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=OverflowError,
-    reason="bug: POST /score with a score above 2**63-1 raises OverflowError (HTTP 500) instead of a 400",
+@pytest.mark.parametrize(
+    ("score", "status"), [(MAX_SCORE, 202), (MAX_SCORE + 1, 400), (2**63, 400), (2**64, 400)]
 )
-def test_score_beyond_what_the_database_stores_is_a_bad_request(world):
+def test_scores_beyond_the_documented_range_are_a_bad_request(world, score, status):
+    # Found by the step 4 fuzzing: 2**63 was an OverflowError (HTTP 500) until bb0bb1e.
     match = Match.objects.create(tournament_id=world.tournament_id)
-    body = json.dumps({"score1": MAX_SCORE + 1, "score2": 0})
+    body = json.dumps({"score1": 0, "score2": score})
     response = Client().post(
         f"/api/matches/{match.pk}/score", body, content_type="application/json", **world.headers["organizer"]
     )
-    assert response.status_code == 400
-    assert response.json()["error"] == "bad_request"
+    assert response.status_code == status
+    match.refresh_from_db()
+    if status == 202:
+        assert response.json() == {"match_id": match.pk, "score1": 0, "score2": score}
+        assert (match.score1, match.score2) == (0, score)
+    else:
+        assert response.json() == {"error": "bad_request", "message": response.json()["message"]}
+        assert (match.score1, match.score2) == (0, 0)
