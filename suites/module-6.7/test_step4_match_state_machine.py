@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from asgiref.sync import sync_to_async
 from django.test import Client
 from hypothesis import event, settings
 from hypothesis import strategies as st
@@ -342,3 +343,68 @@ def test_scores_beyond_the_documented_range_are_a_bad_request(world, score, stat
     else:
         assert response.json() == {"error": "bad_request", "message": response.json()["message"]}
         assert (match.score1, match.score2) == (0, 0)
+
+
+# -- broadcasts of the API's changes (not stateful: one scripted path, exact frames) --------------------
+
+
+async def _post(harness_jwt, user, match_id: int, action: str, body: dict) -> tuple[int, dict]:
+    """POST through Django's test client in a worker thread, as a sync view runs under ASGI."""
+
+    def call():
+        response = Client().post(
+            f"/api/matches/{match_id}/{action}",
+            json.dumps(body),
+            content_type="application/json",
+            HTTP_AUTHORIZATION=f"Bearer {harness_jwt.valid(user)}",
+        )
+        return response.status_code, response.json()
+
+    return await sync_to_async(call)()
+
+
+async def _both_receive(clients, expected: list[dict]) -> None:
+    for client in clients:
+        assert [await client.receive_json() for _ in expected] == expected
+
+
+@pytest.mark.looptime
+async def test_api_changes_reach_match_and_tournament_clients_in_order(harness_ws, harness_jwt, cast, match):
+    player = await harness_ws.connect(f"/ws/match/{match.pk}/", user=cast.alice)
+    watcher = await harness_ws.connect(f"/ws/tournament/{match.tournament_id}/", user=cast.carol)
+    for client in (player, watcher):
+        assert (await client.receive_json())["type"] == "connection_established"
+    clients, ids = (player, watcher), {"match_id": match.pk, "tournament_id": match.tournament_id}
+
+    def changed(old: str, new: str) -> dict:
+        return {"type": "match_state_changed", "data": {**ids, "old_state": old, "new_state": new}}
+
+    started = await _post(harness_jwt, cast.organizer, match.pk, "start", {})
+    assert started == (200, {"match_id": match.pk, "state": "live"})
+    live = {"type": "match_started", "data": {**ids, "state": "live"}}
+    await _both_receive(clients, [live, changed("scheduled", "live")])
+
+    # A pending score goes out before the completion that follows it (flushed early if still batched).
+    assert (await _post(harness_jwt, cast.admin, match.pk, "score", {"score1": 4, "score2": 1}))[0] == 202
+    body = {"winner": cast.alice.pk}
+    assert (await _post(harness_jwt, cast.organizer, match.pk, "complete", body))[0] == 200
+    score = {"score1": 4, "score2": 1, "reported_by": cast.admin.pk, **ids, "sequence": 1}
+    completed = {**ids, "winner_id": cast.alice.pk, "score1": 4, "score2": 1}
+    await _both_receive(
+        clients,
+        [
+            {"type": "score_updated", "data": score},
+            {"type": "match_completed", "data": completed},
+            changed("live", "completed"),
+        ],
+    )
+
+    assert (await _post(harness_jwt, cast.organizer, match.pk, "dispute", {"reason": "offside"}))[0] == 200
+    dispute = {"type": "dispute_created", "data": {**ids, "reason": "offside"}}
+    await _both_receive(clients, [dispute, changed("completed", "disputed")])
+
+    # Refused calls broadcast nothing.
+    assert (await _post(harness_jwt, cast.alice, match.pk, "start", {}))[0] == 403
+    assert (await _post(harness_jwt, cast.organizer, match.pk, "start", {}))[0] == 409
+    for client in clients:
+        await client.assert_nothing_received(0.5)
