@@ -10,7 +10,7 @@ from django.contrib.auth.models import AnonymousUser
 from target_app.realtime import utils
 from target_app.realtime.middleware_ratelimit import RateLimitMiddleware
 from target_app.realtime.routing import websocket_urlpatterns
-from target_app.tournaments.models import Match
+from target_app.tournaments.models import Match, Tournament
 
 pytestmark = pytest.mark.looptime
 
@@ -172,6 +172,15 @@ class TestConnectByRole:
         )
         client = await harness_ws.connect(path_of(own), user=cast.admin)
         assert await client.receive_json() == welcome(own, cast.admin, "admin", True)
+
+    async def test_staff_organizer_is_organizer_not_admin(
+        self, harness_ws, harness_users, harness_rows, cast
+    ):
+        boss = await harness_users.acreate("boss", is_staff=True)
+        cup = await harness_rows.acreate(Tournament, name="Staff Cup", organizer=boss)
+        own = await harness_rows.acreate(Match, tournament=cup, participant1_id=cast.alice.pk)
+        client = await harness_ws.connect(path_of(own), user=boss)
+        assert await client.receive_json() == welcome(own, boss, "organizer", False)
 
     async def test_token_in_authorization_header_is_accepted(self, harness_ws, cast, match):
         client = await harness_ws.connect(path_of(match), user=cast.bob, token_via="header")

@@ -348,6 +348,16 @@ class TestMessageRate:
         await asyncio.sleep(0.06)
         assert await ping(client, 4) == pong(4)
 
+    async def test_retry_after_is_rounded_up_so_waiting_it_is_enough(
+        self, harness_ws, harness_rate_limits, cast, match
+    ):
+        harness_rate_limits(msg_rate=3, msg_burst=1, rate_close_after=5)
+        client = await join(harness_ws, match, cast.alice)
+        assert await ping(client, 1) == pong(1)
+        assert await ping(client, 2) == rate_limited(0.334)  # 1/3 s, up to the next millisecond
+        await asyncio.sleep(0.334)
+        assert await ping(client, 3) == pong(3)
+
     async def test_bucket_refills_at_the_message_rate(self, harness_ws, harness_rate_limits, cast, match):
         harness_rate_limits(msg_rate=2, msg_burst=2, rate_close_after=5)
         client = await join(harness_ws, match, cast.alice)
@@ -789,6 +799,19 @@ class TestRedisBackend:
         await join(harness_ws, match, cast.bob)
         await assert_too_many_connections(await harness_ws.connect(path_of(match), user=cast.bob))
         assert len(warnings_of(caplog)) == 1 and "Redis unreachable" in warnings_of(caplog)[0]
+        assert warnings_of(caplog, logging.INFO) == []
+
+    async def test_retries_while_redis_stays_down_are_not_logged_again(
+        self, harness_ws, redis, cast, match, caplog
+    ):
+        server, _, clock = redis
+        caplog.set_level(logging.INFO, logger=LOGGER)
+        alice = await join(harness_ws, match, cast.alice)
+        server.down()
+        for n in range(3):
+            assert await ping(alice, n) == pong(n)
+            await clock.advance(REDIS_COOLDOWN)  # the next frame tries Redis again, and fails again
+        assert len(warnings_of(caplog)) == 1
         assert warnings_of(caplog, logging.INFO) == []
 
     async def test_redis_is_used_again_after_the_cooldown_logged_once(
