@@ -81,13 +81,7 @@ def expected_answer(endpoint: str, role: str, payload: str | bytes) -> Answer:
         return Answer("error", "invalid_schema")
     if frame["type"] not in CLIENT_TYPES[endpoint]:
         return Answer("error", "unsupported_message_type")
-    return {
-        "ping": _ping,
-        "pong": _pong,
-        "subscribe": _subscribe,
-        "report_score": _report,
-        "announce": _announce,
-    }[frame["type"]](role, frame)
+    return ANSWERS[frame["type"]](role, frame)
 
 
 def _ping(role: str, frame: dict) -> Answer:
@@ -123,6 +117,15 @@ def _announce(role: str, frame: dict) -> Answer:
     if not isinstance(message, str) or not message.strip():
         return Answer("error", "invalid_schema")
     return Answer("announcement", message)
+
+
+ANSWERS = {
+    "ping": _ping,
+    "pong": _pong,
+    "subscribe": _subscribe,
+    "report_score": _report,
+    "announce": _announce,
+}
 
 
 # -- strategies ------------------------------------------------------------------------------------
@@ -219,7 +222,10 @@ async def still_served(harness_ws, room: Room) -> None:
         await client.send_json(ALIVE)
         assert await client.receive_json() == PONG_ALIVE
     await organizer.send_json({"type": "announce", "data": {"message": "after the fuzz"}})
-    assert (await watcher.receive_json())["data"]["message"] == "after the fuzz"
+    organizer_id = room.users["organizer"].pk
+    data = {"tournament_id": room.tournament_id, "message": "after the fuzz", "user_id": organizer_id}
+    for client in (watcher, organizer):
+        assert await client.receive_json() == {"type": "announcement", "data": {**data, "role": "organizer"}}
     for client in (watcher, organizer, player):
         await client.disconnect()
 
@@ -239,12 +245,8 @@ async def room(harness_ws, harness_rate_limits, cast, tournament, match):
     await still_served(harness_ws, room)  # never crash the server: it serves after all the examples
 
 
-def _error(code: str) -> dict:
-    return {"type": "error", "code": code}
-
-
 def assert_error_frame(frame: dict, code: str) -> None:
-    assert {k: frame.get(k) for k in ("type", "code")} == _error(code), frame
+    assert {k: frame.get(k) for k in ("type", "code")} == {"type": "error", "code": code}, frame
     assert (
         set(frame) == {"type", "code", "message"} and isinstance(frame["message"], str) and frame["message"]
     )

@@ -61,7 +61,7 @@ json_values = st.recursive(
 
 
 def int_coercible(value: Any) -> bool:
-    """Booleans and numeric strings, which PyJWT's int() takes as times: see the pinned bug below."""
+    """Booleans and numeric strings, which PyJWT's int() takes as times (the xfail examples below)."""
     if isinstance(value, bool):
         return True
     if isinstance(value, str):
@@ -73,7 +73,8 @@ def int_coercible(value: Any) -> bool:
     return False
 
 
-# Times are offsets from now; "odd" values are anything that is not a number (bar the pinned bug's).
+# Times are offsets from now; "odd" ones are anything but a number, bar the int()-coercible values that
+# are pinned as xfail examples until target_app checks the claims' types itself.
 offsets = st.integers(-(10**12), -NEAR_NOW) | st.integers(NEAR_NOW, 10**12) | st.floats(NEAR_NOW, 1e300)
 odd_times = json_values.filter(lambda v: not isinstance(v, int | float) and not int_coercible(v))
 user_ids = st.sampled_from(["alice", "idle", "unknown"]) | json_values  # names stand for those users' ids
@@ -235,8 +236,8 @@ def test_headers_of_any_shape_authenticate_only_as_hs256(people, header, signed_
         expected = {"malformed"}
     elif header.get("alg") != "HS256":
         expected = {"bad_signature"}
-    else:  # an HS256 header with the app's signature: only the missing signature can fail it
-        expected = {None} if signed_as == "HS256" else {"bad_signature", "malformed"}
+    else:  # an HS256 header: the app's signature passes, a missing one does not
+        expected = {None} if signed_as == "HS256" else {"bad_signature"}
     assert_outcome(token, expected, people["alice"])
 
 
@@ -298,9 +299,13 @@ def test_a_valid_token_with_one_character_changed_is_refused(people, part, where
 @example(claims={"user_id": "alice", "iat": ("ago", -60), "exp": ("in", 3600)}, extra={})
 @example(claims={"user_id": True, "iat": ("ago", 10), "exp": ("in", 3600)}, extra={})
 @example(claims={"user_id": 2**70, "iat": ("ago", 10), "exp": ("in", 3600)}, extra={})
+# Found by this test: times that are not JSON numbers pass, because PyJWT reads them with int().
 @example(claims={"user_id": "alice", "iat": ("ago", 10), "exp": str(10**11)}, extra={}).xfail(
+    raises=AssertionError, reason="bug: exp as a numeric string is accepted; RFC 7519 NumericDate is a number"
+)
+@example(claims={"user_id": "alice", "iat": True, "exp": ("in", 3600)}, extra={}).xfail(
     raises=AssertionError,
-    reason="bug: an exp that is a numeric string is accepted (PyJWT coerces with int()); RFC 7519: a number",
+    reason="bug: iat true (a boolean) is accepted as 1970; RFC 7519 NumericDate is a number",
 )
 def test_only_an_int_user_id_of_an_active_user_with_a_future_exp_authenticates(people, claims, extra):
     now = time.time()
