@@ -140,7 +140,9 @@ class TestRedisBackedMiddleware:
     ):
         """Redis down: connections still get in, limits hold in-process, and the switch is logged once."""
         clock = Clock()
-        monkeypatch.setattr(ratelimit, "build_limiter", functools.partial(ratelimit.build_limiter, clock=clock))
+        monkeypatch.setattr(
+            ratelimit, "build_limiter", functools.partial(ratelimit.build_limiter, clock=clock)
+        )
         harness_rate_limits(conn_per_user=1)
         harness_redis.down()
         path = f"/ws/match/{match.pk}/"
@@ -160,10 +162,12 @@ class TestRedisBackedMiddleware:
     async def test_redis_used_again_after_cooldown(
         self, harness_ws, harness_redis, cast, match, caplog, monkeypatch
     ):
-        """Back after an outage, Redis serves again once the 5 s cooldown has passed; fallback slots go back there."""
+        """Redis back: it serves again after the 5 s cooldown; slots granted in-process go back there."""
         clock = Clock()
         # The process-wide limiter, built as usual but reading this clock instead of the loop's.
-        monkeypatch.setattr(ratelimit, "build_limiter", functools.partial(ratelimit.build_limiter, clock=clock))
+        monkeypatch.setattr(
+            ratelimit, "build_limiter", functools.partial(ratelimit.build_limiter, clock=clock)
+        )
         path, redis = f"/ws/match/{match.pk}/", harness_redis.client()
         harness_redis.down()
         alice = await join(harness_ws, path, user=cast.alice)

@@ -1,7 +1,6 @@
-"""Module 6.6 integration: connection errors, edge cases and heartbeat of target_app's WebSockets, end to end."""
+"""Module 6.6 integration: connection errors, edge cases and heartbeat of target_app's WebSockets."""
 
 import asyncio
-import json
 import time
 
 import pytest
@@ -179,7 +178,12 @@ class TestErrorPaths:
         admin, welcome = await join(harness_ws, path, user=cast.admin)
         assert welcome["role"] == "admin"
         await admin.send_json({"type": "announce", "data": {"message": "round 2"}})
-        announced = {"tournament_id": tournament.pk, "message": "round 2", "user_id": cast.admin.pk, "role": "admin"}
+        announced = {
+            "tournament_id": tournament.pk,
+            "message": "round 2",
+            "user_id": cast.admin.pk,
+            "role": "admin",
+        }
         for client in (admin, listener):
             assert await client.receive_json() == {"type": "announcement", "data": announced}
 
@@ -233,7 +237,7 @@ class TestEdgeCases:
             await ping_pong(tab, number)  # each tab answers for itself
 
     async def test_rapid_message_burst(self, harness_ws, cast, match):
-        """20 frames pass on a full bucket; the next 4 are rate_limited and dropped; the 5th violation closes 4029."""
+        """20 frames pass on a full bucket; 4 more are rate_limited and dropped; a 5th closes 4029."""
         client, _ = await join(harness_ws, match_path(match), user=cast.alice)
         for stamp in range(25):
             await client.send_json({"type": "ping", "timestamp": stamp})
@@ -257,7 +261,9 @@ class TestEdgeCases:
         await client.send_json({"type": "ping", "timestamp": 5})  # only one token came back
         assert_error(await client.receive_json(), "rate_limited", {"retry_after": 1.0})
 
-    async def test_different_users_independent_rate_limits(self, harness_ws, harness_rate_limits, cast, match):
+    async def test_different_users_independent_rate_limits(
+        self, harness_ws, harness_rate_limits, cast, match
+    ):
         """Alice emptying her bucket leaves Bob's full, in the same match."""
         harness_rate_limits(msg_rate=1, msg_burst=2)
         alice, _ = await join(harness_ws, match_path(match), user=cast.alice)
@@ -336,7 +342,7 @@ class TestHeartbeat:
     async def test_heartbeat_timeout_disconnects_client(
         self, harness_ws, harness_channel_layer, cast, match, looptime
     ):
-        """A silent client gets a ping at 25 s, then heartbeat_timeout and close 4008 at 50 s, and is cleaned up."""
+        """A silent client: a ping at 25 s, then heartbeat_timeout and close 4008 at 50 s; then cleaned up."""
         client, _ = await join(harness_ws, match_path(match), user=cast.alice)
         t0 = float(looptime)
         frames = await client.expect_close(4008, timeout=60)

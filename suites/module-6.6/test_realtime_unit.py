@@ -1,4 +1,4 @@
-"""Module 6.6 units: rate limiter, rate-limit middleware, broadcasts, consumer helpers, match errors, JWT auth."""
+"""Module 6.6 units: rate limiter and middleware, broadcasts, consumer helpers, match errors, JWT auth."""
 
 import asyncio
 import logging
@@ -108,7 +108,7 @@ class TestRateLimiter:
     """The limiter's counters and token buckets, on the in-process backend and on Redis."""
 
     def test_rate_limiter_initialization(self, settings, harness_redis):
-        """REDIS_URL gives Redis with an in-process fallback; without it, in-process only; cached until settings change."""
+        """REDIS_URL: Redis with in-process fallback; else in-process only; cached until settings change."""
         limiter = ratelimit.build_limiter()
         assert isinstance(limiter.primary, RedisBackend) and limiter.primary.url == harness_redis.url
         assert isinstance(limiter.fallback, MemoryBackend)
@@ -271,7 +271,9 @@ class TestBroadcastUtils:
         tournament = await listen(harness_channel_layer, "tournament_5")
         match = await listen(harness_channel_layer, "match_5")
         await utils.broadcast_tournament_event(5, "bracket_updated", {"round": 2})
-        assert await queued(harness_channel_layer, tournament) == [{"type": "bracket_updated", "data": {"round": 2}}]
+        assert await queued(harness_channel_layer, tournament) == [
+            {"type": "bracket_updated", "data": {"round": 2}}
+        ]
         assert await queued(harness_channel_layer, match) == []
 
     async def test_broadcast_match_event_basic(self, harness_channel_layer):
@@ -305,7 +307,9 @@ class TestBroadcastUtils:
         monkeypatch.setattr(harness_channel_layer, "send", broken)
         await utils.broadcast_tournament_event(5, "bracket_updated", {})
         await utils.send_error_to_channel("specific.x!y", "rate_limited", "slow down")
-        records = [(r.levelno, r.getMessage()) for r in caplog.records if r.name == "target_app.realtime.utils"]
+        records = [
+            (r.levelno, r.getMessage()) for r in caplog.records if r.name == "target_app.realtime.utils"
+        ]
         assert records == [
             (logging.ERROR, "channel layer group_send of 'bracket_updated' to tournament_5 failed"),
             (logging.ERROR, "channel layer send of 'error' to specific.x!y failed"),
@@ -360,9 +364,15 @@ class TestConsumerHelpers:
         }
 
     def test_parse_frame_rejects_non_json_as_invalid_json(self):
-        """Binary frames, broken JSON, NaN/Infinity, out-of-range numbers and deep nesting are invalid_json."""
+        """Binary frames, broken JSON, NaN/Infinity, out-of-range numbers, deep nesting: invalid_json."""
         assert frame_error(None, b'{"type": "ping"}') == "invalid_json"
-        for text in ("", "{type: ping}", "NaN", '{"type": "ping", "v": -Infinity}', '{"type": "x", "v": 1e999}'):
+        for text in (
+            "",
+            "{type: ping}",
+            "NaN",
+            '{"type": "ping", "v": -Infinity}',
+            '{"type": "x", "v": 1e999}',
+        ):
             assert frame_error(text) == "invalid_json", text
         assert frame_error("[" * 100_000) == "invalid_json"
         assert parse_frame('{"type": "ping", "timestamp": 1.5}', None) == {"type": "ping", "timestamp": 1.5}
@@ -395,7 +405,9 @@ class TestConsumerHelpers:
         """Origin (4003) before id (4000) before auth (4001) before existence (4004)."""
         settings.WS_ALLOWED_ORIGINS = ["https://cup.example"]
         good, bad = "https://cup.example", "https://evil.example"
-        await assert_refused(await harness_ws.connect("/ws/tournament/abc/", origin=bad), 4003, "origin_not_allowed")
+        await assert_refused(
+            await harness_ws.connect("/ws/tournament/abc/", origin=bad), 4003, "origin_not_allowed"
+        )
         await assert_refused(await harness_ws.connect("/ws/tournament/abc/", origin=good), 4000, "invalid_id")
         await assert_refused(await harness_ws.connect("/ws/tournament/999999/", origin=good), 4001, "missing")
         missing = await harness_ws.connect("/ws/tournament/999999/", origin=good, user=cast.alice)
@@ -430,10 +442,12 @@ class TestMatchConsumerErrors:
         for raw in ("abc", "0", "-3", "1.5", f"{match.pk}x", f"{match.pk}/extra"):
             client = await harness_ws.connect(f"/ws/match/{raw}/", user=cast.alice)
             await assert_refused(client, 4000, "invalid_id")
-        await assert_refused(await harness_ws.connect("/ws/match/999999/", user=cast.alice), 4004, "not_found")
+        await assert_refused(
+            await harness_ws.connect("/ws/match/999999/", user=cast.alice), 4004, "not_found"
+        )
 
     async def test_match_consumer_unauthorized_user(self, harness_ws, cast, match):
-        """A spectator's report_score, well-formed or not, is permission_denied; nothing is stored or sent."""
+        """A spectator's report_score (even malformed) is permission_denied; organizer's and admin's pass."""
         path = f"/ws/match/{match.pk}/"
         player, _ = await join(harness_ws, path, user=cast.alice)
         spectator, welcome = await join(harness_ws, path, user=cast.carol)
@@ -442,14 +456,36 @@ class TestMatchConsumerErrors:
             await spectator.send_json({"type": "report_score", "data": data})
             assert_error(await spectator.receive_json(), "permission_denied")
         await player.assert_nothing_received(1.0)  # ten score windows
-        stored = await sync_to_async(Match.objects.values_list("score1", "score2").get)(pk=match.pk)
-        assert stored == (0, 0)
+        stored = Match.objects.values_list("score1", "score2")
+        assert await sync_to_async(stored.get)(pk=match.pk) == (0, 0)
+        organizer, welcome = await join(harness_ws, path, user=cast.organizer)
+        assert (welcome["role"], welcome["is_participant"]) == ("organizer", False)
+        admin, welcome = await join(harness_ws, path, user=cast.admin)
+        assert (welcome["role"], welcome["is_participant"]) == ("admin", False)
+        await organizer.send_json({"type": "report_score", "data": {"score1": 3, "score2": 1}})
+        await admin.send_json({"type": "report_score", "data": {"score1": 4, "score2": 1}})
+        update = await player.receive_json()  # one batch, the latest report wins
+        assert update["type"] == "score_updated"
+        assert (update["data"]["score1"], update["data"]["reported_by"], update["data"]["sequence"]) == (
+            4,
+            cast.admin.pk,
+            1,
+        )
+        assert await sync_to_async(stored.get)(pk=match.pk) == (4, 1)
 
     async def test_match_consumer_rejects_malformed_scores(self, harness_ws, cast, match):
-        """A participant's bad scores are invalid_schema and never queued; a good one follows as sequence 1."""
+        """Bad scores (negative, non-integer, missing, above 2**31-1) are invalid_schema and never queued."""
         client, _ = await join(harness_ws, f"/ws/match/{match.pk}/", user=cast.alice)
-        bad = [{"score1": -1, "score2": 0}, {"score1": "3", "score2": 0}, {"score1": True, "score2": 0},
-               {"score1": 1.5, "score2": 0}, {"score1": 1}, [1, 2], None]  # fmt: skip
+        bad = [
+            {"score1": -1, "score2": 0},
+            {"score1": "3", "score2": 0},
+            {"score1": True, "score2": 0},
+            {"score1": 1.5, "score2": 0},
+            {"score1": 1},
+            {"score1": 0, "score2": 2**31},
+            [1, 2],
+            None,
+        ]
         for data in bad:
             await client.send_json({"type": "report_score", "data": data})
             assert_error(await client.receive_json(), "invalid_schema")
@@ -468,7 +504,7 @@ class TestMatchConsumerErrors:
         }
 
 
-# -- JWT middleware errors (middleware.py) --------------------------------------------------------------------
+# -- JWT middleware errors (middleware.py) ------------------------------------------------------------------
 
 
 class TestJWTMiddlewareErrors:
@@ -538,7 +574,9 @@ class TestJWTMiddlewareErrors:
         app = JWTAuthMiddleware(inner)
         alice, bob = harness_jwt.valid(cast.alice), harness_jwt.valid(cast.bob)
         header = [(b"Authorization", f"Bearer {bob}".encode())]
-        await app({"type": "websocket", "query_string": f"token={alice}".encode(), "headers": header}, None, None)
+        await app(
+            {"type": "websocket", "query_string": f"token={alice}".encode(), "headers": header}, None, None
+        )
         await app({"type": "websocket", "query_string": b"", "headers": header}, None, None)
         await app({"type": "websocket", "query_string": b"token=junk", "headers": header}, None, None)
         await app({"type": "http", "query_string": f"token={alice}".encode()}, None, None)
@@ -550,7 +588,9 @@ class TestJWTMiddlewareErrors:
         async def database_down(token):
             raise ConnectionError("database unreachable")
 
-        monkeypatch.setattr(middleware, "_authenticate", database_down)  # a real DB outage can't be staged here
+        monkeypatch.setattr(
+            middleware, "_authenticate", database_down
+        )  # a real DB outage can't be staged here
         await app({"type": "websocket", "query_string": f"token={alice}".encode()}, None, None)
         assert isinstance(seen[4]["user"], AnonymousUser) and seen[4]["auth_error"] == "malformed"
         assert [r.getMessage() for r in caplog.records if r.name == middleware.__name__] == [
