@@ -62,9 +62,13 @@ def token(username: str, db_path: str | None, ttl: int | None) -> None:
     try:
         user = get_user_model().objects.filter(username=username).first()
     except DatabaseError as err:
-        raise click.ClickException(f"cannot read the database ({err}); run `python -m target_app init` first")
+        raise click.ClickException(
+            f"cannot read the database ({err}); run `python -m target_app init` first"
+        ) from None
     if user is None:
-        raise click.ClickException(f"no user named {username!r} (run `python -m target_app init` for demo users)")
+        raise click.ClickException(
+            f"no user named {username!r} (run `python -m target_app init` for demo users)"
+        )
     click.echo(create_token(user.pk, ttl))
 
 
@@ -77,7 +81,6 @@ def serve(db_path: str | None, host: str, port: int) -> None:
     _setup(db_path)
     _migrate()
     import uvicorn
-
     from django.conf import settings
 
     click.echo(

@@ -4,7 +4,7 @@ import os
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "target_app.config.settings")
 
-from django.core.asgi import get_asgi_application  # noqa: E402  (settings must be configured first)
+from django.core.asgi import get_asgi_application
 
 django_asgi_app = get_asgi_application()
 

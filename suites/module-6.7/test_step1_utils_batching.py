@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
 from channels.layers import get_channel_layer
-from pytest_asyncio import is_async_test
 
 from target_app.realtime import utils
 
@@ -112,17 +111,6 @@ def _record_sends(monkeypatch, layer, delays: dict[str, float] | None = None) ->
 def _sends(*steps: tuple) -> list[tuple]:
     """The log of `steps` sent one after another, never overlapping."""
     return [entry for step in steps for entry in (("start", *step), ("end", *step))]
-
-
-@pytest.fixture(autouse=True)
-def _no_implicit_loop(request):
-    # looptime 0.9 asks the loop policy for the current loop before every test that has
-    # pytest-asyncio's autouse `event_loop_policy`, sync tests included. On Python 3.11, in a sync
-    # test that runs before any async one, that creates a main-thread loop nobody closes, and its
-    # ResourceWarning fails a later test. Marking the loop as explicitly unset (the state every
-    # async test leaves behind) makes the policy answer "no loop" instead.
-    if not is_async_test(request.node):
-        asyncio.set_event_loop(None)
 
 
 @pytest.fixture(autouse=True)

@@ -1,6 +1,5 @@
 """Module 6.7 step 4: the match state machine over the HTTP API, checked against a model of the protocol."""
 
-import asyncio
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -11,7 +10,6 @@ from django.test import Client
 from hypothesis import event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
-from pytest_asyncio import is_async_test
 
 from target_app.tournaments.models import IllegalTransition, Match, Tournament
 
@@ -251,14 +249,6 @@ class MatchMachine(RuleBasedStateMachine):
 
 
 # -- fixtures --------------------------------------------------------------------------------------
-
-
-@pytest.fixture(autouse=True)
-def _no_implicit_loop(request):
-    # As in step 1: looptime 0.9 makes the loop policy create a main-thread loop in a sync test that
-    # runs before any async one (Python 3.11); nobody closes it and its ResourceWarning fails the run.
-    if not is_async_test(request.node):
-        asyncio.set_event_loop(None)
 
 
 def _bearer(token: str) -> dict:

@@ -82,5 +82,7 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "loggers": {"target_app": {"handlers": ["console"], "level": os.environ.get("TARGET_APP_LOG_LEVEL", "INFO")}},
+    "loggers": {
+        "target_app": {"handlers": ["console"], "level": os.environ.get("TARGET_APP_LOG_LEVEL", "INFO")}
+    },
 }

@@ -122,6 +122,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
     role: str | None = None
     _closed = False
     _room_slot = False
+    _joined = False
     _heartbeat_task: asyncio.Task | None = None
 
     # -- connection lifecycle ---------------------------------------------------------------
@@ -151,14 +152,18 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             return await self.reject(CLOSE_ORIGIN, "origin_not_allowed", "origin not allowed")
         self.object_id = positive_id(self.scope.get("url_route", {}).get("kwargs", {}).get(self.id_kwarg))
         if self.object_id is None:
-            return await self.reject(CLOSE_INVALID_ID, "invalid_id", f"{self.id_kwarg} must be a positive integer")
+            return await self.reject(
+                CLOSE_INVALID_ID, "invalid_id", f"{self.id_kwarg} must be a positive integer"
+            )
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
             code = self.scope.get("auth_error") or "auth_required"
             return await self.reject(CLOSE_UNAUTHENTICATED, code, "authentication required")
         self.user = user
         if not await self.load_object():
-            return await self.reject(CLOSE_NOT_FOUND, "not_found", f"{self.id_kwarg} {self.object_id} not found")
+            return await self.reject(
+                CLOSE_NOT_FOUND, "not_found", f"{self.id_kwarg} {self.object_id} not found"
+            )
         self.group_name = self.group_for(self.object_id)
         if not await ratelimit.acquire_room_slot(self.group_name):
             return await self.reject(CLOSE_RATE_LIMITED, "room_full", "this room is full")
@@ -168,16 +173,32 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         except ratelimit.REDIS_DOWN_ERRORS as err:
             logger.warning("joining %s failed: channel layer unreachable (%s)", self.group_name, err)
             await ratelimit.release_room_slot(self.group_name)
-            self._room_slot, self.group_name = False, None
-            return await self.reject(CLOSE_UNAVAILABLE, "unavailable", "live updates are unavailable; retry shortly")
+            self._room_slot = False
+            return await self.reject(
+                CLOSE_UNAVAILABLE, "unavailable", "live updates are unavailable; retry shortly"
+            )
+        self._joined = True
         return True
 
+    async def __call__(self, scope, receive, send):
+        # Channels skips disconnect() when a handler raises; the heartbeat, the group membership and
+        # the room slot must be given back however the connection ends.
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            await self._release()
+
     async def disconnect(self, code):
-        if self._heartbeat_task is not None:
-            self._heartbeat_task.cancel()
-            await asyncio.gather(self._heartbeat_task, return_exceptions=True)
-            self._heartbeat_task = None
-        if self.group_name is not None:
+        await self._release()
+
+    async def _release(self) -> None:
+        """Stop the heartbeat, leave the group, give back the room slot; safe to call twice."""
+        heartbeat, self._heartbeat_task = self._heartbeat_task, None
+        if heartbeat is not None:
+            heartbeat.cancel()
+            await asyncio.gather(heartbeat, return_exceptions=True)
+        if self._joined:
+            self._joined = False
             try:
                 await self.channel_layer.group_discard(self.group_name, self.channel_name)
             except ratelimit.REDIS_DOWN_ERRORS as err:
@@ -240,7 +261,9 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
 
     async def handle_ping(self, frame: dict) -> None:
         timestamp = frame.get("timestamp")
-        if timestamp is not None and (isinstance(timestamp, bool) or not isinstance(timestamp, int | float | str)):
+        if timestamp is not None and (
+            isinstance(timestamp, bool) or not isinstance(timestamp, int | float | str)
+        ):
             raise FrameError("invalid_schema", "'timestamp' must be a number or a string")
         await self.send_frame("pong", {"timestamp": timestamp})
 
@@ -307,9 +330,9 @@ def _tournament_and_membership(tournament_id: int, user_id: int):
     if tournament is None:
         return None, False
     matches = Match.objects.filter(tournament=tournament)
-    is_participant = matches.filter(participant1_id=user_id).exists() or matches.filter(
-        participant2_id=user_id
-    ).exists()
+    is_participant = (
+        matches.filter(participant1_id=user_id).exists() or matches.filter(participant2_id=user_id).exists()
+    )
     return tournament, is_participant
 
 

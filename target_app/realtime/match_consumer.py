@@ -86,7 +86,9 @@ class MatchConsumer(RealtimeConsumer):
 
     async def handle_report_score(self, frame: dict) -> None:
         if self.role not in SCORE_REPORTERS:
-            raise FrameError("permission_denied", "only participants, the organizer or an admin report scores")
+            raise FrameError(
+                "permission_denied", "only participants, the organizer or an admin report scores"
+            )
         data = frame_data(frame)
         score1, score2 = _score(data, "score1"), _score(data, "score2")
         await _save_score(self.object_id, score1, score2)

@@ -47,12 +47,17 @@ def decode_user_id(token: str) -> tuple[int | None, str | None]:
     if header.get("alg") != ALGORITHM:
         return None, BAD_SIGNATURE
     try:
-        claims = jwt.decode(token, signing_key(), algorithms=[ALGORITHM], options={"require": list(REQUIRED_CLAIMS)})
+        options = {"require": list(REQUIRED_CLAIMS)}
+        claims = jwt.decode(token, signing_key(), algorithms=[ALGORITHM], options=options)
     except jwt.ExpiredSignatureError:
         return None, EXPIRED
     except jwt.InvalidSignatureError:
         return None, BAD_SIGNATURE
     except jwt.InvalidTokenError:
+        return None, MALFORMED
+    # PyJWT reads times with int(), so "100000000000" and true would pass; RFC 7519 times are numbers.
+    times = [claims[name] for name in ("iat", "exp", "nbf") if name in claims]
+    if any(isinstance(value, bool) or not isinstance(value, int | float) for value in times):
         return None, MALFORMED
     user_id = claims["user_id"]
     if isinstance(user_id, bool) or not isinstance(user_id, int):

@@ -66,7 +66,12 @@ def match_endpoint(view):
 
 
 def _state_changed(match: Match, old_state: str) -> dict:
-    return {"match_id": match.pk, "tournament_id": match.tournament_id, "old_state": old_state, "new_state": match.state}
+    return {
+        "match_id": match.pk,
+        "tournament_id": match.tournament_id,
+        "old_state": old_state,
+        "new_state": match.state,
+    }
 
 
 def _send_both(match_id: int, tournament_id: int, event_type: str, data: dict) -> None:
