@@ -37,7 +37,7 @@ def match_path(match) -> str:
 
 
 def tournament_path(tournament) -> str:
-    return f"/ws/tournament/{tournament.pk}/"
+    return f"/ws/tournament/{getattr(tournament, 'pk', tournament)}/"
 
 
 async def join(harness_ws, path: str, **connect) -> tuple:
@@ -163,6 +163,11 @@ class TestErrorPaths:
         await client.send_bytes(b'{"type": "ping"}')
         assert_error(await client.receive_json(), "invalid_json")
         await ping_pong(client, "still-open")
+        organizer, _ = await join(harness_ws, tournament_path(match.tournament_id), user=cast.organizer)
+        for data in ({"message": "   "}, {"message": 5}, {}, "hello", None):
+            await organizer.send_json({"type": "announce", "data": data})
+            assert_error(await organizer.receive_json(), "invalid_schema")
+        await ping_pong(organizer, "still-open")
 
     async def test_permission_denied_for_privileged_action(self, harness_ws, cast, tournament, match):
         """Participant and spectator announcements are permission_denied and reach nobody; an admin's do."""

@@ -288,14 +288,24 @@ class TestBroadcastUtils:
         ]
         assert await queued(harness_channel_layer, tournament) == []
 
-    async def test_send_error_to_channel(self, harness_channel_layer):
-        """One channel gets `{"type": "error", "data": {code, message}}`; its group mates get nothing."""
-        target = await listen(harness_channel_layer, "match_1")
-        bystander = await listen(harness_channel_layer, "match_1")
+    async def test_send_error_to_channel(self, harness_channel_layer, harness_ws, cast, match):
+        """One channel gets `{"type": "error", "data": {code, message}}`; a consumer relays it as a frame."""
+        target = await listen(harness_channel_layer, "match_999999")  # no match of the test has this id
+        bystander = await listen(harness_channel_layer, "match_999999")
         await utils.send_error_to_channel(target, "rate_limited", "slow down")
         expected = {"type": "error", "data": {"code": "rate_limited", "message": "slow down"}}
         assert await queued(harness_channel_layer, target) == [expected]
         assert await queued(harness_channel_layer, bystander) == []
+        alice, _ = await join(harness_ws, f"/ws/match/{match.pk}/", user=cast.alice)
+        bob, _ = await join(harness_ws, f"/ws/match/{match.pk}/", user=cast.bob)
+        channels = list(harness_channel_layer.groups[f"match_{match.pk}"])  # in join order
+        await utils.send_error_to_channel(channels[0], "kicked", "the organizer removed you")
+        assert await alice.receive_json() == {
+            "type": "error",
+            "code": "kicked",
+            "message": "the organizer removed you",
+        }
+        await bob.assert_nothing_received(0.1)
 
     async def test_failed_broadcast_is_logged_not_raised(self, harness_channel_layer, monkeypatch, caplog):
         """A layer whose sends raise: each broadcast logs the failure at ERROR and returns normally."""
