@@ -476,6 +476,9 @@ class TestMatchConsumerErrors:
         await admin.send_json({"type": "report_score", "data": {"score1": 4, "score2": 1}})
         update = await player.receive_json()  # one batch, the latest report wins
         assert update["type"] == "score_updated"
+        # Neither reporter was refused: each one's next frame is that same batch.
+        assert await organizer.receive_json() == update
+        assert await admin.receive_json() == update
         assert (update["data"]["score1"], update["data"]["reported_by"], update["data"]["sequence"]) == (
             4,
             cast.admin.pk,
