@@ -6,8 +6,9 @@ import logging
 import time
 
 import pytest
+from channels.layers import channel_layers, get_channel_layer
 
-from target_app.realtime import ratelimit, utils
+from target_app.realtime import consumers, ratelimit, utils
 from target_app.realtime.middleware_ratelimit import RateLimitMiddleware
 from target_app.realtime.ratelimit import connection_key, message_key, room_key
 
@@ -274,20 +275,7 @@ class TestCountsReleased:
         # Another room, so only the user slot is tested here.
         await join(harness_ws, f"/ws/tournament/{match.tournament_id}/", cast.alice)
 
-    @pytest.mark.parametrize(
-        "ending",
-        [
-            *(name for name in ENDINGS if name != "consumer_exception"),
-            pytest.param(
-                "consumer_exception",
-                marks=pytest.mark.xfail(
-                    strict=True,
-                    reason="target_app bug: a consumer exception skips disconnect(); the room slot, group "
-                    "membership and heartbeat task outlive the connection (consumers.py RealtimeConsumer)",
-                ),
-            ),
-        ],
-    )
+    @pytest.mark.parametrize("ending", ENDINGS)
     async def test_room_slot_is_released(
         self, harness_ws, harness_channel_layer, tight_limits, cast, match, ending
     ):
@@ -874,3 +862,107 @@ class TestRedisBackend:
         assert await ping(alice, 1) == pong(1)
         await alice.disconnect()
         assert len(warnings_of(caplog)) == 1
+
+
+@pytest.fixture
+async def redis_layer(redis, harness_channel_layer, settings, monkeypatch):
+    """The channel layer on the same private Redis (channels_redis), as production runs with REDIS_URL."""
+    server, client, clock = redis
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [server.url]},
+        }
+    }
+    channel_layers.backends.clear()
+    # Process-wide "layer is down" flag: a test that ends mid-outage must not hide the next one's warning.
+    monkeypatch.setattr(consumers, "_layer_down", False)
+    layer = get_channel_layer()
+    yield server, client, clock, layer
+    await layer.close_pools()
+    channel_layers.backends.clear()
+
+
+async def send_after_restart(layer, channel: str, message: dict) -> None:
+    """`layer.send`, retried while pooled connections from before a Redis restart fail on first use."""
+    for _ in range(5):
+        try:
+            await layer.send(channel, message)
+            return
+        except ratelimit.REDIS_DOWN_ERRORS:
+            continue
+    raise AssertionError("the channel layer never took the message")
+
+
+def consumer_logs(caplog, level=logging.WARNING) -> list[str]:
+    name = "target_app.realtime.consumers"
+    return [
+        record.getMessage() for record in caplog.records if record.name == name and record.levelno == level
+    ]
+
+
+class TestChannelLayerOnRedis:
+    """Channel layer on that Redis: an outage closes no open client, refuses joins with 1011, frees rooms."""
+
+    async def test_open_connection_waits_out_the_outage_logged_once(
+        self, harness_ws, redis_layer, cast, match, caplog
+    ):
+        server, client, clock, layer = redis_layer
+        caplog.set_level(logging.INFO)
+        alice = await join(harness_ws, match, cast.alice)
+        group = utils.match_group(match.pk)
+        await layer.group_send(group, {"type": "match_started", "data": {}})
+        assert await alice.receive_json() == {"type": "match_started", "data": {}}
+        (channel,) = client.zrange(f"asgi:group:{group}", 0, -1)  # channels_redis keeps members here
+
+        server.down()
+        await clock.advance(3)  # the consumer's receive fails, waits a second, retries: three times
+        assert await ping(alice, 1) == pong(1)  # still open; rate limits served in-process
+        assert len(consumer_logs(caplog)) == 1 and "channel layer unreachable" in consumer_logs(caplog)[0]
+
+        server.up()  # empty: the group is gone, the connection's own channel still works
+        await clock.advance(1.5)
+        notice = {"type": "error", "data": {"code": "notice", "message": "live updates are back"}}
+        await send_after_restart(layer, channel.decode(), notice)
+        assert await alice.receive_json() == {
+            "type": "error",
+            "code": "notice",
+            "message": "live updates are back",
+        }
+        await alice.assert_nothing_received(0)
+        assert len(consumer_logs(caplog)) == 1
+        (back,) = consumer_logs(caplog, logging.INFO)
+        assert "reachable again" in back
+
+    async def test_connection_that_cannot_join_its_group_is_closed_1011_and_frees_its_room_slot(
+        self, harness_ws, redis_layer, settings, cast, match, caplog
+    ):
+        server, _, _, _ = redis_layer
+        settings.REDIS_URL = None  # rate limits in-process, so the room count survives the outage
+        caplog.set_level(logging.INFO)
+        server.down()
+        alice = await harness_ws.connect(path_of(match), user=cast.alice)
+        assert alice.accepted
+        assert await alice.expect_close(1011) == [error("unavailable")]
+        assert await room_count(match) == 0  # given back before the client even left
+        assert heartbeat_tasks() == []
+        joining = [m for m in consumer_logs(caplog) if m.startswith("joining")]
+        assert len(joining) == 1
+        assert joining[0].startswith(
+            f"joining {utils.match_group(match.pk)} failed: channel layer unreachable"
+        )
+
+    async def test_leaving_the_group_during_an_outage_is_logged_and_frees_the_room_slot(
+        self, harness_ws, redis_layer, settings, cast, match, caplog
+    ):
+        server, _, _, _ = redis_layer
+        settings.REDIS_URL = None
+        caplog.set_level(logging.INFO)
+        alice = await join(harness_ws, match, cast.alice)
+        assert await room_count(match) == 1
+        server.down()
+        await alice.disconnect()  # raises nothing
+        assert await room_count(match) == 0
+        assert heartbeat_tasks() == []
+        leaving = [m for m in consumer_logs(caplog) if m.startswith("leaving")]
+        assert len(leaving) == 1 and leaving[0].startswith(f"leaving {utils.match_group(match.pk)} failed")
