@@ -89,6 +89,15 @@ def other_tournament(harness_rows, harness_users) -> Tournament:
 
 
 @pytest.fixture(autouse=True)
+def _in_process_unless_redis(settings):
+    """In-process limits unless a test asks for `harness_redis` (which sets REDIS_URL after this).
+
+    An inherited REDIS_URL would put real Redis I/O under virtual time, where it races the clock.
+    """
+    settings.REDIS_URL = None
+
+
+@pytest.fixture(autouse=True)
 def _fresh_realtime_state():
     """No rate-limit counters or pending score batches cross from one test into the next."""
     ratelimit.reset_limiters()

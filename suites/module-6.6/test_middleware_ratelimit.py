@@ -3,25 +3,10 @@
 import functools
 import logging
 
-import pytest
-
+from suites.realtime_checks import Clock, assert_error, join
 from target_app.realtime import ratelimit
 
 LOGGER = "target_app.realtime.ratelimit"
-ERROR_KEYS = {"type", "code", "message"}
-
-
-def assert_error(frame: dict, code: str) -> None:
-    assert frame["type"] == "error" and frame["code"] == code, frame
-    assert isinstance(frame["message"], str) and frame["message"], frame
-    assert set(frame) == ERROR_KEYS, frame
-
-
-async def join(harness_ws, path: str, **connect):
-    client = await harness_ws.connect(path, **connect)
-    welcome = await client.receive_json()
-    assert welcome["type"] == "connection_established", welcome
-    return client
 
 
 async def assert_too_many(client, per: str, limit: int) -> None:
@@ -34,24 +19,8 @@ async def assert_too_many(client, per: str, limit: int) -> None:
     await client.disconnect()
 
 
-class Clock:
-    """A clock the test moves by hand."""
-
-    def __init__(self, now: float = 1000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
 async def held(key: str) -> int:
     return await ratelimit.get_limiter().count(key)
-
-
-@pytest.fixture(autouse=True)
-def _in_process_unless_redis(settings):
-    """In-process limits unless a test asks for `harness_redis` (which sets REDIS_URL after this)."""
-    settings.REDIS_URL = None
 
 
 def logged(caplog) -> list[tuple[int, str]]:
@@ -139,7 +108,7 @@ class TestRedisBackedMiddleware:
         self, harness_ws, harness_redis, harness_rate_limits, cast, match, caplog, monkeypatch
     ):
         """Redis down: connections still get in, limits hold in-process, and the switch is logged once."""
-        clock = Clock()
+        clock = Clock(1000.0)
         monkeypatch.setattr(
             ratelimit, "build_limiter", functools.partial(ratelimit.build_limiter, clock=clock)
         )
@@ -163,7 +132,7 @@ class TestRedisBackedMiddleware:
         self, harness_ws, harness_redis, cast, match, caplog, monkeypatch
     ):
         """Redis back: it serves again after the 5 s cooldown; slots granted in-process go back there."""
-        clock = Clock()
+        clock = Clock(1000.0)
         # The process-wide limiter, built as usual but reading this clock instead of the loop's.
         monkeypatch.setattr(
             ratelimit, "build_limiter", functools.partial(ratelimit.build_limiter, clock=clock)

@@ -5,61 +5,21 @@ import time
 
 import pytest
 
+from suites.realtime_checks import (
+    assert_error,
+    assert_refused,
+    heartbeat_tasks,
+    join_with_welcome,
+    match_path,
+    members,
+    tournament_path,
+)
 from target_app.realtime import ratelimit
 
 # Virtual time throughout: waits for "nothing arrives" and the heartbeat's 25 s / 50 s cost no wall time.
 pytestmark = pytest.mark.looptime
 
-ERROR_KEYS = {"type", "code", "message"}
 PAYLOAD_CAP = 16384  # settings.WS_MAX_PAYLOAD_BYTES
-
-
-@pytest.fixture(autouse=True)
-def _in_process_unless_redis(settings):
-    """In-process limits unless a test asks for `harness_redis` (which sets REDIS_URL after this).
-
-    An inherited REDIS_URL would put real Redis I/O under virtual time, where it races the clock.
-    """
-    settings.REDIS_URL = None
-
-
-def assert_error(frame: dict, code: str, data: dict | None = None) -> None:
-    """`frame` is exactly `{"type": "error", "code": code, "message": <text>}` (plus `data` if given)."""
-    assert frame["type"] == "error" and frame["code"] == code, frame
-    assert isinstance(frame["message"], str) and frame["message"], frame
-    assert set(frame) == (ERROR_KEYS | {"data"} if data is not None else ERROR_KEYS), frame
-    if data is not None:
-        assert frame["data"] == data, frame
-
-
-def match_path(match) -> str:
-    return f"/ws/match/{match.pk}/"
-
-
-def tournament_path(tournament) -> str:
-    return f"/ws/tournament/{getattr(tournament, 'pk', tournament)}/"
-
-
-async def join(harness_ws, path: str, **connect) -> tuple:
-    """Connect and read `connection_established`; returns the client and the welcome's data."""
-    client = await harness_ws.connect(path, **connect)
-    assert client.accepted and not client.closed, client
-    welcome = await client.receive_json()
-    assert welcome["type"] == "connection_established", welcome
-    return client, welcome["data"]
-
-
-async def assert_refused(client, close_code: int, error_code: str) -> None:
-    """Accepted first (so a real client sees the code), then exactly one error frame, then the close.
-
-    The client then completes the close handshake, as a real one does; until it does, the server
-    still counts the connection against the user's limit.
-    """
-    assert client.accepted
-    frames = await client.expect_close(close_code)
-    assert len(frames) == 1, frames
-    assert_error(frames[0], error_code)
-    await client.disconnect()
 
 
 async def ping_pong(client, stamp) -> None:
@@ -70,18 +30,6 @@ async def ping_pong(client, stamp) -> None:
 
 async def held(key: str) -> int:
     return await ratelimit.get_limiter().count(key)
-
-
-def members(layer, group: str) -> set[str]:
-    return set(layer.groups.get(group, {}))
-
-
-def heartbeat_tasks() -> list[asyncio.Task]:
-    return [
-        task
-        for task in asyncio.all_tasks()
-        if not task.done() and task.get_coro().__qualname__ == "RealtimeConsumer._heartbeat"
-    ]
 
 
 class TestErrorPaths:
@@ -110,7 +58,7 @@ class TestErrorPaths:
         """A token valid for 60 s gets in at 59 s and is refused at 61 s: error `expired`, close 4001."""
         token = harness_jwt.valid(cast.alice, ttl=60)
         harness_time_travel.shift(59)
-        await join(harness_ws, match_path(match), token=token)
+        await join_with_welcome(harness_ws, match_path(match), token=token)
         harness_time_travel.shift(2)
         client = await harness_ws.connect(match_path(match), token=token)
         await assert_refused(client, 4001, "expired")
@@ -125,12 +73,14 @@ class TestErrorPaths:
         await assert_refused(near_miss, 4003, "origin_not_allowed")
         missing = await harness_ws.connect(path, user=cast.organizer)
         await assert_refused(missing, 4003, "origin_not_allowed")
-        _, welcome = await join(harness_ws, path, user=cast.organizer, origin="https://cup.example")
+        _, welcome = await join_with_welcome(
+            harness_ws, path, user=cast.organizer, origin="https://cup.example"
+        )
         assert welcome["role"] == "organizer"
 
     async def test_oversized_payload_rejection(self, harness_ws, harness_channel_layer, cast, match):
         """A frame of exactly 16384 bytes is served; one byte more is payload_too_large, close 4009."""
-        client, _ = await join(harness_ws, match_path(match), user=cast.alice)
+        client, _ = await join_with_welcome(harness_ws, match_path(match), user=cast.alice)
         envelope = '{"type": "ping", "timestamp": ""}'
         padding = "x" * (PAYLOAD_CAP - len(envelope))
         await client.send_text(f'{{"type": "ping", "timestamp": "{padding}"}}')
@@ -145,7 +95,7 @@ class TestErrorPaths:
 
     async def test_invalid_message_schema(self, harness_ws, cast, match):
         """Bad frames each get their own error code, and the connection stays open after every one."""
-        client, _ = await join(harness_ws, match_path(match), user=cast.alice)
+        client, _ = await join_with_welcome(harness_ws, match_path(match), user=cast.alice)
         cases = [
             ('{"data": {}}', "invalid_schema"),  # no type
             ('{"type": 7}', "invalid_schema"),  # type not a string
@@ -163,7 +113,9 @@ class TestErrorPaths:
         await client.send_bytes(b'{"type": "ping"}')
         assert_error(await client.receive_json(), "invalid_json")
         await ping_pong(client, "still-open")
-        organizer, _ = await join(harness_ws, tournament_path(match.tournament_id), user=cast.organizer)
+        organizer, _ = await join_with_welcome(
+            harness_ws, tournament_path(match.tournament_id), user=cast.organizer
+        )
         for data in ({"message": "   "}, {"message": 5}, {}, "hello", None):
             await organizer.send_json({"type": "announce", "data": data})
             assert_error(await organizer.receive_json(), "invalid_schema")
@@ -172,15 +124,15 @@ class TestErrorPaths:
     async def test_permission_denied_for_privileged_action(self, harness_ws, cast, tournament, match):
         """Participant and spectator announcements are permission_denied and reach nobody; an admin's do."""
         path = tournament_path(tournament)
-        listener, _ = await join(harness_ws, path, user=cast.organizer)
+        listener, _ = await join_with_welcome(harness_ws, path, user=cast.organizer)
         for user, role in ((cast.alice, "participant"), (cast.carol, "spectator")):
-            client, welcome = await join(harness_ws, path, user=user)
+            client, welcome = await join_with_welcome(harness_ws, path, user=user)
             assert welcome["role"] == role
             await client.send_json({"type": "announce", "data": {"message": "free pizza"}})
             assert_error(await client.receive_json(), "permission_denied")
             await ping_pong(client, role)
         await listener.assert_nothing_received(0.2)
-        admin, welcome = await join(harness_ws, path, user=cast.admin)
+        admin, welcome = await join_with_welcome(harness_ws, path, user=cast.admin)
         assert welcome["role"] == "admin"
         await admin.send_json({"type": "announce", "data": {"message": "round 2"}})
         announced = {
@@ -198,7 +150,7 @@ class TestEdgeCases:
 
     async def test_abrupt_disconnect_cleanup(self, harness_ws, harness_channel_layer, cast, match):
         """A 1006 drop leaves the match group and gives back the room and connection slots."""
-        client, _ = await join(harness_ws, match_path(match), user=cast.alice)
+        client, _ = await join_with_welcome(harness_ws, match_path(match), user=cast.alice)
         group = f"match_{match.pk}"
         assert len(members(harness_channel_layer, group)) == 1
         assert await held(f"ws:conn:user:{cast.alice.pk}") == 1
@@ -213,11 +165,11 @@ class TestEdgeCases:
         """With one connection allowed per user, five connect/disconnect cycles in a row all get in."""
         harness_rate_limits(conn_per_user=1)
         for attempt in range(5):
-            client, welcome = await join(harness_ws, match_path(match), user=cast.alice)
+            client, welcome = await join_with_welcome(harness_ws, match_path(match), user=cast.alice)
             assert welcome["user_id"] == cast.alice.pk, attempt
             await client.disconnect()
         assert await held(f"ws:conn:user:{cast.alice.pk}") == 0
-        await join(harness_ws, match_path(match), user=cast.alice)
+        await join_with_welcome(harness_ws, match_path(match), user=cast.alice)
         second = await harness_ws.connect(match_path(match), user=cast.alice)  # the limit is in force
         await assert_refused(second, 4029, "too_many_connections")
 
@@ -228,13 +180,13 @@ class TestEdgeCases:
         path, token = tournament_path(tournament), harness_jwt.valid(cast.alice)
         tabs = []
         for _ in range(3):
-            tab, welcome = await join(harness_ws, path, token=token)
+            tab, welcome = await join_with_welcome(harness_ws, path, token=token)
             assert (welcome["role"], welcome["is_participant"]) == ("participant", True)
             tabs.append(tab)
         assert len(members(harness_channel_layer, f"tournament_{tournament.pk}")) == 3
         fourth = await harness_ws.connect(path, token=token)
         await assert_refused(fourth, 4029, "too_many_connections")
-        organizer, _ = await join(harness_ws, path, user=cast.organizer)
+        organizer, _ = await join_with_welcome(harness_ws, path, user=cast.organizer)
         await organizer.send_json({"type": "announce", "data": {"message": "to every tab"}})
         for tab in (*tabs, organizer):
             assert (await tab.receive_json())["data"]["message"] == "to every tab"
@@ -243,7 +195,7 @@ class TestEdgeCases:
 
     async def test_rapid_message_burst(self, harness_ws, cast, match):
         """20 frames pass on a full bucket; 4 more are rate_limited and dropped; a 5th closes 4029."""
-        client, _ = await join(harness_ws, match_path(match), user=cast.alice)
+        client, _ = await join_with_welcome(harness_ws, match_path(match), user=cast.alice)
         for stamp in range(25):
             await client.send_json({"type": "ping", "timestamp": stamp})
         frames = await client.expect_close(4029)
@@ -255,7 +207,7 @@ class TestEdgeCases:
     async def test_rate_limit_recovery_after_cooldown(self, harness_ws, harness_rate_limits, cast, match):
         """At 1 frame/s with a burst of 2, a dropped frame is followed by one token a second later."""
         harness_rate_limits(msg_rate=1, msg_burst=2)
-        client, _ = await join(harness_ws, match_path(match), user=cast.alice)
+        client, _ = await join_with_welcome(harness_ws, match_path(match), user=cast.alice)
         await ping_pong(client, 1)
         await ping_pong(client, 2)
         await client.send_json({"type": "ping", "timestamp": 3})
@@ -271,8 +223,8 @@ class TestEdgeCases:
     ):
         """Alice emptying her bucket leaves Bob's full, in the same match."""
         harness_rate_limits(msg_rate=1, msg_burst=2)
-        alice, _ = await join(harness_ws, match_path(match), user=cast.alice)
-        bob, _ = await join(harness_ws, match_path(match), user=cast.bob)
+        alice, _ = await join_with_welcome(harness_ws, match_path(match), user=cast.alice)
+        bob, _ = await join_with_welcome(harness_ws, match_path(match), user=cast.bob)
         await ping_pong(alice, "a1")
         await ping_pong(alice, "a2")
         await alice.send_json({"type": "ping", "timestamp": "a3"})
@@ -287,13 +239,13 @@ class TestEdgeCases:
     ):
         """An announcement reaches its tournament's group only: not another tournament, not a match room."""
         path = tournament_path(tournament)
-        organizer, _ = await join(harness_ws, path, user=cast.organizer)
-        member, _ = await join(harness_ws, path, user=cast.alice)
-        elsewhere, welcome = await join(
+        organizer, _ = await join_with_welcome(harness_ws, path, user=cast.organizer)
+        member, _ = await join_with_welcome(harness_ws, path, user=cast.alice)
+        elsewhere, welcome = await join_with_welcome(
             harness_ws, tournament_path(other_tournament), user=other_tournament.organizer_id
         )
         assert (welcome["tournament_id"], welcome["role"]) == (other_tournament.pk, "organizer")
-        in_match, _ = await join(harness_ws, match_path(match), user=cast.bob)
+        in_match, _ = await join_with_welcome(harness_ws, match_path(match), user=cast.bob)
         await organizer.send_json({"type": "announce", "data": {"message": "semis at six"}})
         announced = {
             "type": "announcement",
@@ -315,7 +267,7 @@ class TestHeartbeat:
 
     async def test_server_sends_ping_automatically(self, harness_ws, cast, match, looptime):
         """Pings come every 25 s to a client that answers them, stamped with the wall clock."""
-        client, welcome = await join(harness_ws, match_path(match), user=cast.alice)
+        client, welcome = await join_with_welcome(harness_ws, match_path(match), user=cast.alice)
         assert welcome["heartbeat_interval"] == 25
         t0 = float(looptime)
         await client.assert_nothing_received(24.9)
@@ -330,7 +282,7 @@ class TestHeartbeat:
 
     async def test_client_pong_response_resets_timeout(self, harness_ws, cast, match, looptime):
         """A pong at 40 s moves the deadline from 50 s to 90 s; pings keep their 25 s rhythm."""
-        client, _ = await join(harness_ws, match_path(match), user=cast.alice)
+        client, _ = await join_with_welcome(harness_ws, match_path(match), user=cast.alice)
         t0 = float(looptime)
         assert (await client.receive_json(timeout=30))["type"] == "ping"
         assert looptime - t0 == pytest.approx(25, abs=0.05)
@@ -348,7 +300,7 @@ class TestHeartbeat:
         self, harness_ws, harness_channel_layer, cast, match, looptime
     ):
         """A silent client: a ping at 25 s, then heartbeat_timeout and close 4008 at 50 s; then cleaned up."""
-        client, _ = await join(harness_ws, match_path(match), user=cast.alice)
+        client, _ = await join_with_welcome(harness_ws, match_path(match), user=cast.alice)
         t0 = float(looptime)
         frames = await client.expect_close(4008, timeout=60)
         assert [frame["type"] for frame in frames] == ["ping", "error"]
@@ -362,8 +314,8 @@ class TestHeartbeat:
         self, harness_ws, harness_channel_layer, cast, match, looptime
     ):
         """A client closing with 4321 mid-heartbeat is cleaned up; the other client's heartbeat goes on."""
-        alice, _ = await join(harness_ws, match_path(match), user=cast.alice)
-        bob, _ = await join(harness_ws, match_path(match), user=cast.bob)
+        alice, _ = await join_with_welcome(harness_ws, match_path(match), user=cast.alice)
+        bob, _ = await join_with_welcome(harness_ws, match_path(match), user=cast.bob)
         t0 = float(looptime)
         await asyncio.sleep(10)
         await alice.disconnect(code=4321)  # raises if the consumer failed on the custom code
@@ -375,8 +327,8 @@ class TestHeartbeat:
 
     async def test_heartbeat_task_cancellation_on_disconnect(self, harness_ws, cast, tournament, match):
         """Each connection runs one heartbeat task; disconnecting cancels it, and nothing fires later."""
-        first, _ = await join(harness_ws, match_path(match), user=cast.alice)
-        second, _ = await join(harness_ws, tournament_path(tournament), user=cast.alice)
+        first, _ = await join_with_welcome(harness_ws, match_path(match), user=cast.alice)
+        second, _ = await join_with_welcome(harness_ws, tournament_path(tournament), user=cast.alice)
         assert len(heartbeat_tasks()) == 2
         await asyncio.sleep(10)
         await first.disconnect()

@@ -1,6 +1,5 @@
 """Module 6.6 units: rate limiter and middleware, broadcasts, consumer helpers, match errors, JWT auth."""
 
-import asyncio
 import logging
 from dataclasses import dataclass
 
@@ -9,8 +8,8 @@ import pytest
 from asgiref.sync import sync_to_async
 from channels.routing import URLRouter
 from django.contrib.auth.models import AnonymousUser
-from pytest_asyncio import is_async_test
 
+from suites.realtime_checks import Clock, assert_error, assert_refused, join_with_welcome
 from target_app.realtime import middleware, ratelimit, utils
 from target_app.realtime.consumers import (
     FrameError,
@@ -30,26 +29,6 @@ from target_app.tournaments.models import Match
 # Virtual time for every async test (sync ones are untouched); the Redis test opts out below.
 pytestmark = pytest.mark.looptime
 
-ERROR_KEYS = {"type", "code", "message"}
-
-
-@pytest.fixture(autouse=True)
-def _no_implicit_loop(request):
-    # As in module 6.7: looptime asks the loop policy for a loop before sync tests too; on Python 3.11
-    # that creates an unclosed main-thread loop whose ResourceWarning fails a later test.
-    if not is_async_test(request.node):
-        asyncio.set_event_loop(None)
-
-
-class Clock:
-    """A clock the test moves by hand (the limiter's clock is injectable for exactly this)."""
-
-    def __init__(self, now: float = 100.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
 
 @dataclass(frozen=True)
 class Person:
@@ -58,39 +37,6 @@ class Person:
     pk: int
     is_staff: bool = False
     is_superuser: bool = False
-
-
-@pytest.fixture(autouse=True)
-def _in_process_unless_redis(settings):
-    """In-process limits unless a test asks for `harness_redis` (which sets REDIS_URL after this).
-
-    An inherited REDIS_URL would put real Redis I/O under virtual time, where it races the clock.
-    """
-    settings.REDIS_URL = None
-
-
-def assert_error(frame: dict, code: str, data: dict | None = None) -> None:
-    assert frame["type"] == "error" and frame["code"] == code, frame
-    assert isinstance(frame["message"], str) and frame["message"], frame
-    assert set(frame) == (ERROR_KEYS | {"data"} if data is not None else ERROR_KEYS), frame
-    if data is not None:
-        assert frame["data"] == data, frame
-
-
-async def assert_refused(client, close_code: int, error_code: str) -> None:
-    """Accepted, one error frame, the close code; then the client completes the close handshake."""
-    assert client.accepted
-    frames = await client.expect_close(close_code)
-    assert len(frames) == 1, frames
-    assert_error(frames[0], error_code)
-    await client.disconnect()
-
-
-async def join(harness_ws, path: str, **connect):
-    client = await harness_ws.connect(path, **connect)
-    welcome = await client.receive_json()
-    assert welcome["type"] == "connection_established", welcome
-    return client, welcome["data"]
 
 
 def frame_error(text: str | None, data: bytes | None = None) -> str:
@@ -210,7 +156,9 @@ class TestRateLimitMiddlewareUnits:
         """An injected limiter counts the connection; the process-wide one is left alone."""
         own = Limiter(MemoryBackend())
         stack = JWTAuthMiddleware(RateLimitMiddleware(URLRouter(websocket_urlpatterns), limiter=own))
-        client, _ = await join(harness_ws, f"/ws/match/{match.pk}/", user=cast.alice, application=stack)
+        client, _ = await join_with_welcome(
+            harness_ws, f"/ws/match/{match.pk}/", user=cast.alice, application=stack
+        )
         assert await own.count(f"ws:conn:user:{cast.alice.pk}") == 1
         assert await ratelimit.get_limiter().count(f"ws:conn:user:{cast.alice.pk}") == 0
         await client.disconnect()
@@ -238,7 +186,7 @@ class TestRateLimitMiddlewareUnits:
     ):
         """At 3 frames/s, the dropped frame's retry_after is 1/3 s rounded up: 0.334."""
         harness_rate_limits(msg_rate=3, msg_burst=1)
-        client, _ = await join(harness_ws, f"/ws/match/{match.pk}/", user=cast.alice)
+        client, _ = await join_with_welcome(harness_ws, f"/ws/match/{match.pk}/", user=cast.alice)
         await client.send_json({"type": "ping", "timestamp": 1})
         assert await client.receive_json() == {"type": "pong", "data": {"timestamp": 1}}
         await client.send_json({"type": "ping", "timestamp": 2})
@@ -296,8 +244,8 @@ class TestBroadcastUtils:
         expected = {"type": "error", "data": {"code": "rate_limited", "message": "slow down"}}
         assert await queued(harness_channel_layer, target) == [expected]
         assert await queued(harness_channel_layer, bystander) == []
-        alice, _ = await join(harness_ws, f"/ws/match/{match.pk}/", user=cast.alice)
-        bob, _ = await join(harness_ws, f"/ws/match/{match.pk}/", user=cast.bob)
+        alice, _ = await join_with_welcome(harness_ws, f"/ws/match/{match.pk}/", user=cast.alice)
+        bob, _ = await join_with_welcome(harness_ws, f"/ws/match/{match.pk}/", user=cast.bob)
         channels = list(harness_channel_layer.groups[f"match_{match.pk}"])  # in join order
         await utils.send_error_to_channel(channels[0], "kicked", "the organizer removed you")
         assert await alice.receive_json() == {
@@ -350,7 +298,7 @@ class TestConsumerHelpers:
     async def test_consumer_get_max_payload_bytes(self, harness_ws, harness_rate_limits, cast, match):
         """The cap comes from WS_MAX_PAYLOAD_BYTES and holds even with rate limiting off."""
         harness_rate_limits(max_payload_bytes=64, rate_enabled=False)
-        client, _ = await join(harness_ws, f"/ws/match/{match.pk}/", user=cast.alice)
+        client, _ = await join_with_welcome(harness_ws, f"/ws/match/{match.pk}/", user=cast.alice)
         stamp = "x" * (64 - len('{"type": "ping", "timestamp": ""}'))
         await client.send_text(f'{{"type": "ping", "timestamp": "{stamp}"}}')
         assert await client.receive_json() == {"type": "pong", "data": {"timestamp": stamp}}
@@ -364,7 +312,7 @@ class TestConsumerHelpers:
         """Both consumers ping every 25 s and time out after 50 s, and tell the client the interval."""
         for consumer in (TournamentConsumer, MatchConsumer):
             assert (consumer.HEARTBEAT_INTERVAL, consumer.HEARTBEAT_TIMEOUT) == (25, 50)
-        _, welcome = await join(harness_ws, f"/ws/tournament/{tournament.pk}/", user=cast.carol)
+        _, welcome = await join_with_welcome(harness_ws, f"/ws/tournament/{tournament.pk}/", user=cast.carol)
         assert welcome == {
             "tournament_id": tournament.pk,
             "user_id": cast.carol.pk,
@@ -422,17 +370,19 @@ class TestConsumerHelpers:
         await assert_refused(await harness_ws.connect("/ws/tournament/999999/", origin=good), 4001, "missing")
         missing = await harness_ws.connect("/ws/tournament/999999/", origin=good, user=cast.alice)
         await assert_refused(missing, 4004, "not_found")
-        _, welcome = await join(harness_ws, f"/ws/tournament/{tournament.pk}/", origin=good, user=cast.alice)
+        _, welcome = await join_with_welcome(
+            harness_ws, f"/ws/tournament/{tournament.pk}/", origin=good, user=cast.alice
+        )
         assert welcome["tournament_id"] == tournament.pk
 
     async def test_full_room_is_refused_with_4029(self, harness_ws, harness_rate_limits, cast, tournament):
         """With WS_ROOM_MAX=1 the second member gets room_full and 4029; the place frees on leaving."""
         harness_rate_limits(room_max=1)
         path = f"/ws/tournament/{tournament.pk}/"
-        first, _ = await join(harness_ws, path, user=cast.organizer)
+        first, _ = await join_with_welcome(harness_ws, path, user=cast.organizer)
         await assert_refused(await harness_ws.connect(path, user=cast.alice), 4029, "room_full")
         await first.disconnect()
-        _, welcome = await join(harness_ws, path, user=cast.alice)
+        _, welcome = await join_with_welcome(harness_ws, path, user=cast.alice)
         assert welcome["user_id"] == cast.alice.pk
 
 
@@ -459,8 +409,8 @@ class TestMatchConsumerErrors:
     async def test_match_consumer_unauthorized_user(self, harness_ws, cast, match):
         """A spectator's report_score (even malformed) is permission_denied; organizer's and admin's pass."""
         path = f"/ws/match/{match.pk}/"
-        player, _ = await join(harness_ws, path, user=cast.alice)
-        spectator, welcome = await join(harness_ws, path, user=cast.carol)
+        player, _ = await join_with_welcome(harness_ws, path, user=cast.alice)
+        spectator, welcome = await join_with_welcome(harness_ws, path, user=cast.carol)
         assert (welcome["role"], welcome["is_participant"]) == ("spectator", False)
         for data in ({"score1": 3, "score2": 1}, {"score1": "three"}, None):
             await spectator.send_json({"type": "report_score", "data": data})
@@ -468,9 +418,9 @@ class TestMatchConsumerErrors:
         await player.assert_nothing_received(1.0)  # ten score windows
         stored = Match.objects.values_list("score1", "score2")
         assert await sync_to_async(stored.get)(pk=match.pk) == (0, 0)
-        organizer, welcome = await join(harness_ws, path, user=cast.organizer)
+        organizer, welcome = await join_with_welcome(harness_ws, path, user=cast.organizer)
         assert (welcome["role"], welcome["is_participant"]) == ("organizer", False)
-        admin, welcome = await join(harness_ws, path, user=cast.admin)
+        admin, welcome = await join_with_welcome(harness_ws, path, user=cast.admin)
         assert (welcome["role"], welcome["is_participant"]) == ("admin", False)
         await organizer.send_json({"type": "report_score", "data": {"score1": 3, "score2": 1}})
         await admin.send_json({"type": "report_score", "data": {"score1": 4, "score2": 1}})
@@ -488,7 +438,7 @@ class TestMatchConsumerErrors:
 
     async def test_match_consumer_rejects_malformed_scores(self, harness_ws, cast, match):
         """Bad scores (negative, non-integer, missing, above 2**31-1) are invalid_schema and never queued."""
-        client, _ = await join(harness_ws, f"/ws/match/{match.pk}/", user=cast.alice)
+        client, _ = await join_with_welcome(harness_ws, f"/ws/match/{match.pk}/", user=cast.alice)
         bad = [
             {"score1": -1, "score2": 0},
             {"score1": "3", "score2": 0},
