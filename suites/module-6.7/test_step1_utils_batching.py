@@ -113,13 +113,6 @@ def _sends(*steps: tuple) -> list[tuple]:
     return [entry for step in steps for entry in (("start", *step), ("end", *step))]
 
 
-@pytest.fixture(autouse=True)
-def _fresh_batching():
-    utils.reset_batching_state()
-    yield
-    utils.reset_batching_state()
-
-
 @pytest.fixture
 def layer(settings):
     """A fresh InMemoryChannelLayer as the default layer, with the 100 ms window."""

@@ -7,6 +7,15 @@ import pytest
 from channels.routing import URLRouter
 from django.contrib.auth.models import AnonymousUser
 
+from suites.realtime_checks import (
+    Recorder,
+    assert_refused,
+    error,
+    heartbeat_tasks,
+    join,
+    match_path,
+    members,
+)
 from target_app.realtime import utils
 from target_app.realtime.middleware_ratelimit import RateLimitMiddleware
 from target_app.realtime.routing import websocket_urlpatterns
@@ -22,38 +31,8 @@ WINDOW = 0.1
 SLACK = 0.05
 
 
-class _AnyText:
-    """Equal to any non-empty string: error messages are free text, only their codes are protocol."""
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, str) and bool(other.strip())
-
-    def __repr__(self) -> str:
-        return "<non-empty text>"
-
-
-TEXT = _AnyText()
-
-
-def error(code: str) -> dict:
-    return {"type": "error", "code": code, "message": TEXT}
-
-
-def path_of(match) -> str:
-    return f"/ws/match/{match.pk}/"
-
-
 def now() -> float:
     return asyncio.get_running_loop().time()
-
-
-def heartbeat_tasks() -> list[asyncio.Task]:
-    """Heartbeat tasks of consumers still alive in this loop."""
-    return [
-        task
-        for task in asyncio.all_tasks()
-        if not task.done() and getattr(task.get_coro(), "__qualname__", "") == "RealtimeConsumer._heartbeat"
-    ]
 
 
 def welcome(match, user, role: str, is_participant: bool) -> dict:
@@ -70,49 +49,9 @@ def welcome(match, user, role: str, is_participant: bool) -> dict:
     }
 
 
-async def join(harness_ws, match, user, **connect):
-    """A client admitted to `match`'s room, its welcome frame already read."""
-    client = await harness_ws.connect(path_of(match), user=user, **connect)
-    frame = await client.receive_json()
-    assert frame["type"] == "connection_established", frame
-    return client
-
-
-def members(layer, match) -> set[str]:
-    return set(layer.groups.get(utils.match_group(match.pk), {}))
-
-
-async def assert_refused(client, close_code: int, error_code: str, layer) -> None:
-    """Accepted, told why, closed with the code; never joined a group nor started a heartbeat."""
-    assert client.accepted  # a close before accept would be an HTTP 403 and hide the code
-    assert await client.expect_close(close_code) == [error(error_code)]
-    assert layer.groups == {}
-    assert heartbeat_tasks() == []
-
-
 async def assert_still_open(client) -> None:
     await client.send_json({"type": "ping", "timestamp": "alive"})
     assert await client.receive_json() == {"type": "pong", "data": {"timestamp": "alive"}}
-
-
-class Recorder:
-    """The test stack, keeping every ASGI message it sends, to check what follows a close."""
-
-    def __init__(self, app) -> None:
-        self.app = app
-        self.sent: list[dict] = []
-
-    async def __call__(self, scope, receive, send):
-        async def recording_send(message):
-            self.sent.append(message)
-            await send(message)
-
-        return await self.app(scope, receive, recording_send)
-
-    def after_close(self) -> list[dict]:
-        types = [message["type"] for message in self.sent]
-        assert types.count("websocket.close") == 1, types
-        return self.sent[types.index("websocket.close") + 1 :]
 
 
 @pytest.fixture
@@ -138,13 +77,13 @@ class TestConnectByRole:
         self, harness_ws, cast, match, who, role, is_participant
     ):
         user = getattr(cast, who)
-        client = await harness_ws.connect(path_of(match), user=user)
+        client = await harness_ws.connect(match_path(match), user=user)
         assert client.accepted and not client.closed
         assert await client.receive_json() == welcome(match, user, role, is_participant)
 
     async def test_superuser_without_staff_flag_is_admin(self, harness_ws, harness_users, match):
         root = await harness_users.acreate("root", is_superuser=True)
-        client = await harness_ws.connect(path_of(match), user=root)
+        client = await harness_ws.connect(match_path(match), user=root)
         assert await client.receive_json() == welcome(match, root, "admin", False)
 
     async def test_organizer_who_plays_is_organizer_and_participant(
@@ -158,7 +97,7 @@ class TestConnectByRole:
             participant2_id=cast.bob.pk,
             participant2_name="bob",
         )
-        client = await harness_ws.connect(path_of(own), user=cast.organizer)
+        client = await harness_ws.connect(match_path(own), user=cast.organizer)
         assert await client.receive_json() == welcome(own, cast.organizer, "organizer", True)
 
     async def test_admin_who_plays_is_admin_and_participant(self, harness_ws, harness_rows, cast, tournament):
@@ -170,7 +109,7 @@ class TestConnectByRole:
             participant2_id=cast.admin.pk,
             participant2_name="admin",
         )
-        client = await harness_ws.connect(path_of(own), user=cast.admin)
+        client = await harness_ws.connect(match_path(own), user=cast.admin)
         assert await client.receive_json() == welcome(own, cast.admin, "admin", True)
 
     async def test_staff_organizer_is_organizer_not_admin(
@@ -179,11 +118,11 @@ class TestConnectByRole:
         boss = await harness_users.acreate("boss", is_staff=True)
         cup = await harness_rows.acreate(Tournament, name="Staff Cup", organizer=boss)
         own = await harness_rows.acreate(Match, tournament=cup, participant1_id=cast.alice.pk)
-        client = await harness_ws.connect(path_of(own), user=boss)
+        client = await harness_ws.connect(match_path(own), user=boss)
         assert await client.receive_json() == welcome(own, boss, "organizer", False)
 
     async def test_token_in_authorization_header_is_accepted(self, harness_ws, cast, match):
-        client = await harness_ws.connect(path_of(match), user=cast.bob, token_via="header")
+        client = await harness_ws.connect(match_path(match), user=cast.bob, token_via="header")
         assert await client.receive_json() == welcome(match, cast.bob, "participant", True)
 
     async def test_welcome_joins_the_match_group_and_nothing_follows_before_the_first_ping(
@@ -252,7 +191,7 @@ class TestConnectRefusals:
             "unknown_user": harness_jwt.unknown_user,
             "inactive_user": lambda: harness_jwt.valid(ghost),
         }[token_kind]()
-        client = await harness_ws.connect(path_of(match), token=token)
+        client = await harness_ws.connect(match_path(match), token=token)
         await assert_refused(client, 4001, auth_error, harness_channel_layer)
 
     async def test_authentication_is_checked_before_the_match_exists(self, harness_ws, harness_channel_layer):
@@ -264,7 +203,9 @@ class TestConnectRefusals:
     ):
         # A stack without the JWT middleware: the user is anonymous and no auth_error says why.
         bare = RateLimitMiddleware(URLRouter(websocket_urlpatterns))
-        client = await harness_ws.connect(path_of(match), application=bare, scope={"user": AnonymousUser()})
+        client = await harness_ws.connect(
+            match_path(match), application=bare, scope={"user": AnonymousUser()}
+        )
         await assert_refused(client, 4001, "auth_required", harness_channel_layer)
 
     @pytest.mark.parametrize(
@@ -275,12 +216,12 @@ class TestConnectRefusals:
         self, harness_ws, harness_channel_layer, settings, cast, match, origin, headers
     ):
         settings.WS_ALLOWED_ORIGINS = ["http://localhost"]
-        client = await harness_ws.connect(path_of(match), user=cast.alice, origin=origin, headers=headers)
+        client = await harness_ws.connect(match_path(match), user=cast.alice, origin=origin, headers=headers)
         await assert_refused(client, 4003, "origin_not_allowed", harness_channel_layer)
 
     async def test_allowed_origin_is_welcomed(self, harness_ws, settings, cast, match):
         settings.WS_ALLOWED_ORIGINS = ["http://localhost"]
-        client = await harness_ws.connect(path_of(match), user=cast.alice, origin="http://localhost")
+        client = await harness_ws.connect(match_path(match), user=cast.alice, origin="http://localhost")
         assert await client.receive_json() == welcome(match, cast.alice, "participant", True)
 
     async def test_origin_is_checked_before_the_id(self, harness_ws, harness_channel_layer, settings):
@@ -587,7 +528,7 @@ class TestHeartbeat:
         self, harness_ws, harness_asgi_app, harness_channel_layer, cast, match
     ):
         recorder = Recorder(harness_asgi_app)
-        client = await harness_ws.connect(path_of(match), user=cast.alice, application=recorder)
+        client = await harness_ws.connect(match_path(match), user=cast.alice, application=recorder)
         await client.expect_close(4008, timeout=HEARTBEAT_TIMEOUT + 5)
         # The consumer stays in its group until the server reports the disconnect: a late event is dropped.
         await harness_channel_layer.group_send(
@@ -602,7 +543,7 @@ class TestHeartbeat:
         self, harness_ws, harness_asgi_app, cast, match
     ):
         recorder = Recorder(harness_asgi_app)
-        client = await harness_ws.connect(path_of(match), user=cast.alice, application=recorder)
+        client = await harness_ws.connect(match_path(match), user=cast.alice, application=recorder)
         await Match.objects.filter(pk=match.pk).adelete()
         await client.send_json({"type": "subscribe"})
         await client.expect_close(4004)

@@ -3,11 +3,19 @@
 import asyncio
 import json
 import logging
-import time
 
 import pytest
 from channels.layers import channel_layers, get_channel_layer
 
+from suites.realtime_checks import (
+    Recorder,
+    StillClock,
+    error,
+    heartbeat_tasks,
+    join,
+    match_path,
+    members,
+)
 from target_app.realtime import consumers, ratelimit, utils
 from target_app.realtime.middleware_ratelimit import RateLimitMiddleware
 from target_app.realtime.ratelimit import connection_key, message_key, room_key
@@ -19,30 +27,8 @@ LOGGER = "target_app.realtime.ratelimit"
 REDIS_COOLDOWN = 5.0  # seconds of loop time before an unreachable Redis is tried again
 
 
-class _AnyText:
-    """Equal to any non-empty string: error messages are free text, only their codes are protocol."""
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, str) and bool(other.strip())
-
-    def __repr__(self) -> str:
-        return "<non-empty text>"
-
-
-TEXT = _AnyText()
-
-
-def error(code: str, **data) -> dict:
-    frame = {"type": "error", "code": code, "message": TEXT}
-    return {**frame, "data": data} if data else frame
-
-
 def rate_limited(retry_after: float) -> dict:
     return error("rate_limited", retry_after=retry_after)
-
-
-def path_of(match) -> str:
-    return f"/ws/match/{match.pk}/"
 
 
 def pong(timestamp=None) -> dict:
@@ -57,15 +43,6 @@ def ping_of_size(size: int) -> str:
     return frame
 
 
-async def join(harness_ws, target, user, **connect):
-    """A client admitted to the match (or path) `target`, its welcome frame already read."""
-    path = target if isinstance(target, str) else path_of(target)
-    client = await harness_ws.connect(path, user=user, **connect)
-    frame = await client.receive_json()
-    assert frame["type"] == "connection_established", frame
-    return client
-
-
 async def ping(client, timestamp) -> dict:
     await client.send_json({"type": "ping", "timestamp": timestamp})
     return await client.receive_json()
@@ -74,18 +51,6 @@ async def ping(client, timestamp) -> dict:
 async def assert_too_many_connections(client) -> None:
     assert client.accepted  # the close rule: accept, say why, then close
     assert await client.expect_close(4029) == [error("too_many_connections")]
-
-
-def members(layer, match) -> set[str]:
-    return set(layer.groups.get(utils.match_group(match.pk), {}))
-
-
-def heartbeat_tasks() -> list[asyncio.Task]:
-    return [
-        task
-        for task in asyncio.all_tasks()
-        if not task.done() and getattr(task.get_coro(), "__qualname__", "") == "RealtimeConsumer._heartbeat"
-    ]
 
 
 async def held(kind: str, ident) -> int:
@@ -100,26 +65,6 @@ async def settle() -> None:
 
 async def room_count(match) -> int:
     return await ratelimit.get_limiter().count(room_key(utils.match_group(match.pk)))
-
-
-class Recorder:
-    """An ASGI app wrapped to keep every message it sends, to check what follows a close."""
-
-    def __init__(self, app) -> None:
-        self.app = app
-        self.sent: list[dict] = []
-
-    async def __call__(self, scope, receive, send):
-        async def recording_send(message):
-            self.sent.append(message)
-            await send(message)
-
-        return await self.app(scope, receive, recording_send)
-
-    def after_close(self) -> list[dict]:
-        types = [message["type"] for message in self.sent]
-        assert types.count("websocket.close") == 1, types
-        return self.sent[types.index("websocket.close") + 1 :]
 
 
 async def echo_app(scope, receive, send):
@@ -143,7 +88,7 @@ class TestConnectionLimitPerUser:
         harness_rate_limits(conn_per_user=2)
         await join(harness_ws, match, cast.alice)
         await join(harness_ws, match, cast.alice)
-        third = await harness_ws.connect(path_of(match), user=cast.alice)
+        third = await harness_ws.connect(match_path(match), user=cast.alice)
         await assert_too_many_connections(third)
         assert len(members(harness_channel_layer, match)) == 2  # the consumer never ran for the third
         assert len(heartbeat_tasks()) == 2
@@ -152,7 +97,7 @@ class TestConnectionLimitPerUser:
     async def test_default_limit_is_three_connections(self, harness_ws, cast, match):
         for _ in range(3):
             await join(harness_ws, match, cast.alice)
-        await assert_too_many_connections(await harness_ws.connect(path_of(match), user=cast.alice))
+        await assert_too_many_connections(await harness_ws.connect(match_path(match), user=cast.alice))
 
     async def test_limit_counts_every_endpoint_and_room(
         self, harness_ws, harness_rate_limits, cast, tournament, match, other_match
@@ -160,12 +105,12 @@ class TestConnectionLimitPerUser:
         harness_rate_limits(conn_per_user=2)
         await join(harness_ws, match, cast.alice)
         await join(harness_ws, f"/ws/tournament/{tournament.pk}/", cast.alice)
-        await assert_too_many_connections(await harness_ws.connect(path_of(other_match), user=cast.alice))
+        await assert_too_many_connections(await harness_ws.connect(match_path(other_match), user=cast.alice))
 
     async def test_other_users_are_not_affected(self, harness_ws, harness_rate_limits, cast, match):
         harness_rate_limits(conn_per_user=1)
         await join(harness_ws, match, cast.alice)
-        await assert_too_many_connections(await harness_ws.connect(path_of(match), user=cast.alice))
+        await assert_too_many_connections(await harness_ws.connect(match_path(match), user=cast.alice))
         await join(harness_ws, match, cast.bob)
 
     async def test_users_are_counted_per_user_not_per_address(
@@ -188,30 +133,30 @@ class TestConnectionLimitPerAddress:
         address = {"client": ("203.0.113.7", 51000)}
         admitted = []
         for _ in range(2):  # admitted by the middleware, then refused by the consumer: no token
-            client = await harness_ws.connect(path_of(match), scope=address)
+            client = await harness_ws.connect(match_path(match), scope=address)
             assert await client.expect_close(4001) == [error("missing")]
             admitted.append(client)
-        await assert_too_many_connections(await harness_ws.connect(path_of(match), scope=address))
-        elsewhere = await harness_ws.connect(path_of(match), scope={"client": ("203.0.113.8", 51000)})
+        await assert_too_many_connections(await harness_ws.connect(match_path(match), scope=address))
+        elsewhere = await harness_ws.connect(match_path(match), scope={"client": ("203.0.113.8", 51000)})
         assert await elsewhere.expect_close(4001) == [error("missing")]
 
         await admitted[0].disconnect()  # what a real server reports once the close handshake is done
         assert await held("ip", "203.0.113.7") == 1
-        again = await harness_ws.connect(path_of(match), scope=address)
+        again = await harness_ws.connect(match_path(match), scope=address)
         assert await again.expect_close(4001) == [error("missing")]
 
     async def test_default_address_limit_is_ten(self, harness_ws, match):
         address = {"client": ("203.0.113.9", 52000)}
         for _ in range(10):
-            client = await harness_ws.connect(path_of(match), scope=address)
+            client = await harness_ws.connect(match_path(match), scope=address)
             assert await client.expect_close(4001) == [error("missing")]
-        await assert_too_many_connections(await harness_ws.connect(path_of(match), scope=address))
+        await assert_too_many_connections(await harness_ws.connect(match_path(match), scope=address))
 
     async def test_clients_without_an_address_share_one_count(self, harness_ws, harness_rate_limits, match):
         harness_rate_limits(conn_per_ip=1)
-        first = await harness_ws.connect(path_of(match), scope={"client": None})
+        first = await harness_ws.connect(match_path(match), scope={"client": None})
         assert await first.expect_close(4001) == [error("missing")]
-        await assert_too_many_connections(await harness_ws.connect(path_of(match), scope={"client": None}))
+        await assert_too_many_connections(await harness_ws.connect(match_path(match), scope={"client": None}))
         assert await held("ip", "unknown") == 1
 
 
@@ -476,7 +421,7 @@ class TestRoomCapacity:
         harness_rate_limits(room_max=2)
         await join(harness_ws, match, cast.alice)
         bob = await join(harness_ws, match, cast.bob)
-        carol = await harness_ws.connect(path_of(match), user=cast.carol)
+        carol = await harness_ws.connect(match_path(match), user=cast.carol)
         assert carol.accepted
         assert await carol.expect_close(4029) == [error("room_full")]
         assert len(members(harness_channel_layer, match)) == 2
@@ -506,7 +451,7 @@ class TestDisabledSwitch:
     async def test_anonymous_connections_are_not_counted(self, harness_ws, harness_rate_limits, match):
         harness_rate_limits(rate_enabled=False, conn_per_ip=1)
         for _ in range(3):
-            client = await harness_ws.connect(path_of(match), scope={"client": ("203.0.113.20", 1)})
+            client = await harness_ws.connect(match_path(match), scope={"client": ("203.0.113.20", 1)})
             assert await client.expect_close(4001) == [error("missing")]
 
     async def test_messages_are_never_rate_limited(self, harness_ws, harness_rate_limits, cast, match):
@@ -652,41 +597,6 @@ class TestMiddlewareAlone:
         return sent, inbox
 
 
-class StillClock:
-    """Holds virtual time still while real Redis I/O is in flight; only `advance()` moves it.
-
-    looptime jumps to the next timer as soon as the loop idles, even while a Redis reply is on its
-    way, and that timer is often redis-py's own socket timeout. A task that always has a callback
-    ready keeps the loop from idling. After REAL_GUARD real seconds it gives up, so a test waiting
-    for something that never comes still times out instead of hanging.
-    """
-
-    REAL_GUARD = 5.0
-
-    def __init__(self) -> None:
-        self._task: asyncio.Task | None = None
-
-    def hold(self) -> None:
-        self._task = asyncio.ensure_future(self._spin())
-
-    async def release(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
-
-    async def advance(self, seconds: float) -> None:
-        """Let `seconds` of loop time pass (nothing may be talking to Redis meanwhile)."""
-        await self.release()
-        await asyncio.sleep(seconds)
-        self.hold()
-
-    async def _spin(self) -> None:
-        give_up = time.monotonic() + self.REAL_GUARD
-        while time.monotonic() < give_up:
-            await asyncio.sleep(0)
-
-
 @pytest.fixture
 async def redis(harness_redis):
     """The private redis-server behind the limiter, a client to inspect it, and virtual time held still."""
@@ -731,7 +641,7 @@ class TestRedisBackend:
         harness_rate_limits(conn_per_user=2)
         conn = connection_key("user", str(cast.alice.pk))
         client.set(conn, 2)  # two connections held by another server process
-        await assert_too_many_connections(await harness_ws.connect(path_of(match), user=cast.alice))
+        await assert_too_many_connections(await harness_ws.connect(match_path(match), user=cast.alice))
         client.set(conn, 1)
         await join(harness_ws, match, cast.alice)
         assert client.get(conn) == b"2"
@@ -785,7 +695,7 @@ class TestRedisBackend:
         answers = [await ping(alice, n) for n in range(4)]
         assert answers == [pong(0), pong(1), pong(2), rate_limited(0.1)]  # a fresh in-process bucket
         await join(harness_ws, match, cast.bob)
-        await assert_too_many_connections(await harness_ws.connect(path_of(match), user=cast.bob))
+        await assert_too_many_connections(await harness_ws.connect(match_path(match), user=cast.bob))
         assert len(warnings_of(caplog)) == 1 and "Redis unreachable" in warnings_of(caplog)[0]
         assert warnings_of(caplog, logging.INFO) == []
 
@@ -848,7 +758,7 @@ class TestRedisBackend:
         await alice.disconnect()  # the release finds Redis gone: the key's TTL frees it there
         assert len(warnings_of(caplog)) == 1
         await join(harness_ws, match, cast.alice)  # served in-process meanwhile
-        second = await harness_ws.connect(path_of(match), user=cast.alice)
+        second = await harness_ws.connect(match_path(match), user=cast.alice)
         await assert_too_many_connections(second)
         assert len(warnings_of(caplog)) == 1
 
@@ -941,7 +851,7 @@ class TestChannelLayerOnRedis:
         settings.REDIS_URL = None  # rate limits in-process, so the room count survives the outage
         caplog.set_level(logging.INFO)
         server.down()
-        alice = await harness_ws.connect(path_of(match), user=cast.alice)
+        alice = await harness_ws.connect(match_path(match), user=cast.alice)
         assert alice.accepted
         assert await alice.expect_close(1011) == [error("unavailable")]
         assert await room_count(match) == 0  # given back before the client even left
