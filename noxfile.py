@@ -13,6 +13,14 @@ def tests(session: nox.Session) -> None:
     session.run("python", "-m", "pytest", *session.posargs)
 
 
+@nox.session(python="3.11", venv_backend="uv")
+def tests_lowest(session: nox.Session) -> None:
+    """The test run on the lowest versions pyproject.toml allows: the lower bounds are tested, not guessed."""
+    groups = nox.project.dependency_groups(PYPROJECT, "tests")
+    session.install("--resolution=lowest-direct", "-e", ".", *groups)
+    session.run("python", "-m", "pytest", *session.posargs)
+
+
 @nox.session(python="3.11")
 def lint(session: nox.Session) -> None:
     """ruff over the code."""

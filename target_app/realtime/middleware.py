@@ -46,6 +46,10 @@ def decode_user_id(token: str) -> tuple[int | None, str | None]:
     # `alg: none` and every algorithm but ours are forged or foreign tokens, not garbled ones.
     if header.get("alg") != ALGORITHM:
         return None, BAD_SIGNATURE
+    # RFC 7515 4.1.11: a token naming critical extensions must be refused by anyone who implements
+    # none of them (recent PyJWT versions check this too; older ones let it through).
+    if "crit" in header:
+        return None, MALFORMED
     try:
         options = {"require": list(REQUIRED_CLAIMS)}
         claims = jwt.decode(token, signing_key(), algorithms=[ALGORITHM], options=options)
@@ -53,7 +57,8 @@ def decode_user_id(token: str) -> tuple[int | None, str | None]:
         return None, EXPIRED
     except jwt.InvalidSignatureError:
         return None, BAD_SIGNATURE
-    except jwt.InvalidTokenError:
+    except (jwt.InvalidTokenError, TypeError, ValueError, OverflowError):
+        # Older PyJWT versions let odd claim values (e.g. "nbf": null) escape as TypeError.
         return None, MALFORMED
     # PyJWT reads times with int(), so "100000000000" and true would pass; RFC 7519 times are numbers.
     times = [claims[name] for name in ("iat", "exp", "nbf") if name in claims]
