@@ -7,21 +7,20 @@ import time
 import pytest
 
 
+@pytest.mark.timeout(10)  # on real time this test would need 50 s
 @pytest.mark.looptime
 async def test_silent_client_is_closed_after_50_virtual_seconds(harness_ws, looptime):
-    started = time.perf_counter()
     client = await harness_ws.connect("/ws/heartbeat/")
     t0 = float(looptime)
     assert await client.receive_json(timeout=30) == {"type": "ping"}
     assert looptime - t0 == pytest.approx(25, abs=0.05)
     assert await client.expect_close(4008, timeout=30) == [{"type": "error", "code": "heartbeat_timeout"}]
     assert looptime - t0 == pytest.approx(50, abs=0.05)
-    assert time.perf_counter() - started < 0.5
 
 
+@pytest.mark.timeout(10)  # on real time this test would need 75 s
 @pytest.mark.looptime
 async def test_answering_client_stays_until_50_s_after_its_last_frame(harness_ws, looptime):
-    started = time.perf_counter()
     client = await harness_ws.connect("/ws/heartbeat/")
     t0 = float(looptime)
     assert await client.receive_json(timeout=30) == {"type": "ping"}
@@ -31,7 +30,6 @@ async def test_answering_client_stays_until_50_s_after_its_last_frame(harness_ws
     assert looptime - t0 == pytest.approx(74, abs=0.05)
     await client.expect_close(4008, timeout=2)
     assert looptime - t0 == pytest.approx(75, abs=0.05)
-    assert time.perf_counter() - started < 0.5
 
 
 async def test_without_the_marker_time_is_real(harness_ws):
@@ -48,12 +46,11 @@ import time
 import pytest
 
 
+@pytest.mark.timeout(10)  # on real time this test would need 100 s
 async def test_unmarked_async_test_runs_on_virtual_time(looptime):
-    started = time.perf_counter()
     t0 = float(looptime)
     await asyncio.sleep(100)
     assert looptime - t0 == pytest.approx(100)
-    assert time.perf_counter() - started < 0.5
 
 
 @pytest.mark.looptime(False)
