@@ -22,7 +22,10 @@ def test_collecting_garbage_finds_no_unclosed_loop():
 
 def test_no_stray_event_loop_after_a_sync_test(pytester):
     pytester.makeini(
-        "[pytest]\nasyncio_mode = auto\nasyncio_default_fixture_loop_scope = function\nfilterwarnings = error\n"
+        "[pytest]\n"
+        "asyncio_mode = auto\n"
+        "asyncio_default_fixture_loop_scope = function\n"
+        "filterwarnings = error\n"
     )
     pytester.makepyfile(test_loops=SYNC_THEN_ASYNC)
     result = pytester.runpytest_subprocess("-p", "no:randomly")
