@@ -82,6 +82,9 @@ def serve(db_path: str | None, host: str, port: int) -> None:
     _migrate()
     import uvicorn
     from django.conf import settings
+    from uvicorn.config import LOGGING_CONFIG
+
+    from target_app.logredact import uvicorn_log_config
 
     click.echo(
         f"target_app serving on http://{host}:{port} (db {settings.DATABASES['default']['NAME']}, "
@@ -94,7 +97,7 @@ def serve(db_path: str | None, host: str, port: int) -> None:
         port=port,
         lifespan="off",  # Django's ASGI handler has no lifespan support
         ws="websockets-sansio",
-        access_log=False,  # access lines carry `?token=…` query strings: never write tokens to logs
+        log_config=uvicorn_log_config(LOGGING_CONFIG),  # logged paths carry `?token=…`: redact them
         log_level=os.environ.get("TARGET_APP_LOG_LEVEL", "info").lower(),
     )
 
