@@ -1,8 +1,10 @@
 """The `harness` command line: thin click commands that call into `harness.workflow` and set exit codes."""
 
+import contextlib
 import functools
 import json
 import os
+import signal
 from pathlib import Path
 
 import click
@@ -36,6 +38,20 @@ def _edge(func):
             raise _Stop(f"{err.filename or ''}: {err.strerror or err}".lstrip(": ")) from err
 
     return wrapper
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt():
+    """SIGTERM (a CI job cancelled, `kill`) ends a run the way Ctrl-C does: pytest stopped, event logged."""
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _echo(line: str) -> None:
@@ -134,7 +150,8 @@ def run(ctx, module, step, workers, shard, rebaseline, verbose, pytest_args) -> 
     project = _project(ctx)
     spec = find_spec(project, module)
     options = RunOptions(workers=workers, shard=shard, pytest_args=tuple(pytest_args), verbose=verbose)
-    result = workflow.run_module(project, spec, options, _echo, step=step, rebaseline=rebaseline)
+    with _terminate_as_interrupt():
+        result = workflow.run_module(project, spec, options, _echo, step=step, rebaseline=rebaseline)
     ctx.exit(0 if result is None else _exit_for(result))
 
 

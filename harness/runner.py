@@ -119,12 +119,18 @@ def _run(cmd: list[str], root: Path, env: dict, log_file: Path, options: RunOpti
             encoding="utf-8",
             errors="replace",
         ) as proc:
-            for line in proc.stdout:
-                log.write(line)
-                if options.verbose:
-                    print(line, end="", flush=True)
-                stripped = line.strip().strip("=").strip()
-                if any(word in stripped for word in _SUMMARY_WORDS) and " in " in stripped:
-                    summary = stripped
-            code = proc.wait()
+            try:
+                for line in proc.stdout:
+                    log.write(line)
+                    if options.verbose:
+                        print(line, end="", flush=True)
+                    stripped = line.strip().strip("=").strip()
+                    if any(word in stripped for word in _SUMMARY_WORDS) and " in " in stripped:
+                        summary = stripped
+                code = proc.wait()
+            except BaseException:
+                # Interrupted (Ctrl-C, SIGTERM): pytest must not run on alone into a work dir that is
+                # about to be removed.
+                proc.terminate()
+                raise
     return code, summary

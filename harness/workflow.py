@@ -122,7 +122,15 @@ def run_module(
     echo(f"Running {label}: {len(suites)} suite path(s), measuring {', '.join(spec.source)}")
     started = store.now()
     work = shard_dir(project, spec.id, options) if options.shard else _workdir(project, spec.id)
-    session = run_session(project.root, suites, spec.source, work, options, echo)
+    try:
+        session = run_session(project.root, suites, spec.source, work, options, echo)
+    except KeyboardInterrupt:
+        # The log says the run ended without a result; earlier events, reports and MAP.md are untouched.
+        interrupted = event(project, spec, "run_interrupted", step=step, shard=shard_text(options))
+        store.append_events(project.trace_path, project.lock_path, [interrupted])
+        if not options.shard:
+            shutil.rmtree(work, ignore_errors=True)
+        raise
     if options.shard:
         return finish_shard(project, spec, session, started, options, echo)
     try:
