@@ -9,11 +9,12 @@ import time
 from typing import Any
 
 import pytest
+import time_machine
 from django.contrib.auth.models import AnonymousUser
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from target_app.realtime.middleware import authenticate, decode_user_id, signing_key
+from target_app.realtime.middleware import authenticate, create_token, decode_user_id, signing_key
 
 AUTH_ERRORS = {"missing", "malformed", "expired", "bad_signature", "unknown_user", "inactive_user"}
 B64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
@@ -336,3 +337,16 @@ async def test_a_refused_token_gets_an_auth_error_then_close_4001(harness_ws, ca
     assert len(frames) == 1 and frames[0]["type"] == "error" and frames[0]["code"] in errors, (frames, errors)
     assert set(frames[0]) == {"type", "code", "message"}
     await client.disconnect()
+
+
+@settings(max_examples=EXAMPLES)
+@given(user_id=st.integers(1, 2**62), ttl=st.integers(1, 10**7), issued=st.integers(10**9, 4 * 10**9))
+def test_minted_tokens_carry_the_user_until_they_expire(user_id, ttl, issued):
+    """`create_token` (the `token` command's minting) is valid for exactly `ttl` seconds, then expired."""
+    token = create_token(user_id, ttl, now=issued)
+    claims = json.loads(base64.urlsafe_b64decode(token.split(".")[1] + "=="))
+    assert claims == {"user_id": user_id, "iat": issued, "exp": issued + ttl}
+    with time_machine.travel(issued + ttl - 1, tick=False):
+        assert decode_user_id(token) == (user_id, None)
+    with time_machine.travel(issued + ttl + 1, tick=False):
+        assert decode_user_id(token) == (None, "expired")
