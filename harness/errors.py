@@ -15,3 +15,10 @@ class DataError(HarnessError):
 
 class UsageError(HarnessError):
     """The command line asks for something that cannot be done."""
+
+
+def yaml_problem(err: Exception) -> str:
+    """A YAML parse error in one line: where and what (PyYAML's own text spans several)."""
+    mark = getattr(err, "problem_mark", None)
+    where = f" at line {mark.line + 1}" if mark else ""
+    return f"not valid YAML{where}: {getattr(err, 'problem', None) or err}"

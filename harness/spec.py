@@ -6,7 +6,7 @@ from pathlib import Path
 
 import yaml
 
-from harness.errors import SpecError
+from harness.errors import SpecError, yaml_problem
 
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _TOP_KEYS = {
@@ -99,9 +99,7 @@ def load_spec(path: Path) -> ModuleSpec:
     except OSError as err:
         raise SpecError(f"{path}: cannot read: {err.strerror}") from err
     except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark else ""
-        raise SpecError(f"{path}: not valid YAML{where}: {getattr(err, 'problem', err)}") from err
+        raise SpecError(f"{path}: {yaml_problem(err)}") from err
     return _Parser(path).module(data)
 
 

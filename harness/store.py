@@ -10,7 +10,7 @@ from pathlib import Path
 import filelock
 import yaml
 
-from harness.errors import DataError
+from harness.errors import DataError, yaml_problem
 
 BEGIN, END = "<!-- harness:begin -->", "<!-- harness:end -->"
 LOCK_TIMEOUT = 120
@@ -72,7 +72,7 @@ def read_trace(trace_path: Path) -> list[dict]:
     try:
         events = yaml.safe_load(trace_path.read_text(encoding="utf-8"))
     except yaml.YAMLError as err:
-        raise DataError(f"{trace_path}: not valid YAML, fix or move it: {err}") from err
+        raise DataError(f"{trace_path}: {yaml_problem(err)}; fix or move it") from err
     if events is None:
         return []
     if not isinstance(events, list):

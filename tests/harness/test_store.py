@@ -134,8 +134,9 @@ def test_append_keeps_existing_text_and_refuses_broken_yaml(tmp_path):
     store.append_events(trace, lock, [EVENT])
     assert trace.read_text().startswith("# kept comment\n- {event: manual, module: m}\n- at:")
     trace.write_text("- [unclosed\n")
-    with pytest.raises(DataError, match=r"trace\.yml: not valid YAML"):
+    with pytest.raises(DataError, match=r"trace\.yml: not valid YAML at line 2: .*; fix or move it$") as err:
         store.append_events(trace, lock, [EVENT])
+    assert "\n" not in str(err.value)  # one line, as every exit-2 message
     assert trace.read_text() == "- [unclosed\n"
 
 
