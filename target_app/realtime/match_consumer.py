@@ -26,7 +26,7 @@ def _save_score(match_id: int, score1: int, score2: int) -> None:
 
 def _score(data: dict, key: str) -> int:
     value = data.get(key)
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= Match.MAX_SCORE:
+    if not Match.is_score(value):
         raise FrameError("invalid_schema", f"'data.{key}' must be an integer from 0 to {Match.MAX_SCORE}")
     return value
 

@@ -65,6 +65,11 @@ class Match(models.Model):
     def __str__(self) -> str:
         return f"{self.participant1_name} vs {self.participant2_name}"
 
+    @classmethod
+    def is_score(cls, value) -> bool:
+        """Whether `value` fits the score columns: an int (not a bool) from 0 to MAX_SCORE."""
+        return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= cls.MAX_SCORE
+
     def participant_ids(self) -> set[int]:
         return {pid for pid in (self.participant1_id, self.participant2_id) if pid is not None}
 

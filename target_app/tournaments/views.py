@@ -32,10 +32,11 @@ def _body(request) -> dict:
     return body
 
 
-def _int_field(body: dict, key: str, maximum: int = Match.MAX_SCORE) -> int:
+def _int_field(body: dict, key: str) -> int:
+    # Scores and the winner's id are stored in the same kind of integer column.
     value = body.get(key)
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= maximum:
-        raise BadRequest(f"'{key}' must be an integer from 0 to {maximum}")
+    if not Match.is_score(value):
+        raise BadRequest(f"'{key}' must be an integer from 0 to {Match.MAX_SCORE}")
     return value
 
 
