@@ -28,17 +28,6 @@ CLOSE_UNAVAILABLE = 1011  # standard "internal error": the channel layer cannot 
 # While the channel layer (Redis) is unreachable, each connection retries its receive this often.
 LAYER_RETRY_SECONDS = 1.0
 
-# Server events relayed from the channel layer to the client unchanged.
-RELAYED_EVENTS = (
-    "announcement",
-    "score_updated",
-    "match_started",
-    "match_completed",
-    "match_state_changed",
-    "dispute_created",
-    "bracket_updated",
-)
-
 
 class FrameError(Exception):
     """A client frame the protocol rejects; carries the error code to answer with."""

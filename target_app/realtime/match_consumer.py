@@ -3,7 +3,13 @@
 from channels.db import database_sync_to_async
 
 from target_app.realtime import utils
-from target_app.realtime.consumers import FrameError, RealtimeConsumer, frame_data, user_role
+from target_app.realtime.consumers import (
+    CLOSE_NOT_FOUND,
+    FrameError,
+    RealtimeConsumer,
+    frame_data,
+    user_role,
+)
 from target_app.tournaments.models import Match
 
 SCORE_REPORTERS = ("participant", "organizer", "admin")
@@ -80,7 +86,7 @@ class MatchConsumer(RealtimeConsumer):
     async def handle_subscribe(self, frame: dict) -> None:
         match = await _match_snapshot(self.object_id)
         if match is None:  # deleted while we were connected
-            await self.reject(4004, "not_found", f"match {self.object_id} no longer exists")
+            await self.reject(CLOSE_NOT_FOUND, "not_found", f"match {self.object_id} no longer exists")
             return
         await self.send_frame("subscribed", match_summary(match))
 
