@@ -1,8 +1,7 @@
 """The lead's acceptance of a variance: read from and recorded in trace.yml; unmet targets carry forward."""
 
-from harness import render, results, store, targets
+from harness import events, layout, outputs, store, stored, targets
 from harness.errors import UsageError
-from harness.outputs import event, refresh_map
 from harness.project import Project
 from harness.spec import ModuleSpec
 
@@ -27,8 +26,8 @@ def accept_module(project: Project, spec: ModuleSpec, rationale: str) -> dict:
     """Record the lead's decision; the unmet targets become carry-forward items."""
     if not rationale.strip():
         raise UsageError("--rationale must say why the variance is accepted")
-    out_dir = results.result_dir(project, spec.id)
-    result = results.load(out_dir / "results.json")
+    at = layout.files(project, spec.id)
+    result = stored.load(at.result)
     if result["status"] == "failed":
         raise UsageError(
             f"{spec.id}: cannot accept a Failed result ({result['reason']}); fix the tests first"
@@ -36,21 +35,21 @@ def accept_module(project: Project, spec: ModuleSpec, rationale: str) -> dict:
     if not result["unmet"]:
         raise UsageError(f"{spec.id}: every target is met; there is no variance to accept")
     items = targets.carry_forward_items(result["files"], result["overall"], spec.id)
-    accepted = event(
+    accepted = events.event(
         project,
-        spec,
+        spec.id,
         "variance_accepted",
         rationale=rationale.strip(),
         accepted=list(result["unmet"]),
         overall=result["overall"]["percent"],
     )
-    carried = event(
+    carried = events.event(
         project,
-        spec,
+        spec.id,
         "carry_forward_created",
         items=[{k: i[k] for k in ("file", "percent", "target", "missing")} for i in items],
     )
-    store.append_events(project.trace_path, project.lock_path, [accepted, carried])
+    events.record(project, accepted, carried)
     result = {
         **result,
         "status": "complete_with_variance",
@@ -62,8 +61,6 @@ def accept_module(project: Project, spec: ModuleSpec, rationale: str) -> dict:
         },
         "carry_forward": items,
     }
-    with store.project_lock(project.lock_path):
-        store.atomic_write(out_dir / "COMPLETION_STATUS.md", render.completion_status(result))
-        store.atomic_write(out_dir / "results.json", results.dumps(result))
-    refresh_map(project)
+    outputs.write_report(at, result)
+    outputs.refresh_map(project)
     return result

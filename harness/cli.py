@@ -1,7 +1,6 @@
 """The `harness` command line: thin click commands that call into `harness.workflow` and set exit codes."""
 
 import contextlib
-import functools
 import json
 import os
 import signal
@@ -9,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from harness import __version__, acceptance, outputs, render, results, targets, workflow
+from harness import __version__, acceptance, layout, outputs, render, stored, targets, workflow
 from harness.catalog import all_specs, find_spec
 from harness.errors import HarnessError
 from harness.project import load_project
@@ -23,21 +22,6 @@ class _Stop(click.ClickException):
     """A harness error at the edge: one line on stderr, exit status 2."""
 
     exit_code = 2
-
-
-def _edge(func):
-    """Turn library errors into one-line messages with exit status 2."""
-
-    @functools.wraps(func)
-    def wrapper(*args, **kwargs):
-        try:
-            return func(*args, **kwargs)
-        except HarnessError as err:
-            raise _Stop(str(err)) from err
-        except OSError as err:
-            raise _Stop(f"{err.filename or ''}: {err.strerror or err}".lstrip(": ")) from err
-
-    return wrapper
 
 
 @contextlib.contextmanager
@@ -79,11 +63,19 @@ def _parse_shard(ctx, param, value):
 
 
 class _Group(click.Group):
-    """Keeps usage errors to the contract's one or two lines (click prints usage text and a blank line)."""
+    """The one edge where errors become the contract's one or two lines and exit status 2.
+
+    Library errors (HarnessError), file errors (OSError) and click's usage errors (which would print
+    usage text and a blank line) are all converted here, for every command.
+    """
 
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
+        except HarnessError as err:
+            raise _Stop(str(err)) from err
+        except OSError as err:
+            raise _Stop(f"{err.filename or ''}: {err.strerror or err}".lstrip(": ")) from err
         except click.UsageError as err:
             if isinstance(err, _Stop) or err.ctx is None:
                 raise
@@ -106,21 +98,15 @@ def main(ctx: click.Context, root: Path | None) -> None:
 
 @main.command("list")
 @click.pass_context
-@_edge
 def list_cmd(ctx: click.Context) -> None:
     """The modules found, with their status from the last run."""
     project = _project(ctx)
     found = all_specs(project)
     broken = [f for f in found if not isinstance(f, ModuleSpec)]
     for spec in (f for f in found if isinstance(f, ModuleSpec)):
-        path = results.result_dir(project, spec.id) / "results.json"
-        summary = "not run yet"
-        if path.is_file():
-            r = results.load(path)
-            summary = (
-                f"{r['status_label']}  {render.pct(r['overall']['percent'])}  {render.day(r['finished_at'])}"
-            )
-        click.echo(f"{spec.id:<16} {summary:<48} {spec.title}")
+        at = layout.files(project, spec.id)
+        result = stored.load(at.result) if at.result.is_file() else None
+        click.echo(render.list_line(spec.id, spec.title, result))
     if not found:
         click.echo(f"no module specs found ({', '.join(project.spec_globs)})")
     for err in broken:
@@ -137,29 +123,38 @@ def list_cmd(ctx: click.Context) -> None:
     "--rebaseline", is_flag=True, help="Measure baseline suites again instead of reusing baseline.json."
 )
 @click.option("-v", "--verbose", is_flag=True, help="Stream pytest's output.")
+@click.option("-q", "--quiet", is_flag=True, help="Print only the status line (and errors).")
 @click.argument("pytest_args", nargs=-1, type=click.UNPROCESSED)
 @click.pass_context
-@_edge
-def run(ctx, module, step, workers, shard, rebaseline, verbose, pytest_args) -> None:
+def run(ctx, module, step, workers, shard, rebaseline, verbose, quiet, pytest_args) -> None:
     """Run MODULE's suites under coverage, write reports/<id>/, trace.yml and MAP.md.
 
-    Arguments after `--` go to pytest unchanged.
+    Arguments after `--` go to pytest unchanged (the baseline suites get them too).
     """
     if shard and step:
         raise click.UsageError("--shard and --step cannot be combined")
+    if quiet and verbose:
+        raise click.UsageError("--quiet and --verbose cannot be combined")
     project = _project(ctx)
     spec = find_spec(project, module)
-    options = RunOptions(workers=workers, shard=shard, pytest_args=tuple(pytest_args), verbose=verbose)
+    options = RunOptions(workers, shard, tuple(pytest_args), verbose=verbose, quiet=quiet)
     with _terminate_as_interrupt():
-        result = workflow.run_module(project, spec, options, _echo, step=step, rebaseline=rebaseline)
+        result = workflow.run_module(
+            project, spec, options, _silent if quiet else _echo, step=step, rebaseline=rebaseline
+        )
+    if quiet and result is not None:
+        click.echo(render.status_line(result))
     ctx.exit(0 if result is None else _exit_for(result))
+
+
+def _silent(line: str) -> None:
+    pass
 
 
 @main.command()
 @click.argument("module")
 @click.option("--run", "fresh", is_flag=True, help="Run the module first instead of reading the last result.")
 @click.pass_context
-@_edge
 def check(ctx, module, fresh) -> None:
     """CI gate: every file below its target, with figure and target; exit 1 if a gating target is missed."""
     project = _project(ctx)
@@ -167,14 +162,15 @@ def check(ctx, module, fresh) -> None:
     if fresh:
         result = workflow.run_module(project, spec, RunOptions(), _echo)
     else:
-        result = results.load_module(project, spec.id)
+        result = stored.load_module(project, spec.id)
         if result.get("spec_sha256") not in (None, workflow.spec_digest(spec)):
             click.echo(
                 f"warning: {spec.path} changed after this result was recorded"
                 f" ({result['finished_at']}); `harness check --run` measures again",
                 err=True,
             )
-    _print_shortfalls(result)
+    for line in render.shortfall_lines(result):
+        click.echo(line)
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary:
         with open(summary, "a", encoding="utf-8") as handle:
@@ -182,43 +178,21 @@ def check(ctx, module, fresh) -> None:
     ctx.exit(_exit_for(result))
 
 
-def _print_shortfalls(result: dict) -> None:
-    accepted = (result.get("acceptance") or {}).get("accepted", [])
-    for key, entry in render.short_files(result):
-        for c in (c for c in entry["checks"] if not c["met"]):
-            for s in c["short"]:
-                note = (
-                    " (warn only)" if c["warn_only"] else (" (accepted variance)" if key in accepted else "")
-                )
-                metric = "" if s["metric"] == "percent" else f" {s['metric']}"
-                click.echo(
-                    f"{key}:{metric} {render.pct(s['figure'], 2)}"
-                    f" < target {render.target_pct(s['target'])}{note}"
-                )
-    line = f"{result['module']}: {targets.STATUS_LABELS[result['status']]}"
-    click.echo(line + (f" ({result['reason']})" if result.get("reason") else ""))
-
-
 @main.command()
 @click.argument("module")
 @click.pass_context
-@_edge
 def report(ctx, module) -> None:
     """Render COMPLETION_STATUS.md and MAP.md again from the stored result, without running tests."""
     project = _project(ctx)
     spec = find_spec(project, module)
     result = outputs.rerender(project, spec)
-    click.echo(
-        f"{project.relative(results.result_dir(project, spec.id) / 'COMPLETION_STATUS.md')}: "
-        f"{result['status_label']}"
-    )
+    click.echo(f"{project.relative(layout.files(project, spec.id).report)}: {result['status_label']}")
 
 
 @main.command()
 @click.argument("module")
 @click.option("--rationale", required=True, help="Why the lead accepts the variance.")
 @click.pass_context
-@_edge
 def accept(ctx, module, rationale) -> None:
     """Accept MODULE with documented variance; its unmet targets become carry-forward items."""
     project = _project(ctx)
@@ -234,7 +208,6 @@ def accept(ctx, module, rationale) -> None:
 @click.argument("b")
 @click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON.")
 @click.pass_context
-@_edge
 def diff(ctx, a, b, as_json) -> None:
     """Per-file comparison of two stored results (module ids, spec paths or results.json paths)."""
     project = _project(ctx)
@@ -242,20 +215,12 @@ def diff(ctx, a, b, as_json) -> None:
     if as_json:
         click.echo(json.dumps(comparison, indent=2))
         return
-    rows = [*comparison["files"].items(), ("Overall", comparison["overall"])]
-    width = max(len(p) for p, _ in rows)
-    click.echo(f"{'File':<{width}}  {comparison['a']:>12}  {comparison['b']:>12}  {'Δ':>7}")
-    for path, row in rows:
-        click.echo(
-            f"{path:<{width}}  {render.pct(row['a']):>12}  {render.pct(row['b']):>12}"
-            f"  {render.delta(row['delta']):>7}"
-        )
+    click.echo(render.diff_table(comparison))
 
 
 @main.command()
 @click.argument("module", required=False)
 @click.pass_context
-@_edge
 def combine(ctx, module) -> None:
     """Merge the shards of MODULE (default: every module with shards) into one result."""
     project = _project(ctx)
@@ -265,7 +230,7 @@ def combine(ctx, module) -> None:
         specs = [
             s
             for s in all_specs(project)
-            if isinstance(s, ModuleSpec) and (project.module_dir(s.id) / ".work" / "shards").is_dir()
+            if isinstance(s, ModuleSpec) and layout.files(project, s.id).shards.is_dir()
         ]
         if not specs:
             raise HarnessError("no module has shards to combine")

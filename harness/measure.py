@@ -2,6 +2,7 @@
 
 import contextlib
 import json
+import re
 from pathlib import Path
 
 import coverage
@@ -27,6 +28,38 @@ def write_reports(root: Path, data_file: Path, out_dir: Path) -> dict:
         except CoverageException as err:
             raise DataError(f"{data_file}: coverage.py could not report: {err}") from err
     return json.loads((out_dir / "coverage.json").read_text(encoding="utf-8"))
+
+
+def step_figures(root: Path, data_file: Path, tests: dict[int, list[str]], scratch: Path) -> dict[int, dict]:
+    """Per step: per-file figures of only that step's tests, from coverage.py's per-test contexts.
+
+    pytest-cov names a test's contexts `<node id>|setup`, `|run` and `|teardown`; lines run while the
+    modules were imported (collection, the empty context) count for every step, as they would if the
+    step ran alone.
+    """
+    figures: dict[int, dict] = {}
+    with contextlib.chdir(root):
+        try:
+            cov = coverage.Coverage(data_file=str(data_file))
+            cov.load()
+            for number, nodeids in tests.items():
+                out = scratch / f"step-{number}.json"
+                cov.json_report(outfile=str(out), contexts=[_contexts_of(nodeids)])
+                figures[number] = file_figures(json.loads(out.read_text(encoding="utf-8")))
+        except CoverageException as err:
+            raise DataError(f"{data_file}: coverage.py could not report per step: {err}") from err
+    return figures
+
+
+def _contexts_of(nodeids: list[str]) -> str:
+    """One regex for the import-time context and every phase of the given tests."""
+    alternatives = "|".join(re.escape(nodeid) for nodeid in sorted(nodeids))
+    return rf"^$|^(?:{alternatives})\|" if nodeids else "^$"
+
+
+def executed_nothing(report: dict) -> bool:
+    """True when no line of any reported file ran (every file is listed, none was imported from here)."""
+    return not any(data["executed_lines"] for data in report["files"].values())
 
 
 def combine(root: Path, data_files: list[Path], dest: Path) -> None:

@@ -49,6 +49,23 @@ def goal_item(item: dict) -> str:
     return ", ".join(f"{m} {target_pct(v)}" for m, v in t.items())
 
 
+def step_goal(row: dict) -> str:
+    """A step row's target: `65%`, or `lines 65%` when the step gates on lines or branches only."""
+    if "metric" not in row:  # a result stored before step rows named their metric
+        return goal(row)
+    text = target_pct(row["target"])
+    return text if row["metric"] == "percent" else f"{row['metric']} {text}"
+
+
+def codes(names) -> str:
+    """Names as inline code, comma-separated (empty for none)."""
+    return ", ".join(f"`{name}`" for name in names)
+
+
+def metric_name(metric: str) -> str:
+    return {"percent": "Coverage", "lines": "Line coverage", "branches": "Branch coverage"}[metric]
+
+
 def origin(text: str) -> str:
     return {"targets": "module target", "overall": "overall target"}.get(text, text)
 
@@ -62,15 +79,41 @@ def cell(text) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
-def mark(entry: dict, accepted: list[str], key: str) -> str:
-    """The status cell of a file (or the overall) row."""
+MARKS = {  # a row's state, as the Markdown reports show it and as the terminal does
+    "met": ("✅ met", "ok"),
+    "warn": ("⚠️ below (warn only)", "below (warn only)"),
+    "accepted": ("☑️ accepted variance", "accepted variance"),
+    "below": ("❌ below", "BELOW"),
+    "none": ("—", ""),
+}
+
+
+def state(entry: dict, accepted: list[str], key: str) -> str:
+    """A file's (or the overall's) state against its targets: a key of MARKS."""
     if entry.get("met") is None:
-        return "—"
+        return "none"
     if entry["met"]:
-        return "✅ met"
+        return "met"
     if not entry["gating"] or entry["gating_met"]:
-        return "⚠️ below (warn only)"
-    return "☑️ accepted variance" if key in accepted else "❌ below"
+        return "warn"
+    return "accepted" if key in accepted else "below"
+
+
+def mark(entry: dict, accepted: list[str], key: str) -> str:
+    """The status cell of a file (or the overall) row in Markdown."""
+    return MARKS[state(entry, accepted, key)][0]
+
+
+def step_mark(row: dict) -> str:
+    """The status cell of a step row."""
+    return MARKS["met" if row["met"] else ("warn" if row["warn_only"] else "below")][0]
+
+
+def tests_line(t: dict, compact: bool = False) -> str:
+    """`2 passed, 0 failed, 1 skipped, 0 errors`; compact folds errors into failed (the MAP.md cell)."""
+    if compact:
+        return f"{t['passed']} passed, {t['failed'] + t['errors']} failed, {t['skipped']} skipped"
+    return f"{t['passed']} passed, {t['failed']} failed, {t['skipped']} skipped, {t['errors']} errors"
 
 
 def _environment() -> Environment:
@@ -90,9 +133,13 @@ def _environment() -> Environment:
         cell=cell,
         goal=goal,
         goal_item=goal_item,
+        step_goal=step_goal,
+        codes=codes,
+        metric_name=metric_name,
         origin=origin,
     )
-    env.globals.update(labels=STATUS_LABELS, icons=ICONS, mark=mark)
+    env.filters.update(tests=tests_line)
+    env.globals.update(labels=STATUS_LABELS, icons=ICONS, mark=mark, step_mark=step_mark)
     return env
 
 
@@ -139,17 +186,47 @@ def terminal_table(result: dict) -> str:
             key = "overall" if path == "Overall" else path
             lines.append(
                 f"  {path:<{width}}  {pct(e['baseline']):>8}  {pct(e['percent']):>7}  {delta(e['delta']):>6}"
-                f"  {goal(e):>6}  {_plain_mark(mark(e, accepted, key))}"
+                f"  {goal(e):>6}  {MARKS[state(e, accepted, key)][1]}"
             )
-    t = result["tests"]
-    lines.append(
-        f"Status: {STATUS_LABELS[result['status']]}"
-        f"  ({t['passed']} passed, {t['failed']} failed, {t['skipped']} skipped, {t['errors']} errors)"
-    )
+    lines.append(status_line(result))
     if result.get("reason"):
         lines.append(f"Reason: {result['reason']}")
     return "\n".join(lines)
 
 
-def _plain_mark(text: str) -> str:
-    return {"✅ met": "ok", "❌ below": "BELOW", "—": ""}.get(text, text.split(" ", 1)[-1])
+def status_line(result: dict) -> str:
+    return f"Status: {STATUS_LABELS[result['status']]}  ({tests_line(result['tests'])})"
+
+
+def shortfall_lines(result: dict) -> list[str]:
+    """`harness check`: every target a file (or the overall) misses, then the module's status."""
+    accepted = _accepted(result)
+    lines = []
+    for key, entry in short_files(result):
+        for c in (c for c in entry["checks"] if not c["met"]):
+            note = " (warn only)" if c["warn_only"] else (" (accepted variance)" if key in accepted else "")
+            for s in c["short"]:
+                metric = "" if s["metric"] == "percent" else f" {s['metric']}"
+                lines.append(f"{key}:{metric} {pct(s['figure'], 2)} < target {target_pct(s['target'])}{note}")
+    reason = f" ({result['reason']})" if result.get("reason") else ""
+    return [*lines, f"{result['module']}: {STATUS_LABELS[result['status']]}{reason}"]
+
+
+def diff_table(comparison: dict) -> str:
+    """`harness diff`: one row per file and the overall, A's figure, B's and the change."""
+    rows = [*comparison["files"].items(), ("Overall", comparison["overall"])]
+    width = max(len(p) for p, _ in rows)
+    lines = [f"{'File':<{width}}  {comparison['a']!s:>12}  {comparison['b']!s:>12}  {'Δ':>7}"]
+    for path, row in rows:
+        lines.append(f"{path:<{width}}  {pct(row['a']):>12}  {pct(row['b']):>12}  {delta(row['delta']):>7}")
+    return "\n".join(lines)
+
+
+def list_line(module_id: str, title: str, result: dict | None) -> str:
+    """`harness list`: a module, its last status, coverage and date (or that it has not run)."""
+    summary = "not run yet"
+    if result is not None:
+        summary = (
+            f"{result['status_label']}  {pct(result['overall']['percent'])}  {day(result['finished_at'])}"
+        )
+    return f"{module_id:<16} {summary:<48} {title}"

@@ -1,25 +1,32 @@
 """Runs a module's suites in `python -m pytest` subprocesses under pytest-cov, one per selection."""
 
 import os
+import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.spec import Suite
+from harness.outcomes import iter_records
+from harness.progress import Silent
+from harness.pytest_errors import explain
+from harness.session_plugin import RECORDS_ENV, SHARD_ENV
 
 _SUMMARY_WORDS = ("passed", "failed", "error", "skipped", "no tests ran", "deselected")
+_STOP_GRACE = 10  # seconds pytest gets to finish after SIGTERM before it is killed
 
 
 @dataclass(frozen=True)
 class RunOptions:
-    """How to run: xdist workers, a shard (index, count), extra pytest args, live output."""
+    """How to run: xdist workers, a shard (index, count), extra pytest args, what the user sees."""
 
     workers: int | None = None
     shard: tuple[int, int] | None = None
     pytest_args: tuple[str, ...] = ()
     verbose: bool = False
+    quiet: bool = False
 
 
 @dataclass(frozen=True)
@@ -32,17 +39,30 @@ class Invocation:
 
 
 @dataclass(frozen=True)
+class Process:
+    """One pytest process: how it ended and the files it left."""
+
+    invocation: Invocation
+    exit_code: int
+    junit: Path
+    records: Path
+    error: str | None  # pytest's own explanation when it did not run the tests through (status 2-5)
+
+
+@dataclass(frozen=True)
 class Session:
     """What the pytest processes left behind."""
 
-    exit_codes: tuple[int, ...]
-    junit_files: tuple[Path, ...]
+    processes: tuple[Process, ...]
     data_file: Path
     log_file: Path
-    summaries: tuple[str, ...]
+
+    @property
+    def exit_codes(self) -> tuple[int, ...]:
+        return tuple(p.exit_code for p in self.processes)
 
 
-def plan(suites: tuple[Suite, ...]) -> list[Invocation]:
+def plan(suites) -> list[Invocation]:
     """Group suites by selection, keeping the order in which selections first appear."""
     groups: dict[tuple, list[str]] = {}
     for suite in suites:
@@ -51,12 +71,19 @@ def plan(suites: tuple[Suite, ...]) -> list[Invocation]:
 
 
 def command(
-    inv: Invocation, sources: tuple[str, ...], junit: Path, options: RunOptions, append: bool
+    inv: Invocation,
+    sources: tuple[str, ...],
+    junit: Path,
+    options: RunOptions,
+    append: bool,
+    contexts: bool = False,
 ) -> list[str]:
     """The pytest command line for one invocation."""
-    cmd = [sys.executable, "-m", "pytest", *inv.paths]
+    cmd = [sys.executable, "-m", "pytest", *inv.paths, "-p", "harness.session_plugin"]
     cmd += [f"--cov={source}" for source in sources]
     cmd += ["--cov-branch", "--cov-report=", f"--junitxml={junit}", "-o", "junit_family=xunit1"]
+    if contexts:
+        cmd.append("--cov-context=test")
     if append:
         cmd.append("--cov-append")
     if inv.k:
@@ -65,37 +92,42 @@ def command(
         cmd += ["-m", inv.markers]
     if options.workers:
         cmd += ["-n", str(options.workers)]
-    if options.shard:
-        cmd += ["-p", "harness.shard"]
     return cmd + list(options.pytest_args)
 
 
 def run_session(
     root: Path,
-    suites: tuple[Suite, ...],
+    suites,
     sources: tuple[str, ...],
     workdir: Path,
     options: RunOptions,
     echo: Callable[[str], None],
+    progress: Silent | None = None,
+    contexts: bool = False,
 ) -> Session:
     """Run every invocation, all writing one coverage data file in `workdir`."""
     workdir.mkdir(parents=True, exist_ok=True)
     data_file, log_file = workdir / ".coverage", workdir / "pytest.log"
     env = {**os.environ, "COVERAGE_FILE": str(data_file)}
+    env.pop(SHARD_ENV, None)
     if options.shard:
-        env["HARNESS_SHARD"] = f"{options.shard[0]}/{options.shard[1]}"
-    codes, junits, summaries = [], [], []
-    for number, inv in enumerate(plan(suites), 1):
-        junit = workdir / f"junit-{number}.xml"
+        env[SHARD_ENV] = f"{options.shard[0]}/{options.shard[1]}"
+    progress = progress or Silent()
+    processes, invocations = [], plan(suites)
+    for number, inv in enumerate(invocations, 1):
+        junit, records = workdir / f"junit-{number}.xml", workdir / f"tests-{number}.jsonl"
+        cmd = command(inv, sources, junit, options, append=number > 1, contexts=contexts)
         echo(f"  pytest {' '.join(inv.paths)}{_selection(inv)}")
-        code, summary = _run(
-            command(inv, sources, junit, options, append=number > 1), root, env, log_file, options
-        )
-        echo(f"    {summary or f'pytest exited with status {code}'}")
-        codes.append(code)
-        summaries.append(summary)
-        junits.append(junit)
-    return Session(tuple(codes), tuple(junits), data_file, log_file, tuple(summaries))
+        start = log_file.stat().st_size if log_file.is_file() else 0
+        progress.start(f"pytest {number}/{len(invocations)}" if len(invocations) > 1 else "pytest")
+        try:
+            code, summary = _run(cmd, root, {**env, RECORDS_ENV: str(records)}, log_file, options, progress)
+        finally:
+            progress.stop()
+        error = explain(code, log_file, start, root)
+        echo(f"    {summary or error or f'pytest exited with status {code}'}")
+        processes.append(Process(inv, code, junit, records, error))
+    return Session(tuple(processes), data_file, log_file)
 
 
 def _selection(inv: Invocation) -> str:
@@ -103,9 +135,9 @@ def _selection(inv: Invocation) -> str:
     return "".join(parts)
 
 
-def _run(cmd: list[str], root: Path, env: dict, log_file: Path, options: RunOptions) -> tuple[int, str]:
-    """Run one pytest process, copying its output to the log (and the terminal when verbose)."""
-    summary = ""
+def _run(cmd: list[str], root: Path, env: dict, log_file: Path, options: RunOptions, progress) -> tuple:
+    """Run one pytest process: its output to the log (and the terminal with -v), its records to progress."""
+    summary: list[str] = []
     with log_file.open("a", encoding="utf-8") as log:
         log.write(f"$ {' '.join(cmd)}\n")
         log.flush()
@@ -118,19 +150,73 @@ def _run(cmd: list[str], root: Path, env: dict, log_file: Path, options: RunOpti
             text=True,
             encoding="utf-8",
             errors="replace",
+            start_new_session=True,  # its own process group: xdist workers stop with it
         ) as proc:
+            copier = threading.Thread(target=_copy, args=(proc.stdout, log, options.verbose, summary))
+            copier.start()
             try:
-                for line in proc.stdout:
-                    log.write(line)
-                    if options.verbose:
-                        print(line, end="", flush=True)
-                    stripped = line.strip().strip("=").strip()
-                    if any(word in stripped for word in _SUMMARY_WORDS) and " in " in stripped:
-                        summary = stripped
-                code = proc.wait()
+                code = _follow(proc, Path(env[RECORDS_ENV]), progress)
             except BaseException:
                 # Interrupted (Ctrl-C, SIGTERM): pytest must not run on alone into a work dir that is
                 # about to be removed.
-                proc.terminate()
+                _stop(proc)
                 raise
-    return code, summary
+            finally:
+                copier.join()
+    return code, summary[-1] if summary else ""
+
+
+def _copy(stream, log, verbose: bool, summary: list[str]) -> None:
+    for line in stream:
+        log.write(line)
+        if verbose:
+            print(line, end="", flush=True)
+        stripped = line.strip().strip("=").strip()
+        if any(word in stripped for word in _SUMMARY_WORDS) and " in " in stripped:
+            summary.append(stripped)
+
+
+def _follow(proc: subprocess.Popen, records: Path, progress) -> int:
+    """Wait for pytest, feeding the progress display from the records it writes."""
+    tail = _Tail(records)
+    while True:
+        try:
+            code = proc.wait(timeout=0.2)
+        except subprocess.TimeoutExpired:
+            progress.update(*tail.read())
+            continue
+        progress.update(*tail.read())
+        return code
+
+
+class _Tail:
+    """Counts finished and failed tests in a growing records file, reading only what is new."""
+
+    def __init__(self, path: Path):
+        self.path, self.offset = path, 0
+        self.total: int | None = None
+        self.done = self.failed = 0
+
+    def read(self) -> tuple[int, int | None, int]:
+        for offset, record in iter_records(self.path, self.offset):
+            self.offset = offset
+            if record.get("event") == "collected":
+                self.total = record["count"]
+            elif record.get("event") == "test" and not record.get("collection"):
+                self.done += 1
+                self.failed += record["outcome"] in ("failed", "errors")
+        return self.done, self.total, self.failed
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    """Stop pytest and everything it started (its process group): SIGTERM, then SIGKILL."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(proc.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            return
+        try:
+            proc.wait(timeout=_STOP_GRACE)
+            return
+        except subprocess.TimeoutExpired:
+            continue

@@ -80,11 +80,16 @@ def read_trace(trace_path: Path) -> list[dict]:
     return events
 
 
-def append_events(trace_path: Path, lock_path: Path, events: list[dict]) -> None:
-    """Append events to trace.yml under the lock; the file is replaced whole, so it is always valid YAML."""
+def append_events(trace_path: Path, lock_path: Path, events: list[dict], before=None) -> None:
+    """Append events to trace.yml under the lock; the file is replaced whole, so it is always valid YAML.
+
+    `before(existing events)`, if given, returns events to append first, decided while the lock is held.
+    """
     with project_lock(lock_path):
         old = trace_path.read_bytes() if trace_path.is_file() else b""
-        read_trace(trace_path)  # refuse to extend a file that is already broken
+        existing = read_trace(trace_path)  # refuse to extend a file that is already broken
+        if before is not None:
+            events = [*before(existing), *events]
         if old and not old.endswith(b"\n"):
             old += b"\n"
         text = yaml.safe_dump(events, sort_keys=False, allow_unicode=True, default_flow_style=False)

@@ -2,7 +2,8 @@
 
 from fnmatch import fnmatchcase
 
-from harness.spec import Step, Target
+from harness.contract import Evaluation, Inputs, Measured
+from harness.spec import ModuleSpec, Step, Target
 
 METRICS = (("percent", "percent"), ("lines", "lines_percent"), ("branches", "branches_percent"))
 STATUS_LABELS = {
@@ -45,19 +46,13 @@ def check(figures: dict, target: Target) -> dict:
     }
 
 
-def constraints(path: str, targets, carried, steps: tuple[Step, ...]) -> list[Target]:
-    """The module-level target for `path` plus every step target that names it."""
-    found = [t for t in [resolve(path, targets, carried)] if t]
-    for step in steps:
-        step_target = resolve(path, step.targets)
-        if step_target:
-            found.append(step_target)
-    return found
-
-
 def evaluate(figures: dict, rules: list[Target], baseline: float | None) -> dict:
     """One file's (or the overall) entry: figures, baseline, delta, targets, met."""
-    checks = [check(figures, rule) for rule in rules]
+    return entry(figures, [check(figures, rule) for rule in rules], baseline)
+
+
+def entry(figures: dict, checks: list[dict], baseline: float | None) -> dict:
+    """A file's (or the overall) figures with its baseline, delta and the outcome of its checks."""
     gating = [c for c in checks if not c["warn_only"]]
     percents = [c["percent"] for c in (gating or checks) if c["percent"] is not None]
     percent = figures.get("percent")
@@ -73,11 +68,23 @@ def evaluate(figures: dict, rules: list[Target], baseline: float | None) -> dict
     }
 
 
-def evaluate_files(figures, targets, carried, steps, baseline: dict[str, float]) -> dict[str, dict]:
-    return {
-        path: evaluate(fig, constraints(path, targets, carried, steps), baseline.get(path))
-        for path, fig in figures.items()
-    }
+def evaluate_files(figures, targets, carried, steps, baseline: dict[str, float], step_files=None) -> dict:
+    """Every file against its module target and every step target naming it.
+
+    A step target is checked against what that step's own tests reached (`step_files[n][path]`,
+    from coverage.py's per-test contexts) when it was measured, else against the file's figures.
+    """
+    step_files = step_files or {}
+    files = {}
+    for path, fig in figures.items():
+        module_rule = resolve(path, targets, carried)
+        checks = [check(fig, module_rule)] if module_rule else []
+        for number, step in enumerate(steps, 1):
+            rule = resolve(path, step.targets)
+            if rule:
+                checks.append(check(step_files.get(number, {}).get(path, fig), rule))
+        files[path] = entry(fig, checks, baseline.get(path))
+    return files
 
 
 def unmet(files: dict[str, dict], overall: dict | None) -> list[str]:
@@ -99,16 +106,18 @@ def status(failure: str | None, tests: dict, unmet_keys: list[str], accepted: li
     return "in_progress"
 
 
-def failure_reason(exit_codes: tuple[int, ...], tests: dict, has_coverage: bool) -> str | None:
-    """Why a session counts as broken rather than merely failing tests (None when it ran properly)."""
-    crashed = [c for c in exit_codes if c not in (0, 1, 5)]
-    if crashed:
-        return f"pytest session crashed or was interrupted (exit status {crashed[0]}; see pytest.log)"
+def failure_reason(processes, tests: dict, coverage_problem: str | None) -> str | None:
+    """Why a session counts as broken rather than merely failing tests (None when it ran properly).
+
+    `processes` are `(exit status, pytest's own explanation)` pairs; a status of 5 (nothing collected)
+    breaks the session only when no process ran a test (a shard or a `-k` may select nothing).
+    """
+    for code, error in processes:
+        if code not in (0, 1, 5):
+            return error or f"pytest exited with status {code}"
     if sum(tests.values()) == 0:
-        return "pytest collected no tests"
-    if not has_coverage:
-        return "the tests ran but coverage.py recorded no data for the measured source"
-    return None
+        return next((error for code, error in processes if code == 5 and error), "pytest collected no tests")
+    return coverage_problem
 
 
 def carry_forward_items(files: dict[str, dict], overall: dict | None, module: str) -> list[dict]:
@@ -160,38 +169,46 @@ def carried_targets(items: list[dict], overall: bool = False) -> tuple[Target, .
     )
 
 
-def step_rows(steps: tuple[Step, ...], files: dict[str, dict]) -> list[dict]:
-    """Per step, each file its targets name with baseline, target, achieved and met."""
+def step_rows(steps: tuple[Step, ...], files: dict[str, dict], step_files=None) -> list[dict]:
+    """Per step, each file its targets name: baseline, target, what the step's own tests reached, met.
+
+    A line- or branch-only target shows that metric (`metric`, and `percent` holds its figure).
+    """
+    step_files = step_files or {}
     table = []
     for number, step in enumerate(steps, 1):
         rows = []
         for target in step.targets:
             for path in sorted(p for p in files if fnmatchcase(p, target.pattern)):
-                entry = files[path]
-                c = check(entry, target)
-                rows.append(
-                    {
-                        "file": path,
-                        "baseline": entry["baseline"],
-                        "percent": entry["percent"],
-                        "target": target.percent,
-                        "checks": [c],
-                        "warn_only": target.warn_only,
-                        "met": c["met"],
-                        "short": c["short"],
-                    }
-                )
-        met = all(r["met"] or r["warn_only"] for r in rows)
+                figures = step_files.get(number, {}).get(path, files[path])
+                rows.append(_step_row(path, files[path], figures, target))
         table.append(
             {
                 "number": number,
                 "name": step.name,
                 "suites": [s.path for s in step.suites],
                 "rows": rows,
-                "met": met,
+                "met": all(r["met"] or r["warn_only"] for r in rows),
             }
         )
     return table
+
+
+def _step_row(path: str, entry: dict, figures: dict, target: Target) -> dict:
+    c = check(figures, target)
+    metric = next(m for m, _ in METRICS if getattr(target, m) is not None)
+    key = dict(METRICS)[metric]
+    return {
+        "file": path,
+        "metric": metric,
+        "baseline": entry["baseline"] if metric == "percent" else None,
+        "percent": figures.get(key),
+        "target": getattr(target, metric),
+        "checks": [c],
+        "warn_only": target.warn_only,
+        "met": c["met"],
+        "short": c["short"],
+    }
 
 
 def compare(a: dict, b: dict) -> dict:
@@ -204,3 +221,59 @@ def compare(a: dict, b: dict) -> dict:
     oa, ob = (r.get("overall", {}).get("percent") for r in (a, b))
     overall = {"a": oa, "b": ob, "delta": ob - oa if oa is not None and ob is not None else None}
     return {"a": a.get("module"), "b": b.get("module"), "files": files, "overall": overall}
+
+
+def evaluate_run(spec: ModuleSpec, inputs: Inputs, measured: Measured) -> Evaluation:
+    """The one evaluation of a run: files, overall, steps, unmet keys, status and carry-forward items."""
+    step = spec.steps[measured.step - 1] if measured.step else None
+    has_figures = measured.files is not None and not measured.failure
+    files, overall = _coverage_entries(spec, step, inputs, measured) if has_figures else ({}, _no_overall())
+    overall["stretch"] = None if step else spec.stretch
+    counts = measured.outcomes.totals.counts()
+    missed = unmet(files, overall) if has_figures else []
+    accepted = inputs.acceptance["accepted"] if inputs.acceptance else None
+    state = status(measured.failure, counts, missed, accepted)
+    variance = state == "complete_with_variance"
+    return Evaluation(
+        files=files,
+        overall=overall,
+        steps=step_rows(() if step else spec.steps, files, measured.step_files) if has_figures else [],
+        unmet=missed,
+        status=state,
+        reason=measured.failure or _test_reason(counts),
+        carry_forward=carry_forward_items(files, overall, spec.id) if variance else [],
+    )
+
+
+def _coverage_entries(spec: ModuleSpec, step: Step | None, inputs: Inputs, measured: Measured):
+    """Per-file and overall entries against the module's (or the step's) targets and the baseline."""
+    base = inputs.baseline or {"files": {}, "overall": None}
+    if step:
+        file_targets, carried, steps, rules = step.targets, (), (), []
+    else:
+        file_targets, steps = spec.targets, spec.steps
+        carried = carried_targets(list(inputs.carried))
+        # Without an overall target of its own, the module takes over a carried overall item.
+        rules = [spec.overall] if spec.overall else list(carried_targets(list(inputs.carried), overall=True))
+    files = evaluate_files(measured.files, file_targets, carried, steps, base["files"], measured.step_files)
+    return files, evaluate(measured.totals, rules, base["overall"])
+
+
+def _no_overall() -> dict:
+    return {
+        "statements": None,
+        "missed": None,
+        "percent": None,
+        "baseline": None,
+        "delta": None,
+        "target": None,
+        "met": None,
+        "gating": False,
+        "gating_met": True,
+        "checks": [],
+    }
+
+
+def _test_reason(counts: dict) -> str | None:
+    bad = counts["failed"] + counts["errors"]
+    return f"{bad} test{'s' if bad != 1 else ''} failed or errored" if bad else None

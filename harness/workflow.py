@@ -1,4 +1,4 @@
-"""What `run` and `combine` do: check, run the suites, turn the session into a result, publish it."""
+"""What `run` and `combine` do: look up the inputs, run the suites, measure, evaluate, publish."""
 
 import hashlib
 import json
@@ -6,44 +6,44 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable
-from fnmatch import fnmatchcase
 from pathlib import Path
 
-from harness import measure, render, results, store, targets
+from harness import events, layout, measure, outputs, progress, render, results, shard_store, store, stored
 from harness.acceptance import latest_acceptance
 from harness.catalog import check_spec, find_spec
+from harness.contract import Inputs, Measured
 from harness.errors import DataError, SpecError, UsageError
-from harness.junit import read_junit
-from harness.outputs import event, finished_event, git_commit, refresh_map, write_outputs
+from harness.outcomes import read_records
 from harness.project import Project
 from harness.runner import RunOptions, run_session
-from harness.shards import complete_shards, finish_shard, options_dict, shard_dir, shard_label, shard_text
 from harness.spec import ModuleSpec
+from harness.steps import step_tests
+from harness.targets import evaluate_run, failure_reason
 
 Echo = Callable[[str], None]
 
 
 def prepare(
-    project: Project, spec: ModuleSpec, step: int | None, rebaseline: bool, echo: Echo, shard: bool = False
-) -> dict:
+    project: Project, spec: ModuleSpec, step: int | None, rebaseline: bool, options: RunOptions, echo: Echo
+) -> Inputs:
     """Every check and lookup that must pass before a test runs (a shard needs only the checks)."""
     files = check_spec(project, spec)
     if step is not None and not 1 <= step <= len(spec.steps):
         raise UsageError(f"{spec.id} has {len(spec.steps)} step(s); --step {step} does not exist")
-    if shard:
-        return {}
+    if options.shard:
+        return Inputs()
     module_level = step is None  # a step run has its own targets: no carried items, no acceptance
-    return {
-        "carried": _carried_items(project, spec, files, echo) if module_level else [],
-        "acceptance": latest_acceptance(project, spec.id) if module_level else None,
-        "baseline": _baseline(project, spec, rebaseline, echo),
-    }
+    return Inputs(
+        carried=tuple(_carried_items(project, spec, files, echo)) if module_level else (),
+        acceptance=latest_acceptance(project, spec.id) if module_level else None,
+        baseline=_baseline(project, spec, rebaseline, options, echo),
+    )
 
 
 def _carried_items(project: Project, spec: ModuleSpec, files: list[str], echo: Echo) -> list[dict]:
     if not spec.carry_forward_from:
         return []
-    source = results.load_module(project, spec.carry_forward_from, "carry_forward.from")
+    source = stored.load_module(project, spec.carry_forward_from, "carry_forward.from")
     items = source.get("carry_forward", [])
     if not items:
         echo(
@@ -58,46 +58,55 @@ def _carried_items(project: Project, spec: ModuleSpec, files: list[str], echo: E
     return items
 
 
-def _baseline(project: Project, spec: ModuleSpec, rebaseline: bool, echo: Echo) -> dict | None:
+def _baseline(project: Project, spec: ModuleSpec, rebaseline: bool, options: RunOptions, echo: Echo):
     if not spec.baseline:
         return None
     if spec.baseline.module:
-        stored = results.load_module(project, spec.baseline.module, "it is this module's baseline")
-        return results.baseline_from_result(stored, spec.baseline.module)
-    cache = project.module_dir(spec.id) / "baseline.json"
-    suites = [s.path for s in spec.baseline.suites]
-    if cache.is_file() and not rebaseline:
-        cached = results.read_json(cache, "baseline")
-        if cached.get("suites") == suites:
+        found = stored.load_module(project, spec.baseline.module, "it is this module's baseline")
+        return stored.baseline_from_result(found, spec.baseline.module)
+    at = layout.files(project, spec.id)
+    key = {"suites": [s.path for s in spec.baseline.suites], "pytest_args": list(options.pytest_args)}
+    if at.baseline.is_file() and not rebaseline:
+        cached = stored.read_json(at.baseline, "baseline")
+        if {k: cached.get(k, []) for k in key} == key:
             return cached
-    echo(f"Measuring the baseline of {spec.id} from {len(suites)} suite(s)")
-    baseline = _measure_baseline(project, spec, echo)
-    store.atomic_write(cache, json.dumps(baseline, indent=2) + "\n")
+    echo(f"Measuring the baseline of {spec.id} from {len(key['suites'])} suite(s)")
+    baseline = {"module": None, **key, **_measure_baseline(project, spec, options, echo)}
+    store.atomic_write(at.baseline, json.dumps(baseline, indent=2) + "\n")
     return baseline
 
 
-def _measure_baseline(project: Project, spec: ModuleSpec, echo: Echo) -> dict:
-    work = _workdir(project, spec.id)
+def _measure_baseline(project: Project, spec: ModuleSpec, options: RunOptions, echo: Echo) -> dict:
+    """The baseline suites run like the module (same pytest arguments, same -v); the log is kept."""
+    at = layout.files(project, spec.id)
+    work = _workdir(at)
     try:
-        session = run_session(project.root, spec.baseline.suites, spec.source, work, RunOptions(), echo)
-        if not session.data_file.is_file():
-            raise DataError(f"{spec.path}: baseline.suites: no coverage recorded (see {session.log_file})")
+        plain = RunOptions(pytest_args=options.pytest_args, verbose=options.verbose, quiet=options.quiet)
+        session = run_session(
+            project.root, spec.baseline.suites, spec.source, work, plain, echo, _display(plain)
+        )
+        store.atomic_write(at.baseline_log, session.log_file.read_bytes())
+        broken = next((p for p in session.processes if p.exit_code not in (0, 1)), None)
+        if broken or not session.data_file.is_file():
+            why = broken.error if broken else "no coverage recorded"
+            raise DataError(f"{spec.path}: baseline.suites: {why} (see {project.relative(at.baseline_log)})")
         report = measure.write_reports(project.root, session.data_file, work / "out")
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return {
-        "module": None,
-        "suites": [s.path for s in spec.baseline.suites],
         "measured_at": store.now(),
         "files": {p: f["percent"] for p, f in measure.file_figures(report).items()},
         "overall": measure.totals(report)["percent"],
     }
 
 
-def _workdir(project: Project, module_id: str) -> Path:
-    parent = project.module_dir(module_id) / ".work"
-    parent.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix="run-", dir=parent))
+def _workdir(at: layout.ModuleFiles) -> Path:
+    at.work.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix="run-", dir=at.work))
+
+
+def _display(options: RunOptions):
+    return progress.for_run(options.quiet, options.verbose)
 
 
 def run_module(
@@ -109,80 +118,108 @@ def run_module(
     rebaseline: bool = False,
 ) -> dict | None:
     """Run the module (or one step, or one shard); returns the result, or None for a shard."""
-    context = prepare(project, spec, step, rebaseline, echo, shard=bool(options.shard))
+    inputs = prepare(project, spec, step, rebaseline, options, echo)
     suites = spec.steps[step - 1].suites if step else spec.all_suites()
     if not suites:
         raise UsageError(f"{spec.id} step {step} has no suites")
-    label = f"{spec.id}{f' step {step}' if step else ''}{shard_label(options)}"
-    store.append_events(
-        project.trace_path,
-        project.lock_path,
-        [event(project, spec, "run_started", step=step, shard=shard_text(options))],
-    )
-    echo(f"Running {label}: {len(suites)} suite path(s), measuring {', '.join(spec.source)}")
-    started = store.now()
-    work = shard_dir(project, spec.id, options) if options.shard else _workdir(project, spec.id)
-    try:
-        session = run_session(project.root, suites, spec.source, work, options, echo)
-    except KeyboardInterrupt:
-        # The log says the run ended without a result; earlier events, reports and MAP.md are untouched.
-        interrupted = event(project, spec, "run_interrupted", step=step, shard=shard_text(options))
-        store.append_events(project.trace_path, project.lock_path, [interrupted])
-        if not options.shard:
-            shutil.rmtree(work, ignore_errors=True)
-        raise
-    if options.shard:
-        return finish_shard(project, spec, session, started, options, echo)
-    try:
-        parts = {
-            **context,
-            "step": step,
-            "started_at": started,
-            "options": options_dict(options),
-            "exit_codes": session.exit_codes,
-            "junit": session.junit_files,
-            "logs": [session.log_file],
-        }
-        return publish(project, spec, session.data_file, work, parts, echo)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-
-
-def publish(project: Project, spec: ModuleSpec, data_file: Path, work: Path, parts: dict, echo: Echo) -> dict:
-    """Turn a finished session into the result and write every output, atomically, file by file."""
-    tests = read_junit(tuple(parts["junit"]))
-    report, coverage_error = None, None
-    if data_file.is_file():
+    shard = shard_store.text(options.shard)
+    label = f"{spec.id}{f' step {step}' if step else ''}{f' shard {shard}' if shard else ''}"
+    with events.run_span(project, spec, step=step, shard=shard) as span:
+        echo(f"Running {label}: {len(suites)} suite path(s), measuring {', '.join(spec.source)}")
+        started = store.now()
+        at = layout.files(project, spec.id, step)
+        work = shard_store.fresh_dir(at, options.shard) if options.shard else _workdir(at)
         try:
-            report = measure.write_reports(project.root, data_file, work / "out")
-        except DataError as err:
-            coverage_error = str(err)
-    failure = targets.failure_reason(tuple(parts["exit_codes"]), tests["totals"].counts(), report is not None)
-    if failure and coverage_error and "recorded no data" in failure:
-        failure = f"{failure} ({coverage_error})"
-    if report and not failure:
-        _check_reported(spec, parts, list(report["files"]))
-    out_dir = results.result_dir(project, spec.id, parts.get("step"))
-    spec_link = Path(os.path.relpath(spec.path, out_dir)).as_posix()
-    result = results.assemble(
-        spec,
-        {
-            **parts,
-            "finished_at": store.now(),
-            "commit": git_commit(project.root),
-            "tests": tests,
-            "report": report,
-            "failure": failure,
-            "spec_link": spec_link,
-            "spec_sha256": spec_digest(spec),
-        },
+            contexts = bool(spec.steps) and step is None
+            session = run_session(
+                project.root, suites, spec.source, work, options, echo, _display(options), contexts
+            )
+            if options.shard:
+                shard_store.finish(project, spec, session, started, options, span, echo)
+                return None
+            processes = shard_store.processes_of(session)
+            measured = measure_session(
+                project, spec, processes, session.data_file, work, started, options, step
+            )
+            return publish(project, spec, inputs, measured, work, processes, [session.log_file], span, echo)
+        except BaseException:
+            if options.shard:
+                shutil.rmtree(work, ignore_errors=True)  # an unfinished shard must not be combined
+            raise
+        finally:
+            if not options.shard:
+                shutil.rmtree(work, ignore_errors=True)
+
+
+def measure_session(
+    project: Project,
+    spec: ModuleSpec,
+    processes: list[dict],
+    data_file: Path,
+    work: Path,
+    started: str,
+    options: RunOptions,
+    step: int | None,
+    shards: int | None = None,
+) -> Measured:
+    """Outcomes, coverage figures (per step too) and, if the session broke, why."""
+    outcomes = read_records(tuple(Path(p["records"]) for p in processes))
+    ran = outcomes.totals.passed + outcomes.totals.failed
+    report, problem = _coverage_report(project, spec, data_file, work, ran)
+    codes = [(p["exit_code"], p["error"]) for p in processes]
+    failure = failure_reason(codes, outcomes.totals.counts(), problem)
+    step_files = {}
+    if report and not failure and spec.steps and step is None:
+        tests = step_tests(spec.steps, processes)
+        step_files = measure.step_figures(project.root, data_file, tests, work)
+    return Measured(
+        started_at=started,
+        finished_at=store.now(),
+        commit=events.git_commit(project.root),
+        options=shard_store.options_dict(options),
+        outcomes=outcomes,
+        failure=failure,
+        files=measure.file_figures(report) if report else None,
+        totals=measure.totals(report) if report else None,
+        branch=bool(report and report["meta"]["branch_coverage"]),
+        step=step,
+        shards=shards,
+        step_files=step_files,
     )
-    write_outputs(project, out_dir, work, result, parts["junit"], parts["logs"])
-    store.append_events(project.trace_path, project.lock_path, [finished_event(project, spec, result)])
-    if not parts.get("step"):
-        refresh_map(project)
+
+
+def _coverage_report(project: Project, spec: ModuleSpec, data_file: Path, work: Path, ran: int):
+    """coverage.py's JSON report, or None and why it is missing or measured nothing."""
+    source, tests = ", ".join(spec.source), f"{ran} test{'s' if ran != 1 else ''}"
+    hint = (
+        f"the code the tests ran is not the code under `{source}` (imported from another path, e.g. an"
+        " installed copy?) or `source` names the wrong code"
+    )
+    if not data_file.is_file():
+        return None, f"coverage.py recorded no data for `{source}` although {tests} ran: {hint}"
+    try:
+        report = measure.write_reports(project.root, data_file, work / "out")
+    except DataError as err:
+        return None, f"coverage.py measured nothing under `{source}` ({err}): {hint}"
+    if measure.executed_nothing(report):
+        return report, f"coverage.py measured no line under `{source}` although {tests} ran: {hint}"
+    return report, None
+
+
+def publish(
+    project, spec, inputs: Inputs, measured: Measured, work: Path, processes, logs, span, echo: Echo
+) -> dict:
+    """Evaluate, assemble and write every output of a finished session; log its end."""
+    at = layout.files(project, spec.id, measured.step)
+    evaluation = evaluate_run(spec, inputs, measured)
+    spec_link = Path(os.path.relpath(spec.path, at.dir)).as_posix()
+    result = results.assemble(spec, inputs, measured, evaluation, spec_link, spec_digest(spec))
+    outputs.write_run(at, work / "out", result, [Path(p["junit"]) for p in processes], logs)
+    span.end(events.finished(project, result, span.run))
+    if not measured.step:
+        outputs.refresh_map(project)
     echo(render.terminal_table(result))
-    echo(f"Report: {project.relative(out_dir / 'COMPLETION_STATUS.md')}")
+    echo(f"Report: {project.relative(at.report)}")
     return result
 
 
@@ -191,43 +228,28 @@ def spec_digest(spec: ModuleSpec) -> str:
     return hashlib.sha256(spec.path.read_bytes()).hexdigest()
 
 
-def _check_reported(spec: ModuleSpec, parts: dict, reported: list[str]) -> None:
-    """Targets checked before the run can still miss if coverage.py's own config omits the file."""
-    wanted = [t.pattern for t in spec.targets] + [t.pattern for step in spec.steps for t in step.targets]
-    wanted += [item["file"] for item in parts["carried"] if item["file"] != "overall"]
-    for pattern in wanted:
-        if not any(fnmatchcase(path, pattern) for path in reported):
-            raise SpecError(
-                f"{spec.path}: targets: '{pattern}' matches no file coverage.py reported"
-                " (omitted by the project's coverage configuration?)"
-            )
-
-
 def combine_module(project: Project, spec: ModuleSpec, echo: Echo) -> dict:
     """Merge the module's shards into one result, as an unsharded run would have produced."""
-    shard_dirs = complete_shards(project, spec)
-    context = prepare(project, spec, None, False, echo)
-    metas = [results.read_json(d / "shard.json", "shard record") for d in shard_dirs]
-    work = _workdir(project, spec.id)
-    try:
-        data = [d / ".coverage" for d in shard_dirs if (d / ".coverage").is_file()]
-        if data:
-            measure.combine(project.root, data, work / ".coverage")
-        parts = {
-            **context,
-            "step": None,
-            "started_at": min(m["started_at"] for m in metas),
-            "options": metas[0]["options"],
-            "shards": len(shard_dirs),
-            "exit_codes": [c for m in metas for c in m["exit_codes"]],
-            "junit": sorted(p for d in shard_dirs for p in d.glob("junit-*.xml")),
-            "logs": [d / "pytest.log" for d in shard_dirs],
-        }
-        echo(f"Combining {len(shard_dirs)} shards of {spec.id}")
-        result = publish(project, spec, work / ".coverage", work, parts, echo)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    shutil.rmtree(shard_dirs[0].parent, ignore_errors=True)
+    shards = shard_store.complete(project, spec)
+    options = RunOptions(pytest_args=tuple(shards[0].meta["options"]["pytest_args"]))
+    inputs = prepare(project, spec, None, False, options, echo)
+    with events.run_span(project, spec, combine=len(shards)) as span:
+        work = _workdir(layout.files(project, spec.id))
+        try:
+            data = [s.dir / ".coverage" for s in shards if (s.dir / ".coverage").is_file()]
+            if data:
+                measure.combine(project.root, data, work / ".coverage")
+            echo(f"Combining {len(shards)} shards of {spec.id}")
+            processes = [p for s in shards for p in s.processes]
+            started = min(s.meta["started_at"] for s in shards)
+            measured = measure_session(
+                project, spec, processes, work / ".coverage", work, started, options, None, len(shards)
+            )
+            logs = [s.dir / layout.LOG for s in shards]
+            result = publish(project, spec, inputs, measured, work, processes, logs, span, echo)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+    shutil.rmtree(layout.files(project, spec.id).shards, ignore_errors=True)
     return result
 
 
@@ -235,6 +257,6 @@ def load_any(project: Project, ref: str, cwd: Path | None = None) -> dict:
     """A stored result named by a results.json path, a spec path or a module id."""
     path = (cwd or Path.cwd()) / ref
     if ref.endswith(".json"):
-        return results.load(path)
+        return stored.load(path)
     spec = find_spec(project, ref, cwd)
-    return results.load_module(project, spec.id)
+    return stored.load_module(project, spec.id)

@@ -167,6 +167,29 @@ def test_steps_table_and_step_run(throwaway):
     assert step.exit_code == 1 and "Report: reports/mod-a/steps/1/COMPLETION_STATUS.md" in step.output
 
 
+def test_steps_report_what_their_own_suites_reach(throwaway):
+    """A step's figures come from its own tests' contexts and equal a run of that step alone."""
+    throwaway.spec(
+        "mod-a",
+        suites=[OPS_SUITE],
+        steps=[
+            {"name": "Box", "suites": [BOX_SUITE], "targets": {OPS: {"lines": 30}}},
+            {"name": "Ops", "suites": [OPS_SUITE], "targets": {OPS: 40}},
+        ],
+    )
+    assert throwaway.harness("run", "mod-a").exit_code == 0
+    whole = throwaway.result("mod-a")
+    box, ops = (s["rows"][0] for s in whole["steps"])
+    assert (box["metric"], ops["metric"]) == ("lines", "percent")
+    assert box["percent"] < whole["files"][OPS]["lines_percent"]
+    for number, row, key in ((1, box, "lines_percent"), (2, ops, "percent")):
+        assert throwaway.harness("run", "mod-a", "--step", str(number)).exit_code == 0
+        alone = json.loads((throwaway.root / f"reports/mod-a/steps/{number}/results.json").read_text())
+        assert row["percent"] == alone["files"][OPS][key]
+    report = (throwaway.root / "reports/mod-a/COMPLETION_STATUS.md").read_text()
+    assert f"| 1. Box | `calc/ops.py` | — | lines 30% | **{box['percent']:.1f}%** | ✅ met |" in report
+
+
 def test_shards_combine_to_the_unsharded_result(throwaway):
     throwaway.spec("mod-a", suites=[OPS_SUITE, BOX_SUITE])
     throwaway.harness("run", "mod-a")

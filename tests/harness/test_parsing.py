@@ -1,64 +1,9 @@
-"""Reading pytest's JUnit XML and coverage.py's JSON report into the harness's figures."""
+"""Reading coverage.py's JSON report into the harness's figures."""
 
 import pytest
 from coverage.results import format_lines
 
 from harness import measure
-from harness.errors import DataError
-from harness.junit import read_junit
-
-JUNIT = """<?xml version="1.0" encoding="utf-8"?>
-<testsuites><testsuite name="pytest" tests="6">
-  <testcase classname="suites.m.test_a" name="test_ok" file="suites/m/test_a.py" line="1" time="0.1"/>
-  <testcase classname="suites.m.test_a.TestX" name="test_skip" file="suites/m/test_a.py" line="5" time="0">
-    <skipped type="pytest.skip" message="needs redis">suites/m/test_a.py:5: needs redis</skipped>
-  </testcase>
-  <testcase classname="suites.m.test_a.TestX" name="test_xfail" file="suites/m/test_a.py" line="9" time="0">
-    <skipped type="pytest.xfail" message="known overflow"/>
-  </testcase>
-  <testcase classname="suites.m.test_a.TestX.TestInner" name="test_fail[1-2]" file="suites/m/test_a.py">
-    <failure message="assert 1 == 2&#10;more detail">trace</failure>
-    <error message="teardown boom">trace</error>
-  </testcase>
-  <testcase classname="suites.m.test_b" name="test_setup_error" file="suites/m/test_b.py">
-    <error message="fixture 'db' not found">trace</error>
-  </testcase>
-  <testcase classname="" name="suites.m.test_c" time="0">
-    <error message="collection failure">SyntaxError</error>
-  </testcase>
-</testsuite></testsuites>
-"""
-
-
-def test_junit_outcomes_by_file_and_class(tmp_path):
-    path = tmp_path / "junit.xml"
-    path.write_text(JUNIT)
-    data = read_junit((path, tmp_path / "missing.xml"))
-    totals = data["totals"]
-    assert totals.counts() == {"passed": 1, "failed": 1, "skipped": 2, "errors": 2}
-    assert totals.skips == [
-        {"test": "suites/m/test_a.py::TestX::test_skip", "message": "needs redis"},
-        {"test": "suites/m/test_a.py::TestX::test_xfail", "message": "xfail: known overflow"},
-    ]
-    assert [(f["test"], f["outcome"], f["message"]) for f in totals.failures] == [
-        ("suites/m/test_a.py::TestX::TestInner::test_fail[1-2]", "failed", "assert 1 == 2"),
-        ("suites/m/test_b.py::test_setup_error", "errors", "fixture 'db' not found"),
-        ("suites.m.test_c", "errors", "collection failure"),
-    ]
-    a = data["files"]["suites/m/test_a.py"]
-    assert a["tally"].counts() == {"passed": 1, "failed": 1, "skipped": 2, "errors": 0}
-    assert {cls: t.counts()["skipped"] for cls, t in a["classes"].items()} == {
-        "": 0,
-        "TestX": 2,
-        "TestX.TestInner": 0,
-    }
-
-
-def test_broken_junit_is_a_data_error(tmp_path):
-    path = tmp_path / "junit.xml"
-    path.write_text("<testsuites><testcase")
-    with pytest.raises(DataError, match="unreadable JUnit XML"):
-        read_junit((path,))
 
 
 @pytest.mark.parametrize(

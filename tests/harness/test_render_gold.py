@@ -61,6 +61,23 @@ def test_terminal_table_matches_gold():
     _compare("\n".join(render.terminal_table(_result(name)) for name in CASES) + "\n", "terminal.txt")
 
 
+def test_check_lines_match_gold():
+    lines = [line for name in CASES for line in render.shortfall_lines(_result(name))]
+    _compare("\n".join(lines) + "\n", "check.txt")
+
+
+def test_list_lines_match_gold():
+    lines = [render.list_line(r["module"], r["title"], r) for r in map(_result, CASES)]
+    lines.append(render.list_line("mod-new", "Not run yet", None))
+    _compare("\n".join(lines) + "\n", "list.txt")
+
+
+def test_diff_table_matches_gold():
+    from harness.targets import compare
+
+    _compare(render.diff_table(compare(_result("variance"), _result("in_progress"))) + "\n", "diff.txt")
+
+
 def test_report_has_no_blank_line_runs_and_ends_with_one_newline():
     for name in CASES:
         text = render.completion_status(_result(name))

@@ -128,7 +128,7 @@ def test_collection_crash_is_failed_without_figures(throwaway):
     assert outcome.exit_code == 1
     result = throwaway.result("mod-a")
     assert result["status"] == "failed"
-    assert result["reason"] == "pytest session crashed or was interrupted (exit status 2; see pytest.log)"
+    assert result["reason"] == "ERROR collecting suites/tests/test_broken.py: SyntaxError: invalid syntax"
     assert result["files"] == {} and result["overall"]["percent"] is None
     assert "SyntaxError" in (throwaway.root / "reports/mod-a/pytest.log").read_text()
     report = (throwaway.root / "reports/mod-a/COMPLETION_STATUS.md").read_text()

@@ -53,6 +53,23 @@ def test_no_target_means_met_is_none():
     assert (entry["met"], entry["target"], entry["delta"]) == (None, None, None)
 
 
+def test_step_targets_are_checked_against_the_steps_own_figures():
+    steps = (
+        Step("one", (Suite("t.py"),), (Target("f.py", 60, origin="step 1"),)),
+        Step("two", (Suite("u.py"),), (Target("f.py", lines=50, origin="step 2"),)),
+    )
+    step_files = {1: {"f.py": {**FIG, "percent": 55.0}}, 2: {"f.py": {**FIG, "lines_percent": 52.0}}}
+    files = targets.evaluate_files({"f.py": FIG}, (), (), steps, {}, step_files)
+    assert [(c["origin"], c["met"]) for c in files["f.py"]["checks"]] == [("step 1", False), ("step 2", True)]
+    assert files["f.py"]["checks"][0]["short"] == [{"metric": "percent", "figure": 55.0, "target": 60}]
+    rows = [s["rows"][0] for s in targets.step_rows(steps, files, step_files)]
+    assert [(r["metric"], r["percent"], r["target"], r["met"]) for r in rows] == [
+        ("percent", 55.0, 60, False),
+        ("lines", 52.0, 50, True),
+    ]
+    assert rows[1]["baseline"] is None  # a lines-only row shows no combined baseline beside its figure
+
+
 def test_step_targets_gate_the_file_too():
     steps = (Step("one", (Suite("t.py"),), (Target("f.py", 75, origin="step 1"),)),)
     files = targets.evaluate_files({"f.py": FIG}, (Target("f.py", 60),), (), steps, {})
@@ -68,6 +85,7 @@ def test_step_targets_gate_the_file_too():
             "rows": [
                 {
                     "file": "f.py",
+                    "metric": "percent",
                     "baseline": None,
                     "percent": 70.0,
                     "target": 75,
@@ -98,33 +116,23 @@ def test_status(failure, tests, unmet, accepted, expected):
 
 
 @pytest.mark.parametrize(
-    ("codes", "tests", "coverage", "expected"),
+    ("processes", "tests", "coverage_problem", "expected"),
     [
-        ((0,), {"passed": 3}, True, None),
-        ((1,), {"passed": 2, "failed": 1}, True, None),
-        (
-            (0, 2),
-            {"passed": 3},
-            True,
-            "pytest session crashed or was interrupted (exit status 2; see pytest.log)",
-        ),
-        (
-            (-9,),
-            {"passed": 1},
-            True,
-            "pytest session crashed or was interrupted (exit status -9; see pytest.log)",
-        ),
-        ((5,), {"passed": 0}, False, "pytest collected no tests"),
-        (
-            (0,),
-            {"passed": 3},
-            False,
-            "the tests ran but coverage.py recorded no data for the measured source",
-        ),
+        (((0, None),), {"passed": 3}, None, None),
+        (((1, None),), {"passed": 2, "failed": 1}, None, None),
+        # pytest's own explanation of a status 2-4 is the reason
+        (((0, None), (4, "ERROR: not found: t::x")), {"passed": 3}, None, "ERROR: not found: t::x"),
+        (((-9, "pytest was killed by SIGKILL"),), {"passed": 1}, None, "pytest was killed by SIGKILL"),
+        (((3, None),), {"passed": 1}, None, "pytest exited with status 3"),
+        # nothing collected breaks the session only when no process ran a test (a shard may select none)
+        (((5, "pytest collected no tests (2 deselected)"),), {"passed": 0}, None,
+         "pytest collected no tests (2 deselected)"),
+        (((0, None), (5, "pytest collected no tests")), {"passed": 3}, None, None),
+        (((0, None),), {"passed": 3}, "coverage.py measured nothing", "coverage.py measured nothing"),
     ],
-)
-def test_failure_reason(codes, tests, coverage, expected):
-    assert targets.failure_reason(codes, tests, coverage) == expected
+)  # fmt: skip
+def test_failure_reason(processes, tests, coverage_problem, expected):
+    assert targets.failure_reason(processes, tests, coverage_problem) == expected
 
 
 def test_carry_forward_items_round_trip_into_targets():

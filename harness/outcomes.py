@@ -1,0 +1,96 @@
+"""Test outcomes from the session plugin's records: counts by the file and class that collected each test."""
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness.errors import DataError
+
+OUTCOMES = ("passed", "failed", "skipped", "errors")
+
+
+@dataclass
+class Tally:
+    """Counts of outcomes, with the skip reasons and failure messages behind them."""
+
+    passed: int = 0
+    failed: int = 0
+    skipped: int = 0
+    errors: int = 0
+    skips: list[dict] = field(default_factory=list)
+    failures: list[dict] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        return {name: getattr(self, name) for name in OUTCOMES}
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts().values())
+
+    def add(self, outcome: str, record: dict) -> None:
+        setattr(self, outcome, getattr(self, outcome) + 1)
+        if outcome == "skipped":
+            self.skips.append(record)
+        elif outcome in ("failed", "errors"):
+            self.failures.append({**record, "outcome": outcome})
+
+
+@dataclass
+class SuiteFile:
+    """One collecting file's tally and a tally per class ("" for module-level tests)."""
+
+    tally: Tally = field(default_factory=Tally)
+    classes: dict[str, Tally] = field(default_factory=dict)
+
+
+@dataclass
+class Outcomes:
+    """Every test of a session: totals, per collecting file, and each test's duration by node id."""
+
+    totals: Tally = field(default_factory=Tally)
+    files: dict[str, SuiteFile] = field(default_factory=dict)
+    durations: dict[str, float] = field(default_factory=dict)
+
+    def add(self, record: dict) -> None:
+        nodeid = record["nodeid"]
+        file, cls = split_nodeid(nodeid)
+        entry = self.files.setdefault(file, SuiteFile())
+        test = f"{nodeid} (collection)" if record.get("collection") else nodeid
+        detail = {"test": test, "message": record.get("message", "")}
+        outcome = record["outcome"]
+        for tally in (self.totals, entry.tally, entry.classes.setdefault(cls, Tally())):
+            tally.add(outcome, detail)
+        self.durations[nodeid] = float(record.get("duration", 0.0))
+
+
+def split_nodeid(nodeid: str) -> tuple[str, str]:
+    """The collecting file and the (dotted, for nested) class of a node id; "" for module level."""
+    parts = nodeid.split("[", 1)[0].split("::")  # a parameter id may itself contain "::"
+    return parts[0], ".".join(parts[1:-1])
+
+
+def read_records(paths: tuple[Path, ...]) -> Outcomes:
+    """Fold the records files of every pytest process of a session, in order."""
+    outcomes = Outcomes()
+    for path in paths:
+        for _, record in iter_records(path):
+            if record.get("event") == "test":
+                outcomes.add(record)
+    return outcomes
+
+
+def iter_records(path: Path, start: int = 0):
+    """`(end offset, record)` for each complete JSON line from byte `start`; a half-written line waits."""
+    if not path.is_file():
+        return
+    with path.open("rb") as handle:
+        handle.seek(start)
+        offset = start
+        for line in handle:
+            if not line.endswith(b"\n"):
+                return
+            offset += len(line)
+            try:
+                yield offset, json.loads(line)
+            except ValueError as err:
+                raise DataError(f"{path}: unreadable test record: {err}") from err

@@ -1,0 +1,135 @@
+"""Test outcomes are counted under the file that collected each test (node ids), whatever the layout."""
+
+import json
+
+import pytest
+
+from harness.outcomes import read_records, split_nodeid
+from harness.session_plugin import RECORDS_ENV
+
+BASE = """\
+import pytest
+
+
+class BaseChecks:
+    def test_one(self):
+        assert self.value > 0
+
+    @pytest.mark.parametrize("n", [1, 2, 3])
+    def test_many(self, n):
+        assert n * self.value
+
+    @pytest.mark.skip(reason="not on this backend")
+    def test_skipped(self):
+        pass
+"""
+
+SUB_A = """\
+from checks.base_checks import BaseChecks
+
+
+class TestMemory(BaseChecks):
+    value = 1
+"""
+
+SUB_B = """\
+import pytest
+
+from checks.base_checks import BaseChecks
+
+
+class TestDisk(BaseChecks):
+    value = 2
+
+    @pytest.mark.xfail(reason="disk is slow")
+    def test_extra(self):
+        assert False
+
+
+@pytest.fixture
+def broken():
+    raise RuntimeError("no disk")
+
+
+def test_setup_error(broken):
+    pass
+
+
+def test_fails():
+    assert 1 == 2, "one is not two"
+"""
+
+
+@pytest.fixture
+def inherited(pytester, monkeypatch):
+    """A base test class in one file, subclasses in two others, plus every kind of outcome."""
+    pytester.makepyfile(
+        **{
+            "checks/__init__.py": "",
+            "checks/base_checks.py": BASE,
+            "checks/test_memory.py": SUB_A,
+            "checks/test_disk.py": SUB_B,
+            "checks/test_broken.py": "def test_x(:\n    pass\n",
+        }
+    )
+    pytester.makeini("[pytest]\naddopts = -p harness.session_plugin\n")
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")  # only the plugins this test names
+    records = pytester.path / "records.jsonl"
+    monkeypatch.setenv(RECORDS_ENV, str(records))
+    return records
+
+
+EXPECTED_FILES = {
+    "checks/test_memory.py": {"TestMemory": {"passed": 4, "failed": 0, "skipped": 1, "errors": 0}},
+    "checks/test_disk.py": {
+        "TestDisk": {"passed": 4, "failed": 0, "skipped": 2, "errors": 0},
+        "": {"passed": 0, "failed": 1, "skipped": 0, "errors": 1},
+    },
+    "checks/test_broken.py": {"": {"passed": 0, "failed": 0, "skipped": 0, "errors": 1}},
+}
+
+
+def _by_file(outcomes) -> dict:
+    return {
+        file: {cls: tally.counts() for cls, tally in entry.classes.items()}
+        for file, entry in outcomes.files.items()
+    }
+
+
+def test_inherited_tests_count_under_the_collecting_file(pytester, inherited):
+    pytester.runpytest("--continue-on-collection-errors")
+    outcomes = read_records((inherited,))
+    assert _by_file(outcomes) == EXPECTED_FILES
+    assert "checks/base_checks.py" not in outcomes.files
+    assert outcomes.totals.counts() == {"passed": 8, "failed": 1, "skipped": 3, "errors": 2}
+    assert [(f["test"], f["outcome"], f["message"]) for f in outcomes.totals.failures] == [
+        ("checks/test_broken.py (collection)", "errors", "SyntaxError: invalid syntax"),
+        ("checks/test_disk.py::test_setup_error", "errors", "RuntimeError: no disk"),
+        ("checks/test_disk.py::test_fails", "failed", "AssertionError: one is not two"),
+    ]
+    assert {s["test"]: s["message"] for s in outcomes.totals.skips} == {
+        "checks/test_memory.py::TestMemory::test_skipped": "not on this backend",
+        "checks/test_disk.py::TestDisk::test_skipped": "not on this backend",
+        "checks/test_disk.py::TestDisk::test_extra": "xfail: disk is slow",
+    }
+    assert set(outcomes.durations) >= {"checks/test_memory.py::TestMemory::test_many[2]"}
+
+
+def test_xdist_workers_give_the_same_counts(pytester, inherited):
+    pytester.runpytest_subprocess("-p", "xdist", "-n", "2", "--continue-on-collection-errors")
+    assert _by_file(read_records((inherited,))) == EXPECTED_FILES
+    records = [json.loads(line) for line in inherited.read_text().splitlines()]
+    assert [r for r in records if r["event"] == "collected"] == [{"event": "collected", "count": 13}]
+
+
+@pytest.mark.parametrize(
+    ("nodeid", "expected"),
+    [
+        ("t/test_a.py::test_x", ("t/test_a.py", "")),
+        ("t/test_a.py::TestA::test_x[1-2]", ("t/test_a.py", "TestA")),
+        ("t/test_a.py::TestA::TestB::test_x", ("t/test_a.py", "TestA.TestB")),
+        ("t/test_a.py::test_x[a::b]", ("t/test_a.py", "")),
+    ],
+)
+def test_split_nodeid(nodeid, expected):
+    assert split_nodeid(nodeid) == expected
