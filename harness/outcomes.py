@@ -23,10 +23,6 @@ class Tally:
     def counts(self) -> dict[str, int]:
         return {name: getattr(self, name) for name in OUTCOMES}
 
-    @property
-    def total(self) -> int:
-        return sum(self.counts().values())
-
     def add(self, outcome: str, record: dict) -> None:
         setattr(self, outcome, getattr(self, outcome) + 1)
         if outcome == "skipped":
