@@ -3,6 +3,7 @@
 import pytest
 
 ROWS: list[tuple[str, float, float]] = []
+LINES: list[str] = []
 
 
 @pytest.fixture
@@ -11,10 +12,18 @@ def record_ratio():
     return lambda name, virtual, wall: ROWS.append((name, virtual, wall))
 
 
+@pytest.fixture
+def bench_print():
+    """Call with a line of text to print it in the closing summary (tables of other benchmarks)."""
+    return LINES.append
+
+
 def pytest_terminal_summary(terminalreporter):
+    write = terminalreporter.write_line
+    for line in LINES:
+        write(line)
     if not ROWS:
         return
-    write = terminalreporter.write_line
     write("")
     write(f"{'scenario':58} {'loop time':>10} {'wall':>9} {'speed-up':>10}")
     for name, virtual, wall in ROWS:

@@ -61,6 +61,8 @@ def accept_module(project: Project, spec: ModuleSpec, rationale: str) -> dict:
         },
         "carry_forward": items,
     }
-    outputs.write_report(at, result)
+    with store.project_lock(project.lock_path):
+        outputs.write_report(at, result)
+        outputs.write_result(at, result)
     outputs.refresh_map(project)
     return result

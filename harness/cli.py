@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from harness import __version__, acceptance, layout, outputs, render, stored, targets, workflow
+from harness import __version__, acceptance, layout, outputs, render, stored, targets
 from harness.catalog import all_specs, find_spec
 from harness.errors import HarnessError
 from harness.project import load_project
@@ -40,6 +40,13 @@ def _terminate_as_interrupt():
 
 def _echo(line: str) -> None:
     click.echo(line)
+
+
+def _workflow():
+    """The run machinery (pytest, coverage.py), imported only by the commands that run tests."""
+    from harness import workflow
+
+    return workflow
 
 
 def _project(ctx: click.Context):
@@ -139,7 +146,7 @@ def run(ctx, module, step, workers, shard, rebaseline, verbose, quiet, pytest_ar
     spec = find_spec(project, module)
     options = RunOptions(workers, shard, tuple(pytest_args), verbose=verbose, quiet=quiet)
     with _terminate_as_interrupt():
-        result = workflow.run_module(
+        result = _workflow().run_module(
             project, spec, options, _silent if quiet else _echo, step=step, rebaseline=rebaseline
         )
     if quiet and result is not None:
@@ -154,16 +161,26 @@ def _silent(line: str) -> None:
 @main.command()
 @click.argument("module")
 @click.option("--run", "fresh", is_flag=True, help="Run the module first instead of reading the last result.")
+@click.option(
+    "--annotations/--no-annotations",
+    default=None,
+    help="Print GitHub Actions annotations for files below target (default: on under GitHub Actions).",
+)
+@click.option(
+    "--comment",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write a Markdown summary for a pull-request comment to this file.",
+)
 @click.pass_context
-def check(ctx, module, fresh) -> None:
+def check(ctx, module, fresh, annotations, comment) -> None:
     """CI gate: every file below its target, with figure and target; exit 1 if a gating target is missed."""
     project = _project(ctx)
     spec = find_spec(project, module)
     if fresh:
-        result = workflow.run_module(project, spec, RunOptions(), _echo)
+        result = _workflow().run_module(project, spec, RunOptions(), _echo)
     else:
         result = stored.load_module(project, spec.id)
-        if result.get("spec_sha256") not in (None, workflow.spec_digest(spec)):
+        if result.get("spec_sha256") not in (None, _workflow().spec_digest(spec)):
             click.echo(
                 f"warning: {spec.path} changed after this result was recorded"
                 f" ({result['finished_at']}); `harness check --run` measures again",
@@ -171,10 +188,15 @@ def check(ctx, module, fresh) -> None:
             )
     for line in render.shortfall_lines(result):
         click.echo(line)
+    if annotations if annotations is not None else os.environ.get("GITHUB_ACTIONS") == "true":
+        for line in render.github_annotations(result):
+            click.echo(line)
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary:
         with open(summary, "a", encoding="utf-8") as handle:
             handle.write(render.github_summary(result) + "\n")
+    if comment:
+        comment.write_text(render.github_summary(result), encoding="utf-8")
     ctx.exit(_exit_for(result))
 
 
@@ -211,7 +233,7 @@ def accept(ctx, module, rationale) -> None:
 def diff(ctx, a, b, as_json) -> None:
     """Per-file comparison of two stored results (module ids, spec paths or results.json paths)."""
     project = _project(ctx)
-    comparison = targets.compare(workflow.load_any(project, a), workflow.load_any(project, b))
+    comparison = targets.compare(stored.load_any(project, a), stored.load_any(project, b))
     if as_json:
         click.echo(json.dumps(comparison, indent=2))
         return
@@ -234,5 +256,5 @@ def combine(ctx, module) -> None:
         ]
         if not specs:
             raise HarnessError("no module has shards to combine")
-    codes = [_exit_for(workflow.combine_module(project, spec, _echo)) for spec in specs]
+    codes = [_exit_for(_workflow().combine_module(project, spec, _echo)) for spec in specs]
     ctx.exit(max(codes))

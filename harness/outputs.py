@@ -28,18 +28,17 @@ def write_run(
         if junits:
             store.atomic_write(at.dir / layout.JUNIT, merge_junit(junits))
         store.atomic_write(at.log, log)
-        _write_report_and_result(at, result)
+        write_report(at, result)
+        write_result(at, result)
 
 
 def write_report(at: layout.ModuleFiles, result: dict) -> None:
-    """COMPLETION_STATUS.md and results.json again from a result (`report`, `accept`)."""
-    with store.project_lock(at.project.lock_path):
-        _write_report_and_result(at, result)
-
-
-def _write_report_and_result(at: layout.ModuleFiles, result: dict) -> None:
-    # The one place COMPLETION_STATUS.md and results.json are written; the caller holds the lock.
+    """COMPLETION_STATUS.md: the one place it is written (callers hold the project lock)."""
     store.atomic_write(at.report, render.completion_status(result))
+
+
+def write_result(at: layout.ModuleFiles, result: dict) -> None:
+    """results.json: the one place it is written (callers hold the project lock)."""
     store.atomic_write(at.result, results.dumps(result))
 
 
@@ -71,6 +70,7 @@ def rerender(project: Project, spec: ModuleSpec) -> dict:
     """Write the report and MAP.md again from the stored result."""
     at = layout.files(project, spec.id)
     result = stored.load(at.result)
-    write_report(at, result)
+    with store.project_lock(project.lock_path):
+        write_report(at, result)
     refresh_map(project)
     return result

@@ -4,9 +4,6 @@ import sys
 import time
 from typing import TextIO
 
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
 PLAIN_EVERY = 10.0  # seconds between lines when the output is not a terminal (CI logs)
 
 
@@ -45,18 +42,22 @@ class LiveBar(Silent):
     """rich's progress bar on a terminal: tests done of collected, failures so far, elapsed."""
 
     def __init__(self, stream: TextIO):
-        self.console = Console(file=stream)
-        self.progress: Progress | None = None
+        self.stream = stream
+        self.progress = None
         self.task = None
 
     def start(self, label: str) -> None:
+        # rich is imported only when a bar is drawn: other commands start faster without it.
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
         self.progress = Progress(
             TextColumn("    {task.description}"),
             BarColumn(),
             MofNCompleteColumn(),
             TextColumn("{task.fields[failed]} failed"),
             TimeElapsedColumn(),
-            console=self.console,
+            console=Console(file=self.stream),
             transient=True,
         )
         self.task = self.progress.add_task(label, total=None, failed=0)

@@ -139,21 +139,59 @@ def _environment() -> Environment:
         origin=origin,
     )
     env.filters.update(tests=tests_line)
-    env.globals.update(labels=STATUS_LABELS, icons=ICONS, mark=mark, step_mark=step_mark)
+    env.globals.update(labels=STATUS_LABELS, icons=ICONS, mark=mark, step_mark=step_mark, shortfall=shortfall)
     return env
 
 
-_ENV = _environment()
+# A report stays readable (and under GitHub's rendering limits) at thousands of files: above
+# SUMMARISE_ABOVE files, files that meet their targets are summarised in a collapsed table, the files
+# furthest under target get the full gap analysis and the others one line each; long lists are cut with
+# a pointer to results.json and the HTML report.
+SUMMARISE_ABOVE = 50
+TABLE_ROWS = 300
+FULL_GAPS = 20
+COMPACT_GAPS = 1000
+
+
+def shortfall(entry: dict) -> float:
+    """How far (in points) a file is under its furthest-missed target."""
+    return max((s["target"] - s["figure"] for c in entry["checks"] for s in c["short"]), default=0.0)
+
+
+def report_view(files: dict[str, dict]) -> dict:
+    """Which files the report's tables and gap analysis show, and how much of each list is cut."""
+    below = [(p, e) for p, e in files.items() if e.get("met") is False]
+    if len(files) <= SUMMARISE_ABOVE:
+        return {"summarised": False, "rows": list(files.items()), "gaps": below, "compact": [], "cut": {}}
+    below.sort(key=lambda pe: -shortfall(pe[1]))
+    rest = [(p, e) for p, e in files.items() if e.get("met") is not False]
+    return {
+        "summarised": True,
+        "rows": below[:TABLE_ROWS],
+        "others": rest[:TABLE_ROWS],
+        "counts": {"files": len(files), "below": len(below), "others": len(rest)},
+        "gaps": below[:FULL_GAPS],
+        "compact": below[FULL_GAPS : FULL_GAPS + COMPACT_GAPS],
+        "cut": {
+            "rows": max(0, len(below) - TABLE_ROWS),
+            "others": max(0, len(rest) - TABLE_ROWS),
+            "gaps": max(0, len(below) - FULL_GAPS - COMPACT_GAPS),
+        },
+    }
 
 
 def completion_status(result: dict) -> str:
-    text = _ENV.get_template("completion_status.md.j2").render(r=result, accepted=_accepted(result))
+    text = _ENV.get_template("completion_status.md.j2").render(
+        r=result, accepted=_accepted(result), view=report_view(result.get("files", {}))
+    )
     # Optional sections leave runs of blank lines behind; one blank line between blocks reads best.
     return re.sub(r"\n{3,}", "\n\n", text)
 
 
 def github_summary(result: dict) -> str:
-    return _ENV.get_template("summary.md.j2").render(r=result, accepted=_accepted(result))
+    """The Markdown summary for a CI job page or a pull-request comment (below-target files first)."""
+    view = report_view(result.get("files", {}))
+    return _ENV.get_template("summary.md.j2").render(r=result, accepted=_accepted(result), view=view)
 
 
 def map_block(rows: list[dict]) -> str:
@@ -212,6 +250,53 @@ def shortfall_lines(result: dict) -> list[str]:
     return [*lines, f"{result['module']}: {STATUS_LABELS[result['status']]}{reason}"]
 
 
+ANNOTATIONS = 50  # GitHub shows a limited number per step; the rest are counted in one notice
+
+
+def github_annotations(result: dict, limit: int = ANNOTATIONS) -> list[str]:
+    """GitHub Actions workflow commands for files below target, at the first uncovered line.
+
+    A gating shortfall is an `::error`, a warn-only one a `::warning`, an accepted one a `::notice`.
+    """
+    accepted = _accepted(result)
+    lines = []
+    for path, entry in result.get("files", {}).items():
+        kind = {"below": "error", "warn": "warning", "accepted": "notice"}.get(state(entry, accepted, path))
+        if kind:
+            text = "; ".join(
+                f"{metric_name(s['metric'])} {pct(s['figure'], 2)} < target {target_pct(s['target'])}"
+                f" ({origin(c['origin'])})"
+                for c in entry["checks"]
+                if not c["met"]
+                for s in c["short"]
+            )
+            where = (
+                f"file={_gh_property(path)},line={first_uncovered_line(entry)},title=Coverage below target"
+            )
+            lines.append(f"::{kind} {where}::{_gh_data(f'{path}: {text}')}")
+    if len(lines) > limit:
+        more = len(lines) - limit
+        lines = [*lines[:limit], f"::notice::{more} more files below target; see the completion report"]
+    return lines
+
+
+def first_uncovered_line(entry: dict) -> int:
+    """The first missing line (or the source line of the first missing branch); 1 when none is known."""
+    if entry.get("gaps"):
+        return int(entry["gaps"][0]["lines"].split("-")[0])
+    if entry.get("missing_branches"):
+        return int(entry["missing_branches"][0].split("->")[0])
+    return 1
+
+
+def _gh_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _gh_property(text: str) -> str:
+    return _gh_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
 def diff_table(comparison: dict) -> str:
     """`harness diff`: one row per file and the overall, A's figure, B's and the change."""
     rows = [*comparison["files"].items(), ("Overall", comparison["overall"])]
@@ -230,3 +315,6 @@ def list_line(module_id: str, title: str, result: dict | None) -> str:
             f"{result['status_label']}  {pct(result['overall']['percent'])}  {day(result['finished_at'])}"
         )
     return f"{module_id:<16} {summary:<48} {title}"
+
+
+_ENV = _environment()

@@ -12,7 +12,7 @@ from pathlib import Path
 from harness.outcomes import iter_records
 from harness.progress import Silent
 from harness.pytest_errors import explain
-from harness.session_plugin import RECORDS_ENV, SHARD_ENV
+from harness.session_env import RECORDS_ENV, SHARD_ENV
 
 _SUMMARY_WORDS = ("passed", "failed", "error", "skipped", "no tests ran", "deselected")
 _STOP_GRACE = 10  # seconds pytest gets to finish after SIGTERM before it is killed

@@ -13,8 +13,7 @@ import os
 
 import pytest
 
-RECORDS_ENV = "HARNESS_RECORDS"
-SHARD_ENV = "HARNESS_SHARD"
+from harness.session_env import RECORDS_ENV, SHARD_ENV
 
 
 def shard_of(nodeids: list[str], index: int, count: int) -> set[str]:

@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 from harness import layout
+from harness.catalog import find_spec
 from harness.errors import DataError
 from harness.project import Project
 
@@ -63,3 +64,10 @@ def baseline_from_result(result: dict, module_id: str) -> dict:
         "files": {p: f["percent"] for p, f in result["files"].items()},
         "overall": result.get("overall", {}).get("percent"),
     }
+
+
+def load_any(project: Project, ref: str, cwd: Path | None = None) -> dict:
+    """A stored result named by a results.json path, a spec path or a module id."""
+    if ref.endswith(".json"):
+        return load((cwd or Path.cwd()) / ref)
+    return load_module(project, find_spec(project, ref, cwd).id)

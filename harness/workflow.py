@@ -10,7 +10,7 @@ from pathlib import Path
 
 from harness import events, layout, measure, outputs, progress, render, results, shard_store, store, stored
 from harness.acceptance import latest_acceptance
-from harness.catalog import check_spec, find_spec
+from harness.catalog import check_spec
 from harness.contract import Inputs, Measured
 from harness.errors import DataError, SpecError, UsageError
 from harness.outcomes import read_records
@@ -251,12 +251,3 @@ def combine_module(project: Project, spec: ModuleSpec, echo: Echo) -> dict:
             shutil.rmtree(work, ignore_errors=True)
     shutil.rmtree(layout.files(project, spec.id).shards, ignore_errors=True)
     return result
-
-
-def load_any(project: Project, ref: str, cwd: Path | None = None) -> dict:
-    """A stored result named by a results.json path, a spec path or a module id."""
-    path = (cwd or Path.cwd()) / ref
-    if ref.endswith(".json"):
-        return stored.load(path)
-    spec = find_spec(project, ref, cwd)
-    return stored.load_module(project, spec.id)

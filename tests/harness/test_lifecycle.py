@@ -240,6 +240,23 @@ def test_check_writes_github_step_summary(throwaway, monkeypatch, tmp_path):
     assert "| `calc/ops.py` | 50.0% | 90% | ❌ below |" in text
 
 
+def test_check_annotates_and_writes_a_pr_comment(throwaway, monkeypatch, tmp_path):
+    throwaway.spec("mod-a", suites=[OPS_SUITE], targets={OPS: 90})
+    throwaway.harness("run", "mod-a")
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    comment = tmp_path / "comment.md"
+    outcome = throwaway.harness("check", "mod-a", "--comment", str(comment))
+    assert outcome.exit_code == 1
+    assert (
+        "::error file=calc/ops.py,line=11,title=Coverage below target::"
+        "calc/ops.py: Coverage 50.00%25 < target 90%25 (module target)"
+    ) in outcome.output.splitlines()
+    assert comment.read_text().startswith("### mod-a: 🔄 In Progress\n")
+    assert "| `calc/ops.py` | 50.0% | 90% | ❌ below |" in comment.read_text()
+    quiet = throwaway.harness("check", "mod-a", "--no-annotations")
+    assert "::error" not in quiet.output
+
+
 def test_check_run_runs_first(throwaway):
     throwaway.spec("mod-a", suites=[BOX_SUITE])
     outcome = throwaway.harness("check", "mod-a", "--run")

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from harness.outcomes import read_records, split_nodeid
-from harness.session_plugin import RECORDS_ENV
+from harness.session_env import RECORDS_ENV
 
 BASE = """\
 import pytest

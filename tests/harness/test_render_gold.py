@@ -66,6 +66,28 @@ def test_check_lines_match_gold():
     _compare("\n".join(lines) + "\n", "check.txt")
 
 
+def test_github_annotations_match_gold():
+    lines = [line for name in CASES for line in render.github_annotations(_result(name))]
+    _compare("\n".join(lines) + "\n", "annotations.txt")
+
+
+def test_annotations_are_capped_with_a_count():
+    from benchmarks.synthetic import large_result
+
+    lines = render.github_annotations(large_result(300), limit=5)
+    assert len(lines) == 6 and lines[-1].startswith("::notice::") and "more files below target" in lines[-1]
+
+
+def test_annotation_text_is_escaped():
+    result = {"files": {"a,b:c.py": {"met": False, "gating": True, "gating_met": False, "gaps": [],
+              "missing_branches": ["7->9"], "checks": [{"met": False, "origin": "targets", "short": [
+              {"metric": "percent", "figure": 1.0, "target": 50}]}]}}}  # fmt: skip
+    assert render.github_annotations(result) == [
+        "::error file=a%2Cb%3Ac.py,line=7,title=Coverage below target::a,b:c.py: Coverage 1.00%25 < target 50%25"
+        " (module target)"
+    ]
+
+
 def test_list_lines_match_gold():
     lines = [render.list_line(r["module"], r["title"], r) for r in map(_result, CASES)]
     lines.append(render.list_line("mod-new", "Not run yet", None))
