@@ -58,16 +58,6 @@ def _suites(outcomes: Outcomes) -> dict:
     }
 
 
-def baseline_from_result(result: dict, module_id: str) -> dict:
-    return {
-        "module": module_id,
-        "suites": None,
-        "measured_at": result.get("finished_at"),
-        "files": {p: f["percent"] for p, f in result["files"].items()},
-        "overall": result.get("overall", {}).get("percent"),
-    }
-
-
 def map_row(spec: ModuleSpec, result: dict, link: str) -> dict:
     """A module's row in the MAP.md block."""
     return {
