@@ -4,6 +4,7 @@ import asyncio
 import time
 
 from target_app.realtime import utils
+from target_app.realtime.consumers import RealtimeConsumer
 
 ERROR_KEYS = {"type", "code", "message"}
 
@@ -65,11 +66,12 @@ async def join(harness_ws, target, user=None, **connect):
 
 
 def heartbeat_tasks() -> list[asyncio.Task]:
-    """Heartbeat tasks of consumers still alive in this loop."""
+    """Heartbeat tasks of consumers still alive in this loop: tasks running `RealtimeConsumer._heartbeat`."""
+    heartbeat = RealtimeConsumer._heartbeat.__code__
     return [
         task
         for task in asyncio.all_tasks()
-        if not task.done() and getattr(task.get_coro(), "__qualname__", "") == "RealtimeConsumer._heartbeat"
+        if not task.done() and getattr(task.get_coro(), "cr_code", None) is heartbeat
     ]
 
 
