@@ -41,8 +41,13 @@ async def held(kind: str, ident) -> int:
 
 
 async def settle() -> None:
-    """Let the consumer finish handling the disconnect the middleware handed it (no I/O involved)."""
-    await asyncio.sleep(0.01)
+    """Let the consumer finish handling the disconnect the middleware handed it.
+
+    Channels runs `close_old_connections` in a thread before each handler, and while a thread is
+    busy looptime moves virtual time along with real time: a 10 ms wait lost the race on a loaded
+    machine. A virtual second costs nothing once the thread is back, and covers a slow one.
+    """
+    await asyncio.sleep(1)
 
 
 async def echo_app(scope, receive, send):
