@@ -1,9 +1,11 @@
-"""Checks and test doubles shared by the module suites: protocol frames, joining rooms, clocks, recorders."""
+"""Checks and test doubles shared by the module suites: frames, rooms, rate limits, clocks, recorders."""
 
 import asyncio
 import time
 
-from target_app.realtime import utils
+from target_app.realtime import ratelimit, utils
+from target_app.realtime.consumers import RealtimeConsumer
+from target_app.realtime.ratelimit import room_key
 
 ERROR_KEYS = {"type", "code", "message"}
 
@@ -65,11 +67,12 @@ async def join(harness_ws, target, user=None, **connect):
 
 
 def heartbeat_tasks() -> list[asyncio.Task]:
-    """Heartbeat tasks of consumers still alive in this loop."""
+    """Heartbeat tasks of consumers still alive in this loop: tasks running `RealtimeConsumer._heartbeat`."""
+    heartbeat = RealtimeConsumer._heartbeat.__code__
     return [
         task
         for task in asyncio.all_tasks()
-        if not task.done() and getattr(task.get_coro(), "__qualname__", "") == "RealtimeConsumer._heartbeat"
+        if not task.done() and getattr(task.get_coro(), "cr_code", None) is heartbeat
     ]
 
 
@@ -94,6 +97,39 @@ async def assert_refused(client, close_code: int, error_code: str, layer=None) -
         assert layer.groups == {}
         assert heartbeat_tasks() == []
     await client.disconnect()
+
+
+# -- rate limits ----------------------------------------------------------------------------------
+
+
+def pong(timestamp=None) -> dict:
+    """The answer to a ping carrying `timestamp`."""
+    return {"type": "pong", "data": {"timestamp": timestamp}}
+
+
+def rate_limited(retry_after: float) -> dict:
+    """The error frame for a frame over the message rate."""
+    return error("rate_limited", retry_after=retry_after)
+
+
+async def ping(client, timestamp) -> dict:
+    """Send a ping with `timestamp`; the next frame (its pong, or the error it got instead)."""
+    await client.send_json({"type": "ping", "timestamp": timestamp})
+    return await client.receive_json()
+
+
+async def assert_too_many_connections(client) -> None:
+    """Refused by the connection limit before the consumer ran."""
+    assert client.accepted  # the close rule: accept, say why, then close
+    assert await client.expect_close(4029) == [error("too_many_connections")]
+
+
+async def room_count(match) -> int:
+    """Places taken in `match`'s room in the serving backend."""
+    return await ratelimit.get_limiter().count(room_key(utils.match_group(match.pk)))
+
+
+# -- test doubles -----------------------------------------------------------------------------------
 
 
 class Clock:

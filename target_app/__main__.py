@@ -57,7 +57,7 @@ def token(username: str, db_path: str | None, ttl: int | None) -> None:
     from django.contrib.auth import get_user_model
     from django.db import DatabaseError
 
-    from target_app.realtime.middleware import create_token
+    from target_app.realtime.tokens import create_token
 
     try:
         user = get_user_model().objects.filter(username=username).first()

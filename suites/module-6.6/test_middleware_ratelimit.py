@@ -4,7 +4,7 @@ import functools
 import logging
 
 from suites.realtime_checks import Clock, assert_error, join
-from target_app.realtime import ratelimit
+from target_app.realtime import ratelimit, ratelimit_backends
 
 LOGGER = "target_app.realtime.ratelimit"
 
@@ -100,7 +100,7 @@ class TestRedisBackedMiddleware:
         client = await join(harness_ws, f"/ws/match/{match.pk}/", user=cast.alice)
         assert redis.get(f"ws:conn:user:{cast.alice.pk}") == b"1"
         assert redis.get(f"ws:room:match_{match.pk}") == b"1"
-        assert 0 < redis.ttl(f"ws:conn:user:{cast.alice.pk}") <= ratelimit.COUNTER_TTL_SECONDS
+        assert 0 < redis.ttl(f"ws:conn:user:{cast.alice.pk}") <= ratelimit_backends.COUNTER_TTL_SECONDS
         await client.disconnect()
         assert redis.exists(f"ws:conn:user:{cast.alice.pk}", f"ws:room:match_{match.pk}") == 0
 

@@ -10,20 +10,16 @@ from channels.routing import URLRouter
 from django.contrib.auth.models import AnonymousUser
 
 from suites.realtime_checks import Clock, assert_error, assert_refused, join_with_welcome
-from target_app.realtime import middleware, ratelimit, utils
-from target_app.realtime.consumers import (
-    FrameError,
-    TournamentConsumer,
-    frame_data,
-    parse_frame,
-    positive_id,
-    user_role,
-)
+from target_app.realtime import middleware, ratelimit, tokens, utils
+from target_app.realtime.consumers import TournamentConsumer
 from target_app.realtime.match_consumer import MatchConsumer
-from target_app.realtime.middleware import JWTAuthMiddleware, authenticate, decode_user_id, token_from_scope
+from target_app.realtime.middleware import JWTAuthMiddleware, token_from_scope
 from target_app.realtime.middleware_ratelimit import RateLimitMiddleware, client_identity, payload_size
-from target_app.realtime.ratelimit import Limiter, MemoryBackend, RateDecision, RedisBackend
+from target_app.realtime.protocol import FrameError, frame_data, parse_frame, positive_id, user_role
+from target_app.realtime.ratelimit import Limiter
+from target_app.realtime.ratelimit_backends import MemoryBackend, RateDecision, RedisBackend
 from target_app.realtime.routing import websocket_urlpatterns
+from target_app.realtime.tokens import authenticate, decode_user_id
 from target_app.tournaments.models import Match
 
 # Virtual time for every async test (sync ones are untouched); the Redis test opts out below.
@@ -47,7 +43,7 @@ def frame_error(text: str | None, data: bytes | None = None) -> str:
     return caught.value.code
 
 
-# -- rate limiter (ratelimit.py) ---------------------------------------------------------------------
+# -- rate limiter (ratelimit.py, ratelimit_backends.py) ----------------------------------------------
 
 
 class TestRateLimiter:
@@ -274,7 +270,7 @@ class TestBroadcastUtils:
         ]
 
 
-# -- consumer helpers (consumers.py) ------------------------------------------------------------------------
+# -- consumer helpers (consumers.py, protocol.py) ----------------------------------------------------
 
 
 class TestConsumerHelpers:
@@ -467,7 +463,7 @@ class TestMatchConsumerErrors:
         }
 
 
-# -- JWT middleware errors (middleware.py) ------------------------------------------------------------------
+# -- JWT errors (tokens.py, middleware.py) -----------------------------------------------------------
 
 
 class TestJWTMiddlewareErrors:
@@ -488,7 +484,7 @@ class TestJWTMiddlewareErrors:
 
     def test_middleware_handles_malformed_token(self, harness_jwt, cast):
         """Undecodable tokens, missing claims and non-integer user ids are `malformed`."""
-        key = middleware.signing_key()
+        key = tokens.signing_key()
         now = 1_800_000_000
         assert decode_user_id(harness_jwt.malformed()) == (None, "malformed")
         assert decode_user_id("") == (None, "malformed")

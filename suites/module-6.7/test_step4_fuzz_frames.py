@@ -10,6 +10,7 @@ from django.conf import settings as django_settings
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from suites.realtime_checks import assert_error
 from target_app.tournaments.models import Match
 
 pytestmark = pytest.mark.looptime
@@ -245,19 +246,12 @@ async def room(harness_ws, harness_rate_limits, cast, tournament, match):
     await still_served(harness_ws, room)  # never crash the server: it serves after all the examples
 
 
-def assert_error_frame(frame: dict, code: str) -> None:
-    assert {k: frame.get(k) for k in ("type", "code")} == {"type": "error", "code": code}, frame
-    assert (
-        set(frame) == {"type", "code", "message"} and isinstance(frame["message"], str) and frame["message"]
-    )
-
-
 async def assert_answer(client, room: Room, role: str, answer: Answer) -> None:
     """The client gets exactly `answer`, then (unless closed) still answers a ping."""
     if answer.kind == "close":
         frames = await client.expect_close(answer.value)
         assert len(frames) == 1
-        assert_error_frame(frames[0], "payload_too_large")
+        assert_error(frames[0], "payload_too_large")
         return
     if answer.kind != "nothing":
         await _assert_frame(await client.receive_json(), room, role, answer)
@@ -268,7 +262,7 @@ async def assert_answer(client, room: Room, role: str, answer: Answer) -> None:
 async def _assert_frame(frame: dict, room: Room, role: str, answer: Answer) -> None:
     user = room.users[role]
     if answer.kind == "error":
-        assert_error_frame(frame, answer.value)
+        assert_error(frame, answer.value)
     elif answer.kind == "pong":
         assert frame == {"type": "pong", "data": {"timestamp": answer.value}}
     elif answer.kind == "subscribed":

@@ -2,9 +2,7 @@
 
 import asyncio
 import functools
-import json
 import logging
-import math
 import time
 
 from channels.db import database_sync_to_async
@@ -12,69 +10,29 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from target_app.realtime import ratelimit, utils
+from target_app.realtime.protocol import (
+    CLOSE_HEARTBEAT,
+    CLOSE_INVALID_ID,
+    CLOSE_NOT_FOUND,
+    CLOSE_ORIGIN,
+    CLOSE_RATE_LIMITED,
+    CLOSE_UNAUTHENTICATED,
+    CLOSE_UNAVAILABLE,
+    MANAGERS,
+    FrameError,
+    error_frame,
+    frame_data,
+    parse_frame,
+    positive_id,
+    server_frame,
+    user_role,
+)
 from target_app.tournaments.models import Match, Tournament
 
 logger = logging.getLogger(__name__)
 
-# Close codes (docs/protocol.md).
-CLOSE_INVALID_ID = 4000
-CLOSE_UNAUTHENTICATED = 4001
-CLOSE_ORIGIN = 4003
-CLOSE_NOT_FOUND = 4004
-CLOSE_HEARTBEAT = 4008
-CLOSE_RATE_LIMITED = 4029
-CLOSE_UNAVAILABLE = 1011  # standard "internal error": the channel layer cannot be reached
-
 # While the channel layer (Redis) is unreachable, each connection retries its receive this often.
 LAYER_RETRY_SECONDS = 1.0
-
-
-class FrameError(Exception):
-    """A client frame the protocol rejects; carries the error code to answer with."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
-def _reject_constant(name: str):
-    raise ValueError(f"{name} is not JSON")
-
-
-def _finite_float(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError("number out of range")
-    return value
-
-
-def parse_frame(text_data: str | None, bytes_data: bytes | None) -> dict:
-    """Decode one client frame into a dict with a string `type`, or raise FrameError."""
-    if text_data is None:
-        raise FrameError("invalid_json", "binary frames are not supported; send JSON text")
-    try:
-        frame = json.loads(text_data, parse_constant=_reject_constant, parse_float=_finite_float)
-    except (ValueError, RecursionError):  # RecursionError: pathologically nested arrays
-        raise FrameError("invalid_json", "frame is not valid JSON") from None
-    if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
-        raise FrameError("invalid_schema", "a frame is a JSON object with a string 'type'")
-    return frame
-
-
-def frame_data(frame: dict) -> dict:
-    data = frame.get("data")
-    if not isinstance(data, dict):
-        raise FrameError("invalid_schema", "'data' must be an object")
-    return data
-
-
-def positive_id(raw) -> int | None:
-    """The path id as an int, or None when it is missing or not a positive integer."""
-    if not isinstance(raw, str) or not raw.isascii() or not raw.isdigit():
-        return None
-    value = int(raw)
-    return value if value > 0 else None
 
 
 _layer_down = False  # process-wide, so an outage is logged once, not once per connection
@@ -227,13 +185,10 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         await super().close(code=code, reason=reason)
 
     async def send_frame(self, frame_type: str, data: dict) -> None:
-        await self.send(text_data=json.dumps({"type": frame_type, "data": data}, allow_nan=False))
+        await self.send(text_data=server_frame(frame_type, data))
 
     async def send_error(self, code: str, message: str, data: dict | None = None) -> None:
-        frame = {"type": "error", "code": code, "message": message}
-        if data is not None:
-            frame["data"] = data
-        await self.send(text_data=json.dumps(frame, allow_nan=False))
+        await self.send(text_data=error_frame(code, message, data))
 
     # -- receiving ----------------------------------------------------------------------------
 
@@ -301,16 +256,18 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
     async def load_object(self) -> bool:
         raise NotImplementedError
 
-    def welcome_data(self) -> dict:
+    def endpoint_ids(self) -> dict:
+        """The ids that open `connection_established`'s data."""
         raise NotImplementedError
 
-
-def user_role(user, organizer_id: int, participant: bool) -> str:
-    if user.pk == organizer_id:
-        return "organizer"
-    if user.is_staff or user.is_superuser:
-        return "admin"
-    return "participant" if participant else "spectator"
+    def welcome_data(self) -> dict:
+        return {
+            **self.endpoint_ids(),
+            "user_id": self.user.pk,
+            "role": self.role,
+            "is_participant": self.is_participant,
+            "heartbeat_interval": self.HEARTBEAT_INTERVAL,
+        }
 
 
 @database_sync_to_async
@@ -341,17 +298,11 @@ class TournamentConsumer(RealtimeConsumer):
         self.role = user_role(self.user, self.tournament.organizer_id, self.is_participant)
         return True
 
-    def welcome_data(self) -> dict:
-        return {
-            "tournament_id": self.object_id,
-            "user_id": self.user.pk,
-            "role": self.role,
-            "is_participant": self.is_participant,
-            "heartbeat_interval": self.HEARTBEAT_INTERVAL,
-        }
+    def endpoint_ids(self) -> dict:
+        return {"tournament_id": self.object_id}
 
     async def handle_announce(self, frame: dict) -> None:
-        if self.role not in ("organizer", "admin"):
+        if self.role not in MANAGERS:
             raise FrameError("permission_denied", "only the organizer or an admin may announce")
         message = frame_data(frame).get("message")
         if not isinstance(message, str) or not message.strip():

@@ -3,16 +3,9 @@
 from channels.db import database_sync_to_async
 
 from target_app.realtime import utils
-from target_app.realtime.consumers import (
-    CLOSE_NOT_FOUND,
-    FrameError,
-    RealtimeConsumer,
-    frame_data,
-    user_role,
-)
+from target_app.realtime.consumers import RealtimeConsumer
+from target_app.realtime.protocol import CLOSE_NOT_FOUND, SCORE_REPORTERS, FrameError, frame_data, user_role
 from target_app.tournaments.models import Match
-
-SCORE_REPORTERS = ("participant", "organizer", "admin")
 
 
 @database_sync_to_async
@@ -73,15 +66,8 @@ class MatchConsumer(RealtimeConsumer):
         self.role = user_role(self.user, match.tournament.organizer_id, self.is_participant)
         return True
 
-    def welcome_data(self) -> dict:
-        return {
-            "match_id": self.object_id,
-            "tournament_id": self.tournament_id,
-            "user_id": self.user.pk,
-            "role": self.role,
-            "is_participant": self.is_participant,
-            "heartbeat_interval": self.HEARTBEAT_INTERVAL,
-        }
+    def endpoint_ids(self) -> dict:
+        return {"match_id": self.object_id, "tournament_id": self.tournament_id}
 
     async def handle_subscribe(self, frame: dict) -> None:
         match = await _match_snapshot(self.object_id)

@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import enum
-import json
 import math
 from typing import Any
 
 from django.conf import settings
 
+from target_app.realtime.protocol import CLOSE_PAYLOAD_TOO_LARGE, CLOSE_RATE_LIMITED, error_frame
 from target_app.realtime.ratelimit import Limiter, connection_key, get_limiter, message_key
-
-CLOSE_PAYLOAD_TOO_LARGE = 4009
-CLOSE_RATE_LIMITED = 4029
 
 Message = dict[str, Any]
 
@@ -152,7 +149,4 @@ class _ConnectionGuard:
         self.close_code = code
 
     async def _send_error(self, code: str, text: str, data: Message | None = None) -> None:
-        frame: Message = {"type": "error", "code": code, "message": text}
-        if data is not None:
-            frame["data"] = data
-        await self._send({"type": "websocket.send", "text": json.dumps(frame)})
+        await self._send({"type": "websocket.send", "text": error_frame(code, text, data)})

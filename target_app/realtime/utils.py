@@ -19,6 +19,8 @@ from django.conf import settings
 logger = logging.getLogger(__name__)
 
 __all__ = [
+    "broadcast_match_and_tournament_event",
+    "broadcast_match_and_tournament_event_sync",
     "broadcast_match_completed",
     "broadcast_match_completed_sync",
     "broadcast_match_event",
@@ -83,7 +85,10 @@ async def send_error_to_channel(channel_name: str, code: str, message: str) -> N
     await _layer_call("send", channel_name, {"type": "error", "data": {"code": code, "message": message}})
 
 
-async def _send_both(tournament_id: Id, match_id: Id, event_type: str, data: dict) -> None:
+async def broadcast_match_and_tournament_event(
+    tournament_id: Id, match_id: Id, event_type: str, data: dict
+) -> None:
+    """Send the event to the match's group, then to its tournament's group; failures are logged."""
     # Match group first: its clients are the ones watching this match most closely.
     await broadcast_match_event(match_id, event_type, data)
     await broadcast_tournament_event(tournament_id, event_type, data)
@@ -196,7 +201,7 @@ async def _flush_locked(batch: _MatchBatch) -> None:
     batch.sequence += 1
     ids = {"match_id": batch.match_id, "tournament_id": batch.tournament_id}
     data = {**payload, **ids, "sequence": batch.sequence}
-    await _send_both(batch.tournament_id, batch.match_id, "score_updated", data)
+    await broadcast_match_and_tournament_event(batch.tournament_id, batch.match_id, "score_updated", data)
 
 
 async def _flush_match_here(match_id: Id) -> None:
@@ -253,7 +258,9 @@ async def broadcast_match_completed(tournament_id: Id, match_id: Id, data: dict)
     async with batch.lock:  # held across both, so an in-flight flush finishes before the completion
         await _flush_locked(batch)
         ids = {"match_id": match_id, "tournament_id": tournament_id}
-        await _send_both(tournament_id, match_id, "match_completed", {**data, **ids})
+        await broadcast_match_and_tournament_event(
+            tournament_id, match_id, "match_completed", {**data, **ids}
+        )
 
 
 def cancel_pending_score_batches(match_id: Id) -> None:
@@ -273,6 +280,13 @@ def broadcast_tournament_event_sync(tournament_id: Id, event_type: str, data: di
 def broadcast_match_event_sync(match_id: Id, event_type: str, data: dict) -> None:
     """`broadcast_match_event` for sync code; returns once sent (see `_call_from_sync`)."""
     _call_from_sync(broadcast_match_event, match_id, event_type, data)
+
+
+def broadcast_match_and_tournament_event_sync(
+    tournament_id: Id, match_id: Id, event_type: str, data: dict
+) -> None:
+    """`broadcast_match_and_tournament_event` for sync code; returns once sent (see `_call_from_sync`)."""
+    _call_from_sync(broadcast_match_and_tournament_event, tournament_id, match_id, event_type, data)
 
 
 def broadcast_match_completed_sync(tournament_id: Id, match_id: Id, data: dict) -> None:

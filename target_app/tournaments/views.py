@@ -8,7 +8,8 @@ from django.http import JsonResponse
 from django.views.decorators.http import require_POST
 
 from target_app.realtime import utils
-from target_app.realtime.middleware import authenticate, bearer_token
+from target_app.realtime.protocol import may_manage
+from target_app.realtime.tokens import authenticate, bearer_token
 from target_app.tournaments.models import IllegalTransition, Match
 
 
@@ -52,7 +53,7 @@ def match_endpoint(view):
         match = Match.objects.select_related("tournament").filter(pk=match_id).first()
         if match is None:
             return _error(404, "not_found", f"match {match_id} not found")
-        if not (user.pk == match.tournament.organizer_id or user.is_staff or user.is_superuser):
+        if not may_manage(user, match.tournament.organizer_id):
             return _error(403, "permission_denied", "only the tournament's organizer or an admin may do this")
         request.api_user = user
         try:
@@ -75,14 +76,10 @@ def _state_changed(match: Match, old_state: str) -> dict:
     }
 
 
-def _send_both(match_id: int, tournament_id: int, event_type: str, data: dict) -> None:
-    utils.broadcast_match_event_sync(match_id, event_type, data)
-    utils.broadcast_tournament_event_sync(tournament_id, event_type, data)
-
-
 def _broadcast_both(match: Match, event_type: str, data: dict) -> None:
     # After commit, so a client that reacts to the event by reading the match sees the new state.
-    transaction.on_commit(partial(_send_both, match.pk, match.tournament_id, event_type, data))
+    broadcast = utils.broadcast_match_and_tournament_event_sync
+    transaction.on_commit(partial(broadcast, match.tournament_id, match.pk, event_type, data))
 
 
 @match_endpoint

@@ -17,7 +17,7 @@ def _seed(count: int) -> dict:
     from django.contrib.auth import get_user_model
     from django.db import transaction
 
-    from target_app.realtime.middleware import create_token
+    from target_app.realtime.tokens import create_token
     from target_app.tournaments.models import Match, Tournament
 
     user_model = get_user_model()

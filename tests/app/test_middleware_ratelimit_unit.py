@@ -11,7 +11,8 @@ from django.contrib.auth.models import AnonymousUser
 
 from target_app.realtime import ratelimit
 from target_app.realtime.middleware_ratelimit import RateLimitMiddleware, client_identity, payload_size
-from target_app.realtime.ratelimit import Limiter, MemoryBackend
+from target_app.realtime.ratelimit import Limiter
+from target_app.realtime.ratelimit_backends import MemoryBackend, RateDecision
 
 
 @dataclass(frozen=True)
@@ -282,7 +283,7 @@ async def test_oversized_frame_does_not_spend_a_token(limiter):
         assert await communicator.receive_output() == {"type": "websocket.close", "code": 4009}
     finally:
         await communicator.disconnect()
-    assert await limiter.hit("ws:msg:user:1", 1, 3) == ratelimit.RateDecision(True, 0.0)
+    assert await limiter.hit("ws:msg:user:1", 1, 3) == RateDecision(True, 0.0)
     assert [(await limiter.hit("ws:msg:user:1", 1, 3)).allowed for _ in range(3)] == [True, True, False]
 
 

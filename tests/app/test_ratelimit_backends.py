@@ -6,14 +6,8 @@ import time
 import pytest
 
 from target_app.realtime import ratelimit
-from target_app.realtime.ratelimit import (
-    Limiter,
-    MemoryBackend,
-    RateDecision,
-    RedisBackend,
-    loop_clock,
-    take_token,
-)
+from target_app.realtime.ratelimit import Limiter, loop_clock
+from target_app.realtime.ratelimit_backends import MemoryBackend, RateDecision, RedisBackend, take_token
 
 
 class FakeClock:

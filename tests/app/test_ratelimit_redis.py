@@ -13,12 +13,12 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.testing import WebsocketCommunicator
 
 from harness.plugin.redis_server import RedisServer, RedisServerError, find_redis_server
-from target_app.realtime import ratelimit
+from target_app.realtime import ratelimit, ratelimit_backends
 from target_app.realtime.middleware_ratelimit import RateLimitMiddleware
-from target_app.realtime.ratelimit import (
+from target_app.realtime.ratelimit import Limiter
+from target_app.realtime.ratelimit_backends import (
     BUCKET_MIN_TTL_SECONDS,
     COUNTER_TTL_SECONDS,
-    Limiter,
     MemoryBackend,
     RateDecision,
     RedisBackend,
@@ -98,7 +98,7 @@ async def apply(limiter: Limiter, op: tuple):
     return await getattr(limiter, name)(*args)
 
 
-SCRIPTS = [ratelimit._BUCKET, ratelimit._ACQUIRE, ratelimit._RELEASE]
+SCRIPTS = [ratelimit_backends._BUCKET, ratelimit_backends._ACQUIRE, ratelimit_backends._RELEASE]
 
 
 def random_script(seed: int, length: int) -> list[tuple]:
