@@ -1,6 +1,7 @@
 """Runs a module's suites in `python -m pytest` subprocesses under pytest-cov, one per selection."""
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -15,6 +16,7 @@ from harness.pytest_errors import explain
 from harness.session_env import RECORDS_ENV, SHARD_ENV
 
 _SUMMARY_WORDS = ("passed", "failed", "error", "skipped", "no tests ran", "deselected")
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")  # colour codes, when a project runs pytest with --color=yes
 _STOP_GRACE = 10  # seconds pytest gets to finish after SIGTERM before it is killed
 
 
@@ -171,7 +173,7 @@ def _copy(stream, log, verbose: bool, summary: list[str]) -> None:
         log.write(line)
         if verbose:
             print(line, end="", flush=True)
-        stripped = line.strip().strip("=").strip()
+        stripped = _ANSI.sub("", line).strip().strip("=").strip()
         if any(word in stripped for word in _SUMMARY_WORDS) and " in " in stripped:
             summary.append(stripped)
 
