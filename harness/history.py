@@ -54,6 +54,12 @@ def read_runs(trace_path: Path, module_id: str, step: int | None = None) -> list
     return runs_from_events(store.read_trace(trace_path), module_id, step)
 
 
+def read_histories(trace_path: Path, module_ids: list[str]) -> dict[str, list[Run]]:
+    """Module-level runs of each module, from one reading of trace.yml (for the MAP.md chart)."""
+    events = store.read_trace(trace_path)
+    return {module_id: runs_from_events(events, module_id) for module_id in module_ids}
+
+
 def runs_from_events(events: list, module_id: str, step: int | None = None) -> list[Run]:
     """Runs from trace events; a `mutation_finished` event gives its score to the run before it.
 
@@ -65,13 +71,14 @@ def runs_from_events(events: list, module_id: str, step: int | None = None) -> l
         if not isinstance(ev, dict) or ev.get("module") != module_id or ev.get("step") != step:
             continue
         if ev.get("event") == "run_finished":
-            runs.append(_run(ev))
+            runs.append(run_from_event(ev))
         elif ev.get("event") == "mutation_finished" and runs:
             runs[-1] = dataclasses.replace(runs[-1], mutation=_number(ev.get("score")))
     return runs
 
 
-def _run(ev: dict) -> Run:
+def run_from_event(ev: dict) -> Run:
+    """One `run_finished` event as a Run (also for an event about to be appended)."""
     files = ev.get("files")
     return Run(
         at=_when(ev.get("at")),

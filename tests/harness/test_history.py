@@ -1,5 +1,6 @@
 """Run history read back from trace.yml: interleaved, interrupted and broken events, and `harness history`."""
 
+import dataclasses
 import json
 
 import pytest
@@ -256,3 +257,16 @@ def test_read_runs_reads_the_trace_file(tmp_path):
     path = tmp_path / "trace.yml"
     path.write_text(TRACE, encoding="utf-8")
     assert history.read_runs(path, "mod-a") == [FIRST, FAILED, COMBINED]
+
+
+def test_read_histories_reads_each_modules_runs(tmp_path):
+    path = tmp_path / "trace.yml"
+    path.write_text(TRACE, encoding="utf-8")
+    found = history.read_histories(path, ["mod-a", "mod-b", "mod-z"])
+    assert found["mod-a"] == [FIRST, FAILED, COMBINED]
+    assert [r.overall for r in found["mod-b"]] == [90.0] and found["mod-z"] == []
+
+
+def test_an_event_about_to_be_appended_reads_as_a_run():
+    event = yaml.safe_load(TRACE)[3]
+    assert history.run_from_event(event) == dataclasses.replace(FIRST, mutation=None)
