@@ -4,6 +4,7 @@ import os
 from pathlib import Path
 
 from harness import store
+from harness.charts import markdown_image
 
 BADGE_SVG = "badge.svg"
 # Short words fit a badge; the report's labels ("Complete with Documented Variance") do not.
@@ -60,5 +61,5 @@ def markdown(badge_path: Path, markdown_dir: Path, result: dict, link: str | Non
     """`![alt](path)` for a Markdown file in `markdown_dir`, wrapped in a link to `link` when given."""
     path = Path(os.path.relpath(badge_path, markdown_dir)).as_posix()
     alt = alt_text(result["module"], result.get("status"), (result.get("overall") or {}).get("percent"))
-    image = f"![{alt}]({path})"
+    image = markdown_image(alt, path)
     return f"[{image}]({link})" if link else image

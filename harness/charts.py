@@ -16,6 +16,7 @@ TREND_SVG = "charts/coverage-trend.svg"
 FILES_SVG = "charts/files.svg"
 MAP_SVG = "coverage-trend.svg"
 BINS = tuple(range(0, 101, 10))
+MARKDOWN_SPECIAL = set("\\[]*_`<>")
 UNAVAILABLE = "Charts are not drawn: matplotlib is not installed (`pip install 'harness[charts]'`)."
 
 
@@ -27,8 +28,13 @@ class ChartLink:
     alt: str
 
     def markdown(self) -> str:
-        alt = self.alt.replace("\\", "\\\\").replace("[", "\\[").replace("]", "\\]")
-        return f"![{alt}]({self.path})"
+        return markdown_image(self.alt, self.path)
+
+
+def markdown_image(alt: str, path: str) -> str:
+    """`![alt](path)`, the alt escaped so that `__init__.py` or `[x]` stays literal text."""
+    escaped = "".join(f"\\{c}" if c in MARKDOWN_SPECIAL else c for c in alt)
+    return f"![{escaped}]({path})"
 
 
 def _plot():
@@ -88,11 +94,13 @@ def write_map_chart(
     reports: Path, map_path: Path, rows: list[dict], histories: dict[str, list[Run]]
 ) -> ChartLink | None:
     """Write `reports/coverage-trend.svg`; the link is relative to MAP.md. None without matplotlib or rows."""
-    if not rows or not available():
+    plot = _plot()
+    if not rows or plot is None:
         return None
-    store.atomic_write(reports / MAP_SVG, map_chart(rows, histories))
+    data = map_data(rows, histories)
+    store.atomic_write(reports / MAP_SVG, plot.map_trend(data))
     path = Path(os.path.relpath(reports / MAP_SVG, map_path.parent)).as_posix()
-    return ChartLink(path, map_data(rows, histories)["alt"])
+    return ChartLink(path, data["alt"])
 
 
 def _round(value: float | None) -> float | None:
