@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from harness import __version__, acceptance, layout, outputs, render, stored, targets
+from harness import __version__, acceptance, history, layout, outputs, render, stored, targets
 from harness.catalog import all_specs, find_spec
 from harness.errors import HarnessError
 from harness.project import load_project
@@ -258,3 +258,15 @@ def combine(ctx, module) -> None:
             raise HarnessError("no module has shards to combine")
     codes = [_exit_for(_workflow().combine_module(project, spec, _echo)) for spec in specs]
     ctx.exit(max(codes))
+
+
+@main.command("history")
+@click.argument("module")
+@click.option("--step", type=click.IntRange(min=1), help="Step N's runs instead of the module's.")
+@click.option("--file", "file", metavar="PATH", help="One file's figure instead of the overall.")
+@click.option("--limit", type=click.IntRange(min=1), help="Only the last N runs.")
+@click.option("--json", "as_json", is_flag=True, help="Print the runs as JSON.")
+@click.pass_context
+def history_cmd(ctx, module, step, file, limit, as_json) -> None:
+    """MODULE's finished runs from trace.yml: date, commit, status, tests, coverage and Δ."""
+    click.echo(history.show(_project(ctx), module, step, file, limit, as_json))
