@@ -54,6 +54,7 @@ def finished(project: Project, result: dict, run: str | None = None) -> dict:
         run=run,
         step=(result["step"] or {}).get("number"),
         shards=result.get("shards"),
+        target=result["overall"].get("target"),
         status=result["status"],
         reason=result["reason"],
         tests=result["tests"],

@@ -43,12 +43,6 @@ class Run:
     mutation: float | None = None
 
 
-def event_fields(result: dict) -> dict:
-    """Fields `run_finished` should carry beyond today's for history: the overall target and shard count."""
-    overall = result.get("overall") or {}
-    return {"target": overall.get("target"), "shards": result.get("shards")}
-
-
 def read_runs(trace_path: Path, module_id: str, step: int | None = None) -> list[Run]:
     """The module's finished runs (of step `step`, or module-level runs) in the order they were published."""
     return runs_from_events(store.read_trace(trace_path), module_id, step)

@@ -4,7 +4,7 @@ import os
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from harness import layout, render, results, store, stored
+from harness import badge, charts, history, layout, render, results, store, stored
 from harness.catalog import all_specs
 from harness.project import Project
 from harness.spec import ModuleSpec
@@ -42,6 +42,20 @@ def write_result(at: layout.ModuleFiles, result: dict) -> None:
     store.atomic_write(at.result, results.dumps(result))
 
 
+def draw_charts(at: layout.ModuleFiles, result: dict, runs: list) -> dict:
+    """The charts (and, for a module, its badge) beside the report; the result with their links.
+
+    `runs` is the module's (or step's) history including this run. Without matplotlib the result
+    says how to get charts instead.
+    """
+    if not at.step:
+        badge.write_badge(at.dir, result)
+    if not charts.available():
+        return {**result, "charts": charts.UNAVAILABLE}
+    links = charts.write_module_charts(at.dir, result, runs)
+    return {**result, "charts": [{"path": link.path, "alt": link.alt} for link in links]}
+
+
 def merge_junit(paths: list[Path]) -> bytes:
     """One JUnit file holding every invocation's test suites."""
     merged = ET.Element("testsuites")
@@ -61,7 +75,9 @@ def refresh_map(project: Project) -> None:
             if result is not None:
                 link = os.path.relpath(layout.files(project, spec.id).report, project.map_path.parent)
                 rows.append(results.map_row(spec, result, Path(link).as_posix()))
-        return render.map_block(rows)
+        histories = history.read_histories(project.trace_path, [row["module"] for row in rows])
+        chart = charts.write_map_chart(project.reports, project.map_path, rows, histories)
+        return render.map_block(rows, chart)
 
     store.update_map(project.map_path, project.lock_path, block)
 
@@ -69,7 +85,7 @@ def refresh_map(project: Project) -> None:
 def rerender(project: Project, spec: ModuleSpec) -> dict:
     """Write the report and MAP.md again from the stored result."""
     at = layout.files(project, spec.id)
-    result = stored.load(at.result)
+    result = draw_charts(at, stored.load(at.result), history.read_runs(project.trace_path, spec.id))
     with store.project_lock(project.lock_path):
         write_report(at, result)
     refresh_map(project)

@@ -5,6 +5,7 @@ import re
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
+from harness.charts import markdown_image
 from harness.targets import STATUS_LABELS
 
 ICONS = {"complete": "✅", "complete_with_variance": "✅", "in_progress": "🔄", "failed": "❌"}
@@ -135,6 +136,7 @@ def _environment() -> Environment:
         goal_item=goal_item,
         step_goal=step_goal,
         codes=codes,
+        image=lambda chart: markdown_image(chart["alt"], chart["path"]),
         metric_name=metric_name,
         origin=origin,
     )
@@ -194,8 +196,9 @@ def github_summary(result: dict) -> str:
     return _ENV.get_template("summary.md.j2").render(r=result, accepted=_accepted(result), view=view)
 
 
-def map_block(rows: list[dict]) -> str:
-    return _ENV.get_template("map_block.md.j2").render(rows=rows)
+def map_block(rows: list[dict], chart=None) -> str:
+    """The MAP.md block: a row per module, and the trend chart of every module when one was drawn."""
+    return _ENV.get_template("map_block.md.j2").render(rows=rows, chart=chart)
 
 
 def _accepted(result: dict) -> list[str]:

@@ -8,7 +8,19 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from harness import events, layout, measure, outputs, progress, render, results, shard_store, store, stored
+from harness import (
+    events,
+    history,
+    layout,
+    measure,
+    outputs,
+    progress,
+    render,
+    results,
+    shard_store,
+    store,
+    stored,
+)
 from harness.acceptance import latest_acceptance
 from harness.catalog import check_spec
 from harness.contract import Inputs, Measured
@@ -214,8 +226,11 @@ def publish(
     evaluation = evaluate_run(spec, inputs, measured)
     spec_link = Path(os.path.relpath(spec.path, at.dir)).as_posix()
     result = results.assemble(spec, inputs, measured, evaluation, spec_link, spec_digest(spec))
+    finished = events.finished(project, result, span.run)
+    runs = [*history.read_runs(project.trace_path, spec.id, measured.step), history.run_from_event(finished)]
+    result = outputs.draw_charts(at, result, runs)
     outputs.write_run(at, work / "out", result, [Path(p["junit"]) for p in processes], logs)
-    span.end(events.finished(project, result, span.run))
+    span.end(finished)
     if not measured.step:
         outputs.refresh_map(project)
     echo(render.terminal_table(result))

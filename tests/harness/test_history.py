@@ -137,12 +137,6 @@ def test_delta_skips_runs_without_a_figure():
     assert history.deltas(runs, "calc/ops.py") == [None, None, None]
 
 
-def test_event_fields_carry_the_target_and_shard_count():
-    result = {"overall": {"target": 85.0, "percent": 90.0}, "shards": 4}
-    assert history.event_fields(result) == {"target": 85.0, "shards": 4}
-    assert history.event_fields({"overall": None}) == {"target": None, "shards": None}
-
-
 @pytest.fixture
 def traced(throwaway):
     throwaway.spec("mod-a", suites=["suites/tests/test_ops.py"])

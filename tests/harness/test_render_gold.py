@@ -83,8 +83,8 @@ def test_annotation_text_is_escaped():
               "missing_branches": ["7->9"], "checks": [{"met": False, "origin": "targets", "short": [
               {"metric": "percent", "figure": 1.0, "target": 50}]}]}}}  # fmt: skip
     assert render.github_annotations(result) == [
-        "::error file=a%2Cb%3Ac.py,line=7,title=Coverage below target::a,b:c.py: Coverage 1.00%25 < target 50%25"
-        " (module target)"
+        "::error file=a%2Cb%3Ac.py,line=7,title=Coverage below target::"
+        "a,b:c.py: Coverage 1.00%25 < target 50%25 (module target)"
     ]
 
 

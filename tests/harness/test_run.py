@@ -31,6 +31,8 @@ def test_run_writes_every_output(ran):
     assert outcome.exit_code == 1  # targets missed: In Progress
     assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == [
         "COMPLETION_STATUS.md",
+        "badge.svg",
+        "charts",
         "coverage.json",
         "coverage.xml",
         "htmlcov",
@@ -39,6 +41,9 @@ def test_run_writes_every_output(ran):
         "results.json",
     ]
     assert (out / "htmlcov" / "index.html").is_file()
+    assert sorted(p.name for p in (out / "charts").iterdir()) == ["coverage-trend.svg", "files.svg"]
+    report = (out / "COMPLETION_STATUS.md").read_text()
+    assert "](charts/coverage-trend.svg)" in report and "](charts/files.svg)" in report
     result = project.result("mod-a")
     assert result["status"] == "in_progress"
     assert result["tests"] == {"passed": 2, "failed": 0, "skipped": 1, "errors": 0}
@@ -78,6 +83,7 @@ def test_trace_and_map_record_the_run(ran):
     project, _ = ran
     events = project.trace()
     assert [e["event"] for e in events] == ["run_started", "run_finished"]
+    assert (events[1]["target"], events[1]["shards"], events[1]["run"]) == (80, None, events[0]["run"])
     assert (
         events[1]["status"] == "in_progress"
         and events[1]["files"][OPS] == project.result("mod-a")["files"][OPS]["percent"]
