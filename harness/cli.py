@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from harness import __version__, acceptance, outputs, render, results, targets, workflow
-from harness.catalog import all_specs, find_spec
+from harness.catalog import all_specs, check_spec, find_spec
 from harness.errors import HarnessError
 from harness.project import load_project
 from harness.runner import RunOptions
@@ -108,11 +108,17 @@ def main(ctx: click.Context, root: Path | None) -> None:
 @click.pass_context
 @_edge
 def list_cmd(ctx: click.Context) -> None:
-    """The modules found, with their status from the last run."""
+    """The modules found, with their status from the last run; each spec gets `run`'s pre-flight checks."""
     project = _project(ctx)
     found = all_specs(project)
     broken = [f for f in found if not isinstance(f, ModuleSpec)]
     for spec in (f for f in found if isinstance(f, ModuleSpec)):
+        try:
+            check_spec(project, spec)
+        except HarnessError as err:
+            broken.append(err)
+            click.echo(f"{spec.id:<16} {'invalid spec (see stderr)':<48} {spec.title}")
+            continue
         path = results.result_dir(project, spec.id) / "results.json"
         summary = "not run yet"
         if path.is_file():
