@@ -143,9 +143,16 @@ def _located(name: str, spec: dict | None) -> Located | None:
 
 
 def _pytest_pythonpath(root: Path) -> list[str]:
-    """pytest's `pythonpath` option from the root's pytest configuration, in pytest's lookup order."""
-    for name, read in _PYTEST_CONFIGS:
-        path = root / name
+    return [str(root / entry) for entry in pytest_option(root, "pythonpath")]
+
+
+def pytest_option(root: Path, name: str) -> list[str]:
+    """A list option (`pythonpath`, `testpaths`) of the root's pytest configuration, in pytest's lookup order.
+
+    Only the root is searched: the harness runs pytest there with test paths under it.
+    """
+    for config, read in _PYTEST_CONFIGS:
+        path = root / config
         if not path.is_file():
             continue
         try:
@@ -153,9 +160,9 @@ def _pytest_pythonpath(root: Path) -> list[str]:
         except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, configparser.Error):
             continue  # pytest itself reports a broken configuration when the run starts
         if options is not None:
-            value = options.get("pythonpath", [])
+            value = options.get(name, [])
             entries = shlex.split(value) if isinstance(value, str) else value
-            return [str(root / entry) for entry in entries if isinstance(entry, str)]
+            return [entry for entry in entries if isinstance(entry, str)]
     return []
 
 

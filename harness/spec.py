@@ -129,6 +129,10 @@ def load_spec(path: Path) -> ModuleSpec:
     return _Parser(SpecSource(path)).module(data)
 
 
+def is_module_id(value) -> bool:
+    return isinstance(value, str) and bool(_ID.match(value))
+
+
 def table_name(module_id: str) -> str:
     """The TOML header of a module's table, quoting the id as TOML needs (`"module-6.7"`)."""
     key = module_id if re.fullmatch(r"[A-Za-z0-9_-]+", module_id) else json.dumps(module_id)
@@ -201,7 +205,7 @@ class _Parser:
         return value
 
     def module_id(self, value, key: str) -> str:
-        if not isinstance(value, str) or not _ID.match(value):
+        if not is_module_id(value):
             raise self.fail(key, f"{value!r} is not a module id (letters, digits, '.', '_', '-')")
         return value
 
