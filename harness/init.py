@@ -126,12 +126,13 @@ def measure_once(project: Project, draft: Draft, echo: Echo) -> tuple[dict, tupl
     try:
         suites = tuple(Suite(s) for s in draft.suites)
         session = run_session(project.root, suites, draft.sources, work, RunOptions(), echo)
-        broken = [code for code in session.exit_codes if code != 0]
+        broken = [(c, s) for c, s in zip(session.exit_codes, session.summaries, strict=False) if c != 0]
         if broken:
             keep_log = True
+            code, summary = broken[0]
             raise MeasureFailed(
-                f"the tests did not pass (pytest exit status {broken[0]}); no spec written."
-                f" pytest's output: {session.log_file}"
+                f"the tests did not pass ({summary or 'no summary'}; pytest exit status {code});"
+                f" no spec written. pytest's output: {session.log_file}"
             )
         report = _report(project, draft, session.data_file, work / "out")
     finally:
@@ -219,8 +220,8 @@ def _number(value: float) -> str:
 def write_spec(project: Project, draft: Draft, text: str) -> None:
     """Write the spec and read it back through the spec parser; a spec that does not load is not left."""
     if draft.in_pyproject:
-        old = project.pyproject.read_text(encoding="utf-8")
-        new = f"{old.rstrip()}\n\n{text}"
+        old = project.pyproject.read_bytes().decode("utf-8")  # bytes: line endings stay as they were
+        new = old + ("\n" if old.endswith("\n") else "\n\n") + text
         try:
             tables = tomllib.loads(new)["tool"]["harness"]["modules"]
         except (tomllib.TOMLDecodeError, KeyError, TypeError) as err:

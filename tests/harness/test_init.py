@@ -74,8 +74,10 @@ def test_flat_layout_with_testpaths_into_pyproject(throwaway):
     throwaway.write("dbl/core.py", DOUBLE)
     throwaway.write("docs/__init__.py", "")
     throwaway.write("checks/test_core.py", TEST_DOUBLE.format(module="dbl.core"))
+    before = (throwaway.root / "pyproject.toml").read_bytes()
     outcome = throwaway.harness("init", "--pyproject", "--id", "core")
     assert outcome.exit_code == 0, outcome.output
+    assert (throwaway.root / "pyproject.toml").read_bytes().startswith(before)
     assert (
         "Found flat layout: dbl\nFound tests (testpaths in the pytest configuration): checks\n"
         in outcome.output
@@ -124,7 +126,8 @@ def test_failing_tests_write_no_spec_and_keep_the_log(throwaway):
     outcome = throwaway.harness("init", "--suites", "suites/tests")
     assert outcome.exit_code == 1
     message = outcome.stderr.strip()
-    assert message.startswith("Error: the tests did not pass (pytest exit status 1); no spec written.")
+    assert message.startswith("Error: the tests did not pass (1 failed, 3 passed, 1 skipped in ")
+    assert "; pytest exit status 1); no spec written. pytest's output: " in message
     log = Path(message.rsplit("pytest's output: ", 1)[1])
     assert "test_no" in log.read_text(encoding="utf-8")
     shutil.rmtree(log.parent)
