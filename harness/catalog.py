@@ -12,7 +12,7 @@ Loaded = ModuleSpec | SpecError
 
 
 def looks_like_path(ref: str) -> bool:
-    return ref.endswith((".yml", ".yaml")) or "/" in ref or "\\" in ref
+    return ref.endswith((".yml", ".yaml", ".toml")) or "/" in ref or "\\" in ref
 
 
 def _load_each(project: Project) -> list[tuple[str, Loaded]]:
@@ -56,6 +56,8 @@ def find_spec(project: Project, ref: str, cwd: Path | None = None) -> ModuleSpec
         path = ((cwd or Path.cwd()) / ref).resolve()
         if not path.is_file():
             raise UsageError(f"{ref}: no such spec file")
+        if path.name == "pyproject.toml":
+            raise UsageError(f"{ref}: name a module kept in pyproject.toml by its id")
         return load_spec(path)
     found = []
     for filed_as, spec in _load_each(project):

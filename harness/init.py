@@ -12,7 +12,7 @@ from pathlib import Path
 
 from harness import measure, store
 from harness.catalog import all_specs, check_spec
-from harness.errors import DataError, HarnessError, UsageError
+from harness.errors import DataError, HarnessError, SpecError, UsageError
 from harness.paths import matches
 from harness.project import Project
 from harness.runner import RunOptions, run_session
@@ -105,7 +105,10 @@ def plan(project: Project, module_id: str, sources, suites, in_pyproject: bool) 
         if isinstance(spec, ModuleSpec) and spec.id == module_id:
             raise UsageError(f"module '{module_id}' already has a spec: {spec.path}")
     draft = Draft(module_id, tuple(sources), tuple(suites), destination, in_pyproject)
-    check_spec(project, _as_spec(draft))
+    try:
+        check_spec(project, _as_spec(draft))
+    except SpecError as err:  # the spec file does not exist yet: name only the key
+        raise UsageError(str(err).replace(f"{_as_spec(draft).path}: ", "", 1)) from err
     return draft
 
 

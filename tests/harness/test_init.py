@@ -121,6 +121,14 @@ def test_refuses_an_id_another_spec_has(throwaway):
     assert f"module 'calc' already has a spec: {throwaway.root / 'plans/p.yml'}" in outcome.stderr
 
 
+def test_a_source_that_does_not_resolve_is_refused_before_running(throwaway):
+    outcome = throwaway.harness("init", "--source", "nowhere", "--suites", "suites/tests")
+    assert outcome.exit_code == 2
+    assert outcome.stderr.strip() == (
+        f"Error: source: 'nowhere' is neither a directory under {throwaway.root} nor an importable package"
+    )
+
+
 def test_failing_tests_write_no_spec_and_keep_the_log(throwaway):
     throwaway.write("suites/tests/test_fails.py", "def test_no():\n    assert False\n")
     outcome = throwaway.harness("init", "--suites", "suites/tests")

@@ -114,3 +114,10 @@ def test_an_id_in_both_a_yml_file_and_pyproject_is_an_error_naming_both(throwawa
         outcome = throwaway.harness(*args)
         assert outcome.exit_code == 2
         assert both in outcome.output
+
+
+def test_a_pyproject_module_is_named_by_its_id_not_the_files_path(throwaway):
+    _pyproject(throwaway, MODULE)
+    outcome = throwaway.harness("run", str(throwaway.root / "pyproject.toml"))
+    assert outcome.exit_code == 2
+    assert "pyproject.toml: name a module kept in pyproject.toml by its id" in outcome.output
