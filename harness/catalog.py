@@ -1,26 +1,53 @@
 """Finding specs by id or path, and the checks that need the whole project (files, other modules)."""
 
-from fnmatch import fnmatchcase
 from pathlib import Path
 
 from harness.errors import SpecError, UsageError
-from harness.project import Project, measurable_files, source_dir, spec_paths
-from harness.spec import ModuleSpec, Suite, Target, load_spec
+from harness.paths import file_key, matches
+from harness.project import Project, spec_paths
+from harness.sources import coverage_settings, locate
+from harness.spec import ModuleSpec, Suite, Target, load_spec, spec_from_table
+
+Loaded = ModuleSpec | SpecError
 
 
 def looks_like_path(ref: str) -> bool:
-    return ref.endswith((".yml", ".yaml")) or "/" in ref or "\\" in ref
+    return ref.endswith((".yml", ".yaml", ".toml")) or "/" in ref or "\\" in ref
 
 
-def all_specs(project: Project) -> list[ModuleSpec | SpecError]:
-    """Every discovered spec, or the error that stops it from loading."""
-    found: list[ModuleSpec | SpecError] = []
+def _load_each(project: Project) -> list[tuple[str, Loaded]]:
+    """Every spec file the globs find, then every `[tool.harness.modules.<id>]` table, each with the id
+    it is filed under (a spec file's directory name, a table's key) or the error that stops it loading."""
+    found: list[tuple[str, Loaded]] = []
     for path in spec_paths(project):
-        try:
-            found.append(load_spec(path))
-        except SpecError as err:
-            found.append(err)
+        found.append((path.parent.name, _attempt(load_spec, path)))
+    for key, table in project.module_tables:
+        found.append((key, _attempt(spec_from_table, project.pyproject, key, table)))
     return found
+
+
+def _attempt(load, *args) -> Loaded:
+    try:
+        return load(*args)
+    except SpecError as err:
+        return err
+
+
+def all_specs(project: Project) -> list[Loaded]:
+    """Every discovered spec, or the error that stops it from loading (a repeated id among them)."""
+    found: list[Loaded] = []
+    first: dict[str, ModuleSpec] = {}
+    for _, spec in _load_each(project):
+        if isinstance(spec, ModuleSpec) and spec.id in first:
+            spec = _duplicate(spec, first[spec.id])
+        elif isinstance(spec, ModuleSpec):
+            first[spec.id] = spec
+        found.append(spec)
+    return found
+
+
+def _duplicate(spec: ModuleSpec, earlier: ModuleSpec) -> SpecError:
+    return SpecError(f"{spec.path}: id: '{spec.id}' is also the id of {earlier.path}")
 
 
 def find_spec(project: Project, ref: str, cwd: Path | None = None) -> ModuleSpec:
@@ -29,41 +56,73 @@ def find_spec(project: Project, ref: str, cwd: Path | None = None) -> ModuleSpec
         path = ((cwd or Path.cwd()) / ref).resolve()
         if not path.is_file():
             raise UsageError(f"{ref}: no such spec file")
+        if path.name == "pyproject.toml":
+            raise UsageError(f"{ref}: name a module kept in pyproject.toml by its id")
         return load_spec(path)
-    matches = []
-    for path in spec_paths(project):
-        try:
-            spec = load_spec(path)
-        except SpecError:
-            if path.parent.name == ref:
-                raise
-            continue
-        if spec.id == ref:
-            matches.append(spec)
-    if len(matches) > 1:
-        raise SpecError(f"{matches[1].path}: id: '{ref}' is also the id of {matches[0].path}")
-    if not matches:
-        raise UsageError(f"no module '{ref}' (specs searched: {', '.join(project.spec_globs)})")
-    return matches[0]
+    found = []
+    for filed_as, spec in _load_each(project):
+        if isinstance(spec, SpecError):
+            if filed_as == ref:
+                raise spec
+        elif spec.id == ref:
+            found.append(spec)
+    if len(found) > 1:
+        raise _duplicate(found[1], found[0])
+    if not found:
+        searched = [*project.spec_globs, *(["[tool.harness.modules]"] if project.module_tables else [])]
+        raise UsageError(f"no module '{ref}' (specs searched: {', '.join(searched)})")
+    return found[0]
 
 
 def check_spec(project: Project, spec: ModuleSpec) -> list[str]:
-    """Everything checkable before tests run; returns the measurable files under `source`."""
-    for source in spec.source:
-        if not source_dir(project, source).exists():
-            raise SpecError(
-                f"{spec.path}: source: '{source}' is neither a path nor a package under {project.root}"
-            )
-    files = measurable_files(project, spec.source)
+    """Everything checkable before tests run; returns the files coverage.py will report for `source`."""
+    files, hidden = _measured_files(project, spec)
     _check_suites(project, spec)
     for target in _spec_targets(spec):
-        if not any(fnmatchcase(f, target.pattern) for f in files):
+        if any(matches(f, target.pattern) for f in files):
+            continue
+        omitted = [f for f in hidden if matches(f, target.pattern)]
+        if omitted:
             raise SpecError(
-                f"{spec.path}: {_target_key(target)}: '{target.pattern}' matches no measured file"
-                f" (source: {', '.join(spec.source)})"
+                f"{spec.path}: {_target_key(target)}: '{target.pattern}' names a file the project's"
+                f" coverage configuration omits ({omitted[0]}: {hidden[omitted[0]]})"
             )
+        raise SpecError(
+            f"{spec.path}: {_target_key(target)}: '{target.pattern}' matches no measured file"
+            f" (source: {', '.join(spec.source)})"
+        )
     _check_module_refs(project, spec)
     return files
+
+
+def _measured_files(project: Project, spec: ModuleSpec) -> tuple[list[str], dict[str, str]]:
+    """The file keys coverage.py will report, and those its configuration hides, with the setting."""
+    settings = coverage_settings(project.root)
+    files: set[str] = set()
+    hidden: dict[str, str] = {}
+    for entry, located in locate(project.root, spec.source).items():
+        if located is None:
+            raise SpecError(
+                f"{spec.path}: source: '{entry}' is neither a directory under {project.root}"
+                " nor an importable package"
+            )
+        found = located.files(settings.include_namespace_packages)
+        if not found:
+            raise SpecError(f"{spec.path}: source: '{entry}' has no .py file to measure")
+        kept = 0
+        for path in found:
+            key, reason = file_key(project.root, path), settings.hidden_by(path)
+            if reason:
+                hidden[key] = reason
+            else:
+                files.add(key)
+                kept += 1
+        if not kept:
+            raise SpecError(
+                f"{spec.path}: source: every .py file of '{entry}' is omitted by the project's coverage"
+                f" configuration ({hidden[file_key(project.root, found[0])]})"
+            )
+    return sorted(files), hidden
 
 
 def _spec_targets(spec: ModuleSpec) -> list[Target]:

@@ -9,7 +9,8 @@ from pathlib import Path
 import click
 
 from harness import __version__, acceptance, history, layout, outputs, render, stored, targets
-from harness.catalog import all_specs, find_spec
+from harness import init as first_spec
+from harness.catalog import all_specs, check_spec, find_spec
 from harness.errors import HarnessError
 from harness.project import load_project
 from harness.runner import RunOptions
@@ -106,11 +107,17 @@ def main(ctx: click.Context, root: Path | None) -> None:
 @main.command("list")
 @click.pass_context
 def list_cmd(ctx: click.Context) -> None:
-    """The modules found, with their status from the last run."""
+    """The modules found, with their status from the last run; each spec gets `run`'s pre-flight checks."""
     project = _project(ctx)
     found = all_specs(project)
     broken = [f for f in found if not isinstance(f, ModuleSpec)]
     for spec in (f for f in found if isinstance(f, ModuleSpec)):
+        try:
+            check_spec(project, spec)
+        except HarnessError as err:
+            broken.append(err)
+            click.echo(render.list_line(spec.id, spec.title, None, invalid=True))
+            continue
         at = layout.files(project, spec.id)
         result = stored.load(at.result) if at.result.is_file() else None
         click.echo(render.list_line(spec.id, spec.title, result))
@@ -119,6 +126,31 @@ def list_cmd(ctx: click.Context) -> None:
     for err in broken:
         click.echo(f"invalid spec: {err}", err=True)
     ctx.exit(2 if broken else 0)
+
+
+@main.command("init")
+@click.option("--id", "module_id", help="Module id (default: the project's name).")
+@click.option("--source", "sources", multiple=True, help="Directory or package to measure (repeatable).")
+@click.option("--suites", multiple=True, help="Test path to run (repeatable).")
+@click.option(
+    "--pyproject",
+    "in_pyproject",
+    is_flag=True,
+    help="Write [tool.harness.modules.<id>] into pyproject.toml instead of suites/<id>/module.yml.",
+)
+@click.pass_context
+def init_cmd(ctx, module_id, sources, suites, in_pyproject) -> None:
+    """Write a first module spec: find the packages and tests, measure once, targets at the figures floored.
+
+    Without --source it looks for src/<pkg>/, then <pkg>/__init__.py, then top-level modules; without
+    --suites it runs pytest's testpaths, else tests/ and test/. It never overwrites a spec.
+    """
+    project = _project(ctx)
+    try:
+        first_spec.init_project(project, module_id, sources, suites, in_pyproject, _echo)
+    except first_spec.MeasureFailed as err:
+        click.echo(f"Error: {err}", err=True)
+        ctx.exit(1)
 
 
 @main.command(context_settings={"ignore_unknown_options": False})

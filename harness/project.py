@@ -1,12 +1,13 @@
-"""The project: its root, the `[tool.harness]` table, spec discovery and the files `source` measures."""
+"""The project: its root, the `[tool.harness]` table and where its spec files are."""
 
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import SpecError, UsageError
+from harness.paths import find
 
-_SETTINGS = {"specs", "reports", "trace", "map"}
+_SETTINGS = {"specs", "reports", "trace", "map", "modules"}
 
 
 @dataclass(frozen=True)
@@ -18,6 +19,8 @@ class Project:
     reports_dir: str = "reports"
     trace_file: str = "trace.yml"
     map_file: str = "MAP.md"
+    # `[tool.harness.modules.<id>]` tables as read, in file order; catalog.py parses each into a spec.
+    module_tables: tuple[tuple[str, object], ...] = ()
 
     @property
     def reports(self) -> Path:
@@ -30,6 +33,10 @@ class Project:
     @property
     def map_path(self) -> Path:
         return self.root / self.map_file
+
+    @property
+    def pyproject(self) -> Path:
+        return self.root / "pyproject.toml"
 
     @property
     def lock_path(self) -> Path:
@@ -82,42 +89,14 @@ def _project_from_table(root: Path, pyproject: Path, table: dict) -> Project:
             if not isinstance(table[key], str) or not table[key]:
                 raise SpecError(f"{pyproject}: [tool.harness] {key}: expected a path string")
             kwargs[field] = table[key]
+    if "modules" in table:
+        if not isinstance(table["modules"], dict):
+            raise SpecError(f"{pyproject}: [tool.harness] modules: expected [tool.harness.modules.<id>]")
+        kwargs["module_tables"] = tuple(table["modules"].items())
     return Project(root=root, **kwargs)
 
 
 def spec_paths(project: Project) -> list[Path]:
     """Every spec file the project's globs find, sorted, without duplicates."""
-    found = {p.resolve() for pattern in project.spec_globs for p in project.root.glob(pattern) if p.is_file()}
+    found = {p.resolve() for pattern in project.spec_globs for p in find(project.root, pattern)}
     return sorted(found)
-
-
-def source_dir(project: Project, source: str) -> Path:
-    """The path a `source` entry names: a path relative to the root, or a dotted package."""
-    as_path = project.root / source
-    if as_path.exists():
-        return as_path
-    dotted = project.root / source.replace(".", "/")
-    if dotted.is_dir() or dotted.with_suffix(".py").is_file():
-        return dotted if dotted.is_dir() else dotted.with_suffix(".py")
-    return as_path
-
-
-def measurable_files(project: Project, sources: tuple[str, ...]) -> list[str]:
-    """The .py files coverage.py will report for `sources`, relative to the root."""
-    files: set[str] = set()
-    for source in sources:
-        path = source_dir(project, source)
-        if path.is_file():
-            files.add(project.relative(path))
-            continue
-        for py in _package_files(path):
-            files.add(project.relative(py))
-    return sorted(files)
-
-
-def _package_files(top: Path):
-    """Like coverage.py's discovery: the top directory, then only subdirectories that are packages."""
-    yield from sorted(top.glob("*.py"))
-    for sub in sorted(p for p in top.iterdir() if p.is_dir()):
-        if (sub / "__init__.py").is_file():
-            yield from _package_files(sub)

@@ -310,10 +310,10 @@ def diff_table(comparison: dict) -> str:
     return "\n".join(lines)
 
 
-def list_line(module_id: str, title: str, result: dict | None) -> str:
+def list_line(module_id: str, title: str, result: dict | None, invalid: bool = False) -> str:
     """`harness list`: a module, its last status, coverage and date (or that it has not run)."""
-    summary = "not run yet"
-    if result is not None:
+    summary = "invalid spec (see stderr)" if invalid else "not run yet"
+    if result is not None and not invalid:
         summary = (
             f"{result['status_label']}  {pct(result['overall']['percent'])}  {day(result['finished_at'])}"
         )

@@ -49,6 +49,7 @@ class Process:
     junit: Path
     records: Path
     error: str | None  # pytest's own explanation when it did not run the tests through (status 2-5)
+    summary: str = ""  # pytest's closing line, e.g. "31 passed, 1 skipped in 4.12s"
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,10 @@ class Session:
     @property
     def exit_codes(self) -> tuple[int, ...]:
         return tuple(p.exit_code for p in self.processes)
+
+    @property
+    def summaries(self) -> tuple[str, ...]:
+        return tuple(p.summary for p in self.processes)
 
 
 def plan(suites) -> list[Invocation]:
@@ -128,7 +133,7 @@ def run_session(
             progress.stop()
         error = explain(code, log_file, start, root)
         echo(f"    {summary or error or f'pytest exited with status {code}'}")
-        processes.append(Process(inv, code, junit, records, error))
+        processes.append(Process(inv, code, junit, records, error, summary))
     return Session(tuple(processes), data_file, log_file)
 
 

@@ -1,5 +1,8 @@
-"""Module specs (`module.yml`): parsed once into frozen dataclasses, validated in one pass."""
+"""Module specs (`module.yml` or a pyproject table): parsed once into frozen dataclasses, validated once."""
 
+import hashlib
+import json
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +28,29 @@ _TOP_KEYS = {
     "artifacts",
 }
 _TARGET_KEYS = {"percent", "lines", "branches", "warn_only"}
+
+
+@dataclass(frozen=True)
+class SpecSource:
+    """Where a spec came from: a whole YAML file, or one `[tool.harness.modules.<id>]` table of a pyproject.
+
+    `str()` names it in messages, `os.fspath()` is its file (for links from reports), and `digest()`
+    fingerprints only this spec, so editing another part of pyproject.toml leaves a result current.
+    """
+
+    file: Path
+    table: str | None = None
+    canonical: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.file}: [{self.table}]" if self.table else str(self.file)
+
+    def __fspath__(self) -> str:
+        return os.fspath(self.file)
+
+    def digest(self) -> str:
+        data = self.canonical.encode("utf-8") if self.table else self.file.read_bytes()
+        return hashlib.sha256(data).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -69,7 +95,7 @@ class Baseline:
 class ModuleSpec:
     """One module: what it runs, what it measures and what each file must reach."""
 
-    path: Path
+    path: SpecSource
     id: str
     title: str
     source: tuple[str, ...]
@@ -100,13 +126,34 @@ def load_spec(path: Path) -> ModuleSpec:
         raise SpecError(f"{path}: cannot read: {err.strerror}") from err
     except yaml.YAMLError as err:
         raise SpecError(f"{path}: {yaml_problem(err)}") from err
-    return _Parser(path).module(data)
+    return _Parser(SpecSource(path)).module(data)
+
+
+def is_module_id(value) -> bool:
+    return isinstance(value, str) and bool(_ID.match(value))
+
+
+def table_name(module_id: str) -> str:
+    """The TOML header of a module's table, quoting the id as TOML needs (`"module-6.7"`)."""
+    key = module_id if re.fullmatch(r"[A-Za-z0-9_-]+", module_id) else json.dumps(module_id)
+    return f"tool.harness.modules.{key}"
+
+
+def spec_from_table(pyproject: Path, key: str, table) -> ModuleSpec:
+    """The spec in `[tool.harness.modules.<key>]`: the key is its id; same keys and checks as module.yml."""
+    canonical = json.dumps(table, sort_keys=True, default=str)
+    parser = _Parser(SpecSource(pyproject, table_name(key), canonical))
+    if not isinstance(table, dict):
+        raise SpecError(f"{parser.path}: expected a table of keys")
+    if "id" in table and table["id"] != key:
+        raise parser.fail("id", f"{table['id']!r} does not agree with the table name {key!r}")
+    return parser.module({**table, "id": key})
 
 
 class _Parser:
-    """Carries the file name so every error can name it."""
+    """Carries where the spec came from so every error can name it."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: SpecSource):
         self.path = path
 
     def fail(self, key: str, what: str) -> SpecError:
@@ -158,7 +205,7 @@ class _Parser:
         return value
 
     def module_id(self, value, key: str) -> str:
-        if not isinstance(value, str) or not _ID.match(value):
+        if not is_module_id(value):
             raise self.fail(key, f"{value!r} is not a module id (letters, digits, '.', '_', '-')")
         return value
 

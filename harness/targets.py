@@ -1,8 +1,7 @@
 """Coverage against targets and baselines, status and carry-forward: pure functions on plain data."""
 
-from fnmatch import fnmatchcase
-
 from harness.contract import Evaluation, Inputs, Measured
+from harness.paths import matches
 from harness.spec import ModuleSpec, Step, Target
 
 METRICS = (("percent", "percent"), ("lines", "lines_percent"), ("branches", "branches_percent"))
@@ -19,7 +18,7 @@ def resolve(path: str, targets: tuple[Target, ...], carried: tuple[Target, ...] 
     for pool in ([t for t in targets if t.pattern == path], [t for t in carried if t.pattern == path]):
         if pool:
             return pool[-1]
-    globs = [t for t in targets if fnmatchcase(path, t.pattern)]
+    globs = [t for t in targets if matches(path, t.pattern)]
     return globs[-1] if globs else None
 
 
@@ -179,7 +178,7 @@ def step_rows(steps: tuple[Step, ...], files: dict[str, dict], step_files=None) 
     for number, step in enumerate(steps, 1):
         rows = []
         for target in step.targets:
-            for path in sorted(p for p in files if fnmatchcase(p, target.pattern)):
+            for path in sorted(p for p in files if matches(p, target.pattern)):
                 figures = step_files.get(number, {}).get(path, files[path])
                 rows.append(_step_row(path, files[path], figures, target))
         table.append(

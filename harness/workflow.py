@@ -1,6 +1,5 @@
 """What `run` and `combine` do: look up the inputs, run the suites, measure, evaluate, publish."""
 
-import hashlib
 import json
 import os
 import shutil
@@ -239,8 +238,8 @@ def publish(
 
 
 def spec_digest(spec: ModuleSpec) -> str:
-    """Fingerprint of the spec file, so `check` can tell a result is older than the spec."""
-    return hashlib.sha256(spec.path.read_bytes()).hexdigest()
+    """Fingerprint of the spec (its file or its pyproject table), so `check` can tell a result is stale."""
+    return spec.path.digest()
 
 
 def combine_module(project: Project, spec: ModuleSpec, echo: Echo) -> dict:

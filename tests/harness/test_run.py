@@ -244,18 +244,3 @@ def test_two_modules_run_concurrently_lose_nothing(throwaway):
     text = (throwaway.root / "MAP.md").read_text()
     assert text.startswith("# Map\n\nkept\n\n<!-- harness:begin -->")
     assert "| mod-a |" in text and "| mod-b |" in text
-
-
-def test_target_on_a_file_coverage_config_omits_is_a_spec_error(throwaway):
-    pyproject = throwaway.root / "pyproject.toml"
-    throwaway.write(
-        "pyproject.toml", pyproject.read_text() + '\n[tool.coverage.run]\nomit = ["calc/ops.py"]\n'
-    )
-    spec = throwaway.spec("mod-a", suites=["suites/tests/test_box.py"], targets={OPS: 50})
-    outcome = throwaway.harness("run", "mod-a")
-    assert outcome.exit_code == 2
-    assert outcome.output.strip().splitlines()[-1] == (
-        f"Error: {spec}: targets: '{OPS}' matches no file coverage.py reported"
-        " (omitted by the project's coverage configuration?)"
-    )
-    assert not (throwaway.root / "reports/mod-a/results.json").exists()

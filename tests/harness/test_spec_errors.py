@@ -52,7 +52,7 @@ CASES = {
     ),
     "missing_source": (
         GOOD.replace("source: calc", "source: nowhere"),
-        "source: 'nowhere' is neither a path nor a package",
+        "source: 'nowhere' is neither a directory under",
     ),
     "no_suites": ("id: mod-a\ntitle: A\nsource: calc\n", "suites: no suites to run"),
     "not_a_mapping": ("- just\n- a list\n", "expected a mapping of keys at the top level"),

@@ -1,0 +1,269 @@
+"""`harness init`: find a project's packages and tests, measure them once, write a first module spec."""
+
+import json
+import re
+import shutil
+import tempfile
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import ROUND_FLOOR, Decimal
+from pathlib import Path
+
+from harness import measure, progress, store
+from harness.catalog import all_specs, check_spec
+from harness.errors import DataError, HarnessError, SpecError, UsageError
+from harness.paths import matches
+from harness.project import Project
+from harness.runner import RunOptions, run_session
+from harness.sources import pytest_option
+from harness.spec import ModuleSpec, SpecSource, Suite, is_module_id, load_spec, spec_from_table, table_name
+
+Echo = Callable[[str], None]
+
+# Top-level directories and modules that hold tests, docs, tooling or builds rather than the product.
+_NOT_PACKAGES = {"tests", "test", "testing", "suites", "docs", "doc", "examples", "example", "benchmarks"}
+_NOT_PACKAGES |= {"build", "dist", "scripts", "tools", "site-packages"}
+_NOT_MODULES = {"setup.py", "conftest.py", "noxfile.py", "manage.py", "fabfile.py"}
+
+
+class MeasureFailed(HarnessError):
+    """The measuring run failed or measured nothing; no spec is written (exit status 1)."""
+
+
+@dataclass(frozen=True)
+class Draft:
+    """What init found or was told: the module id, what to measure, what to run, and where it goes."""
+
+    module_id: str
+    sources: tuple[str, ...]
+    suites: tuple[str, ...]
+    destination: Path
+    in_pyproject: bool
+
+
+def find_sources(root: Path) -> tuple[tuple[str, ...], str]:
+    """The project's own code and its layout: src/<pkg>, then <pkg>/__init__.py, then top-level modules."""
+    src = root / "src"
+    if src.is_dir():
+        found = [d.name for d in _dirs(src) if any(d.rglob("*.py"))]
+        if found:
+            return tuple(f"src/{name}" for name in found), "src layout"
+    found = [d.name for d in _dirs(root) if (d / "__init__.py").is_file()]
+    if found:
+        return tuple(found), "flat layout"
+    modules = [p.stem for p in sorted(root.glob("*.py")) if _is_module(p)]
+    if modules:
+        return tuple(modules), "top-level module"
+    raise UsageError(
+        f"{root}: no package found (src/<pkg>/, <pkg>/__init__.py or <module>.py); give --source"
+    )
+
+
+def _dirs(parent: Path) -> list[Path]:
+    return sorted(
+        d for d in parent.iterdir() if d.is_dir() and d.name.isidentifier() and d.name not in _NOT_PACKAGES
+    )
+
+
+def _is_module(path: Path) -> bool:
+    name = path.name
+    return path.stem.isidentifier() and name not in _NOT_MODULES and not re.match(r"test_|.*_test\.py$", name)
+
+
+def find_suites(root: Path) -> tuple[tuple[str, ...], str]:
+    """The test paths: pytest's `testpaths` if the project sets it, else tests/ and test/ directories."""
+    testpaths = pytest_option(root, "testpaths")
+    found = [p for p in testpaths if (root / p).exists()]
+    if found:
+        return tuple(found), "testpaths in the pytest configuration"
+    found = [name for name in ("tests", "test") if (root / name).is_dir()]
+    if found:
+        return tuple(found), "test directories"
+    raise UsageError(f"{root}: no tests found (pytest testpaths, tests/ or test/); give --suites")
+
+
+def default_id(root: Path, sources: tuple[str, ...]) -> str:
+    """The project's name from pyproject.toml, else its first package's, as a module id."""
+    try:
+        name = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))["project"]["name"]
+    except (OSError, tomllib.TOMLDecodeError, KeyError, TypeError):
+        name = sources[0].rsplit("/", 1)[-1] if sources else root.name
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", str(name)).strip("-._") or "module"
+
+
+def plan(project: Project, module_id: str, sources, suites, in_pyproject: bool) -> Draft:
+    """The draft spec, refused before tests run if a spec for it exists or it fails pre-flight."""
+    if not is_module_id(module_id):
+        raise UsageError(f"--id: {module_id!r} is not a module id (letters, digits, '.', '_', '-')")
+    destination = project.pyproject if in_pyproject else project.root / "suites" / module_id / "module.yml"
+    if in_pyproject and module_id in dict(project.module_tables):
+        raise UsageError(f"{destination}: [{table_name(module_id)}] exists; init never overwrites a spec")
+    if not in_pyproject and destination.exists():
+        raise UsageError(f"{destination} exists; init never overwrites a spec (choose another --id)")
+    for spec in all_specs(project):
+        if isinstance(spec, ModuleSpec) and spec.id == module_id:
+            raise UsageError(f"module '{module_id}' already has a spec: {spec.path}")
+    draft = Draft(module_id, tuple(sources), tuple(suites), destination, in_pyproject)
+    try:
+        check_spec(project, _as_spec(draft))
+    except SpecError as err:  # the spec file does not exist yet: name only the key
+        raise UsageError(str(err).replace(f"{_as_spec(draft).path}: ", "", 1)) from err
+    return draft
+
+
+def _as_spec(draft: Draft) -> ModuleSpec:
+    return ModuleSpec(
+        path=SpecSource(draft.destination),
+        id=draft.module_id,
+        title=draft.module_id,
+        source=draft.sources,
+        suites=tuple(Suite(s) for s in draft.suites),
+    )
+
+
+def measure_once(project: Project, draft: Draft, echo: Echo) -> tuple[dict, tuple[str, ...]]:
+    """Run the suites once under coverage, as `harness run` would; the JSON report and pytest's summaries."""
+    work = Path(tempfile.mkdtemp(prefix="harness-init-"))
+    keep_log = False
+    try:
+        suites = tuple(Suite(s) for s in draft.suites)
+        session = run_session(
+            project.root, suites, draft.sources, work, RunOptions(), echo, progress.for_run(False, False)
+        )
+        broken = [(c, s) for c, s in zip(session.exit_codes, session.summaries, strict=False) if c != 0]
+        if broken:
+            keep_log = True
+            code, summary = broken[0]
+            raise MeasureFailed(
+                f"the tests did not pass ({summary or 'no summary'}; pytest exit status {code});"
+                f" no spec written. pytest's output: {session.log_file}"
+            )
+        report = _report(project, draft, session.data_file, work / "out")
+    finally:
+        if not keep_log:
+            shutil.rmtree(work, ignore_errors=True)
+    return report, session.summaries
+
+
+def _report(project: Project, draft: Draft, data_file: Path, out: Path) -> dict:
+    nothing = (
+        f"coverage.py measured nothing under {', '.join(draft.sources)}; no spec written"
+        " (do the tests import the package from another path, e.g. an installed copy? give --source)"
+    )
+    if not data_file.is_file():
+        raise MeasureFailed(nothing)
+    try:
+        report = measure.write_reports(project.root, data_file, out)
+    except DataError as err:
+        raise MeasureFailed(nothing) from err
+    totals = measure.totals(report)
+    if totals["statements"] == totals["missed"]:
+        raise MeasureFailed(nothing)
+    return report
+
+
+def floor_percent(figure: float) -> float:
+    """The figure floored to 2 decimals: never above it, and below it by less than 0.01."""
+    return float(Decimal(figure).quantize(Decimal("0.01"), rounding=ROUND_FLOOR))
+
+
+def targets_from(report: dict) -> tuple[dict[str, tuple[float, float]], tuple[float, float]]:
+    """Per file and overall: (target, measured figure)."""
+    files = {
+        path: (floor_percent(f["percent"]), f["percent"]) for path, f in measure.file_figures(report).items()
+    }
+    overall = measure.totals(report)["percent"]
+    return files, (floor_percent(overall), overall)
+
+
+def header(when: str, summaries: tuple[str, ...]) -> list[str]:
+    """The comment lines that say the spec was generated, when, and from what."""
+    ran = "; ".join(s for s in summaries if s) or "the tests passed"
+    return [
+        f"Generated by `harness init` on {when} from one run of the suites below ({ran}).",
+        "Each target is the measured percent (in its comment) floored to 2 decimals, so the first",
+        "`harness check` passes and losing a covered line or branch fails. Raise targets as tests grow.",
+    ]
+
+
+def render_yaml(draft: Draft, files: dict, overall: tuple[float, float], comments: list[str]) -> str:
+    lines = [f"# {line}" for line in comments]
+    lines += [f"id: {draft.module_id}", f"title: {_scalar(_title(draft))}", "source:"]
+    lines += [f"  - {_scalar(s)}" for s in draft.sources]
+    lines += ["suites:", *(f"  - {_scalar(s)}" for s in draft.suites), "targets:"]
+    lines += [f"  {_scalar(path)}: {_number(t)}  # measured {m!r}" for path, (t, m) in files.items()]
+    lines.append(f"overall: {_number(overall[0])}  # measured {overall[1]!r}")
+    return "\n".join(lines) + "\n"
+
+
+def render_toml(draft: Draft, files: dict, overall: tuple[float, float], comments: list[str]) -> str:
+    table = table_name(draft.module_id)
+    lines = [f"# {line}" for line in comments]
+    lines += [f"[{table}]", f"title = {json.dumps(_title(draft))}"]
+    lines += [f"source = {json.dumps(list(draft.sources))}", f"suites = {json.dumps(list(draft.suites))}"]
+    lines += [f"overall = {_number(overall[0])}  # measured {overall[1]!r}", "", f"[{table}.targets]"]
+    lines += [f"{json.dumps(path)} = {_number(t)}  # measured {m!r}" for path, (t, m) in files.items()]
+    return "\n".join(lines) + "\n"
+
+
+def _title(draft: Draft) -> str:
+    return f"Coverage of {', '.join(draft.sources)}"
+
+
+def _scalar(text: str) -> str:
+    """A YAML scalar: plain when it reads back as the same string, else double-quoted."""
+    plain = re.fullmatch(r"[A-Za-z_./][A-Za-z0-9_./ -]*", text) and not text.endswith(" ")
+    words = {"true", "false", "yes", "no", "on", "off", "null", "y", "n"}
+    return text if plain and text.lower() not in words else json.dumps(text)
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if value == int(value) else repr(value)
+
+
+def write_spec(project: Project, draft: Draft, text: str) -> None:
+    """Write the spec and read it back through the spec parser; a spec that does not load is not left."""
+    if draft.in_pyproject:
+        old = project.pyproject.read_bytes().decode("utf-8")  # bytes: line endings stay as they were
+        new = old + ("\n" if old.endswith("\n") else "\n\n") + text
+        try:
+            tables = tomllib.loads(new)["tool"]["harness"]["modules"]
+        except (tomllib.TOMLDecodeError, KeyError, TypeError) as err:
+            raise UsageError(
+                f"{project.pyproject}: cannot add [{table_name(draft.module_id)}]: {err}"
+            ) from err
+        spec_from_table(project.pyproject, draft.module_id, tables[draft.module_id])
+        store.atomic_write(project.pyproject, new)
+        return
+    store.atomic_write(draft.destination, text)
+    try:
+        load_spec(draft.destination)
+    except HarnessError:
+        draft.destination.unlink()
+        raise
+
+
+def init_project(project: Project, module_id, sources, suites, in_pyproject: bool, echo: Echo) -> Path:
+    """Find what the options leave open, measure once, write the spec; returns where it went."""
+    if not sources:
+        sources, layout = find_sources(project.root)
+        echo(f"Found {layout}: {', '.join(sources)}")
+    if not suites:
+        suites, where = find_suites(project.root)
+        echo(f"Found tests ({where}): {', '.join(suites)}")
+    draft = plan(project, module_id or default_id(project.root, sources), sources, suites, in_pyproject)
+    echo(
+        f"Measuring {draft.module_id} once: {', '.join(draft.suites)} under coverage of {', '.join(sources)}"
+    )
+    report, summaries = measure_once(project, draft, echo)
+    files, overall = targets_from(report)
+    render = render_toml if in_pyproject else render_yaml
+    write_spec(project, draft, render(draft, files, overall, header(store.now(), summaries)))
+    rel = project.relative(draft.destination)
+    place = f"[{table_name(draft.module_id)}] in {rel}" if in_pyproject else rel
+    echo(f"Wrote {place}: {len(files)} file target(s), overall {_number(overall[0])}")
+    if not in_pyproject and not any(matches(rel, glob) for glob in project.spec_globs):
+        echo(f"Note: [tool.harness] specs ({', '.join(project.spec_globs)}) does not find {rel}; add it")
+    echo(f"Next: harness run {draft.module_id}, then harness check {draft.module_id} in CI")
+    return draft.destination
