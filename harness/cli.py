@@ -212,7 +212,7 @@ def check(ctx, module, fresh, annotations, comment) -> None:
         result = _workflow().run_module(project, spec, RunOptions(), _echo)
     else:
         result = stored.load_module(project, spec.id)
-        if result.get("spec_sha256") not in (None, _workflow().spec_digest(spec)):
+        if result.get("spec_sha256") not in (None, spec.path.digest()):
             click.echo(
                 f"warning: {spec.path} changed after this result was recorded"
                 f" ({result['finished_at']}); `harness check --run` measures again",

@@ -224,7 +224,7 @@ def publish(
     at = layout.files(project, spec.id, measured.step)
     evaluation = evaluate_run(spec, inputs, measured)
     spec_link = Path(os.path.relpath(spec.path, at.dir)).as_posix()
-    result = results.assemble(spec, inputs, measured, evaluation, spec_link, spec_digest(spec))
+    result = results.assemble(spec, inputs, measured, evaluation, spec_link, spec.path.digest())
     finished = events.finished(project, result, span.run)
     runs = [*history.read_runs(project.trace_path, spec.id, measured.step), history.run_from_event(finished)]
     result = outputs.draw_charts(at, result, runs)
@@ -235,11 +235,6 @@ def publish(
     echo(render.terminal_table(result))
     echo(f"Report: {project.relative(at.report)}")
     return result
-
-
-def spec_digest(spec: ModuleSpec) -> str:
-    """Fingerprint of the spec (its file or its pyproject table), so `check` can tell a result is stale."""
-    return spec.path.digest()
 
 
 def combine_module(project: Project, spec: ModuleSpec, echo: Echo) -> dict:
