@@ -61,6 +61,17 @@ def test_terminal_table_matches_gold():
     _compare("\n".join(render.terminal_table(_result(name)) for name in CASES) + "\n", "terminal.txt")
 
 
+def test_summarised_report_matches_gold(monkeypatch):
+    """A module over the summary threshold, with small limits so every cut shows in a short gold file."""
+    from benchmarks.synthetic import large_result
+
+    for name, value in (("TABLE_ROWS", 6), ("FULL_GAPS", 2), ("COMPACT_GAPS", 4)):
+        monkeypatch.setattr(render, name, value)
+    result = large_result(render.SUMMARISE_ABOVE + 10)
+    _compare(render.completion_status(result), "summarised.COMPLETION_STATUS.md")
+    _compare(render.github_summary(result), "summarised.summary.md")
+
+
 def test_check_lines_match_gold():
     lines = [line for name in CASES for line in render.shortfall_lines(_result(name))]
     _compare("\n".join(lines) + "\n", "check.txt")
