@@ -4,7 +4,8 @@ import os
 from dataclasses import dataclass
 
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, is_hypothesis_test, settings
+from hypothesis import strategies as st
 
 from target_app.realtime import ratelimit, utils
 from target_app.tournaments.models import Match, Tournament
@@ -26,6 +27,19 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "fast"))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Have Hypothesis build its Unicode tables during collection, not inside the first test to draw text.
+
+    Where .hypothesis/unicode_data/ is missing (a fresh checkout, CI), the first `st.text()` builds
+    it: the default alphabet, `characters(codec="utf-8")`, encodes every code point once, 1.3 s and
+    about 3 s under coverage, which landed in whichever test drew text first (the JWT algorithm test:
+    a 2-3 s phase). Hypothesis collects its local constants at collection for the same reason
+    (HypothesisWorks/hypothesis#4627). With the tables on disk this takes milliseconds.
+    """
+    if any(isinstance(item, pytest.Function) and is_hypothesis_test(item.obj) for item in items):
+        st.characters(codec="utf-8").validate()
 
 
 @dataclass(frozen=True)

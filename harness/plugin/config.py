@@ -9,6 +9,7 @@ import pytest
 from .errors import PluginConfigError
 
 SUPPORTED_JWT_ALGORITHMS = ("HS256", "HS384", "HS512")
+WS_AUTH_MODES = ("jwt", "session")
 
 
 @dataclass(frozen=True)
@@ -21,8 +22,8 @@ class IniOption:
 INI_OPTIONS = (
     IniOption(
         "harness_asgi_factory",
-        "module:callable (zero arguments) returning the project's production ASGI application; "
-        "harness_asgi_app builds it per test and strips its origin validator",
+        "module:attribute naming the project's production ASGI application, or a zero-argument "
+        "factory returning it; harness_asgi_app strips its origin validators per test",
         "",
     ),
     IniOption(
@@ -32,6 +33,11 @@ INI_OPTIONS = (
     ),
     IniOption("harness_jwt_user_claim", "JWT claim carrying the user's primary key", "user_id"),
     IniOption("harness_jwt_algorithm", "JWT algorithm harness_jwt signs with (HS256/HS384/HS512)", "HS256"),
+    IniOption(
+        "harness_ws_auth",
+        "how harness_ws.connect(user=...) logs a user in: jwt (a token) or session (a session cookie)",
+        "jwt",
+    ),
     IniOption("harness_token_query_param", "query-string parameter harness_ws puts tokens in", "token"),
     IniOption("harness_rate_limit_prefix", "prefix harness_rate_limits adds to its setting names", "WS_"),
     IniOption("harness_redis_url_setting", "Django setting harness_redis points at its server", "REDIS_URL"),
@@ -49,6 +55,7 @@ class PluginConfig:
     jwt_key_setting: str
     jwt_user_claim: str
     jwt_algorithm: str
+    ws_auth: str
     token_query_param: str
     rate_limit_prefix: str
     redis_url_setting: str
@@ -84,6 +91,10 @@ def parse_config(config: pytest.Config) -> PluginConfig:
             f"harness_jwt_algorithm: {values['harness_jwt_algorithm']!r} is not one of "
             f"{', '.join(SUPPORTED_JWT_ALGORITHMS)}"
         )
+    if values["harness_ws_auth"] not in WS_AUTH_MODES:
+        raise PluginConfigError(
+            f"harness_ws_auth: {values['harness_ws_auth']!r} is not one of {', '.join(WS_AUTH_MODES)}"
+        )
     return PluginConfig(**{name.removeprefix("harness_"): value for name, value in values.items()})
 
 
@@ -112,7 +123,7 @@ def _check_factory(spec: str) -> None:
         return  # only harness_asgi_app needs it; it says so when used
     module, sep, attr = spec.partition(":")
     if not (sep and module and attr):
-        raise PluginConfigError(f"harness_asgi_factory: expected 'module:callable', got {spec!r}")
+        raise PluginConfigError(f"harness_asgi_factory: expected 'module:attribute', got {spec!r}")
 
 
 def get_config(config: pytest.Config) -> PluginConfig:

@@ -9,6 +9,7 @@ from typing import Any, Literal
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from .client import WebSocketClient
+from .sessions import session_cookie
 
 HeaderPairs = Iterable[tuple[str | bytes, str | bytes]]
 _client_ports = itertools.count(50000)
@@ -22,11 +23,16 @@ class WebSocketClients:
         application: Any,
         mint_token: Callable[[Any], str],
         query_param: str = "token",
+        *,
+        production: Callable[[], Any] | None = None,
+        auth: Literal["jwt", "session"] = "jwt",
     ) -> None:
         self.application = application
         self.clients: list[WebSocketClient] = []
         self._mint_token = mint_token
         self._query_param = query_param
+        self._production = production
+        self._auth = auth
         self._tasks_before: set[asyncio.Task[Any]] = set()
 
     async def connect(
@@ -41,38 +47,26 @@ class WebSocketClients:
         subprotocols: list[str] | None = None,
         scope: Mapping[str, Any] | None = None,
         application: Any = None,
+        production: bool = False,
         timeout: float = 1.0,
     ) -> WebSocketClient:
         """Open a connection and wait (up to `timeout` s of loop time) for accept or close.
 
-        `user` mints a valid token for that user (or id); `token` sends the given
-        string; both go in the `?token=` query parameter, or in an
-        `Authorization: Bearer` header with `token_via="header"`. `origin` adds an
-        Origin header; `scope` adds or overrides scope keys (`client` defaults to a
-        loopback address); `application` targets another ASGI app than the test
-        stack (the production stack, for instance). A refused connection is
-        returned too: check `client.accepted` / `client.close_code`.
+        `user` logs that user (or id) in: a token (`harness_ws_auth = jwt`) or a session
+        cookie (`session`); `token` sends the given string, in `?token=` or, with
+        `token_via="header"`, in `Authorization: Bearer`. `origin` adds an Origin header;
+        `scope` adds or overrides scope keys. `production=True` connects to the production
+        application built now (origin check included); `application` to any other ASGI
+        app. A refused connection is returned too: check `client.accepted`/`close_code`.
         """
         from channels.testing import WebsocketCommunicator
 
-        if user is not None and token is not None:
-            raise TypeError("harness_ws.connect(): pass user= or token=, not both")
-        if token_via not in ("query", "header"):
-            raise ValueError(
-                f"harness_ws.connect(): token_via must be 'query' or 'header', not {token_via!r}"
-            )
-        if user is not None:
-            token = self._mint_token(user)
+        target = self._target(application, production)
         header_list = _header_pairs(headers)
         if origin is not None:
             header_list.append((b"origin", origin.encode("latin-1")))
-        if token is not None and token_via == "header":
-            header_list.append((b"authorization", f"Bearer {token}".encode("latin-1")))
-        elif token is not None:
-            path = _with_query_param(path, self._query_param, token)
-        communicator = WebsocketCommunicator(
-            application or self.application, path, headers=header_list, subprotocols=subprotocols
-        )
+        path = await self._credentials(path, header_list, user, token, token_via)
+        communicator = WebsocketCommunicator(target, path, headers=header_list, subprotocols=subprotocols)
         communicator.scope.update(
             {"client": ("127.0.0.1", next(_client_ports)), "server": ("testserver", 80)}
         )
@@ -81,6 +75,36 @@ class WebSocketClients:
         self.clients.append(client)
         await client._open(timeout)
         return client
+
+    def _target(self, application: Any, production: bool) -> Any:
+        if application is not None and production:
+            raise TypeError("harness_ws.connect(): pass application= or production=True, not both")
+        if production:
+            if self._production is None:
+                raise TypeError("harness_ws.connect(): no production application to connect to")
+            return self._production()
+        return application or self.application
+
+    async def _credentials(
+        self, path: str, headers: list[tuple[bytes, bytes]], user: Any, token: str | None, token_via: str
+    ) -> str:
+        """Add the user's or the given token's credentials to `headers` or `path`; return the path."""
+        if user is not None and token is not None:
+            raise TypeError("harness_ws.connect(): pass user= or token=, not both")
+        if token_via not in ("query", "header"):
+            raise ValueError(
+                f"harness_ws.connect(): token_via must be 'query' or 'header', not {token_via!r}"
+            )
+        if user is not None and self._auth == "session":
+            headers.append(await session_cookie(user))
+            return path
+        if user is not None:
+            token = self._mint_token(user)
+        if token is not None and token_via == "header":
+            headers.append((b"authorization", f"Bearer {token}".encode("latin-1")))
+        elif token is not None:
+            path = _with_query_param(path, self._query_param, token)
+        return path
 
     def _remember_tasks(self) -> None:
         self._tasks_before = asyncio.all_tasks()

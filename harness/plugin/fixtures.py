@@ -17,7 +17,7 @@ from .errors import PluginError
 from .overrides import RateLimits
 from .redis_handle import RedisHandle, start_session_server
 from .rows import Rows, Users
-from .stack import build_test_application
+from .stack import AsgiTarget, load_target
 from .timetravel import TimeTravel
 from .tokens import TokenFactory
 
@@ -73,21 +73,32 @@ async def harness_channel_layer(settings: Any) -> AsyncIterator[Any]:
     channel_layers.backends.clear()
 
 
-@pytest.fixture
-def harness_asgi_app(request: pytest.FixtureRequest, harness_channel_layer: Any) -> Any:
-    """The test ASGI stack: the production application minus its origin validator, built per test.
-
-    Calls the factory named by the ini option `harness_asgi_factory` (`module:callable`)
-    and removes every `channels.security.websocket.OriginValidator` layer
-    (what `AllowedHostsOriginValidator` returns), so clients without an Origin header
-    get in. Everything else (auth, rate limits, routing) stays as in production. Uses
-    `harness_channel_layer`.
-    """
+@pytest.fixture(scope="session")
+def _harness_asgi_target(request: pytest.FixtureRequest) -> AsgiTarget:
+    """Internal: what `harness_asgi_factory` names, imported once per session; use harness_asgi_app."""
     try:
-        return build_test_application(get_config(request.config).asgi_factory)
+        return load_target(get_config(request.config).asgi_factory)
     except PluginError as err:
         error = err
     # Failing outside the except block keeps the report to one line, with no chained traceback.
+    _fail_on(error)
+
+
+@pytest.fixture
+def harness_asgi_app(_harness_asgi_target: AsgiTarget, harness_channel_layer: Any) -> Any:
+    """The test ASGI stack: the production application minus its origin validators, per test.
+
+    `harness_asgi_factory` names the production application (`module:attribute`): a
+    zero-argument factory, called for every test, or a module-level application.
+    Every `channels.security.websocket.OriginValidator` layer (what
+    `AllowedHostsOriginValidator` returns) is removed, on copies, so clients without an
+    Origin header get in. Everything else (auth, rate limits, routing) stays as in
+    production. Uses `harness_channel_layer`.
+    """
+    try:
+        return _harness_asgi_target.test_stack()
+    except PluginError as err:
+        error = err
     _fail_on(error)
 
 
@@ -117,7 +128,11 @@ def _harness_ws_order(request: pytest.FixtureRequest) -> None:
 
 @_async_fixture
 async def harness_ws(
-    request: pytest.FixtureRequest, _harness_ws_order: None, harness_asgi_app: Any, harness_jwt: TokenFactory
+    request: pytest.FixtureRequest,
+    _harness_ws_order: None,
+    _harness_asgi_target: AsgiTarget,
+    harness_asgi_app: Any,
+    harness_jwt: TokenFactory,
 ) -> AsyncIterator[WebSocketClients]:
     """Opens WebSocket clients against the test stack; every one is disconnected at teardown.
 
@@ -128,15 +143,20 @@ async def harness_ws(
         await client.expect_close(4008, timeout=60)     # frames before the close are returned
         await client.assert_nothing_received(5)         # 5 s of event-loop time
 
-    connect() takes `user=` (mints a valid token) or `token=`, sent as `?token=` or,
-    with `token_via="header"`, as `Authorization: Bearer`; plus `headers=`, `origin=`,
-    `scope=`, `application=`. Timeouts are event-loop time, so looptime fast-forwards
-    them. Teardown disconnects even after timeouts or consumer exceptions, swallows
-    CancelledError, cancels tasks the consumers left running, and reports consumer
-    exceptions the test never saw.
+    connect() takes `user=` (a token, or a session cookie with `harness_ws_auth =
+    session`) or `token=`; `headers=`, `origin=`, `scope=`; `production=True` (the
+    production application built now, origin check included) or `application=`.
+    Timeouts are event-loop time. Teardown disconnects even after timeouts or consumer
+    exceptions, swallows CancelledError, cancels tasks the consumers left running, and
+    reports consumer exceptions the test never saw.
     """
+    config = get_config(request.config)
     clients = WebSocketClients(
-        harness_asgi_app, harness_jwt.valid, get_config(request.config).token_query_param
+        harness_asgi_app,
+        harness_jwt.valid,
+        config.token_query_param,
+        production=_harness_asgi_target.production,
+        auth=config.ws_auth,
     )
     clients._remember_tasks()
     yield clients

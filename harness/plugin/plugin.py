@@ -14,7 +14,7 @@ import pytest
 from .config import CONFIG_KEY, add_ini_options, get_config, parse_config
 from .errors import PluginConfigError
 from .fixtures import *  # noqa: F403  (registers the public fixtures, as pytest-django does)
-from .fixtures import _harness_redis_server, _harness_ws_order  # noqa: F401  (private fixtures)
+from .fixtures import _harness_asgi_target, _harness_redis_server, _harness_ws_order  # noqa: F401
 
 _LOOPTIME_PLUGIN = "looptime_plugin"
 

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
+import secrets
 import time
+import warnings
+from collections.abc import Iterator
 from typing import Any
 
 from .config import PluginConfig
 
 # Far above any id a test database hands out, so "unknown" holds without a query.
 UNKNOWN_USER_ID = 2_000_000_001
+# 64 bytes: as long as HS512's hash, the longest the supported algorithms ask for (RFC 7518 3.2).
+WRONG_KEY_BYTES = 64
 
 
 class TokenFactory:
@@ -18,6 +24,8 @@ class TokenFactory:
         self.user_claim = config.jwt_user_claim
         self.algorithm = config.jwt_algorithm
         self._key_setting = config.jwt_key_setting
+        # Not derived from the project's key, so it is long enough whatever that key's length.
+        self._wrong_key = secrets.token_hex(WRONG_KEY_BYTES)
 
     @property
     def key(self) -> str:
@@ -47,7 +55,7 @@ class TokenFactory:
 
     def wrong_key(self, user: Any) -> str:
         """A token for `user` signed with a key the app does not know."""
-        return self._encode(self.claims(user), self.key + "-but-not-the-right-one")
+        return self._encode(self.claims(user), self._wrong_key)
 
     def alg_none(self, user: Any) -> str:
         """An unsigned token (`alg: none`) for `user`; it must never be accepted."""
@@ -63,12 +71,31 @@ class TokenFactory:
         """The claims of a token this factory minted (signature and expiry checked)."""
         import jwt
 
-        return jwt.decode(token, self.key, algorithms=[self.algorithm])
+        with _project_key_as_is():
+            return jwt.decode(token, self.key, algorithms=[self.algorithm])
 
     def _encode(self, claims: dict[str, Any], key: str) -> str:
         import jwt
 
-        return jwt.encode(claims, key, algorithm=self.algorithm)
+        with _project_key_as_is():
+            return jwt.encode(claims, key, algorithm=self.algorithm)
+
+
+@contextlib.contextmanager
+def _project_key_as_is() -> Iterator[None]:
+    """Silence PyJWT's InsecureKeyLengthWarning (PyJWT >= 2.10) for the fixture's own calls.
+
+    Tokens must be signed with the project's key whatever its length; whether that
+    key is long enough is for the project's own code to hear from PyJWT, not for the
+    fixture to fail every test over under `filterwarnings = error`.
+    """
+    import jwt
+
+    category = getattr(jwt, "InsecureKeyLengthWarning", None)  # absent before PyJWT 2.10
+    with warnings.catch_warnings():
+        if category is not None:
+            warnings.simplefilter("ignore", category)
+        yield
 
 
 def _user_id(user: Any) -> Any:

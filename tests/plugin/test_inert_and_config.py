@@ -32,7 +32,7 @@ def test_plugin_is_inert_in_a_project_without_django(project):
     [
         (
             "harness_asgi_factory=nocolon",
-            "ERROR: harness_asgi_factory: expected 'module:callable', got 'nocolon'",
+            "ERROR: harness_asgi_factory: expected 'module:attribute', got 'nocolon'",
         ),
         (
             "harness_jwt_algorithm=RS256",

@@ -28,5 +28,5 @@ def test_no_stray_event_loop_after_a_sync_test(pytester):
         "filterwarnings = error\n"
     )
     pytester.makepyfile(test_loops=SYNC_THEN_ASYNC)
-    result = pytester.runpytest_subprocess("-p", "no:randomly")
+    result = pytester.runpytest_subprocess("-p", "no:randomly", "-p", "no:hypothesispytest")
     result.assert_outcomes(passed=3)
