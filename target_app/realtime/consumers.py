@@ -45,6 +45,10 @@ async def _receive_through_outages(receive):
         try:
             message = await receive()
         except ratelimit.REDIS_DOWN_ERRORS as err:
+            if asyncio.current_task().cancelling():
+                # Cancelled while reading: redis-py's own timeout can turn the cancellation into a
+                # TimeoutError, which must not be retried as an outage (the consumer would never end).
+                raise asyncio.CancelledError from err
             if not _layer_down:
                 _layer_down = True
                 logger.warning("channel layer unreachable (%s); open connections wait for it", err)
