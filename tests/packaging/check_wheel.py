@@ -1,6 +1,6 @@
 """The wheel as a user installs it: built from the sdist, put into fresh virtualenvs, used on plain projects.
 
-Run by `nox -s wheel` (and `.ci/run`), about half a minute: it builds with uv and installs from the
+Run by `nox -s wheel` (and `.ci/run`), under a minute: it builds with uv and installs from the
 package index. The repository's own test run does not collect it (its name is not `test_*.py`); this
 directory's pytest.ini does. See docs/architecture.md, "Packaging".
 """
