@@ -1,4 +1,4 @@
-"""nox sessions; dependencies come from pyproject.toml's dependency groups, never repeated here."""
+"""nox sessions; dependencies come from pyproject.toml (extras, dependency groups), never repeated here."""
 
 import nox
 
