@@ -1,4 +1,4 @@
-"""nox sessions; dependencies come from pyproject.toml's dependency groups, never repeated here."""
+"""nox sessions; dependencies come from pyproject.toml (extras, dependency groups), never repeated here."""
 
 import nox
 
@@ -6,10 +6,15 @@ nox.options.default_venv_backend = "venv"
 PYPROJECT = nox.project.load_toml("pyproject.toml")
 
 
+# The repository's checkout as its tests need it: harness with the fixtures' extra, editable, plus the
+# reference app's and the test tools' groups. target_app itself runs from the checkout, never installed.
+CHECKOUT = ("-e", ".[channels]")
+
+
 @nox.session(python="3.11")
 def tests(session: nox.Session) -> None:
     """The full test run: the project's own tests and the module suites."""
-    session.install("-e", ".", *nox.project.dependency_groups(PYPROJECT, "tests"))
+    session.install(*CHECKOUT, *nox.project.dependency_groups(PYPROJECT, "tests"))
     session.run("python", "-m", "pytest", *session.posargs)
 
 
@@ -17,7 +22,20 @@ def tests(session: nox.Session) -> None:
 def tests_lowest(session: nox.Session) -> None:
     """The test run on the lowest versions pyproject.toml allows: the lower bounds are tested, not guessed."""
     groups = nox.project.dependency_groups(PYPROJECT, "tests")
-    session.install("--resolution=lowest-direct", "-e", ".", *groups)
+    session.install("--resolution=lowest-direct", *CHECKOUT, *groups)
+    session.run("python", "-m", "pytest", *session.posargs)
+
+
+@nox.session(venv_backend="uv")  # nox's own Python, whichever bootstrap.sh chose
+def wheel(session: nox.Session) -> None:
+    """Build the sdist and wheel, install them as users do (plain and [channels]), check what they bring.
+
+    tests/packaging/check_wheel.py: no Django, Channels or target_app in a plain install, the CLI works
+    there, and a strict plain project's pytest outcomes are the same with harness installed or not.
+    """
+    session.install(*nox.project.dependency_groups(PYPROJECT, "wheel"))
+    # From its own directory: the checkout's harness.egg-info (written by the build) stays off sys.path.
+    session.chdir("tests/packaging")
     session.run("python", "-m", "pytest", *session.posargs)
 
 
@@ -31,6 +49,6 @@ def lint(session: nox.Session) -> None:
 @nox.session(python="3.11")
 def record(session: nox.Session) -> None:
     """Run the bundled modules and refresh the committed record (reports/, trace.yml, MAP.md)."""
-    session.install("-e", ".", *nox.project.dependency_groups(PYPROJECT, "tests"))
+    session.install(*CHECKOUT, *nox.project.dependency_groups(PYPROJECT, "tests"))
     for module in ("module-6.6", "module-6.7"):
         session.run("harness", "run", module)

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Set up a fresh checkout: a virtualenv with the project and its dev tools, and redis-server if we can.
+# Set up a fresh checkout: a virtualenv with the project (and its `channels` extra: the fixtures), the
+# reference app's and the dev tools' dependency groups, and redis-server if we can. target_app is not
+# installed: it runs from the checkout (the repository root is on sys.path for `python -m`, pytest, harness).
 # Usage: scripts/bootstrap.sh [harness args...]   e.g. scripts/bootstrap.sh run module-6.7
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,7 +18,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 # Dependency groups (PEP 735) need pip >= 25.1.
 .venv/bin/python -m pip install --quiet --upgrade "pip>=25.1"
-.venv/bin/python -m pip install --quiet -e . --group dev
+.venv/bin/python -m pip install --quiet -e '.[channels]' --group dev
 
 if ! command -v redis-server >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then

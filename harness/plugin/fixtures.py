@@ -35,7 +35,7 @@ __all__ = [
 
 try:
     import pytest_asyncio
-except ImportError:  # the optional "plugin" extra is not installed
+except ImportError:  # the optional "channels" extra is not installed
     pytest_asyncio = None
 
 
@@ -45,7 +45,7 @@ def _async_fixture(func: Callable[..., Any]) -> Any:
         return pytest_asyncio.fixture(func)
 
     def unavailable() -> None:
-        pytest.fail(f"{func.__name__} needs pytest-asyncio: pip install 'harness[plugin]'", pytrace=False)
+        pytest.fail(f"{func.__name__} needs pytest-asyncio: pip install 'harness[channels]'", pytrace=False)
 
     unavailable.__doc__ = func.__doc__
     return pytest.fixture(name=func.__name__)(unavailable)

@@ -6,37 +6,32 @@ Django or Channels or need DJANGO_SETTINGS_MODULE: fixtures import those lazily.
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 
 import pytest
 
+from . import coexist
+from .coexist import LOOPTIME_PLUGIN
 from .config import CONFIG_KEY, add_ini_options, get_config, parse_config
 from .errors import PluginConfigError
 from .fixtures import *  # noqa: F403  (registers the public fixtures, as pytest-django does)
 from .fixtures import _harness_asgi_target, _harness_redis_server, _harness_ws_order  # noqa: F401
-
-_LOOPTIME_PLUGIN = "looptime_plugin"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     add_ini_options(parser)
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-asyncio's pytest_configure reads its loop-scope option
 def pytest_configure(config: pytest.Config) -> None:
     try:
         harness_config = parse_config(config)
     except PluginConfigError as err:
         raise pytest.UsageError(str(err)) from None
-    if harness_config.looptime and not config.pluginmanager.hasplugin(_LOOPTIME_PLUGIN):
+    if harness_config.looptime and not config.pluginmanager.hasplugin(LOOPTIME_PLUGIN):
         raise pytest.UsageError("harness_looptime: needs the looptime package (pip install looptime)")
     config.stash[CONFIG_KEY] = harness_config
-    if config.pluginmanager.hasplugin(_LOOPTIME_PLUGIN):
-        # looptime asks the policy for the current loop before every test that uses pytest-asyncio's
-        # policy fixture, sync ones too; in the main thread, with no loop set yet, Python then creates
-        # one that nobody closes, and its ResourceWarning later fails some unrelated test. Marking
-        # "no current loop" makes that call raise instead, which looptime handles as "not my test".
-        asyncio.set_event_loop(None)
+    coexist.configure(config)
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:

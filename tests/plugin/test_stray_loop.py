@@ -20,7 +20,8 @@ def test_collecting_garbage_finds_no_unclosed_loop():
 """
 
 
-def test_no_stray_event_loop_after_a_sync_test(pytester):
+def test_no_stray_event_loop_after_a_sync_test(pytester, monkeypatch):
+    monkeypatch.delenv("DJANGO_SETTINGS_MODULE", raising=False)  # not a Django project
     pytester.makeini(
         "[pytest]\n"
         "asyncio_mode = auto\n"
