@@ -301,4 +301,6 @@ def combine(ctx, module) -> None:
 @click.pass_context
 def history_cmd(ctx, module, step, file, limit, as_json) -> None:
     """MODULE's finished runs from trace.yml: date, commit, status, tests, coverage and Δ."""
-    click.echo(history.show(_project(ctx), module, step, file, limit, as_json))
+    project = _project(ctx)
+    shown = history.select(project, module, step, file, limit)
+    click.echo(history.json_text(shown) if as_json else render.history_table(shown, project.trace_file))

@@ -11,7 +11,6 @@ from harness import store
 from harness.catalog import find_spec, looks_like_path
 from harness.errors import UsageError
 from harness.project import Project
-from harness.targets import STATUS_LABELS
 
 
 @dataclass(frozen=True)
@@ -135,26 +134,33 @@ def deltas(runs: list[Run], file: str | None = None) -> list[float | None]:
 Row = tuple[Run, float | None]  # a run and its change from the one before
 
 
-def show(
+@dataclass(frozen=True)
+class Shown:
+    """What `harness history` shows: the module, which runs (with their changes), and of how many."""
+
+    module_id: str
+    step: int | None
+    file: str | None
+    rows: list[Row]
+    total: int
+
+
+def select(
     project: Project,
     ref: str,
     step: int | None = None,
     file: str | None = None,
     limit: int | None = None,
-    as_json: bool = False,
-) -> str:
-    """What `harness history` prints for module `ref` (an id or a spec path)."""
+) -> Shown:
+    """The runs `harness history` shows for module `ref` (an id or a spec path)."""
     module_id = find_spec(project, ref).id if looks_like_path(ref) else ref
     runs = read_runs(project.trace_path, module_id, step)
     if not runs:
         find_spec(project, module_id)  # an unknown module is a usage error, not an empty history
-        what = f"{module_id} step {step}" if step else module_id
-        return f"{what}: no finished runs in {project.trace_file}"
+        return Shown(module_id, step, None, [], 0)
     file = _file_key(project, file, runs, module_id) if file else None
     rows = list(zip(runs, deltas(runs, file), strict=True))[-limit if limit else 0 :]
-    if as_json:
-        return json_text(module_id, step, file, rows)
-    return table(module_id, step, file, rows, len(runs))
+    return Shown(module_id, step, file, rows, len(runs))
 
 
 def _file_key(project: Project, given: str, runs: list[Run], module_id: str) -> str:
@@ -171,69 +177,13 @@ def _file_key(project: Project, given: str, runs: list[Run], module_id: str) -> 
     return key
 
 
-def json_text(module_id: str, step: int | None, file: str | None, rows: list[Row]) -> str:
+def json_text(shown: Shown) -> str:
+    """`harness history --json`: every shown run as its fields and its change."""
+    module_id, step, file = shown.module_id, shown.step, shown.file
     entries = []
-    for run, change in rows:
+    for run, change in shown.rows:
         entry = dataclasses.asdict(run)
         if file is not None:
             entry["files"] = {file: run.files.get(file)}
         entries.append({**entry, "delta": change})
     return json.dumps({"module": module_id, "step": step, "file": file, "runs": entries}, indent=2)
-
-
-def table(module_id: str, step: int | None, file: str | None, rows: list[Row], total: int) -> str:
-    """A fixed-width table: date, commit, status, tests, figure, Δ and notes, oldest run first."""
-    what = f"{module_id}{f' step {step}' if step else ''}{f', {file}' if file else ''}"
-    shown = f"last {len(rows)} of {total}" if len(rows) < total else str(total)
-    head = ("Date", "Commit", "Status", "Tests", "File" if file else "Overall", "Δ", "Notes")
-    body = [
-        (
-            _date(run.at),
-            (run.commit or "—")[:7],
-            STATUS_LABELS.get(run.status, run.status or "—"),
-            _tests_cell(run.tests),
-            _pct(figure(run, file)),
-            _delta(change),
-            _notes(run),
-        )
-        for run, change in rows
-    ]
-    widths = [max(len(r[i]) for r in [head, *body]) for i in range(len(head))]
-    align = "<<<<>><"
-    lines = [f"{what}: {shown} finished run{'s' if total != 1 else ''}"]
-    for row in [head, *body]:
-        cells = [f"{c:{a}{w}}" for c, a, w in zip(row, align, widths, strict=True)]
-        lines.append("  ".join(cells).rstrip())
-    return "\n".join(lines)
-
-
-def _date(at: str | None) -> str:
-    try:
-        return dt.datetime.fromisoformat(at).strftime("%Y-%m-%d %H:%M") if at else "—"
-    except ValueError:
-        return at
-
-
-def _delta(change: float | None) -> str:
-    text = "—" if change is None else f"{change:+.1f}"
-    return "±0.0" if text in ("+0.0", "-0.0") else text
-
-
-def _pct(value: float | None) -> str:
-    return "—" if value is None else f"{value:.1f}%"
-
-
-def _tests_cell(tests: Counts | None) -> str:
-    if tests is None:
-        return "—"
-    parts = [f"{tests.passed if tests.passed is not None else '?'} passed"]
-    parts += [f"{n} {k}" for k, n in (("failed", tests.failed), ("errors", tests.errors)) if n]
-    parts += [f"{tests.skipped} skipped"] if tests.skipped else []
-    return ", ".join(parts)
-
-
-def _notes(run: Run) -> str:
-    notes = [f"{run.shards} shards combined"] if run.shards else []
-    notes += [f"mutation {_pct(run.mutation)}"] if run.mutation is not None else []
-    notes += [run.reason] if run.reason else []
-    return "; ".join(notes)
