@@ -12,6 +12,7 @@ import click
 from harness import __version__, acceptance, outputs, render, results, targets, workflow
 from harness.catalog import all_specs, find_spec
 from harness.errors import HarnessError
+from harness.mutation import command as mutation
 from harness.project import load_project
 from harness.runner import RunOptions
 from harness.spec import ModuleSpec
@@ -254,11 +255,14 @@ def diff(ctx, a, b, as_json) -> None:
 
 @main.command()
 @click.argument("module", required=False)
+@click.option("--mutation", "mutants", is_flag=True, help="Merge `harness mutate --shard` results instead.")
 @click.pass_context
 @_edge
-def combine(ctx, module) -> None:
+def combine(ctx, module, mutants) -> None:
     """Merge the shards of MODULE (default: every module with shards) into one result."""
     project = _project(ctx)
+    if mutants:
+        ctx.exit(mutation.combine(project, module, _echo))
     if module:
         specs = [find_spec(project, module)]
     else:
@@ -271,3 +275,6 @@ def combine(ctx, module) -> None:
             raise HarnessError("no module has shards to combine")
     codes = [_exit_for(workflow.combine_module(project, spec, _echo)) for spec in specs]
     ctx.exit(max(codes))
+
+
+main.add_command(mutation.mutate)
