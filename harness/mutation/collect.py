@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from harness.errors import DataError
-from harness.mutation.execute import run_group
+from harness.mutation.execute import run_interruptibly
 from harness.mutation.selection import LineTests, read_contexts
 from harness.spec import ModuleSpec
 
@@ -36,7 +36,7 @@ def map_tests(
     for number, (paths, k, markers) in enumerate(selections(spec)):
         log = logs / f"contexts-{number + 1}.log"
         started = time.monotonic()
-        code = run_group(_command(spec, paths, k, markers, append=number > 0), copy, env, log, None)
+        code = run_interruptibly(_command(spec, paths, k, markers, append=number > 0), copy, env, log)
         if code not in (0, 1) or not probe.is_file():
             raise DataError(
                 f"the module's suites did not run in the isolated copy (pytest exit {code}); see {log}"

@@ -4,6 +4,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -124,7 +125,11 @@ class Workspace:
         self.close()
 
     def close(self) -> None:
-        shutil.rmtree(self.base, ignore_errors=True)
+        for _ in range(3):  # a killed process group may still be dying, and writing, for a moment
+            shutil.rmtree(self.base, ignore_errors=True)
+            if not self.base.exists():
+                return
+            time.sleep(0.1)
 
     def work(self, number: int) -> Path:
         """A scratch directory beside worker `number`'s copy (logs, coverage data)."""

@@ -16,7 +16,7 @@ def entry(mutant, status: str, tests: tuple[str, ...], rationale: str | None = N
         "function": mutant.function,
         "diff": mutant.diff,
         "status": status,
-        "tests": list(tests),
+        "tests": sorted(tests),  # the run order depends on measured durations; the record must not
         "rationale": rationale,
     }
 
@@ -75,5 +75,5 @@ def in_shard(mutant_id: str, index: int, count: int) -> bool:
 
 def cache_key(mutant_id: str, file_digest: str, tests: tuple[str, ...], test_digests: dict[str, str]) -> str:
     """What a stored verdict depends on: the mutated file, the covering tests and their files' contents."""
-    parts = [mutant_id, file_digest, *tests, *(f"{p}={d}" for p, d in sorted(test_digests.items()))]
+    parts = [mutant_id, file_digest, *sorted(tests), *(f"{p}={d}" for p, d in sorted(test_digests.items()))]
     return hashlib.sha256("\0".join(parts).encode("utf-8")).hexdigest()

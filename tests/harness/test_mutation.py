@@ -219,10 +219,18 @@ def test_shards_combine_into_the_result_of_one_run(copied, mutated):
     )
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
-def test_a_killed_run_leaves_the_tree_unchanged_and_no_copies_or_processes(copied, tmp_path, sig):
+@pytest.mark.parametrize(
+    "sig, started",
+    [
+        (signal.SIGTERM, "temp/harness-mutate-*/worker-1/pytest.log"),  # a mutant's pytest is running
+        (signal.SIGINT, "proj/reports/m/.work/mutation-logs/contexts-1.log"),  # the mapping run is
+    ],
+    ids=["sigterm-mutant", "sigint-mapping"],
+)
+def test_a_killed_run_leaves_the_tree_unchanged_and_no_copies_or_processes(copied, tmp_path, sig, started):
     temp = tmp_path / "temp"
     temp.mkdir()
+    shutil.rmtree(copied.root / "reports/m/.work/mutation-logs")
     before = snapshot(copied.root)
     env = {**os.environ, "TMPDIR": str(temp)}
     cmd = [
@@ -241,18 +249,18 @@ def test_a_killed_run_leaves_the_tree_unchanged_and_no_copies_or_processes(copie
         cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
     )
     deadline = time.monotonic() + 60
-    while not list(temp.glob("harness-mutate-*/worker-1/pytest.log")) and time.monotonic() < deadline:
+    while not list(tmp_path.glob(started)) and time.monotonic() < deadline:
         time.sleep(0.05)  # waiting for the first mutant's pytest to start, not for time to pass
     proc.send_signal(sig)
     output = proc.communicate(timeout=30)[0].decode()
     assert proc.returncode != 0, output
-    assert list(temp.iterdir()) == []
-    after = snapshot(copied.root)
-    assert {k: v for k, v in after.items() if k != "trace.yml"} == {
-        k: v for k, v in before.items() if k != "trace.yml"
-    }
+    assert list(temp.iterdir()) == [], output
+    # Everything but the event log and the harness's scratch logs: sources, tests, mutation.json, cache.
+    kept = [k for k in before if k != "trace.yml"]
+    assert {k: snapshot(copied.root).get(k) for k in kept} == {k: before[k] for k in kept}
     assert copied.trace()[-1]["event"] == "mutation_interrupted"
-    assert not [p for p in Path("/proc").glob("[0-9]*") if _cwd_in(p, temp)]
+    left = [p for p in Path("/proc").glob("[0-9]*") if _cwd_in(p, temp)]
+    assert not left, [(p / "cmdline").read_bytes() for p in left]
 
 
 def _cwd_in(proc: Path, folder: Path) -> bool:

@@ -8,6 +8,7 @@ from coverage import CoverageData
 
 from harness.errors import UsageError
 from harness.mutation import gating, operators, record
+from harness.mutation.execute import Job, Killers, failed_test
 from harness.mutation.generate import generate
 from harness.mutation.isolate import environment, import_roots, project_files
 from harness.mutation.selection import LineTests, Timing, node_id, read_contexts
@@ -285,3 +286,15 @@ def test_the_copy_comes_first_on_pythonpath(tmp_path, monkeypatch):
     env = environment(tmp_path, [".", "src"])
     assert env["PYTHONPATH"].split(":") == [str(tmp_path), str(tmp_path / "src"), "/original/src"]
     assert env["PYTHONDONTWRITEBYTECODE"] == "1"
+
+
+def test_the_test_that_killed_a_neighbour_runs_first_and_the_set_stays(tmp_path):
+    mutants = generate("pkg/pick.py", EVERY_KIND)
+    first, second = (Job(m, ("t::a", "t::b", "t::c"), 1.0) for m in mutants[:2])
+    log = tmp_path / "pytest.log"
+    log.write_text("F\n=== short test summary info ===\nFAILED t::c - AssertionError: x\n1 failed\n")
+    killers = Killers()
+    assert killers.order(first) == ("t::a", "t::b", "t::c")
+    killers.killed(first, failed_test(log))
+    assert killers.order(second) == ("t::c", "t::a", "t::b")
+    assert killers.order(Job(mutants[1], ("t::a",), 1.0)) == ("t::a",)
