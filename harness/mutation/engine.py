@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness import store
 from harness.catalog import check_spec
 from harness.errors import UsageError
 from harness.mutation import record, stored
@@ -32,7 +33,7 @@ class MutateOptions:
     timing: Timing = field(default_factory=Timing)
 
 
-def chosen_files(project: Project, measured: list[str], names: tuple[str, ...], cwd: Path) -> list[str]:
+def chosen_files(project: Project, spec: ModuleSpec, measured: list[str], names: tuple[str, ...], cwd: Path):
     """The measured files to mutate: all of them, or those named (relative to the root or to `cwd`)."""
     inside = [f for f in measured if not f.startswith("../")]
     if not names:
@@ -41,10 +42,11 @@ def chosen_files(project: Project, measured: list[str], names: tuple[str, ...], 
     for name in names:
         rel = name.replace("\\", "/")
         if rel not in inside and (cwd / name).exists():
-            rel = Path(cwd / name).resolve().relative_to(project.root).as_posix()
+            path = (cwd / name).resolve()
+            rel = path.relative_to(project.root).as_posix() if path.is_relative_to(project.root) else rel
         if rel not in inside:
             raise UsageError(
-                f"--file {name}: not a file the module measures (source: {', '.join(measured[:1])}…)"
+                f"--file {name}: not a file the module measures (source: {', '.join(spec.source)})"
             )
         chosen.append(rel)
     return list(dict.fromkeys(chosen))
@@ -52,27 +54,26 @@ def chosen_files(project: Project, measured: list[str], names: tuple[str, ...], 
 
 def mutate(project: Project, spec: ModuleSpec, options: MutateOptions, echo: Echo, cwd: Path) -> dict:
     """Run the mutants; returns the mutation.json written (or, for a shard, the shard's file)."""
-    files = chosen_files(project, check_spec(project, spec), options.files, cwd)
+    files = chosen_files(project, spec, check_spec(project, spec), options.files, cwd)
     texts = {f: (project.root / f).read_bytes().decode("utf-8") for f in files}
     mutants = [m for f in files for m in generate(f, texts[f])]
     order = [m.id for m in mutants]
     if options.shard:
         mutants = [m for m in mutants if record.in_shard(m.id, *options.shard)]
-    shard = f" (shard {options.shard[0]}/{options.shard[1]})" if options.shard else ""
+    shard = f"{options.shard[0]}/{options.shard[1]}" if options.shard else None
     workers = f"{options.workers} worker(s)"
-    echo(f"Mutating {spec.id}: {len(files)} file(s), {len(mutants)} mutant(s){shard}, {workers}")
-    started = stored.store.now()
+    label = f" (shard {shard})" if shard else ""
+    echo(f"Mutating {spec.id}: {len(files)} file(s), {len(mutants)} mutant(s){label}, {workers}")
+    started = store.now()
     try:
         entries, fresh = _run(project, spec, options, files, mutants, texts, echo)
     except KeyboardInterrupt:
-        stored.log_events(
-            project, [stored.event(project, spec.id, "mutation_interrupted", shard=shard or None)]
-        )
+        stored.log_events(project, [stored.event(project, spec.id, "mutation_interrupted", shard=shard)])
         raise
     stored.update_cache(project, spec.id, fresh)
     meta = {
         "started_at": started,
-        "finished_at": stored.store.now(),
+        "finished_at": store.now(),
         "commit": stored.git_commit(project.root),
     }
     if options.shard:

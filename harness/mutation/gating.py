@@ -76,3 +76,25 @@ def equivalents(doc: dict, file: str) -> list[dict]:
         for m in doc.get("mutants", [])
         if m["file"] == file and m["status"] == "equivalent"
     ]
+
+
+def result_section(doc: dict, verdict: dict) -> dict:
+    """What results.json and the report can carry about mutation: per file the counts, score, target
+    checks, survivors and equivalents; the total; the unmet keys; and when the mutants ran."""
+    files = {
+        path: {
+            **counts,
+            **{k: verdict["files"][path][k] for k in ("target", "checks", "met", "gating", "gating_met")},
+            "survivors": survivors(doc, path),
+            "equivalents": equivalents(doc, path),
+        }
+        for path, counts in doc["files"].items()
+    }
+    overall = {**total(doc["files"]), **{k: v for k, v in verdict["overall"].items() if k != "score"}}
+    return {
+        "finished_at": doc.get("finished_at"),
+        "commit": doc.get("commit"),
+        "files": files,
+        "overall": overall,
+        "unmet": verdict["unmet"],
+    }

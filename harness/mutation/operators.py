@@ -71,6 +71,8 @@ def kind(name: str, node, mutated) -> str:
 
     if name == "argument" and _changed_keyword(node, mutated):
         return "keyword-argument"
+    if name == "boolean" and isinstance(node, cst.Name) and node.value not in ("True", "False"):
+        return "name"  # deepcopy -> copy
     if (
         name == "boolean"
         and isinstance(node, cst.UnaryOperation)

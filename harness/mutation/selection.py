@@ -72,8 +72,9 @@ def read_contexts(data_file: Path, data_root: Path, files: list[str], failed: se
     data.read()
     wanted, lines = set(files), {}
     outside = []
+    data_root = data_root.resolve()
     for measured in data.measured_files():
-        path = Path(measured)
+        path = Path(measured).resolve()
         if not path.is_relative_to(data_root):
             outside.append(measured)
             continue

@@ -298,3 +298,21 @@ def test_the_test_that_killed_a_neighbour_runs_first_and_the_set_stays(tmp_path)
     killers.killed(first, failed_test(log))
     assert killers.order(second) == ("t::c", "t::a", "t::b")
     assert killers.order(Job(mutants[1], ("t::a",), 1.0)) == ("t::a",)
+
+
+def test_the_result_section_carries_scores_targets_survivors_and_equivalents():
+    first, second, third = generate("m.py", EVERY_KIND)[:3]
+    mutants = [
+        record.entry(first, "survived", ("t::x",)),
+        record.entry(second, "killed", ("t::x",)),
+        record.entry(third, "equivalent", ("t::x",), "same behaviour"),
+    ]
+    doc = record.document("m", ["m.py"], mutants, finished_at="2026-01-01T00:00:00+00:00", commit=None)
+    section = gating.result_section(doc, gating.evaluate(doc["files"], lambda p: [Target(p, mutation=60)]))
+    entry = section["files"]["m.py"]
+    assert (entry["score"], entry["target"], entry["gating_met"]) == (50.0, 60, False)
+    assert [s["id"] for s in entry["survivors"]] == [first.id]
+    assert entry["equivalents"] == [
+        {"id": third.id, "line": third.line, "operator": third.operator, "rationale": "same behaviour"}
+    ]
+    assert (section["overall"]["score"], section["unmet"]) == (50.0, ["m.py"])
