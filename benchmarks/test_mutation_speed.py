@@ -6,6 +6,11 @@ Both tools get a generated project (a module of small pure functions and a test 
 most of its mutants) in a private directory under /tmp, and two workers each. mutmut is installed
 into its own virtualenv under /tmp on the first run (kept for later runs); when that cannot be done
 the benchmark prints why and measures `harness mutate` alone. Rates are printed, never asserted.
+
+    HARNESS_BENCH_REAL=module-6.7:target_app/realtime/middleware.py .venv/bin/python -m pytest benchmarks
+
+adds the same comparison on a real file with its module's suites (a copy of this repository's HEAD;
+mutmut gets a second virtualenv with the project and its test dependencies). It takes tens of minutes.
 """
 
 import json
@@ -19,6 +24,8 @@ import time
 from pathlib import Path
 
 MUTMUT_VENV = Path("/tmp/harness-bench-mutmut-venv")
+REAL_VENV = Path("/tmp/harness-bench-mutmut-real-venv")
+REAL = os.environ.get("HARNESS_BENCH_REAL", "")
 MUTMUT = "mutmut==3.8.1"
 WORKERS = 2
 
@@ -131,29 +138,52 @@ def _clean_env() -> dict:
     return {k: v for k, v in os.environ.items() if k not in drop}
 
 
-def _mutmut() -> tuple[Path | None, str]:
-    """mutmut's executable in its own venv, or None and the reason it cannot be had."""
-    exe = MUTMUT_VENV / "bin" / "mutmut"
-    if exe.is_file():
-        return exe, ""
+def _mutmut(venv: Path, *requirements: str) -> tuple[Path | None, str]:
+    """mutmut's executable in `venv` (made on first use), or None and the reason it cannot be had."""
+    exe = venv / "bin" / "mutmut"
     try:
-        subprocess.run([sys.executable, "-m", "venv", str(MUTMUT_VENV)], check=True, capture_output=True)
-        pip = [str(MUTMUT_VENV / "bin" / "python"), "-m", "pip", "install", "-q", MUTMUT, "pytest"]
-        subprocess.run(pip, check=True, capture_output=True, timeout=600)
+        if not exe.is_file():
+            subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, capture_output=True)
+            pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "pip>=25.1", MUTMUT, "pytest"]
+            subprocess.run(pip, check=True, capture_output=True, timeout=600)
+        if requirements:
+            pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", *requirements]
+            subprocess.run(pip, check=True, capture_output=True, timeout=1200)
     except (OSError, subprocess.SubprocessError) as err:
-        shutil.rmtree(MUTMUT_VENV, ignore_errors=True)
-        return None, f"could not install {MUTMUT} into {MUTMUT_VENV}: {err}"
+        shutil.rmtree(venv, ignore_errors=True)
+        return None, f"could not install {MUTMUT} into {venv}: {err}"
     return exe, ""
 
 
-def _run_harness(root: Path) -> tuple[int, float, dict]:
+def _real_project(dest: Path, module: str, file: str) -> Path:
+    """HEAD of this repository in `dest`, with a mutmut configuration for `file` and `module`'s suites."""
+    from harness.catalog import find_spec
+    from harness.project import load_project
+
+    repo = Path(__file__).resolve().parents[1]
+    archive = subprocess.run(["git", "archive", "HEAD"], cwd=repo, capture_output=True, check=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
+    suites = [suite.path for suite in find_spec(load_project(dest), module).all_suites()]
+    top = file.split("/")[0]
+    also = sorted({p.relative_to(dest).parts[0] for p in dest.glob("*/**/*.py")} - {top})
+    with (dest / "pyproject.toml").open("a", encoding="utf-8") as handle:
+        handle.write(
+            f"\n[tool.mutmut]\nsource_paths = [{json.dumps(top)}]\nonly_mutate = [{json.dumps(file)}]\n"
+        )
+        handle.write(
+            f"also_copy = {json.dumps(also)}\npytest_add_cli_args_test_selection = {json.dumps(suites)}\n"
+        )
+        handle.write('pytest_add_cli_args = ["-p", "no:randomly"]\n')
+    return dest
+
+
+def _run_harness(root: Path, module: str = "bench", *args: str) -> tuple[int, float, dict]:
     cmd = [sys.executable, "-c", "from harness.cli import main; main()", "--root", str(root)]
     started = time.perf_counter()
-    subprocess.run(
-        [*cmd, "mutate", "bench", "--workers", str(WORKERS), "--fresh"], env=_clean_env(), check=False
-    )
+    run = [*cmd, "mutate", module, *args, "--workers", str(WORKERS), "--fresh"]
+    subprocess.run(run, env=_clean_env(), check=False, capture_output=True)
     wall = time.perf_counter() - started
-    doc = json.loads((root / "reports/bench/mutation.json").read_text(encoding="utf-8"))
+    doc = json.loads((root / f"reports/{module}/mutation.json").read_text(encoding="utf-8"))
     statuses: dict[str, int] = {}
     for m in doc["mutants"]:
         statuses[m["status"]] = statuses.get(m["status"], 0) + 1
@@ -174,22 +204,43 @@ def _run_mutmut(exe: Path, root: Path) -> tuple[int, float, dict]:
     return sum(statuses.values()), wall, statuses
 
 
+def _print(rows: list, reason: str) -> None:
+    print()
+    for name, mutants, seconds, found in rows:
+        print(f"{name:42} {mutants:4d} mutants {seconds:7.1f}s {mutants / seconds:6.2f}/s  {found}")
+    if len(rows) < 2:
+        print(f"mutmut skipped: {reason}")
+    elif rows[1][1]:
+        ratio = (rows[0][1] / rows[0][2]) / (rows[1][1] / rows[1][2])
+        print(f"harness mutate / mutmut, mutants per second: {ratio:.2f}x (goal: 3x)")
+
+
 def test_mutants_per_second_against_mutmut(tmp_path_factory, capsys):
-    """Prints both rates and their ratio; the comparison is on the same generated file and tests."""
-    harness_root = _project(Path(tmp_path_factory.mktemp("bench-harness")))
-    count, wall, statuses = _run_harness(harness_root)
+    """Both rates and their ratio on the same generated file and tests."""
+    count, wall, statuses = _run_harness(_project(tmp_path_factory.mktemp("bench-harness")))
     rows = [("harness mutate (plain pytest per mutant)", count, wall, statuses)]
-    exe, reason = _mutmut()
+    exe, reason = _mutmut(MUTMUT_VENV)
     if exe is not None:
-        mutmut_root = _project(Path(tmp_path_factory.mktemp("bench-mutmut")))
-        rows.append(("mutmut run (forks, in-process)", *_run_mutmut(exe, mutmut_root)))
+        rows.append(
+            ("mutmut run (forks, in-process)", *_run_mutmut(exe, _project(tmp_path_factory.mktemp("mm"))))
+        )
     with capsys.disabled():
-        print()
-        for name, mutants, seconds, found in rows:
-            print(f"{name:42} {mutants:4d} mutants {seconds:7.1f}s {mutants / seconds:6.2f}/s  {found}")
-        if exe is None:
-            print(f"mutmut skipped: {reason}")
-        else:
-            ratio = (rows[0][1] / rows[0][2]) / (rows[1][1] / rows[1][2]) if rows[1][1] else float("nan")
-            print(f"harness mutate / mutmut, mutants per second: {ratio:.2f}x (goal: 3x)")
+        _print(rows, reason)
     assert count > 0  # the benchmark measured something; speed itself is never asserted
+
+
+def test_real_file_against_mutmut(tmp_path_factory, capsys):
+    """The same comparison on a real file and its module's suites, when HARNESS_BENCH_REAL asks for it."""
+    if not REAL:
+        with capsys.disabled():
+            print("\nreal-file comparison not run: set HARNESS_BENCH_REAL=MODULE:FILE to run it")
+        return
+    module, file = REAL.split(":", 1)
+    ours = _real_project(tmp_path_factory.mktemp("real-harness"), module, file)
+    rows = [("harness mutate (plain pytest per mutant)", *_run_harness(ours, module, "--file", file))]
+    theirs = _real_project(tmp_path_factory.mktemp("real-mutmut"), module, file)
+    exe, reason = _mutmut(REAL_VENV, "-e", str(theirs), "--group", f"{theirs / 'pyproject.toml'}:tests")
+    if exe is not None:
+        rows.append(("mutmut run (forks, in-process)", *_run_mutmut(exe, theirs)))
+    with capsys.disabled():
+        _print(rows, reason)

@@ -304,3 +304,18 @@ def test_bad_input_is_one_line_and_exit_2(throwaway):
         throwaway.harness("combine", "--mutation").output.strip()
         == "Error: no module has mutation shards to combine"
     )
+
+
+def test_without_the_mutation_extra_it_says_how_to_install_it(throwaway, monkeypatch):
+    from harness.mutation import operators
+
+    def refuse(name):
+        raise ImportError(f"No module named {name!r}")
+
+    throwaway.spec("m", suites=["suites/tests/test_ops.py"])
+    monkeypatch.setattr(operators.importlib, "import_module", refuse)
+    result = throwaway.harness("mutate", "m")
+    assert (result.exit_code, result.output) == (
+        2,
+        "Error: harness mutate needs the mutation extra: pip install 'harness[mutation]' (mutmut, libcst)\n",
+    )
