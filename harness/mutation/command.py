@@ -211,6 +211,7 @@ def combine_module(project: Project, spec: ModuleSpec, echo) -> dict:
         "started_at": min(s["started_at"] for s in shards),
         "finished_at": max(s["finished_at"] for s in shards),
         "commit": shards[0]["commit"],
+        "sources": shards[0]["sources"],
     }
     echo(f"Combining {count} mutation shard(s) of {spec.id}")
     return finish(project, spec, shards[0]["files"], [entries[i] for i in shards[0]["order"]], meta, echo)

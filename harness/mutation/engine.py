@@ -75,6 +75,7 @@ def mutate(project: Project, spec: ModuleSpec, options: MutateOptions, echo: Ech
         "started_at": started,
         "finished_at": store.now(),
         "commit": stored.git_commit(project.root),
+        "sources": {f: record.digest(texts[f]) for f in files},
     }
     if options.shard:
         return _finish_shard(project, spec, options, files, order, entries, meta, echo)
@@ -160,7 +161,7 @@ class _Digests:
         self.root, self.memo = root, {}
 
     def text(self, text: str) -> str:
-        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+        return record.digest(text)
 
     def file(self, rel: str) -> str:
         if rel not in self.memo:
@@ -205,6 +206,8 @@ def finish(
     path = stored.result_path(project, spec.id)
     previous = stored.read_json(path, "mutation result")
     all_files, mutants = record.merge(previous, files, entries)
+    sources = {**(previous or {}).get("sources", {}), **meta["sources"]}
+    meta = {**meta, "sources": {f: sources[f] for f in all_files if f in sources}}
     doc = record.document(spec.id, all_files, mutants, **meta)
     stored.write_json(project, path, doc)
     scores = {f: doc["files"][f]["score"] for f in files}

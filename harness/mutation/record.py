@@ -68,6 +68,17 @@ def mark_equivalent(doc: dict, marks: dict[str, str]) -> dict:
     return {**doc, "files": summarize(list(doc["files"]), mutants), "mutants": mutants}
 
 
+def digest(text: str) -> str:
+    """The content hash mutation.json keeps per file (`sources`) and the cache keys use."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def stale(doc: dict, texts: dict[str, str]) -> list[str]:
+    """The files whose current text (`texts`) is not the one their stored mutants were made from."""
+    recorded = doc.get("sources", {})
+    return [f for f in doc.get("files", {}) if f in texts and recorded.get(f) != digest(texts[f])]
+
+
 def in_shard(mutant_id: str, index: int, count: int) -> bool:
     """Shard `index` of `count` (1-based) takes the mutants whose id falls in its residue class."""
     return int(mutant_id, 16) % count == index - 1

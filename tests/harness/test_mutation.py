@@ -1,5 +1,6 @@
 """`harness mutate` end to end on a throwaway project whose tests deliberately miss one mutant."""
 
+import hashlib
 import json
 import os
 import shutil
@@ -124,6 +125,7 @@ def test_every_verdict_and_the_score_are_exact(mutated):
         "score": 100 * 10 / 14,
     }
     assert doc["files"]["calc/__init__.py"]["score"] is None
+    assert doc["sources"]["calc/ops.py"] == hashlib.sha256(OPS.encode()).hexdigest()
     assert set(doc["mutants"][0]) == {
         "id",
         "file",

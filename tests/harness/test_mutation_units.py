@@ -171,6 +171,12 @@ def test_a_run_of_some_files_keeps_the_others():
     assert [(m["file"], m["status"]) for m in mutants] == [("b.py", "survived"), ("a.py", "survived")]
 
 
+def test_a_file_changed_since_its_mutants_were_made_is_stale():
+    doc = record.document("m", ["a.py", "b.py"], [], sources={"a.py": record.digest("x = 1\n")})
+    assert record.stale(doc, {"a.py": "x = 1\n", "b.py": "y = 2\n"}) == ["b.py"]
+    assert record.stale(doc, {"a.py": "x = 2\n"}) == ["a.py"]
+
+
 def test_shards_partition_the_mutants():
     ids = [m.id for m in generate("m.py", EVERY_KIND)]
     slices = [[i for i in ids if record.in_shard(i, k, 3)] for k in (1, 2, 3)]
