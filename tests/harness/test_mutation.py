@@ -70,7 +70,7 @@ EXPECTED = {
     (19, "arithmetic"): ("no_tests", []),
     (19, "constant"): ("no_tests", []),
 }
-FAST = ("--timeout-factor", "1.5", "--timeout-slack", "0.5")
+FAST = ("--timeout-factor", "2", "--timeout-slack", "0.5")
 
 
 def build(root: Path, target: dict) -> Throwaway:
