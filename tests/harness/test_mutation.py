@@ -206,7 +206,7 @@ def test_a_second_run_takes_unchanged_verdicts_from_the_cache_and_reruns_changed
 
 def test_shards_combine_into_the_result_of_one_run(copied, mutated):
     for shard in ("1/2", "2/2"):
-        result = copied.harness("mutate", "m", "--shard", shard, "--fresh", *FAST)
+        result = copied.harness("mutate", "m", "--shard", shard, "--fresh", "--workers", "2", *FAST)
         assert result.exit_code == 0, result.output
     early = copied.harness("combine", "m", "--mutation")
     combined = json.loads((copied.root / "reports/m/mutation.json").read_text())
