@@ -322,3 +322,21 @@ def test_the_result_section_carries_scores_targets_survivors_and_equivalents():
         {"id": third.id, "line": third.line, "operator": third.operator, "rationale": "same behaviour"}
     ]
     assert (section["overall"]["score"], section["unmet"]) == (50.0, ["m.py"])
+
+
+def test_files_are_named_from_the_root_or_the_working_directory(tmp_path):
+    from harness.mutation.engine import chosen_files
+    from harness.project import Project
+    from harness.spec import ModuleSpec
+
+    (tmp_path / "calc").mkdir()
+    (tmp_path / "calc/ops.py").write_text("", encoding="utf-8")
+    project, spec = Project(tmp_path), ModuleSpec(tmp_path / "m.yml", "m", "M", ("calc",))
+    measured = ["calc/__init__.py", "calc/ops.py", "../outside/x.py"]
+    assert chosen_files(project, spec, measured, (), tmp_path) == ["calc/__init__.py", "calc/ops.py"]
+    assert chosen_files(project, spec, measured, ("calc/ops.py",), tmp_path / "calc") == ["calc/ops.py"]
+    assert chosen_files(project, spec, measured, ("ops.py", "./ops.py"), tmp_path / "calc") == ["calc/ops.py"]
+    with pytest.raises(
+        UsageError, match=r"--file ../outside/x.py: not a file the module measures \(source: calc\)"
+    ):
+        chosen_files(project, spec, measured, ("../outside/x.py",), tmp_path)
