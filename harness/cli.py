@@ -12,6 +12,7 @@ from harness import __version__, acceptance, history, layout, outputs, render, s
 from harness import init as first_spec
 from harness.catalog import all_specs, check_spec, find_spec
 from harness.errors import HarnessError
+from harness.mutation import command as mutation
 from harness.project import load_project
 from harness.runner import RunOptions
 from harness.spec import ModuleSpec
@@ -274,10 +275,13 @@ def diff(ctx, a, b, as_json) -> None:
 
 @main.command()
 @click.argument("module", required=False)
+@click.option("--mutation", "mutants", is_flag=True, help="Merge `harness mutate --shard` results instead.")
 @click.pass_context
-def combine(ctx, module) -> None:
+def combine(ctx, module, mutants) -> None:
     """Merge the shards of MODULE (default: every module with shards) into one result."""
     project = _project(ctx)
+    if mutants:
+        ctx.exit(mutation.combine(project, module, _echo))
     if module:
         specs = [find_spec(project, module)]
     else:
@@ -304,3 +308,6 @@ def history_cmd(ctx, module, step, file, limit, as_json) -> None:
     project = _project(ctx)
     shown = history.select(project, module, step, file, limit)
     click.echo(history.json_text(shown) if as_json else render.history_table(shown, project.trace_file))
+
+
+main.add_command(mutation.mutate)

@@ -27,7 +27,7 @@ _TOP_KEYS = {
     "references",
     "artifacts",
 }
-_TARGET_KEYS = {"percent", "lines", "branches", "warn_only"}
+_TARGET_KEYS = {"percent", "lines", "branches", "mutation", "warn_only"}
 
 
 @dataclass(frozen=True)
@@ -70,6 +70,7 @@ class Target:
     percent: float | None = None
     lines: float | None = None
     branches: float | None = None
+    mutation: float | None = None  # minimum mutation score (`harness mutate`), never a coverage figure
     warn_only: bool = False
     origin: str = "targets"
 
@@ -247,10 +248,12 @@ class _Parser:
             return Target(pattern, percent=self.percent(value, key), origin=origin)
         self.known(value, _TARGET_KEYS, key)
         figures = {
-            m: self.percent(value[m], f"{key}.{m}") for m in ("percent", "lines", "branches") if m in value
+            m: self.percent(value[m], f"{key}.{m}")
+            for m in ("percent", "lines", "branches", "mutation")
+            if m in value
         }
         if not figures:
-            raise self.fail(key, "give at least one of percent, lines, branches")
+            raise self.fail(key, "give at least one of percent, lines, branches, mutation")
         warn_only = value.get("warn_only", False)
         if not isinstance(warn_only, bool):
             raise self.fail(f"{key}.warn_only", "expected true or false")

@@ -45,6 +45,12 @@ def check(figures: dict, target: Target) -> dict:
     }
 
 
+def constraints(path: str, targets, carried, steps: tuple[Step, ...]) -> list[Target]:
+    """The module-level target for `path` plus every step target that names it."""
+    found = [t for t in [resolve(path, targets, carried)] if t]
+    return found + [t for step in steps if (t := resolve(path, step.targets))]
+
+
 def evaluate(figures: dict, rules: list[Target], baseline: float | None) -> dict:
     """One file's (or the overall) entry: figures, baseline, delta, targets, met."""
     return entry(figures, [check(figures, rule) for rule in rules], baseline)

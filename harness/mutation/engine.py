@@ -1,0 +1,239 @@
+"""`harness mutate`: generate mutants, map tests to lines, run each mutant in a private copy, record."""
+
+import hashlib
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness import store
+from harness.catalog import check_spec
+from harness.errors import UsageError
+from harness.mutation import record, stored
+from harness.mutation.collect import map_tests
+from harness.mutation.execute import Job, Pool
+from harness.mutation.generate import Mutant, generate
+from harness.mutation.isolate import Workspace, environment, import_roots, project_files
+from harness.mutation.selection import LineTests, Timing
+from harness.project import Project
+from harness.spec import ModuleSpec
+
+Echo = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class MutateOptions:
+    """What to mutate and how: files (default: all measured), workers, shard, cache use, timeouts."""
+
+    files: tuple[str, ...] = ()
+    workers: int = 1
+    shard: tuple[int, int] | None = None
+    fresh: bool = False
+    verbose: bool = False
+    timing: Timing = field(default_factory=Timing)
+
+
+def chosen_files(project: Project, spec: ModuleSpec, measured: list[str], names: tuple[str, ...], cwd: Path):
+    """The measured files to mutate: all of them, or those named (relative to the root or to `cwd`)."""
+    inside = [f for f in measured if not f.startswith("../")]
+    if not names:
+        return inside
+    chosen = []
+    for name in names:
+        rel = name.replace("\\", "/")
+        if rel not in inside and (cwd / name).exists():
+            path = (cwd / name).resolve()
+            rel = path.relative_to(project.root).as_posix() if path.is_relative_to(project.root) else rel
+        if rel not in inside:
+            raise UsageError(
+                f"--file {name}: not a file the module measures (source: {', '.join(spec.source)})"
+            )
+        chosen.append(rel)
+    return list(dict.fromkeys(chosen))
+
+
+def mutate(project: Project, spec: ModuleSpec, options: MutateOptions, echo: Echo, cwd: Path) -> dict:
+    """Run the mutants; returns the mutation.json written (or, for a shard, the shard's file)."""
+    files = chosen_files(project, spec, check_spec(project, spec), options.files, cwd)
+    texts = {f: (project.root / f).read_bytes().decode("utf-8") for f in files}
+    mutants = [m for f in files for m in generate(f, texts[f])]
+    order = [m.id for m in mutants]
+    if options.shard:
+        mutants = [m for m in mutants if record.in_shard(m.id, *options.shard)]
+    shard = f"{options.shard[0]}/{options.shard[1]}" if options.shard else None
+    workers = f"{options.workers} worker(s)"
+    label = f" (shard {shard})" if shard else ""
+    echo(f"Mutating {spec.id}: {len(files)} file(s), {len(mutants)} mutant(s){label}, {workers}")
+    started = store.now()
+    try:
+        entries, fresh = _run(project, spec, options, files, mutants, texts, echo)
+    except KeyboardInterrupt:
+        stored.log_events(project, [stored.event(project, spec.id, "mutation_interrupted", shard=shard)])
+        raise
+    stored.update_cache(project, spec.id, fresh)
+    meta = {
+        "started_at": started,
+        "finished_at": store.now(),
+        "commit": stored.git_commit(project.root),
+        "sources": {f: record.digest(texts[f]) for f in files},
+    }
+    if options.shard:
+        return _finish_shard(project, spec, options, files, order, entries, meta, echo)
+    return finish(project, spec, files, entries, meta, echo)
+
+
+def _run(project, spec, options, files, mutants, texts, echo) -> tuple[list[dict], dict]:
+    """Map tests to lines and run the mutants that need it, in copies removed however the run ends."""
+    copied = project_files(project.root, project.reports_dir)
+    roots = import_roots(files, set(copied))
+    logs = project.module_dir(spec.id) / ".work" / "mutation-logs"
+    with Workspace(project.root, copied, options.workers) as ws:
+        envs = [environment(copy, roots) for copy in ws.copies]
+        echo("  mapping tests to lines: the module's suites once, under coverage with test contexts")
+        tests = map_tests(spec, ws.copies[0], envs[0], files, ws.work(1), logs, echo)
+        plan = _plan(project, spec, options, mutants, tests, texts)
+        echo(
+            f"  {len(plan.jobs)} to run, {len(plan.done)} decided without running"
+            " (no tests, equivalent, cached)"
+        )
+        workers = [
+            (copy, env, ws.work(n) / "pytest.log")
+            for n, (copy, env) in enumerate(zip(ws.copies, envs, strict=True), 1)
+        ]
+        verdicts = Pool(workers, _Progress(len(plan.jobs), echo, options.verbose), logs).run(plan.jobs)
+    entries = dict(plan.done)
+    fresh = {}
+    for job in plan.jobs:
+        entries[job.mutant.id] = record.entry(job.mutant, verdicts[job.mutant.id], job.tests)
+        fresh[job.mutant.id] = {"key": plan.keys[job.mutant.id], "status": verdicts[job.mutant.id]}
+    return [entries[m.id] for m in mutants], fresh
+
+
+@dataclass
+class _Plan:
+    jobs: list[Job]
+    done: dict[str, dict]
+    keys: dict[str, str]
+
+
+def _plan(project, spec, options, mutants: list[Mutant], tests: LineTests, texts: dict[str, str]) -> _Plan:
+    """Per mutant: equivalent (marked), no_tests, a cached verdict that still holds, or a job to run."""
+    marks = stored.equivalent_marks(project, spec.id)
+    stored_cache = (
+        None if options.fresh else stored.read_json(stored.cache_path(project, spec.id), "mutation cache")
+    )
+    cached = (stored_cache or {}).get("mutants", {})
+    digests = _Digests(project.root)
+    plan = _Plan([], {}, {})
+    for mutant in mutants:
+        selected = tests.covering(mutant.file, mutant.lines, _users(texts[mutant.file], mutant))
+        if mutant.id in marks:
+            plan.done[mutant.id] = record.entry(mutant, "equivalent", selected, marks[mutant.id])
+            continue
+        if not selected:
+            plan.done[mutant.id] = record.entry(mutant, "no_tests", ())
+            continue
+        key = record.cache_key(mutant.id, digests.text(texts[mutant.file]), selected, digests.tests(selected))
+        hit = cached.get(mutant.id, {})
+        if hit.get("key") == key and hit.get("status") in ("killed", "survived", "timeout"):
+            plan.done[mutant.id] = record.entry(mutant, hit["status"], selected)
+        else:
+            plan.keys[mutant.id] = key
+            plan.jobs.append(Job(mutant, selected, tests.timeout(selected, options.timing)))
+    return plan
+
+
+def _users(text: str, mutant: Mutant) -> frozenset[int]:
+    """Lines of the file, outside the mutant's own, that mention a name the mutated line binds."""
+    if not mutant.names:
+        return frozenset()
+    pattern = re.compile(r"\b(" + "|".join(map(re.escape, mutant.names)) + r")\b")
+    first, last = mutant.lines
+    return frozenset(
+        n for n, line in enumerate(text.splitlines(), 1) if not first <= n <= last and pattern.search(line)
+    )
+
+
+class _Digests:
+    """Content hashes of source texts and of test files with the conftest.py files above them."""
+
+    def __init__(self, root: Path):
+        self.root, self.memo = root, {}
+
+    def text(self, text: str) -> str:
+        return record.digest(text)
+
+    def file(self, rel: str) -> str:
+        if rel not in self.memo:
+            path = self.root / rel
+            self.memo[rel] = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "-"
+        return self.memo[rel]
+
+    def tests(self, tests: tuple[str, ...]) -> dict[str, str]:
+        files = {}
+        for test_file in {t.split("::")[0] for t in tests}:
+            files[test_file] = self.file(test_file)
+            for parent in Path(test_file).parents:
+                conftest = (parent / "conftest.py").as_posix()
+                if (self.root / conftest).is_file():
+                    files[conftest] = self.file(conftest)
+        return files
+
+
+class _Progress:
+    """A line per mutant with -v, else about ten lines in all."""
+
+    def __init__(self, total: int, echo: Echo, verbose: bool):
+        self.total, self.echo, self.verbose = total, echo, verbose
+        self.counts: dict[str, int] = {}
+        self.step = max(1, total // 10)
+
+    def __call__(self, job: Job, verdict: str) -> None:
+        self.counts[verdict] = self.counts.get(verdict, 0) + 1
+        done = sum(self.counts.values())
+        if self.verbose:
+            m = job.mutant
+            self.echo(f"  [{done}/{self.total}] {verdict:<8} {m.file}:{m.line} {m.operator} ({m.id})")
+        elif done % self.step == 0 or done == self.total:
+            tally = ", ".join(f"{n} {v}" for v, n in sorted(self.counts.items()))
+            self.echo(f"  {done}/{self.total} run: {tally}")
+
+
+def finish(
+    project: Project, spec: ModuleSpec, files: list[str], entries: list[dict], meta: dict, echo: Echo
+) -> dict:
+    """Write mutation.json (keeping files this run did not mutate) and log `mutation_finished`."""
+    path = stored.result_path(project, spec.id)
+    previous = stored.read_json(path, "mutation result")
+    all_files, mutants = record.merge(previous, files, entries)
+    sources = {**(previous or {}).get("sources", {}), **meta["sources"]}
+    meta = {**meta, "sources": {f: sources[f] for f in all_files if f in sources}}
+    doc = record.document(spec.id, all_files, mutants, **meta)
+    stored.write_json(project, path, doc)
+    scores = {f: doc["files"][f]["score"] for f in files}
+    stored.log_events(project, [stored.event(project, spec.id, "mutation_finished", files=scores)])
+    echo(f"Mutation result: {project.relative(path)}")
+    return doc
+
+
+def _finish_shard(project, spec, options, files, order, entries, meta, echo) -> dict:
+    index, count = options.shard
+    data = {
+        "module": spec.id,
+        "shard": [index, count],
+        "files": files,
+        "order": order,
+        **meta,
+        "mutants": entries,
+    }
+    path = stored.shard_dir(project, spec.id) / f"{index}-of-{count}.json"
+    stored.write_json(project, path, data)
+    ev = stored.event(
+        project, spec.id, "mutation_shard_finished", shard=f"{index}/{count}", mutants=len(entries)
+    )
+    stored.log_events(project, [ev])
+    echo(
+        f"Shard {index}/{count} stored in {project.relative(path)};"
+        f" run `harness combine {spec.id} --mutation` when all are done"
+    )
+    return data

@@ -1,0 +1,244 @@
+"""Running mutants: each in a worker's private copy, as a plain `python -m pytest` of its covering tests."""
+
+import contextlib
+import functools
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.errors import DataError
+from harness.mutation.generate import Mutant
+
+KILLED, SURVIVED, TIMEOUT = "killed", "survived", "timeout"
+
+
+@dataclass(frozen=True)
+class Job:
+    """A mutant with the tests selected for it and the seconds they may take."""
+
+    mutant: Mutant
+    tests: tuple[str, ...]
+    timeout: float
+
+
+def pytest_command(tests: tuple[str, ...]) -> list[str]:
+    """Plain pytest of the selected tests: stop at the first failure, in the given order, no cache;
+    `-rfE` names the failing test, which goes first for the next mutants of the same function."""
+    return [
+        sys.executable,
+        "-m",
+        "pytest",
+        *tests,
+        "-x",
+        "-q",
+        "-rfE",
+        "-p",
+        "no:randomly",
+        "-p",
+        "no:cacheprovider",
+    ]
+
+
+def failed_test(log: Path) -> str | None:
+    """The node id of the first FAILED / ERROR line of pytest's short summary in `log`."""
+    for line in log.read_text(encoding="utf-8", errors="replace").splitlines():
+        if line.startswith(("FAILED ", "ERROR ")):
+            return line.split(" ", 1)[1].split(" - ", 1)[0].strip()
+    return None
+
+
+class Killers:
+    """The tests that killed earlier mutants of a function (then of the file), tried first: with `-x` a
+    mutant most often dies to the test that killed its neighbours. Only the order changes, never the set."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.seen: dict[tuple[str, str | None], list[str]] = {}
+
+    def order(self, job: Job) -> tuple[str, ...]:
+        with self.lock:
+            first = [
+                *self.seen.get((job.mutant.file, job.mutant.function), []),
+                *self.seen.get((job.mutant.file, None), []),
+            ]
+        first = [t for t in dict.fromkeys(first) if t in job.tests]
+        return (*first, *(t for t in job.tests if t not in first))
+
+    def killed(self, job: Job, test: str | None) -> None:
+        if test is None:
+            return
+        with self.lock:
+            for key in ((job.mutant.file, job.mutant.function), (job.mutant.file, None)):
+                known = self.seen.setdefault(key, [])
+                if test in known:
+                    known.remove(test)
+                known.insert(0, test)
+                del known[5:]
+
+
+class Pool:
+    """Worker threads, one per copy; each writes a mutant into its copy, runs pytest, restores the file."""
+
+    def __init__(
+        self, copies: list[tuple[Path, dict, Path]], progress: Callable[[Job, str], None], logs: Path
+    ):
+        self.copies, self.progress, self.logs = copies, progress, logs
+        self.stopping = threading.Event()
+        self.running: dict[int, subprocess.Popen] = {}
+        self.lock = threading.Lock()
+        self.verdicts: dict[str, str] = {}
+        self.error: BaseException | None = None
+        self.killers = Killers()
+
+    def run(self, jobs: list[Job]) -> dict[str, str]:
+        """Verdicts by mutant id. Ctrl-C / SIGTERM kill every running pytest's process group first."""
+        todo: queue.SimpleQueue = queue.SimpleQueue()
+        for job in jobs:
+            todo.put(job)
+        threads = [
+            threading.Thread(target=self._work, args=(n, todo), daemon=True) for n in range(len(self.copies))
+        ]
+        for thread in threads:
+            thread.start()
+        try:
+            for thread in threads:
+                while thread.is_alive():
+                    thread.join(0.2)
+        finally:
+            self.stop()
+            for thread in threads:
+                thread.join()
+        if self.error:
+            raise self.error
+        return self.verdicts
+
+    def stop(self) -> None:
+        with self.lock:
+            self.stopping.set()
+            for proc in self.running.values():
+                _kill_group(proc)
+
+    def _work(self, number: int, todo: queue.SimpleQueue) -> None:
+        copy, env, log = self.copies[number]
+        while not self.stopping.is_set():
+            try:
+                job = todo.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                verdict = self._judge(number, copy, env, log, job)
+            except BaseException as err:  # handed to the main thread, which stops the others
+                self.error = err
+                self.stopping.set()
+                return
+            if verdict is None:
+                return
+            with self.lock:
+                self.verdicts[job.mutant.id] = verdict
+            self.progress(job, verdict)
+
+    def _judge(self, number: int, copy: Path, env: dict, log: Path, job: Job) -> str | None:
+        target = copy / job.mutant.file
+        original = target.read_bytes()
+        target.write_bytes(job.mutant.text.encode("utf-8"))
+        try:
+            code = self._pytest(number, copy, env, log, job, self.killers.order(job))
+        finally:
+            target.write_bytes(original)
+        if code == 1:
+            self.killers.killed(job, failed_test(log))
+        if code in (0, 1, None) or self.stopping.is_set():
+            return {0: SURVIVED, 1: KILLED, None: TIMEOUT}[code] if not self.stopping.is_set() else None
+        # Any other status (collection error, internal error, crash) counts as a kill only if the
+        # same tests pass without the mutant; otherwise the harness, not the mutant, is at fault.
+        control_log = log.with_suffix(".control.log")
+        control = self._pytest(number, copy, env, control_log, job, job.tests)
+        if control == 0:
+            return KILLED
+        if self.stopping.is_set():
+            return None
+        self.logs.mkdir(parents=True, exist_ok=True)
+        kept = self.logs / f"mutant-{job.mutant.id}.log"
+        kept.write_bytes(
+            log.read_bytes() + b"\n--- the same tests without the mutant ---\n" + control_log.read_bytes()
+        )
+        raise DataError(
+            f"pytest exited {code} on mutant {job.mutant.id} and {control} without it; see {kept}"
+        )
+
+    def _pytest(self, number: int, copy: Path, env: dict, log: Path, job: Job, tests) -> int | None:
+        """pytest's exit status, or None when it ran past the job's timeout."""
+        register = functools.partial(self.register, number)
+        return run_group(pytest_command(tests), copy, env, log, job.timeout, register)
+
+    def register(self, number: int, proc: subprocess.Popen | None) -> None:
+        """Worker `number`'s running process (None: finished), killed at once if the pool is stopping."""
+        with self.lock:
+            if proc is None:
+                self.running.pop(number, None)
+                return
+            self.running[number] = proc
+            if self.stopping.is_set():  # started just as the pool was told to stop
+                _kill_group(proc)
+
+
+def run_group(cmd, cwd: Path, env: dict, log: Path, timeout: float | None, register=None) -> int | None:
+    """Run `cmd` in its own process group, output to `log`; None if it ran past `timeout`.
+
+    However it ends (done, timed out, interrupted), the whole group is killed afterwards: servers or
+    workers the tests started and left behind must not outlive the run.
+    """
+    with log.open("w", encoding="utf-8") as out:
+        proc = subprocess.Popen(
+            cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        if register:
+            register(proc)
+        try:
+            return proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None
+        finally:
+            _kill_group(proc)
+            proc.wait()
+            if register:
+                register(None)
+
+
+def run_interruptibly(cmd, cwd: Path, env: dict, log: Path) -> int | None:
+    """`run_group` in a thread: Ctrl-C / SIGTERM reach the main thread, which then kills the group.
+
+    Run from the main thread directly, a signal arriving between the start of the process and the
+    `try` that kills it would leave pytest running on into a copy that is about to be removed.
+    """
+    pool = Pool([(cwd, env, log)], lambda job, verdict: None, log.parent)
+    done: dict[str, int | None] = {}
+
+    def register(proc):
+        with pool.lock:
+            pool.running.pop(0, None) if proc is None else pool.running.__setitem__(0, proc)
+            if proc is not None and pool.stopping.is_set():
+                _kill_group(proc)
+
+    thread = threading.Thread(
+        target=lambda: done.setdefault("code", run_group(cmd, cwd, env, log, None, register))
+    )
+    thread.start()
+    try:
+        while thread.is_alive():
+            thread.join(0.2)
+    finally:
+        pool.stop()
+        thread.join()
+    return done.get("code")
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)

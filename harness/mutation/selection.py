@@ -1,0 +1,92 @@
+"""Which tests run for a mutant, and for how long: coverage.py's per-test contexts and test durations."""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.errors import DataError
+
+IMPORT_TIME = ""  # coverage.py's context for lines run outside any test (imports during collection)
+
+
+@dataclass(frozen=True)
+class Timing:
+    """A mutant may run `factor` times its tests' recorded time plus pytest's start-up, plus `slack`."""
+
+    factor: float = 3.0
+    slack: float = 2.0
+
+
+@dataclass(frozen=True)
+class LineTests:
+    """Per measured file, per line, the node ids whose setup, call or teardown ran it."""
+
+    lines: dict[str, dict[int, frozenset[str]]]
+    durations: dict[str, float]
+    overhead: float
+
+    def covering(
+        self, file: str, span: tuple[int, int], users: frozenset[int] = frozenset()
+    ) -> tuple[str, ...]:
+        """The tests for a mutant on lines `span` of `file`, fastest first; () when none ran them.
+
+        A line run only at import time (module constants, class attributes, `def` lines) is covered
+        by every test that ran any line of the file: the import is what they all share. The tests
+        that ran `users` (the lines that read what the mutated line binds) go first, as the likely
+        killers, so `-x` stops early; the set of tests is the same.
+        """
+        by_line = self.lines.get(file, {})
+        found = self._union(by_line, range(span[0], span[1] + 1))
+        first: set[str] = set()
+        if found == {IMPORT_TIME}:
+            found = self._union(by_line, by_line)
+            first = self._union(by_line, users) - {IMPORT_TIME}
+        found.discard(IMPORT_TIME)
+        return (*self._fastest(first), *self._fastest(found - first))
+
+    @staticmethod
+    def _union(by_line: dict, lines) -> set[str]:
+        return {t for line in lines for t in by_line.get(line, ())}
+
+    def _fastest(self, tests: set[str]) -> list[str]:
+        return sorted(tests, key=lambda t: (self.durations.get(t, 0.0), t))
+
+    def timeout(self, tests: tuple[str, ...], timing: Timing) -> float:
+        """Seconds a mutant's run may take before it counts as `timeout`."""
+        spent = sum(self.durations.get(t, 0.0) for t in tests)
+        return timing.factor * (self.overhead + spent) + timing.slack
+
+
+def node_id(context: str) -> str:
+    """`suites/test_x.py::test_y|run` -> `suites/test_x.py::test_y` (pytest-cov's --cov-context=test)."""
+    return context.rpartition("|")[0] if context.endswith(("|setup", "|run", "|teardown")) else context
+
+
+def read_contexts(data_file: Path, data_root: Path, files: list[str], failed: set[str]) -> dict:
+    """{file: {line: node ids}} for `files` (relative to `data_root`) from a coverage data file.
+
+    Tests that failed without any mutant can kill nothing, so they are left out.
+    """
+    from coverage import CoverageData
+
+    data = CoverageData(basename=str(data_file))
+    data.read()
+    wanted, lines = set(files), {}
+    outside = []
+    data_root = data_root.resolve()
+    for measured in data.measured_files():
+        path = Path(measured).resolve()
+        if not path.is_relative_to(data_root):
+            outside.append(measured)
+            continue
+        rel = path.relative_to(data_root).as_posix()
+        if rel in wanted:
+            lines[rel] = {
+                line: frozenset(n for n in map(node_id, contexts) if n not in failed)
+                for line, contexts in data.contexts_by_lineno(measured).items()
+            }
+    if not lines and outside:
+        raise DataError(
+            f"the tests imported the measured files from {Path(outside[0]).parent}, not from the copy"
+            f" at {data_root}; an installed copy of the project shadows it (install it editable)"
+        )
+    return lines
