@@ -126,7 +126,12 @@ async def assert_too_many_connections(client) -> None:
 
 async def room_count(match) -> int:
     """Places taken in `match`'s room in the serving backend."""
-    return await ratelimit.get_limiter().count(room_key(utils.match_group(match.pk)))
+    return await group_count(utils.match_group(match.pk))
+
+
+async def group_count(group: str) -> int:
+    """Places taken in the room of channel-layer group `group` in the serving backend."""
+    return await ratelimit.get_limiter().count(room_key(group))
 
 
 # -- test doubles -----------------------------------------------------------------------------------

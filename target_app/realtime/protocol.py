@@ -94,9 +94,19 @@ def frame_data(frame: dict) -> dict:
     return data
 
 
+# The largest primary key a database column holds (signed 64-bit): a longer id names no row.
+MAX_KEY = 2**63 - 1
+
+
 def positive_id(raw) -> int | None:
-    """The path id as an int, or None when it is missing or not a positive integer."""
+    """The path id as an int, or None when it is missing or not a positive integer.
+
+    An id beyond MAX_KEY comes back as MAX_KEY + 1, a positive integer no row has: int() refuses
+    strings of over 4300 digits (a ValueError that crashed the consumer), and a path can be longer.
+    """
     if not isinstance(raw, str) or not raw.isascii() or not raw.isdigit():
         return None
-    value = int(raw)
-    return value if value > 0 else None
+    digits = raw.lstrip("0")
+    if not digits:
+        return None
+    return int(digits) if len(digits) <= len(str(MAX_KEY)) else MAX_KEY + 1
