@@ -12,7 +12,6 @@ from harness import __version__, acceptance, history, layout, outputs, render, s
 from harness import init as first_spec
 from harness.catalog import all_specs, check_spec, find_spec
 from harness.errors import HarnessError
-from harness.mutation import command as mutation
 from harness.project import load_project
 from harness.runner import RunOptions
 from harness.spec import ModuleSpec
@@ -281,7 +280,12 @@ def combine(ctx, module, mutants) -> None:
     """Merge the shards of MODULE (default: every module with shards) into one result."""
     project = _project(ctx)
     if mutants:
-        ctx.exit(mutation.combine(project, module, _echo))
+        from harness.mutation import command as mutation
+
+        code, combined = mutation.combine(project, module, _echo)
+        for spec in combined:
+            _workflow().refresh_mutation(project, spec, _echo)
+        ctx.exit(code)
     if module:
         specs = [find_spec(project, module)]
     else:
@@ -310,4 +314,44 @@ def history_cmd(ctx, module, step, file, limit, as_json) -> None:
     click.echo(history.json_text(shown) if as_json else render.history_table(shown, project.trace_file))
 
 
-main.add_command(mutation.mutate)
+@main.command()
+@click.argument("module")
+@click.option(
+    "--file", "files", multiple=True, metavar="PATH", help="Mutate only this measured file (repeatable)."
+)
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True, help="Parallel workers.")
+@click.option(
+    "--shard", callback=_parse_shard, metavar="K/N", help="Run the K-th of N slices of the mutants."
+)
+@click.option("--fresh", is_flag=True, help="Run every mutant again, ignoring stored verdicts.")
+@click.option(
+    "--timeout-factor",
+    type=click.FloatRange(min=1),
+    help="A mutant may take this many times its tests' time.",
+)
+@click.option("--timeout-slack", type=click.FloatRange(min=0), help="Plus this many seconds.")
+@click.option("--equivalent", "equivalent", multiple=True, metavar="ID", help="Mark a mutant equivalent.")
+@click.option("--rationale", help="Why the --equivalent mutants cannot be told apart from the original.")
+@click.option("-v", "--verbose", is_flag=True, help="A line per mutant.")
+@click.pass_context
+def mutate(
+    ctx, module, files, workers, shard, fresh, timeout_factor, timeout_slack, equivalent, rationale, verbose
+):
+    """Mutation testing of MODULE's source with its suites; writes reports/<id>/mutation.json.
+
+    With --equivalent ID --rationale TEXT, marks survivors equivalent instead of running.
+    """
+    from harness.mutation import command as mutation  # libcst and mutmut: only for this command
+
+    project = _project(ctx)
+    spec = find_spec(project, module)
+    if equivalent or rationale is not None:
+        code = mutation.mark(project, spec, equivalent, rationale, _echo)
+    else:
+        options = mutation.options(files, workers, shard, fresh, verbose, timeout_factor, timeout_slack)
+        with _terminate_as_interrupt():
+            doc = mutation.run(project, spec, options, _echo, Path.cwd())
+        code = 0 if shard else mutation.show(spec, doc, _echo)
+    if not shard:
+        _workflow().refresh_mutation(project, spec, _echo)
+    ctx.exit(code)

@@ -17,6 +17,7 @@ class Inputs:
     carried: tuple[dict, ...] = ()
     acceptance: dict | None = None  # the latest `variance_accepted` event: rationale, accepted_at, accepted
     baseline: dict | None = None  # {"module", "suites", "measured_at", "files": {path: %}, "overall": %}
+    mutation: dict | None = None  # the module's mutation.json without the files changed since it was made
 
 
 @dataclass(frozen=True)
@@ -49,3 +50,4 @@ class Evaluation:
     status: str
     reason: str | None
     carry_forward: list[dict]
+    mutation: dict | None = None  # scores against `mutation:` targets (harness mutate); None without either

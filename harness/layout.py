@@ -15,6 +15,7 @@ COVERAGE_JSON = "coverage.json"
 COVERAGE_XML = "coverage.xml"
 HTML = "htmlcov"
 SHARD_RECORD = "shard.json"
+MUTATION = "mutation.json"
 # Links in the report's "Artifacts" list, relative to the report, with and without coverage figures.
 ARTIFACTS = (RESULT, COVERAGE_JSON, COVERAGE_XML, f"{HTML}/index.html", JUNIT, LOG)
 ARTIFACTS_WITHOUT_COVERAGE = (RESULT, JUNIT, LOG)
@@ -67,6 +68,20 @@ class ModuleFiles:
 
     def shard(self, index: int, count: int) -> Path:
         return self.shards / f"{index}-of-{count}"
+
+    @property
+    def mutation(self) -> Path:
+        """`harness mutate`'s result (mutation.json), beside the module's results.json."""
+        return self.module_dir / MUTATION
+
+    @property
+    def mutation_shards(self) -> Path:
+        return self.work / "mutation-shards"
+
+    @property
+    def mutation_cache(self) -> Path:
+        """Verdicts by mutant, file and covering tests: what a later run need not run again."""
+        return self.work / "mutation-cache.json"
 
 
 def files(project: Project, module_id: str, step: int | None = None) -> ModuleFiles:

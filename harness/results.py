@@ -33,7 +33,7 @@ def assemble(
         "acceptance": inputs.acceptance if ev.status == "complete_with_variance" else None,
         "carry_forward": ev.carry_forward, "carried_in": [] if step else list(inputs.carried),
         "artifacts": _artifacts(has_coverage, spec_link, spec),
-        "references": list(spec.references), "notes": spec.notes,
+        "references": list(spec.references), "notes": spec.notes, "mutation": ev.mutation,
     }  # fmt: skip
 
 
@@ -68,4 +68,5 @@ def map_row(spec: ModuleSpec, result: dict, link: str) -> dict:
         "tests": result["tests"],
         "finished_at": result["finished_at"],
         "link": link,
+        "mutation": ((result.get("mutation") or {}).get("overall") or {}).get("score"),
     }

@@ -1,6 +1,7 @@
 """Coverage against targets and baselines, status and carry-forward: pure functions on plain data."""
 
 from harness.contract import Evaluation, Inputs, Measured
+from harness.mutation import gating
 from harness.paths import matches
 from harness.spec import ModuleSpec, Step, Target
 
@@ -235,7 +236,8 @@ def evaluate_run(spec: ModuleSpec, inputs: Inputs, measured: Measured) -> Evalua
     files, overall = _coverage_entries(spec, step, inputs, measured) if has_figures else ({}, _no_overall())
     overall["stretch"] = None if step else spec.stretch
     counts = measured.outcomes.totals.counts()
-    missed = unmet(files, overall) if has_figures else []
+    mutation = None if step or not has_figures else _mutation(spec, inputs, list(files))
+    missed = [*unmet(files, overall), *(mutation["unmet"] if mutation else [])] if has_figures else []
     accepted = inputs.acceptance["accepted"] if inputs.acceptance else None
     state = status(measured.failure, counts, missed, accepted)
     variance = state == "complete_with_variance"
@@ -247,6 +249,15 @@ def evaluate_run(spec: ModuleSpec, inputs: Inputs, measured: Measured) -> Evalua
         status=state,
         reason=measured.failure or _test_reason(counts),
         carry_forward=carry_forward_items(files, overall, spec.id) if variance else [],
+        mutation=mutation,
+    )
+
+
+def _mutation(spec: ModuleSpec, inputs: Inputs, measured: list[str]) -> dict | None:
+    """Mutation scores against the spec's `mutation:` targets (module and step targets, and overall)."""
+    carried = carried_targets(list(inputs.carried))
+    return gating.assess(
+        inputs.mutation, measured, lambda p: constraints(p, spec.targets, carried, spec.steps), spec.overall
     )
 
 

@@ -24,12 +24,22 @@ from harness.acceptance import latest_acceptance
 from harness.catalog import check_spec
 from harness.contract import Inputs, Measured
 from harness.errors import DataError, SpecError, UsageError
+from harness.mutation import gating
+from harness.mutation import stored as mutation_store
 from harness.outcomes import read_records
 from harness.project import Project
 from harness.runner import RunOptions, run_session
 from harness.spec import ModuleSpec
 from harness.steps import step_tests
-from harness.targets import evaluate_run, failure_reason
+from harness.targets import (
+    STATUS_LABELS,
+    carried_targets,
+    carry_forward_items,
+    constraints,
+    evaluate_run,
+    failure_reason,
+    status,
+)
 
 Echo = Callable[[str], None]
 
@@ -48,6 +58,7 @@ def prepare(
         carried=tuple(_carried_items(project, spec, files, echo)) if module_level else (),
         acceptance=latest_acceptance(project, spec.id) if module_level else None,
         baseline=_baseline(project, spec, rebaseline, options, echo),
+        mutation=mutation_store.fresh_result(project, spec.id) if module_level else None,
     )
 
 
@@ -235,6 +246,46 @@ def publish(
     echo(render.terminal_table(result))
     echo(f"Report: {project.relative(at.report)}")
     return result
+
+
+def refresh_mutation(project: Project, spec: ModuleSpec, echo: Echo) -> None:
+    """After `harness mutate`: the stored result's mutation scores, status, report and MAP.md row anew."""
+    at = layout.files(project, spec.id)
+    result = stored.load_if_any(project, spec.id)
+    if result is None or not result["files"]:
+        return
+    carried = carried_targets(result.get("carried_in", []))
+    section = gating.assess(
+        mutation_store.fresh_result(project, spec.id),
+        list(result["files"]),
+        lambda path: constraints(path, spec.targets, carried, spec.steps),
+        spec.overall,
+    )
+    unmet = [k for k in result["unmet"] if not k.startswith(gating.UNMET_PREFIX)]
+    unmet += section["unmet"] if section else []
+    acceptance = latest_acceptance(project, spec.id)
+    state = (
+        "failed"
+        if result["status"] == "failed"
+        else status(None, result["tests"], unmet, acceptance["accepted"] if acceptance else None)
+    )
+    result = {
+        **result,
+        "status": state,
+        "status_label": STATUS_LABELS[state],
+        "unmet": unmet,
+        "mutation": section,
+        "acceptance": acceptance if state == "complete_with_variance" else None,
+        "carry_forward": carry_forward_items(result["files"], result["overall"], spec.id)
+        if state == "complete_with_variance"
+        else [],
+    }
+    result = outputs.draw_charts(at, result, history.read_runs(project.trace_path, spec.id))
+    with store.project_lock(project.lock_path):
+        outputs.write_report(at, result)
+        outputs.write_result(at, result)
+    outputs.refresh_map(project)
+    echo(f"{project.relative(at.report)}: {STATUS_LABELS[state]} (mutation scores updated)")
 
 
 def combine_module(project: Project, spec: ModuleSpec, echo: Echo) -> dict:

@@ -1,142 +1,47 @@
-"""The `harness mutate` command, `harness combine --mutation`, and marking mutants equivalent."""
+"""What `harness mutate` and `harness combine --mutation` do: run, mark equivalents, combine, show."""
 
-import contextlib
-import functools
-import signal
 from pathlib import Path
 
-import click
-
-from harness import targets
+from harness import render, targets
 from harness.catalog import all_specs, find_spec
-from harness.errors import DataError, HarnessError, UsageError
+from harness.errors import DataError, UsageError
 from harness.mutation import gating, record, stored
 from harness.mutation.engine import MutateOptions, finish
 from harness.mutation.engine import mutate as run_mutants
 from harness.mutation.selection import Timing
-from harness.project import Project, load_project
+from harness.project import Project
 from harness.spec import ModuleSpec
 
-SHOWN_SURVIVORS = 20
-COLUMNS = ("Mutants", "Killed", "Survived", "Timeout", "NoTests", "Equiv.")
+
+def options(
+    files, workers, shard, fresh, verbose, factor: float | None, slack: float | None
+) -> MutateOptions:
+    """The command's options; the timeout's factor and slack default to `Timing`'s."""
+    timing = Timing(Timing.factor if factor is None else factor, Timing.slack if slack is None else slack)
+    return MutateOptions(tuple(files), workers, shard, fresh, verbose, timing)
 
 
-class _Stop(click.ClickException):
-    exit_code = 2
+def run(project: Project, spec: ModuleSpec, options: MutateOptions, echo, cwd: Path) -> dict:
+    """`harness mutate MODULE`: the mutants run and mutation.json written (or a shard's file)."""
+    return run_mutants(project, spec, options, echo, cwd)
 
 
-def _edge(func):
-    """Library errors as one line and exit status 2 (as the other commands do)."""
-
-    @functools.wraps(func)
-    def wrapper(*args, **kwargs):
-        try:
-            return func(*args, **kwargs)
-        except HarnessError as err:
-            raise _Stop(str(err)) from err
-        except OSError as err:
-            raise _Stop(f"{err.filename or ''}: {err.strerror or err}".lstrip(": ")) from err
-
-    return wrapper
-
-
-@contextlib.contextmanager
-def _terminate_as_interrupt():
-    """SIGTERM stops the run as Ctrl-C does: every worker's pytest killed, the copies removed."""
-
-    def interrupt(signum, frame):
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-def _shard(ctx, param, value):
-    if value is None:
-        return None
-    try:
-        index, count = (int(v) for v in value.split("/"))
-    except ValueError:
-        raise click.BadParameter("expected K/N, e.g. 2/4") from None
-    if not 1 <= index <= count:
-        raise click.BadParameter(f"K must be between 1 and N, got {value}")
-    return index, count
-
-
-@click.command()
-@click.argument("module")
-@click.option(
-    "--file", "files", multiple=True, metavar="PATH", help="Mutate only this measured file (repeatable)."
-)
-@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True, help="Parallel workers.")
-@click.option("--shard", callback=_shard, metavar="K/N", help="Run the K-th of N slices of the mutants.")
-@click.option("--fresh", is_flag=True, help="Run every mutant again, ignoring stored verdicts.")
-@click.option("--timeout-factor", type=click.FloatRange(min=1), default=Timing.factor, show_default=True)
-@click.option("--timeout-slack", type=click.FloatRange(min=0), default=Timing.slack, show_default=True)
-@click.option("--equivalent", "equivalent", multiple=True, metavar="ID", help="Mark a mutant equivalent.")
-@click.option("--rationale", help="Why the --equivalent mutants cannot be told apart from the original.")
-@click.option("-v", "--verbose", is_flag=True, help="A line per mutant.")
-@click.pass_context
-@_edge
-def mutate(
-    ctx, module, files, workers, shard, fresh, timeout_factor, timeout_slack, equivalent, rationale, verbose
-):
-    """Mutation testing of MODULE's source with its suites; writes reports/<id>/mutation.json."""
-    project = load_project((ctx.obj or {}).get("root"))
-    spec = find_spec(project, module)
-    if equivalent or rationale is not None:
-        ctx.exit(mark(project, spec, equivalent, rationale))
-    timing = Timing(timeout_factor, timeout_slack)
-    options = MutateOptions(tuple(files), workers, shard, fresh, verbose, timing)
-    with _terminate_as_interrupt():
-        doc = run_mutants(project, spec, options, click.echo, Path.cwd())
-    ctx.exit(0 if shard else show(spec, doc))
-
-
-def show(spec: ModuleSpec, doc: dict) -> int:
-    """Print the per-file table, the survivors and the gating; 1 when a gating mutation target is missed."""
-    verdict = gating.evaluate(
+def verdict(spec: ModuleSpec, doc: dict) -> dict:
+    """The module's `mutation:` targets against a mutation result (files, total, unmet keys)."""
+    return gating.evaluate(
         doc["files"], lambda path: targets.constraints(path, spec.targets, (), spec.steps), spec.overall
     )
-    width = max([len(f) for f in doc["files"]] + [5])
-    click.echo(f"  {'File':<{width}} Mutants Killed Survived Timeout NoTests Equiv.   Score  Target")
-    rows = [*doc["files"].items(), ("Total", record.total(doc["files"]))]
-    for path, row in rows:
-        check = verdict["overall"] if path == "Total" else verdict["files"][path]
-        counts = " ".join(f"{row[k]:>{len(h)}}" for k, h in zip(record.COUNTS, COLUMNS, strict=True))
-        click.echo(f"  {path:<{width}} {counts} {_pct(row['score']):>7} {_target(check)}")
-    survivors = [s | {"file": f} for f in doc["files"] for s in gating.survivors(doc, f)]
-    for s in survivors[:SHOWN_SURVIVORS]:
-        where = f" in {s['function']}" if s["function"] else ""
-        change = f"{s['before']} -> {s['after'] or '(removed)'}"
-        click.echo(f"  survived {s['file']}:{s['line']} {s['operator']}{where}: {change}  [{s['id']}]")
-    if len(survivors) > SHOWN_SURVIVORS:
-        click.echo(f"  … {len(survivors) - SHOWN_SURVIVORS} more survivor(s) in mutation.json")
-    for key in verdict["unmet"]:
-        check = verdict["overall"] if key == "overall" else verdict["files"][key]
-        click.echo(f"{key}: mutation score {_pct(check['score'])} < target {check['target']:g}%")
-    return 1 if verdict["unmet"] else 0
 
 
-def _pct(value: float | None) -> str:
-    return "—" if value is None else f"{value:.1f}%"
+def show(spec: ModuleSpec, doc: dict, echo) -> int:
+    """Print the per-file table, the survivors and the gating; 1 when a gating mutation target is missed."""
+    checked = verdict(spec, doc)
+    for line in render.mutation_lines(doc, checked, gating.survivors):
+        echo(line)
+    return 1 if checked["unmet"] else 0
 
 
-def _target(check: dict) -> str:
-    if check["target"] is None:
-        return ""
-    state = (
-        "ok"
-        if check["gating_met"] and check["met"] is not False
-        else ("warn" if check["gating_met"] else "short")
-    )
-    return f"{check['target']:>5g}%  {state}"
-
-
-def mark(project: Project, spec: ModuleSpec, ids: tuple[str, ...], rationale: str | None) -> int:
+def mark(project: Project, spec: ModuleSpec, ids: tuple[str, ...], rationale: str | None, echo) -> int:
     """Record survivors as equivalent in trace.yml and re-score mutation.json; they stay listed."""
     if not ids or not (rationale or "").strip():
         raise UsageError("--equivalent ID and --rationale TEXT go together")
@@ -167,12 +72,12 @@ def mark(project: Project, spec: ModuleSpec, ids: tuple[str, ...], rationale: st
     stored.log_events(project, events)
     doc = record.mark_equivalent(doc, stored.equivalent_marks(project, spec.id))
     stored.write_json(project, stored.result_path(project, spec.id), doc)
-    click.echo(f"{spec.id}: {len(ids)} mutant(s) marked equivalent")
-    show(spec, doc)
+    echo(f"{spec.id}: {len(ids)} mutant(s) marked equivalent")
+    show(spec, doc, echo)
     return 0
 
 
-def combine(project: Project, module: str | None, echo) -> int:
+def combine(project: Project, module: str | None, echo) -> tuple[int, list[ModuleSpec]]:
     """`harness combine [MODULE] --mutation`: merge the mutation shards into one mutation.json."""
     if module:
         specs = [find_spec(project, module)]
@@ -184,7 +89,7 @@ def combine(project: Project, module: str | None, echo) -> int:
         ]
         if not specs:
             raise UsageError("no module has mutation shards to combine")
-    return max(show(spec, combine_module(project, spec, echo)) for spec in specs)
+    return max(show(spec, combine_module(project, spec, echo), echo) for spec in specs), specs
 
 
 def combine_module(project: Project, spec: ModuleSpec, echo) -> dict:

@@ -43,6 +43,35 @@ def evaluate(files: dict[str, dict], rules_for: Callable[[str], list], overall=N
     return {"files": result, "overall": result_overall, "unmet": unmet}
 
 
+UNMET_PREFIX = "mutation:"  # unmet keys of mutation targets beside coverage's: `mutation:calc/ops.py`
+
+
+def assess(
+    doc: dict | None, measured: list[str], rules_for: Callable[[str], list], overall=None
+) -> dict | None:
+    """A run's mutation section: scores against `mutation:` targets, or None when there is neither.
+
+    `doc` is the module's mutation.json with stale files left out (see `record.stale`). A measured file
+    whose gating mutation target has no score (never mutated, or changed since) misses its target:
+    `not_measured` lists it and `unmet` has `mutation:<path>`.
+    """
+    targeted = [p for p in measured if any(getattr(r, "mutation", None) is not None for r in rules_for(p))]
+    overall_targeted = overall is not None and overall.mutation is not None
+    if doc is None and not targeted and not overall_targeted:
+        return None
+    doc = doc or {"files": {}, "mutants": []}
+    verdict = evaluate(doc["files"], rules_for, overall)
+    missing = [p for p in targeted if p not in doc["files"]]
+    gating_missing = [
+        p for p in missing if any(not r.warn_only for r in rules_for(p) if r.mutation is not None)
+    ]
+    unmet = [*verdict["unmet"], *gating_missing]
+    if overall_targeted and not doc["files"] and not overall.warn_only:
+        unmet.append("overall")
+    section = result_section(doc, {**verdict, "unmet": unmet})
+    return {**section, "not_measured": missing, "unmet": [f"{UNMET_PREFIX}{key}" for key in unmet]}
+
+
 def changed_lines(diff: str) -> tuple[str, str]:
     """The first removed and first added line of a mutant's diff, without indentation."""
     removed = next((line[1:].strip() for line in diff.splitlines()[2:] if line.startswith("-")), "")

@@ -1,26 +1,26 @@
 """What `harness mutate` keeps: mutation.json, the verdict cache, shard files and trace.yml events."""
 
 import json
-import subprocess
 from pathlib import Path
 
-from harness import store
+from harness import events, layout, store
 from harness.errors import DataError
+from harness.mutation import record
 from harness.project import Project
 
 EQUIVALENT_EVENT = "mutant_equivalent"
 
 
 def result_path(project: Project, module_id: str) -> Path:
-    return project.module_dir(module_id) / "mutation.json"
+    return layout.files(project, module_id).mutation
 
 
 def shard_dir(project: Project, module_id: str) -> Path:
-    return project.module_dir(module_id) / ".work" / "mutation-shards"
+    return layout.files(project, module_id).mutation_shards
 
 
 def cache_path(project: Project, module_id: str) -> Path:
-    return project.module_dir(module_id) / ".work" / "mutation-cache.json"
+    return layout.files(project, module_id).mutation_cache
 
 
 def read_json(path: Path, what: str) -> dict | None:
@@ -45,6 +45,22 @@ def load_result(project: Project, module_id: str) -> dict:
     return doc
 
 
+def fresh_result(project: Project, module_id: str) -> dict | None:
+    """The module's mutation.json without the files whose source changed since it was made (None if none)."""
+    doc = read_json(result_path(project, module_id), "mutation result")
+    if doc is None:
+        return None
+    texts = {}
+    for path in doc.get("files", {}):
+        try:
+            texts[path] = (project.root / path).read_text(encoding="utf-8")
+        except OSError:
+            texts[path] = ""  # a file that is gone has no current score
+    gone = set(record.stale(doc, texts))
+    files = {p: counts for p, counts in doc.get("files", {}).items() if p not in gone}
+    return {**doc, "files": files, "mutants": [m for m in doc.get("mutants", []) if m["file"] in files]}
+
+
 def update_cache(project: Project, module_id: str, entries: dict[str, dict]) -> None:
     """Add verdicts to the cache under the lock (shards on one machine may finish at once)."""
     path = cache_path(project, module_id)
@@ -53,28 +69,13 @@ def update_cache(project: Project, module_id: str, entries: dict[str, dict]) -> 
         store.atomic_write(path, json.dumps({"mutants": {**cached, **entries}}) + "\n")
 
 
-def git_commit(root: Path) -> str | None:
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return (out.stdout.strip() or None) if out.returncode == 0 else None
+# The mutation events are built and appended by the harness's one event module.
+git_commit = events.git_commit
+event = events.event
 
 
-def event(project: Project, module_id: str, name: str, **fields) -> dict:
-    return {
-        "at": store.now(),
-        "event": name,
-        "module": module_id,
-        "commit": git_commit(project.root),
-        **fields,
-    }
-
-
-def log_events(project: Project, events: list[dict]) -> None:
-    store.append_events(project.trace_path, project.lock_path, events)
+def log_events(project: Project, evs: list[dict]) -> None:
+    events.record(project, *evs)
 
 
 def equivalent_marks(project: Project, module_id: str) -> dict[str, str]:

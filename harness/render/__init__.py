@@ -141,6 +141,7 @@ def _environment() -> Environment:
         codes=codes,
         image=lambda chart: markdown_image(chart["alt"], chart["path"]),
         metric_name=metric_name,
+        mutation_cell=lambda path, r: mutation_cell(r.get("mutation"), path),
         origin=origin,
     )
     env.filters.update(tests=tests_line)
@@ -163,9 +164,27 @@ def shortfall(entry: dict) -> float:
     return max((s["target"] - s["figure"] for c in entry["checks"] for s in c["short"]), default=0.0)
 
 
-def report_view(files: dict[str, dict]) -> dict:
+def mutation_gap(mutation: dict | None, path: str) -> bool:
+    """Whether a file's mutation result needs a gap analysis: survivors, or a missed mutation target."""
+    entry = (mutation or {}).get("files", {}).get(path)
+    missed = path in (mutation or {}).get("not_measured", [])
+    return missed or bool(entry and (entry["survivors"] or not entry["gating_met"]))
+
+
+def mutation_cell(mutation: dict | None, path: str) -> str:
+    """A file's mutation score for the coverage table: the score, `—` without mutants, or not measured."""
+    if path in (mutation or {}).get("not_measured", []):
+        return "not measured"
+    entry = (mutation or {}).get("files", {}).get(path)
+    if entry is None or entry["score"] is None:
+        return "—"
+    target = "" if entry["target"] is None else (" ✅" if entry["gating_met"] and entry["met"] else " ❌")
+    return f"{pct(entry['score'])}{target}"
+
+
+def report_view(files: dict[str, dict], mutation: dict | None = None) -> dict:
     """Which files the report's tables and gap analysis show, and how much of each list is cut."""
-    below = [(p, e) for p, e in files.items() if e.get("met") is False]
+    below = [(p, e) for p, e in files.items() if e.get("met") is False or mutation_gap(mutation, p)]
     if len(files) <= SUMMARISE_ABOVE:
         return {"summarised": False, "rows": list(files.items()), "gaps": below, "compact": [], "cut": {}}
     below.sort(key=lambda pe: -shortfall(pe[1]))
@@ -187,7 +206,9 @@ def report_view(files: dict[str, dict]) -> dict:
 
 def completion_status(result: dict) -> str:
     text = _ENV.get_template("completion_status.md.j2").render(
-        r=result, accepted=_accepted(result), view=report_view(result.get("files", {}))
+        r=result,
+        accepted=_accepted(result),
+        view=report_view(result.get("files", {}), result.get("mutation")),
     )
     # Optional sections leave runs of blank lines behind; one blank line between blocks reads best.
     return re.sub(r"\n{3,}", "\n\n", text)
@@ -201,7 +222,8 @@ def github_summary(result: dict) -> str:
 
 def map_block(rows: list[dict], chart=None) -> str:
     """The MAP.md block: a row per module, and the trend chart of every module when one was drawn."""
-    return _ENV.get_template("map_block.md.j2").render(rows=rows, chart=chart)
+    mutation = any(row.get("mutation") is not None for row in rows)  # a column only where measured
+    return _ENV.get_template("map_block.md.j2").render(rows=rows, chart=chart, mutation=mutation)
 
 
 def _accepted(result: dict) -> list[str]:

@@ -24,6 +24,7 @@ __all__ = [
     "github_annotations",
     "history_table",
     "list_line",
+    "mutation_lines",
     "short_files",
     "shortfall_lines",
     "status_line",
@@ -74,8 +75,27 @@ def shortfall_lines(result: dict) -> list[str]:
             for s in c["short"]:
                 metric = "" if s["metric"] == "percent" else f" {s['metric']}"
                 lines.append(f"{key}:{metric} {pct(s['figure'], 2)} < target {target_pct(s['target'])}{note}")
+    lines += _mutation_shortfalls(result.get("mutation"), accepted)
     reason = f" ({result['reason']})" if result.get("reason") else ""
     return [*lines, f"{result['module']}: {STATUS_LABELS[result['status']]}{reason}"]
+
+
+def _mutation_shortfalls(mutation: dict | None, accepted: list[str]) -> list[str]:
+    """`check`'s lines for mutation targets: a score below its target, or a file not measured."""
+    if not mutation:
+        return []
+    lines = []
+    for key in mutation["unmet"]:
+        path = key.split(":", 1)[1]
+        note = " (accepted variance)" if key in accepted else ""
+        entry = mutation["overall"] if path == "overall" else mutation["files"].get(path)
+        if entry is None or entry["score"] is None:
+            lines.append(f"{path}: mutation score not measured (run `harness mutate`){note}")
+        else:
+            lines.append(
+                f"{path}: mutation {pct(entry['score'], 2)} < target {target_pct(entry['target'])}{note}"
+            )
+    return lines
 
 
 ANNOTATIONS = 50  # GitHub shows a limited number per step; the rest are counted in one notice
@@ -201,3 +221,41 @@ def _notes(run: Run) -> str:
     notes += [f"mutation {pct(run.mutation)}"] if run.mutation is not None else []
     notes += [run.reason] if run.reason else []
     return "; ".join(notes)
+
+
+SHOWN_SURVIVORS = 20
+MUTATION_COLUMNS = ("Mutants", "Killed", "Survived", "Timeout", "NoTests", "Equiv.")
+MUTATION_COUNTS = ("mutants", "killed", "survived", "timeout", "no_tests", "equivalent")
+
+
+def mutation_lines(doc: dict, verdict: dict, survivors) -> list[str]:
+    """`harness mutate`: per file the counts, score and target, the first survivors, missed targets."""
+    width = max([len(f) for f in doc["files"]] + [5])
+    lines = [f"  {'File':<{width}} {' '.join(MUTATION_COLUMNS)}   Score  Target"]
+    totals = {k: sum(f[k] for f in doc["files"].values()) for k in MUTATION_COUNTS}
+    counted = totals["mutants"] - totals["equivalent"]
+    totals["score"] = 100.0 * (totals["killed"] + totals["timeout"]) / counted if counted else None
+    for path, row in [*doc["files"].items(), ("Total", totals)]:
+        check = verdict["overall"] if path == "Total" else verdict["files"][path]
+        counts = " ".join(
+            f"{row[k]:>{len(h)}}" for k, h in zip(MUTATION_COUNTS, MUTATION_COLUMNS, strict=True)
+        )
+        lines.append(f"  {path:<{width}} {counts} {pct(row['score']):>7} {_mutation_target(check)}".rstrip())
+    found = [s | {"file": f} for f in doc["files"] for s in survivors(doc, f)]
+    for s in found[:SHOWN_SURVIVORS]:
+        where = f" in {s['function']}" if s["function"] else ""
+        change = f"{s['before']} -> {s['after'] or '(removed)'}"
+        lines.append(f"  survived {s['file']}:{s['line']} {s['operator']}{where}: {change}  [{s['id']}]")
+    if len(found) > SHOWN_SURVIVORS:
+        lines.append(f"  … {len(found) - SHOWN_SURVIVORS} more survivor(s) in mutation.json")
+    for key in verdict["unmet"]:
+        check = verdict["overall"] if key == "overall" else verdict["files"][key]
+        lines.append(f"{key}: mutation score {pct(check['score'])} < target {check['target']:g}%")
+    return lines
+
+
+def _mutation_target(check: dict) -> str:
+    if check["target"] is None:
+        return ""
+    ok = check["gating_met"] and check["met"] is not False
+    return f"{check['target']:>5g}%  {'ok' if ok else ('warn' if check['gating_met'] else 'short')}"

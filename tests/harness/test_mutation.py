@@ -321,3 +321,36 @@ def test_without_the_mutation_extra_it_says_how_to_install_it(throwaway, monkeyp
         2,
         "Error: harness mutate needs the mutation extra: pip install 'harness[mutation]' (mutmut, libcst)\n",
     )
+
+
+def test_run_report_map_and_check_gate_on_the_mutation_score(copied):
+    """`mutation: 90` gates `run` and `check` as a coverage target does; the report lists survivors."""
+    run = copied.harness("run", "m")
+    assert run.exit_code == 1
+    result = copied.result("m")
+    assert result["status"] == "in_progress" and result["unmet"] == ["mutation:calc/ops.py"]
+    ops = result["mutation"]["files"]["calc/ops.py"]
+    assert (ops["score"], ops["target"], ops["gating_met"]) == (100 * 10 / 14, 90.0, False)
+    assert [(s["line"], s["operator"], s["function"]) for s in ops["survivors"]] == [
+        (9, "comparison", "is_positive")
+    ]
+    report = (copied.root / "reports/m/COMPLETION_STATUS.md").read_text()
+    assert "| Status | Mutation |" in report and "| 71.4% ❌ |" in report
+    assert "| 9 | comparison | `return x > 0` → `return x >= 0` | `is_positive` |" in report
+    assert "| Mutation |" in (copied.root / "MAP.md").read_text()
+    check = copied.harness("check", "m")
+    assert check.exit_code == 1
+    assert check.output.splitlines() == ["calc/ops.py: mutation 71.43% < target 90%", "m: In Progress"]
+
+
+def test_a_changed_file_has_no_mutation_score_until_mutated_again(copied):
+    ops = copied.root / "calc/ops.py"
+    ops.write_text(ops.read_text() + "\n# changed after the mutants were made\n")
+    assert copied.harness("run", "m").exit_code == 1
+    assert copied.result("m")["mutation"]["not_measured"] == ["calc/ops.py"]
+    assert copied.harness("check", "m").output.splitlines()[0] == (
+        "calc/ops.py: mutation score not measured (run `harness mutate`)"
+    )
+    again = copied.harness("mutate", "m", *FAST)
+    assert "reports/m/COMPLETION_STATUS.md: In Progress (mutation scores updated)" in again.output
+    assert copied.result("m")["mutation"]["not_measured"] == []
