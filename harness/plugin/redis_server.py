@@ -41,7 +41,7 @@ def _loopback_host(host: str) -> str:
     return str(address)
 
 
-def _free_port(host: str) -> int:
+def free_port(host: str) -> int:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
@@ -81,7 +81,7 @@ class RedisServer:
             return self
         for _ in range(_PORT_ATTEMPTS):
             try:
-                self._launch(executable, _free_port(self.host))
+                self._launch(executable, free_port(self.host))
                 return self
             except _PortTaken:
                 # Another process took the port between probing and binding; try a fresh one.

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 from websockets.asyncio.client import connect
 
-from harness.plugin.redis_server import RedisServer, _free_port, find_redis_server
+from harness.plugin.redis_server import RedisServer, free_port, find_redis_server
 from tests.app.served_client import FRAME_TIMEOUT, Client
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -235,7 +235,7 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 
 def _launch(db: Path, env: dict[str, str], log_path: Path) -> tuple[subprocess.Popen[bytes], int]:
     for _ in range(3):  # a free port can be taken between probing and binding; then try another
-        port = _free_port("127.0.0.1")  # the plugin's probe, as for its redis-server
+        port = free_port("127.0.0.1")  # the plugin's probe, as for its redis-server
         command = [sys.executable, "-m", "target_app", "serve", "--db", str(db), "--port", str(port)]
         with log_path.open("ab") as log:
             process = subprocess.Popen(
