@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 from websockets.asyncio.client import connect
 
-from harness.plugin.redis_server import RedisServer, free_port, find_redis_server
+from harness.plugin.redis_server import RedisServer, find_redis_server, free_port
 from tests.app.served_client import FRAME_TIMEOUT, Client
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
