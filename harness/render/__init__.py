@@ -209,6 +209,8 @@ def completion_status(result: dict) -> str:
         r=result,
         accepted=_accepted(result),
         view=report_view(result.get("files", {}), result.get("mutation")),
+        # Results stored before step rows named their metric show module-wide figures there.
+        steps_scoped=any("metric" in row for step in result.get("steps", []) for row in step["rows"]),
     )
     # Optional sections leave runs of blank lines behind; one blank line between blocks reads best.
     return re.sub(r"\n{3,}", "\n\n", text)
