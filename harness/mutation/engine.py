@@ -11,7 +11,8 @@ from harness.catalog import check_spec
 from harness.errors import UsageError
 from harness.mutation import record, stored
 from harness.mutation.collect import map_tests
-from harness.mutation.execute import Job, Pool
+from harness.mutation.execute import Job, Pool, server_command
+from harness.mutation.fork import FastMode
 from harness.mutation.generate import Mutant, generate
 from harness.mutation.isolate import Workspace, environment, import_roots, project_files
 from harness.mutation.selection import LineTests, Timing
@@ -23,7 +24,8 @@ Echo = Callable[[str], None]
 
 @dataclass(frozen=True)
 class MutateOptions:
-    """What to mutate and how: files (default: all measured), workers, shard, cache use, timeouts."""
+    """What to mutate and how: files (default: all measured), workers, shard, cache use, timeouts, and
+    `plain`: every mutant as its own `python -m pytest` (the reference), instead of the fast mode."""
 
     files: tuple[str, ...] = ()
     workers: int = 1
@@ -31,6 +33,7 @@ class MutateOptions:
     fresh: bool = False
     verbose: bool = False
     timing: Timing = field(default_factory=Timing)
+    plain: bool = False
 
 
 def chosen_files(project: Project, spec: ModuleSpec, measured: list[str], names: tuple[str, ...], cwd: Path):
@@ -100,13 +103,28 @@ def _run(project, spec, options, files, mutants, texts, echo) -> tuple[list[dict
             (copy, env, ws.work(n) / "pytest.log")
             for n, (copy, env) in enumerate(zip(ws.copies, envs, strict=True), 1)
         ]
-        verdicts = Pool(workers, _Progress(len(plan.jobs), echo, options.verbose), logs).run(plan.jobs)
+        pool = Pool(
+            workers, _Progress(len(plan.jobs), echo, options.verbose), logs, _fast(spec, options, tests, echo)
+        )
+        verdicts = pool.run(plan.jobs)
+        if pool.servers:
+            forked, plain = pool.modes["forked"], pool.modes["plain"]
+            echo(f"  {forked} run forked from a pytest server, {plain} as plain pytest")
     entries = dict(plan.done)
     fresh = {}
     for job in plan.jobs:
         entries[job.mutant.id] = record.entry(job.mutant, verdicts[job.mutant.id], job.tests)
         fresh[job.mutant.id] = {"key": plan.keys[job.mutant.id], "status": verdicts[job.mutant.id]}
     return [entries[m.id] for m in mutants], fresh
+
+
+def _fast(spec: ModuleSpec, options: MutateOptions, tests: LineTests, echo: Echo) -> FastMode | None:
+    """The fast mode's servers: the module's suites collected once per worker (start-up as the mapping
+    run's, with a generous margin: a server that is slow to start only costs its worker the fast mode)."""
+    if options.plain:
+        return None
+    paths = tuple(dict.fromkeys(suite.path for suite in spec.all_suites()))
+    return FastMode(server_command(paths), 60 + options.timing.factor * tests.overhead, echo)
 
 
 @dataclass
@@ -139,7 +157,8 @@ def _plan(project, spec, options, mutants: list[Mutant], tests: LineTests, texts
             plan.done[mutant.id] = record.entry(mutant, hit["status"], selected)
         else:
             plan.keys[mutant.id] = key
-            plan.jobs.append(Job(mutant, selected, tests.timeout(selected, options.timing)))
+            fork = not tests.ran_outside_tests(mutant.file, mutant.lines)
+            plan.jobs.append(Job(mutant, selected, tests.timeout(selected, options.timing), fork))
     return plan
 
 

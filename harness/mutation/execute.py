@@ -1,4 +1,4 @@
-"""Running mutants: each in a worker's private copy, as a plain `python -m pytest` of its covering tests."""
+"""Running mutants in workers' private copies: forked from a worker's pytest server, or as a plain pytest."""
 
 import contextlib
 import functools
@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import DataError
+from harness.mutation.fork import FALLBACK, FastMode, Server
 from harness.mutation.generate import Mutant
 
 KILLED, SURVIVED, TIMEOUT = "killed", "survived", "timeout"
@@ -20,29 +21,27 @@ KILLED, SURVIVED, TIMEOUT = "killed", "survived", "timeout"
 
 @dataclass(frozen=True)
 class Job:
-    """A mutant with the tests selected for it and the seconds they may take."""
+    """A mutant with the tests selected for it, the seconds they may take, and whether it may run forked
+    (its lines never ran outside a test, so nothing the server did before forking depends on them)."""
 
     mutant: Mutant
     tests: tuple[str, ...]
     timeout: float
+    fork: bool = False
+
+
+PYTEST_OPTIONS = ("-x", "-q", "-rfE", "-p", "no:randomly", "-p", "no:cacheprovider")
 
 
 def pytest_command(tests: tuple[str, ...]) -> list[str]:
     """Plain pytest of the selected tests: stop at the first failure, in the given order, no cache;
     `-rfE` names the failing test, which goes first for the next mutants of the same function."""
-    return [
-        sys.executable,
-        "-m",
-        "pytest",
-        *tests,
-        "-x",
-        "-q",
-        "-rfE",
-        "-p",
-        "no:randomly",
-        "-p",
-        "no:cacheprovider",
-    ]
+    return [sys.executable, "-m", "pytest", *tests, *PYTEST_OPTIONS]
+
+
+def server_command(paths) -> tuple[str, ...]:
+    """The fast mode's server: pytest of the suites with the options of a plain run, and serve.py."""
+    return (sys.executable, "-m", "pytest", *paths, *PYTEST_OPTIONS, "-p", "harness.mutation.serve")
 
 
 def failed_test(log: Path) -> str | None:
@@ -83,12 +82,26 @@ class Killers:
 
 
 class Pool:
-    """Worker threads, one per copy; each writes a mutant into its copy, runs pytest, restores the file."""
+    """Worker threads, one per copy; each writes a mutant into its copy, runs its tests, restores the file.
+
+    With `fast`, each worker has a pytest server in its copy (fork.py) that runs the `fork` jobs; the
+    others, and any the server hands back, run as plain pytest. `modes` counts the runs of each kind.
+    """
 
     def __init__(
-        self, copies: list[tuple[Path, dict, Path]], progress: Callable[[Job, str], None], logs: Path
+        self,
+        copies: list[tuple[Path, dict, Path]],
+        progress: Callable[[Job, str], None],
+        logs: Path,
+        fast: FastMode | None = None,
     ):
         self.copies, self.progress, self.logs = copies, progress, logs
+        self.servers = (
+            [Server(fast, copy, env, log.with_name("server.log")) for copy, env, log in copies]
+            if fast
+            else []
+        )
+        self.modes = {"forked": 0, "plain": 0}
         self.stopping = threading.Event()
         self.running: dict[int, subprocess.Popen] = {}
         self.lock = threading.Lock()
@@ -123,8 +136,17 @@ class Pool:
             self.stopping.set()
             for proc in self.running.values():
                 _kill_group(proc)
+        for server in self.servers:
+            server.stop()
 
     def _work(self, number: int, todo: queue.SimpleQueue) -> None:
+        try:
+            self._work_on(number, todo)
+        finally:
+            if self.servers:
+                self.servers[number].close()
+
+    def _work_on(self, number: int, todo: queue.SimpleQueue) -> None:
         copy, env, log = self.copies[number]
         while not self.stopping.is_set():
             try:
@@ -144,11 +166,16 @@ class Pool:
             self.progress(job, verdict)
 
     def _judge(self, number: int, copy: Path, env: dict, log: Path, job: Job) -> str | None:
+        fork = job.fork and bool(self.servers) and self.servers[number].ready()
         target = copy / job.mutant.file
         original = target.read_bytes()
         target.write_bytes(job.mutant.text.encode("utf-8"))
+        tests = self.killers.order(job)
         try:
-            code = self._pytest(number, copy, env, log, job, self.killers.order(job))
+            code = self._forked(number, job, original, tests, log) if fork else FALLBACK
+            if code == FALLBACK and not self.stopping.is_set():
+                code = self._pytest(number, copy, env, log, job, tests)
+                self._count("plain")
         finally:
             target.write_bytes(original)
         if code == 1:
@@ -171,6 +198,23 @@ class Pool:
         raise DataError(
             f"pytest exited {code} on mutant {job.mutant.id} and {control} without it; see {kept}"
         )
+
+    def _forked(self, number: int, job: Job, original: bytes, tests, log: Path):
+        """The exit status of the job's tests in a child of the worker's server, or FALLBACK: not a
+        server gave it back, or a status other than passed / failed / timed out (which the plain run
+        then judges, with its control run)."""
+        mutant = job.mutant
+        code = self.servers[number].run(
+            mutant.file, original.decode("utf-8"), mutant.text, tests, job.timeout, log
+        )
+        if code in (0, 1, None):
+            self._count("forked")
+            return code
+        return FALLBACK
+
+    def _count(self, mode: str) -> None:
+        with self.lock:
+            self.modes[mode] += 1
 
     def _pytest(self, number: int, copy: Path, env: dict, log: Path, job: Job, tests) -> int | None:
         """pytest's exit status, or None when it ran past the job's timeout."""
