@@ -45,8 +45,11 @@ def server_command(paths) -> tuple[str, ...]:
 
 
 def failed_test(log: Path) -> str | None:
-    """The node id of the first FAILED / ERROR line of pytest's short summary in `log`."""
-    for line in log.read_text(encoding="utf-8", errors="replace").splitlines():
+    """The node id of the first FAILED / ERROR line of pytest's short summary in `log` (captured log
+    records, which also start with ERROR, come before the summary's header)."""
+    lines = log.read_text(encoding="utf-8", errors="replace").splitlines()
+    header = [n for n, line in enumerate(lines) if "short test summary info" in line]
+    for line in lines[header[-1] + 1 if header else 0 :]:
         if line.startswith(("FAILED ", "ERROR ")):
             return line.split(" ", 1)[1].split(" - ", 1)[0].strip()
     return None

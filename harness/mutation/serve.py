@@ -2,13 +2,16 @@
 
 The server is a plain pytest of the module's suites started by `fork.py`. After collection it runs
 no test: it reads mutants from a pipe, and for each one forks a child that swaps the mutated
-functions' code in (`swap.py`), collects the mutant's node ids as `python -m pytest <ids>` would and
-returns to pytest's own test loop, then exit. The parent waits, kills the child's process group
-(on timeout, and afterwards for anything it left running) and answers with the exit status.
+functions' code in (`swap.py`), keeps the mutant's tests as `python -m pytest <node ids>` would have
+them (in the requested order, then through every plugin's `pytest_collection_modifyitems`, as that
+run calls it on its items) and returns to pytest's own test loop and exit. The parent waits, kills
+the child's process group (on timeout, and afterwards for what it left running) and answers with
+the exit status.
 """
 
 import contextlib
 import ctypes
+import gc
 import json
 import linecache
 import os
@@ -51,6 +54,7 @@ class _Server:
         self.session, self.reads, self.writes = session, reads, writes
         self.child: int | None = None
         self.known: dict[str, tuple[list, bool]] = {}
+        self.items = {item.nodeid: item for item in session.items}
         self.sigterm = signal.getsignal(signal.SIGTERM)
 
     def serve(self):
@@ -59,6 +63,7 @@ class _Server:
         if problem:
             return None
         signal.signal(signal.SIGTERM, self._terminate)
+        gc.collect()  # the garbage of start-up and collection is finalized here, outside any child
         self.inbox = os.fdopen(self.reads, "rb")
         for line in self.inbox:
             reply = self._judge(json.loads(line))
@@ -80,6 +85,9 @@ class _Server:
         return None
 
     def _judge(self, request: dict):
+        missing = [t for t in request["tests"] if t not in self.items]
+        if missing:
+            return {"fallback": f"the server did not collect {missing[0]}"}
         try:
             found = self._swaps(request["file"], request["original"], request["mutant"])
         except swap.NotSwappable as err:
@@ -88,6 +96,9 @@ class _Server:
             return {"fallback": "a thread started in the server"}
         sys.stdout.flush()
         sys.stderr.flush()
+        # What exists now is never collected in the children, so their collections do not write to
+        # (and copy) every page of the heap they share with the server (as the gc docs advise for fork).
+        gc.freeze()
         parent = os.getpid()
         pid = os.fork()
         if pid == 0:
@@ -114,8 +125,11 @@ class _Server:
         swap.apply(found)
         for name in {request["file"], *(func.__code__.co_filename for func, _ in found)}:
             linecache.cache.pop(name, None)
+        items = [self.items[t] for t in dict.fromkeys(request["tests"])]
         config.args = list(request["tests"])
-        config.hook.pytest_collection(session=self.session)
+        config.hook.pytest_collection_modifyitems(session=self.session, config=config, items=items)
+        self.session.items = items
+        self.session.testscollected = len(items)
 
     def _wait(self, pid: int, timeout: float) -> int | None:
         with contextlib.suppress(OSError):

@@ -8,6 +8,7 @@ the mutated code (`func.__code__ = new`), which reaches every reference to it (i
 methods, decorated originals, bound methods, registries). Anything else is `NotSwappable`.
 """
 
+import functools
 import gc
 import os
 import sys
@@ -66,17 +67,22 @@ def _scope(old: CodeType, new: CodeType, pairs: list, top: set) -> None:
 
 
 def _function(old: CodeType, new: CodeType, pairs: list) -> None:
-    """A function that differs, and every function nested in it that differs (closures made earlier)."""
+    """A function that differs, and the functions nested in it that differ: closures made before the
+    swap run their own code objects. Comprehensions are made anew on every call; they need no pair."""
     for attr in ("co_freevars", "co_flags", "co_qualname"):
         if getattr(old, attr) != getattr(new, attr):
             raise NotSwappable(f"{old.co_qualname}: the mutant changes its {attr}")
     pairs.append((old, new))
-    inner_old, inner_new = _nested(old), _nested(new)
+    inner_old, inner_new = _closures(old), _closures(new)
     if [c.co_qualname for c in inner_old] != [c.co_qualname for c in inner_new]:
         raise NotSwappable(f"{old.co_qualname}: the mutant changes the functions defined in it")
     for o, n in zip(inner_old, inner_new, strict=True):
         if o != n:
             _function(o, n, pairs)
+
+
+def _closures(code: CodeType) -> list[CodeType]:
+    return [c for c in _nested(code) if not c.co_name.startswith(_RUN_IN_PLACE)]
 
 
 def _nested(code: CodeType) -> list[CodeType]:
@@ -96,26 +102,26 @@ def _bare(code: CodeType) -> CodeType:
 
 def imported(filename: str) -> bool:
     """Whether a module of this process was loaded from `filename`."""
-    wanted = os.path.realpath(filename)
+    wanted = _real(filename)
     return any(
-        isinstance(getattr(m, "__file__", None), str) and os.path.realpath(m.__file__) == wanted
+        isinstance(getattr(m, "__file__", None), str) and _real(m.__file__) == wanted
         for m in list(sys.modules.values())
     )
 
 
 def live_functions(filename: str) -> list[types.FunctionType]:
     """Every function object in this process whose code was compiled from `filename`."""
-    wanted = os.path.realpath(filename)
-    same: dict[str, bool] = {}
-    found = []
-    for obj in gc.get_objects():
-        if type(obj) is types.FunctionType:
-            name = obj.__code__.co_filename
-            if name not in same:
-                same[name] = os.path.realpath(name) == wanted
-            if same[name]:
-                found.append(obj)
-    return found
+    wanted = _real(filename)
+    return [
+        obj
+        for obj in gc.get_objects()
+        if type(obj) is types.FunctionType and _real(obj.__code__.co_filename) == wanted
+    ]
+
+
+@functools.lru_cache(maxsize=4096)
+def _real(path: str) -> str:
+    return os.path.realpath(path)
 
 
 def matches(swap: Swap, functions: Iterable[types.FunctionType]) -> list[tuple[types.FunctionType, CodeType]]:
