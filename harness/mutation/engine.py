@@ -12,7 +12,7 @@ from harness.errors import UsageError
 from harness.mutation import record, stored
 from harness.mutation.collect import map_tests
 from harness.mutation.execute import Job, Pool, server_command
-from harness.mutation.fork import FastMode
+from harness.mutation.fork import FastMode, servers
 from harness.mutation.generate import Mutant, generate
 from harness.mutation.isolate import Workspace, environment, import_roots, project_files
 from harness.mutation.selection import LineTests, Timing
@@ -20,6 +20,7 @@ from harness.project import Project
 from harness.spec import ModuleSpec
 
 Echo = Callable[[str], None]
+SERVER_START = 300.0  # seconds a fast-mode server may take to import and collect the suites
 
 
 @dataclass(frozen=True)
@@ -92,22 +93,22 @@ def _run(project, spec, options, files, mutants, texts, echo) -> tuple[list[dict
     logs = project.module_dir(spec.id) / ".work" / "mutation-logs"
     with Workspace(project.root, copied, options.workers) as ws:
         envs = [environment(copy, roots) for copy in ws.copies]
-        echo("  mapping tests to lines: the module's suites once, under coverage with test contexts")
-        tests = map_tests(spec, ws.copies[0], envs[0], files, ws.work(1), logs, echo)
-        plan = _plan(project, spec, options, mutants, tests, texts)
-        echo(
-            f"  {len(plan.jobs)} to run, {len(plan.done)} decided without running"
-            " (no tests, equivalent, cached)"
-        )
         workers = [
             (copy, env, ws.work(n) / "pytest.log")
             for n, (copy, env) in enumerate(zip(ws.copies, envs, strict=True), 1)
         ]
-        pool = Pool(
-            workers, _Progress(len(plan.jobs), echo, options.verbose), logs, _fast(spec, options, tests, echo)
-        )
-        verdicts = pool.run(plan.jobs)
-        if pool.servers:
+        serving = [(copy, env, log.with_name("server.log")) for copy, env, log in workers]
+        with servers(_fast(spec, options, echo), serving) as started:
+            echo("  mapping tests to lines: the module's suites once, under coverage with test contexts")
+            tests = map_tests(spec, ws.copies[0], envs[0], files, ws.work(1), logs, echo)
+            plan = _plan(project, spec, options, mutants, tests, texts)
+            echo(
+                f"  {len(plan.jobs)} to run, {len(plan.done)} decided without running"
+                " (no tests, equivalent, cached)"
+            )
+            pool = Pool(workers, _Progress(len(plan.jobs), echo, options.verbose), logs, started)
+            verdicts = pool.run(plan.jobs)
+        if started:
             forked, plain = pool.modes["forked"], pool.modes["plain"]
             echo(f"  {forked} run forked from a pytest server, {plain} as plain pytest")
     entries = dict(plan.done)
@@ -118,13 +119,14 @@ def _run(project, spec, options, files, mutants, texts, echo) -> tuple[list[dict
     return [entries[m.id] for m in mutants], fresh
 
 
-def _fast(spec: ModuleSpec, options: MutateOptions, tests: LineTests, echo: Echo) -> FastMode | None:
-    """The fast mode's servers: the module's suites collected once per worker (start-up as the mapping
-    run's, with a generous margin: a server that is slow to start only costs its worker the fast mode)."""
+def _fast(spec: ModuleSpec, options: MutateOptions, echo: Echo) -> FastMode | None:
+    """The fast mode's servers: the module's suites collected once per worker. They start with the
+    mapping run; a server that takes longer than a plain run's start-up allowance only costs its
+    worker the fast mode."""
     if options.plain:
         return None
     paths = tuple(dict.fromkeys(suite.path for suite in spec.all_suites()))
-    return FastMode(server_command(paths), 60 + options.timing.factor * tests.overhead, echo)
+    return FastMode(server_command(paths), SERVER_START, echo)
 
 
 @dataclass

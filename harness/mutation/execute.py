@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import DataError
-from harness.mutation.fork import FALLBACK, FastMode, Server
+from harness.mutation.fork import FALLBACK, Server
 from harness.mutation.generate import Mutant
 
 KILLED, SURVIVED, TIMEOUT = "killed", "survived", "timeout"
@@ -87,7 +87,7 @@ class Killers:
 class Pool:
     """Worker threads, one per copy; each writes a mutant into its copy, runs its tests, restores the file.
 
-    With `fast`, each worker has a pytest server in its copy (fork.py) that runs the `fork` jobs; the
+    With `servers` (fork.py, one per copy), a worker's `fork` jobs run in children of its server; the
     others, and any the server hands back, run as plain pytest. `modes` counts the runs of each kind.
     """
 
@@ -96,14 +96,10 @@ class Pool:
         copies: list[tuple[Path, dict, Path]],
         progress: Callable[[Job, str], None],
         logs: Path,
-        fast: FastMode | None = None,
+        servers: list[Server] | None = None,
     ):
         self.copies, self.progress, self.logs = copies, progress, logs
-        self.servers = (
-            [Server(fast, copy, env, log.with_name("server.log")) for copy, env, log in copies]
-            if fast
-            else []
-        )
+        self.servers = servers or []
         self.modes = {"forked": 0, "plain": 0}
         self.stopping = threading.Event()
         self.running: dict[int, subprocess.Popen] = {}

@@ -7,7 +7,7 @@ import select
 import signal
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,57 +28,39 @@ class FastMode:
     restarts: int = 3
 
 
+@contextlib.contextmanager
+def servers(mode: FastMode | None, copies: list[tuple[Path, dict, Path]]) -> Iterator[list["Server"]]:
+    """A server per (copy, env, log), launched at once (they collect while the mapping run runs) and
+    stopped, with whatever child they are running, however the block ends."""
+    started = [Server(mode, copy, env, log) for copy, env, log in copies] if mode else []
+    try:
+        for server in started:
+            server.launch()
+        yield started
+    finally:
+        for server in started:
+            server.stop()
+
+
 class Server:
-    """One worker's server: started on first use, restarted (up to `restarts` times) if it breaks."""
+    """One worker's server. `ready` and `launch` only while the copy holds the original tree: the
+    server imports it (a mutant written then would become its "original"). Relaunched (up to
+    `restarts` times) if it breaks; switched off, with a note, if it cannot serve at all."""
 
     def __init__(self, mode: FastMode, copy: Path, env: dict, log: Path):
         self.mode, self.copy, self.env, self.log = mode, copy, env, log
         self.proc: subprocess.Popen | None = None
         self.requests = self.replies = -1
         self.buffer = b""
-        self.starts = 0
-        self.disabled = False
-        self.stopped = False
+        self.deadline = 0.0
+        self.serving = False
+        self.launches = 0
+        self.off = False
 
-    def run(self, file: str, original: str, mutant: str, tests, timeout: float, log: Path):
-        """The exit status of the mutant's tests in a forked child (None: timeout), or FALLBACK."""
-        if self.proc is None:
-            return FALLBACK
-        request = {
-            "file": str(self.copy / file),
-            "original": original,
-            "mutant": mutant,
-            "tests": list(tests),
-            "timeout": timeout,
-            "log": str(log),
-        }
-        reply = self._ask(request, timeout + REPLY_MARGIN)
-        if reply is None:
-            self._end(f"server of {self.copy} stopped answering; restarting it", graceful=False)
-            return FALLBACK
-        return reply.get("exit", FALLBACK)
-
-    def ready(self) -> bool:
-        """Start the server if it is not running; only while the copy holds the original tree, which
-        the server imports (a mutant written at that moment would become its "original")."""
-        if self.proc is not None:
-            return True
-        if self.disabled or self.stopped or self.starts > self.mode.restarts:
-            return False
-        self.starts += 1
-        reply = self._start()
-        if self.stopped:
-            self._end(None, graceful=False)
-            return False
-        if reply is not None and "ready" in reply:
-            return True
-        reason = (reply or {}).get("unavailable") or f"it did not start; see {self.log}"
-        self.mode.note(f"  fast mode off for {self.copy.parent.name}: {reason}; plain runs")
-        self.disabled = True
-        self._end(None, graceful=False)
-        return False
-
-    def _start(self) -> dict | None:
+    def launch(self) -> None:
+        if self.proc is not None or self.off or self.launches > self.mode.restarts:
+            return
+        self.launches += 1
         requests_in, self.requests = os.pipe()
         self.replies, replies_out = os.pipe()
         env = {**self.env, ENV: f"{requests_in},{replies_out}"}
@@ -94,7 +76,41 @@ class Server:
             )
         os.close(requests_in)
         os.close(replies_out)
-        return self._read(self.mode.start_timeout)
+        self.deadline = time.monotonic() + self.mode.start_timeout
+
+    def ready(self) -> bool:
+        """Whether the server serves: launched if need be, its collection waited for."""
+        self.launch()
+        if self.proc is None or self.serving:
+            return self.serving
+        reply = self._read(self.deadline - time.monotonic())
+        self.serving = reply is not None and "ready" in reply
+        if not self.serving and not self.off:
+            reason = (reply or {}).get("unavailable") or f"it did not start; see {self.log}"
+            self.mode.note(f"  fast mode off for {self.copy.parent.name}: {reason}; plain runs")
+            self.off = True
+            self._end(graceful=False)
+        return self.serving
+
+    def run(self, file: str, original: str, mutant: str, tests, timeout: float, log: Path):
+        """The exit status of the mutant's tests in a forked child (None: timeout), or FALLBACK."""
+        if not self.serving:
+            return FALLBACK
+        request = {
+            "file": str(self.copy / file),
+            "original": original,
+            "mutant": mutant,
+            "tests": list(tests),
+            "timeout": timeout,
+            "log": str(log),
+        }
+        reply = self._ask(request, timeout + REPLY_MARGIN)
+        if reply is None:  # it died or hangs: the mutant runs plain, the next one gets a new server
+            if not self.off:
+                self.mode.note(f"  the server of {self.copy.parent.name} stopped answering; see {self.log}")
+            self._end(graceful=False)
+            return FALLBACK
+        return reply.get("exit", FALLBACK)
 
     def _ask(self, request: dict, timeout: float) -> dict | None:
         data = (json.dumps(request) + "\n").encode("utf-8")
@@ -120,25 +136,23 @@ class Server:
         return json.loads(line)
 
     def close(self) -> None:
-        """End the server: its pipe closed, it finishes its pytest session; killed if it does not."""
-        self._end(None, graceful=True)
+        """End the server: if serving, its pipe closed it finishes its pytest session (killed if it
+        does not); if still collecting (no job needed it), at once."""
+        self._end(graceful=self.serving)
 
     def stop(self) -> None:
-        """From another thread: no more starts; the running child's process group and the server die.
-        The worker's pending read then sees the pipe close and gives up the mutant."""
-        self.stopped = True
+        """End it now, from any thread: the worker's pending read then sees the pipe close."""
+        self.off = True
         if self.proc is not None:
             _terminate(self.proc)
 
-    def _end(self, note: str | None, graceful: bool) -> None:
-        proc, self.proc = self.proc, None
+    def _end(self, graceful: bool) -> None:
+        proc, self.proc, self.serving = self.proc, None, False
         for fd in (self.requests, self.replies):
             with contextlib.suppress(OSError):
-                os.close(fd)  # a graceful server sees its requests end and finishes its session
+                os.close(fd)  # a server waiting for requests sees them end and finishes its session
         self.requests = self.replies = -1
         self.buffer = b""
-        if note and not self.stopped:
-            self.mode.note(f"  {note}")
         if proc is None:
             return
         if graceful:

@@ -58,18 +58,21 @@ class _Server:
         self.sigterm = signal.getsignal(signal.SIGTERM)
 
     def serve(self):
+        """_CHILD in a forked child; None in the server when the harness closes the pipe (or is gone)."""
         problem = self._problem()
-        self._send({"unavailable": problem} if problem else {"ready": len(self.session.items)})
-        if problem:
-            return None
-        signal.signal(signal.SIGTERM, self._terminate)
-        gc.collect()  # the garbage of start-up and collection is finalized here, outside any child
+        if not problem:
+            signal.signal(signal.SIGTERM, self._terminate)
+            gc.collect()  # the garbage of start-up and collection is finalized here, outside any child
         self.inbox = os.fdopen(self.reads, "rb")
-        for line in self.inbox:
-            reply = self._judge(json.loads(line))
-            if reply is _CHILD:
-                return _CHILD
-            self._send(reply)
+        try:
+            self._send({"unavailable": problem} if problem else {"ready": len(self.session.items)})
+            for line in [] if problem else self.inbox:
+                reply = self._judge(json.loads(line))
+                if reply is _CHILD:
+                    return _CHILD
+                self._send(reply)
+        except BrokenPipeError:
+            pass  # the harness stopped listening: end the session as if the pipe had closed
         self.inbox.close()
         signal.signal(signal.SIGTERM, self.sigterm)
         return None
