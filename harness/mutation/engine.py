@@ -98,10 +98,10 @@ def _run(project, spec, options, files, mutants, texts, echo) -> tuple[list[dict
             for n, (copy, env) in enumerate(zip(ws.copies, envs, strict=True), 1)
         ]
         serving = [(copy, env, log.with_name("server.log")) for copy, env, log in workers]
-        with servers(_fast(spec, options, echo), serving) as started:
+        with servers(fast_mode(spec, options, echo), serving) as started:
             echo("  mapping tests to lines: the module's suites once, under coverage with test contexts")
             tests = map_tests(spec, ws.copies[0], envs[0], files, ws.work(1), logs, echo)
-            plan = _plan(project, spec, options, mutants, tests, texts)
+            plan = plan_jobs(project, spec, options, mutants, tests, texts)
             echo(
                 f"  {len(plan.jobs)} to run, {len(plan.done)} decided without running"
                 " (no tests, equivalent, cached)"
@@ -109,8 +109,7 @@ def _run(project, spec, options, files, mutants, texts, echo) -> tuple[list[dict
             pool = Pool(workers, _Progress(len(plan.jobs), echo, options.verbose), logs, started)
             verdicts = pool.run(plan.jobs)
         if started:
-            forked, plain = pool.modes["forked"], pool.modes["plain"]
-            echo(f"  {forked} run forked from a pytest server, {plain} as plain pytest")
+            _report_modes(pool, echo)
     entries = dict(plan.done)
     fresh = {}
     for job in plan.jobs:
@@ -119,7 +118,14 @@ def _run(project, spec, options, files, mutants, texts, echo) -> tuple[list[dict
     return [entries[m.id] for m in mutants], fresh
 
 
-def _fast(spec: ModuleSpec, options: MutateOptions, echo: Echo) -> FastMode | None:
+def _report_modes(pool: Pool, echo: Echo) -> None:
+    forked, plain = pool.modes["forked"], pool.modes["plain"]
+    echo(f"  {forked} run forked from a pytest server, {plain} as plain pytest")
+    for reason, count in sorted(pool.reasons.items(), key=lambda item: -item[1]):
+        echo(f"    {count} plain: {reason}")
+
+
+def fast_mode(spec: ModuleSpec, options: MutateOptions, echo: Echo) -> FastMode | None:
     """The fast mode's servers: the module's suites collected once per worker. They start with the
     mapping run; a server that takes longer than a plain run's start-up allowance only costs its
     worker the fast mode."""
@@ -130,13 +136,13 @@ def _fast(spec: ModuleSpec, options: MutateOptions, echo: Echo) -> FastMode | No
 
 
 @dataclass
-class _Plan:
+class Plan:
     jobs: list[Job]
     done: dict[str, dict]
     keys: dict[str, str]
 
 
-def _plan(project, spec, options, mutants: list[Mutant], tests: LineTests, texts: dict[str, str]) -> _Plan:
+def plan_jobs(project, spec, options, mutants: list[Mutant], tests: LineTests, texts: dict[str, str]) -> Plan:
     """Per mutant: equivalent (marked), no_tests, a cached verdict that still holds, or a job to run."""
     marks = stored.equivalent_marks(project, spec.id)
     stored_cache = (
@@ -144,7 +150,7 @@ def _plan(project, spec, options, mutants: list[Mutant], tests: LineTests, texts
     )
     cached = (stored_cache or {}).get("mutants", {})
     digests = _Digests(project.root)
-    plan = _Plan([], {}, {})
+    plan = Plan([], {}, {})
     for mutant in mutants:
         selected = tests.covering(mutant.file, mutant.lines, _users(texts[mutant.file], mutant))
         if mutant.id in marks:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import DataError
-from harness.mutation.fork import FALLBACK, Server
+from harness.mutation.fork import Fallback, Server
 from harness.mutation.generate import Mutant
 
 KILLED, SURVIVED, TIMEOUT = "killed", "survived", "timeout"
@@ -101,6 +101,7 @@ class Pool:
         self.copies, self.progress, self.logs = copies, progress, logs
         self.servers = servers or []
         self.modes = {"forked": 0, "plain": 0}
+        self.reasons: dict[str, int] = {}  # why mutants of the fast mode ran plain
         self.stopping = threading.Event()
         self.running: dict[int, subprocess.Popen] = {}
         self.lock = threading.Lock()
@@ -165,16 +166,16 @@ class Pool:
             self.progress(job, verdict)
 
     def _judge(self, number: int, copy: Path, env: dict, log: Path, job: Job) -> str | None:
-        fork = job.fork and bool(self.servers) and self.servers[number].ready()
+        refused = self._refusal(number, job)  # before the mutant is written: it may start the server
         target = copy / job.mutant.file
         original = target.read_bytes()
         target.write_bytes(job.mutant.text.encode("utf-8"))
         tests = self.killers.order(job)
         try:
-            code = self._forked(number, job, original, tests, log) if fork else FALLBACK
-            if code == FALLBACK and not self.stopping.is_set():
+            code = refused or self._forked(number, job, original, tests, log)
+            if isinstance(code, Fallback) and not self.stopping.is_set():
+                self._count("plain", code)
                 code = self._pytest(number, copy, env, log, job, tests)
-                self._count("plain")
         finally:
             target.write_bytes(original)
         if code == 1:
@@ -198,22 +199,33 @@ class Pool:
             f"pytest exited {code} on mutant {job.mutant.id} and {control} without it; see {kept}"
         )
 
-    def _forked(self, number: int, job: Job, original: bytes, tests, log: Path):
-        """The exit status of the job's tests in a child of the worker's server, or FALLBACK: not a
-        server gave it back, or a status other than passed / failed / timed out (which the plain run
-        then judges, with its control run)."""
+    def _refusal(self, number: int, job: Job) -> Fallback | None:
+        if not self.servers:
+            return Fallback("")  # the plain mode
+        if not job.fork:
+            return Fallback("its lines ran outside any test (at import or collection)")
+        return None if self.servers[number].ready() else Fallback("no server")
+
+    def _forked(self, number: int, job: Job, original: bytes, tests, log: Path) -> int | Fallback | None:
+        """The exit status of the job's tests in a child of the worker's server (None: timeout), or
+        a Fallback: the server gave it back, or ended otherwise than passed / failed / timed out
+        (which the plain run then judges, with its control run)."""
         mutant = job.mutant
         code = self.servers[number].run(
             mutant.file, original.decode("utf-8"), mutant.text, tests, job.timeout, log
         )
+        if isinstance(code, Fallback):
+            return code
         if code in (0, 1, None):
             self._count("forked")
             return code
-        return FALLBACK
+        return Fallback(f"its forked run ended with status {code}")
 
-    def _count(self, mode: str) -> None:
+    def _count(self, mode: str, fallback: Fallback | None = None) -> None:
         with self.lock:
             self.modes[mode] += 1
+            if fallback and fallback.reason:
+                self.reasons[fallback.reason] = self.reasons.get(fallback.reason, 0) + 1
 
     def _pytest(self, number: int, copy: Path, env: dict, log: Path, job: Job, tests) -> int | None:
         """pytest's exit status, or None when it ran past the job's timeout."""

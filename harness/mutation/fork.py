@@ -13,9 +13,15 @@ from pathlib import Path
 
 from harness.mutation.serve import ENV
 
-FALLBACK = "fallback"  # what `Server.run` returns when the mutant must run as a plain pytest instead
 REPLY_MARGIN = 30.0  # seconds the server may take beyond a mutant's timeout before it counts as broken
 STOP_GRACE = 5.0  # seconds a stopped server gets to kill its child's process group itself
+
+
+@dataclass(frozen=True)
+class Fallback:
+    """What `Server.run` returns when the mutant must run as a plain pytest instead, and why."""
+
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -93,9 +99,9 @@ class Server:
         return self.serving
 
     def run(self, file: str, original: str, mutant: str, tests, timeout: float, log: Path):
-        """The exit status of the mutant's tests in a forked child (None: timeout), or FALLBACK."""
+        """The exit status of the mutant's tests in a forked child (None: timeout), or a Fallback."""
         if not self.serving:
-            return FALLBACK
+            return Fallback("no server")
         request = {
             "file": str(self.copy / file),
             "original": original,
@@ -109,8 +115,10 @@ class Server:
             if not self.off:
                 self.mode.note(f"  the server of {self.copy.parent.name} stopped answering; see {self.log}")
             self._end(graceful=False)
-            return FALLBACK
-        return reply.get("exit", FALLBACK)
+            return Fallback("the server stopped answering")
+        if "exit" in reply:
+            return reply["exit"]
+        return Fallback(reply.get("fallback", "the server refused it"))
 
     def _ask(self, request: dict, timeout: float) -> dict | None:
         data = (json.dumps(request) + "\n").encode("utf-8")

@@ -110,7 +110,12 @@ def imported(filename: str) -> bool:
 
 
 def live_functions(filename: str) -> list[types.FunctionType]:
-    """Every function object in this process whose code was compiled from `filename`."""
+    """Every function object in this process whose code was compiled from `filename`.
+
+    Objects `gc.freeze()` moved to the permanent generation are not listed by `gc.get_objects()`:
+    they are unfrozen first (the server freezes again before each fork).
+    """
+    gc.unfreeze()
     wanted = _real(filename)
     return [
         obj

@@ -1,5 +1,6 @@
 """The fast mode's code swap: a live module behaves as if the mutated file had been imported instead."""
 
+import gc
 import importlib.util
 import itertools
 import sys
@@ -210,6 +211,16 @@ def test_a_function_shifted_by_lines_only_is_swapped_for_its_line_numbers_but_no
     plan = swap.plan(str(original), SOURCE, mutated)
     assert plan.pairs and not plan.top  # every function moved, none changed: nothing must be live
     assert swap.matches(plan, []) == []
+
+
+def test_live_functions_are_found_after_a_gc_freeze(original):
+    """The server freezes the heap before each fork; a later first look at another file must see it."""
+    module = load(original)
+    gc.freeze()
+    try:
+        assert module.plain in swap.live_functions(str(original))
+    finally:
+        gc.unfreeze()
 
 
 def test_a_loaded_module_without_its_function_alive_is_refused(original):
