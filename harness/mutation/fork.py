@@ -11,8 +11,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.mutation.serve import ENV
-
+ENV = "HARNESS_MUTATION_SERVE"  # "<fd of requests>,<fd of replies>": the pipes serve.py talks over
 REPLY_MARGIN = 30.0  # seconds the server may take beyond a mutant's timeout before it counts as broken
 STOP_GRACE = 5.0  # seconds a stopped server gets to kill its child's process group itself
 

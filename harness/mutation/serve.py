@@ -24,8 +24,8 @@ import time
 import pytest
 
 from harness.mutation import swap
+from harness.mutation.fork import ENV
 
-ENV = "HARNESS_MUTATION_SERVE"  # "<fd of requests>,<fd of replies>", set by fork.py
 _PR_SET_PDEATHSIG = 1
 _CHILD = object()
 _channel: tuple[int, int] | None = None
@@ -82,9 +82,9 @@ class _Server:
             return f"{self.session.testsfailed} error(s) while collecting the suites"
         if not hasattr(os, "fork"):
             return "this platform has no fork()"
-        if threading.active_count() > 1:
+        if _threads() > 1:
             names = ", ".join(t.name for t in threading.enumerate() if t is not threading.main_thread())
-            return f"threads run after collection ({names}); forking them is not safe"
+            return f"threads run after collection ({names or 'not started by Python'}); forking is not safe"
         return None
 
     def _judge(self, request: dict):
@@ -95,7 +95,7 @@ class _Server:
             found = self._swaps(request["file"], request["original"], request["mutant"])
         except swap.NotSwappable as err:
             return {"fallback": str(err)}
-        if threading.active_count() > 1:
+        if _threads() > 1:
             return {"fallback": "a thread started in the server"}
         sys.stdout.flush()
         sys.stderr.flush()
@@ -155,6 +155,13 @@ class _Server:
         data = (json.dumps(message) + "\n").encode("utf-8")
         while data:
             data = data[os.write(self.writes, data) :]
+
+
+def _threads() -> int:
+    """Threads of this process: the kernel's count where it tells (threads that C code started too)."""
+    with contextlib.suppress(OSError):
+        return len(os.listdir("/proc/self/task"))
+    return threading.active_count()
 
 
 def _ended(pid: int, timeout: float) -> bool:
