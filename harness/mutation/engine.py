@@ -126,9 +126,9 @@ def _report_modes(pool: Pool, echo: Echo) -> None:
 
 
 def fast_mode(spec: ModuleSpec, options: MutateOptions, echo: Echo) -> FastMode | None:
-    """The fast mode's servers: the module's suites collected once per worker. They start with the
-    mapping run; a server that takes longer than a plain run's start-up allowance only costs its
-    worker the fast mode."""
+    """The fast mode's servers (None with `plain`): the module's suites collected once per worker.
+    They start with the mapping run; one that takes longer than SERVER_START to collect only costs
+    its worker the fast mode."""
     if options.plain:
         return None
     paths = tuple(dict.fromkeys(suite.path for suite in spec.all_suites()))
@@ -137,6 +137,8 @@ def fast_mode(spec: ModuleSpec, options: MutateOptions, echo: Echo) -> FastMode 
 
 @dataclass
 class Plan:
+    """The jobs to run, the entries decided without running, and the cache key of each job's mutant."""
+
     jobs: list[Job]
     done: dict[str, dict]
     keys: dict[str, str]

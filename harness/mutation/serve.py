@@ -100,7 +100,9 @@ class _Server:
         sys.stdout.flush()
         sys.stderr.flush()
         # What exists now is never collected in the children, so their collections do not write to
-        # (and copy) every page of the heap they share with the server (as the gc docs advise for fork).
+        # (and copy) every page of the heap they share with the server (as the gc docs advise for
+        # fork). The garbage of this request goes first: frozen, it would never be freed.
+        gc.collect()
         gc.freeze()
         parent = os.getpid()
         pid = os.fork()

@@ -32,9 +32,9 @@ class Swap:
     """(original code, mutated code) of every function that differs, and the top-level ones among them."""
 
     pairs: tuple[tuple[CodeType, CodeType], ...]
-    top: frozenset[
-        int
-    ]  # `pairs` indexes of functions defined in a module or class body, changed beyond lines
+    # Indexes into `pairs` of the functions defined in a module or class body that changed beyond
+    # line numbers: each must have a live function object (see `matches`).
+    top: frozenset[int]
 
 
 def plan(filename: str, original: str, mutated: str) -> Swap:
