@@ -2,7 +2,7 @@
 
     .venv/bin/python -m pytest benchmarks/test_mutation_verdicts.py -p no:randomly
 
-`.ci/run` runs it (about a minute and a half on two busy cores). The sample is judged on a copy of this
+`.ci/run` runs it (about a minute on two cores). The sample is judged on a copy of this
 repository's working tree by the same machinery `harness mutate` uses: one mapping run, then the same jobs
 through a pool of plain `python -m pytest` runs and through a pool of fast-mode servers, which must
 agree mutant for mutant. The suites under test use threads (`database_sync_to_async`), event loops
