@@ -1,31 +1,37 @@
-"""Benchmark: mutants per second of `harness mutate` and of mutmut on the same file and tests.
+"""Benchmark: mutants per second of `harness mutate` (fast and plain) and of mutmut, same file and tests.
 
-    .venv/bin/python -m pytest benchmarks -p no:randomly
+    .venv/bin/python -m pytest benchmarks/test_mutation_speed.py -p no:randomly
 
-Both tools get a generated project (a module of small pure functions and a test file that kills
-most of its mutants) in a private directory under /tmp, and two workers each. mutmut is installed
-into its own virtualenv under /tmp on the first run (kept for later runs); when that cannot be done
-the benchmark prints why and measures `harness mutate` alone. Rates are printed, never asserted.
+Each tool gets a generated project (a module of small pure functions and a test file that kills
+most of its mutants) in a private directory under /tmp, and two workers each. The three runs
+alternate, `HARNESS_BENCH_ROUNDS` rounds (default 3), and the median wall time of each is reported
+(the machine is shared: one run alone says little). mutmut is installed into its own virtualenv
+under /tmp on the first run (kept for later runs); when that cannot be done the benchmark prints why
+and measures `harness mutate` alone. Rates and ratios are printed, never asserted.
 
     HARNESS_BENCH_REAL=module-6.7:target_app/realtime/middleware.py .venv/bin/python -m pytest benchmarks
 
-adds the same comparison on a real file with its module's suites (a copy of this repository's HEAD;
-mutmut gets a second virtualenv with the project and its test dependencies). It takes tens of minutes.
+adds the same comparison on a real file with its module's suites (a copy of this checkout; mutmut
+gets a second virtualenv with the project and its test dependencies), one round unless
+`HARNESS_BENCH_ROUNDS` says otherwise: a round there takes minutes.
 """
 
 import json
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import textwrap
 import time
+from collections import Counter
 from pathlib import Path
 
 MUTMUT_VENV = Path("/tmp/harness-bench-mutmut-venv")
 REAL_VENV = Path("/tmp/harness-bench-mutmut-real-venv")
 REAL = os.environ.get("HARNESS_BENCH_REAL", "")
+ROUNDS = int(os.environ.get("HARNESS_BENCH_ROUNDS", "0"))
 MUTMUT = "mutmut==3.8.1"
 WORKERS = 2
 
@@ -156,13 +162,13 @@ def _mutmut(venv: Path, *requirements: str) -> tuple[Path | None, str]:
 
 
 def _real_project(dest: Path, module: str, file: str) -> Path:
-    """HEAD of this repository in `dest`, with a mutmut configuration for `file` and `module`'s suites."""
+    """This checkout in `dest` (as harness copies it), and mutmut set up for `file` and `module`'s suites."""
     from harness.catalog import find_spec
+    from harness.mutation.isolate import make_copy, project_files
     from harness.project import load_project
 
     repo = Path(__file__).resolve().parents[1]
-    archive = subprocess.run(["git", "archive", "HEAD"], cwd=repo, capture_output=True, check=True).stdout
-    subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
+    make_copy(repo, project_files(repo, "reports"), dest)
     suites = [suite.path for suite in find_spec(load_project(dest), module).all_suites()]
     top = file.split("/")[0]
     also = sorted({p.relative_to(dest).parts[0] for p in dest.glob("*/**/*.py")} - {top})
@@ -177,20 +183,33 @@ def _real_project(dest: Path, module: str, file: str) -> Path:
     return dest
 
 
-def _run_harness(root: Path, module: str = "bench", *args: str) -> tuple[int, float, dict]:
-    cmd = [sys.executable, "-c", "from harness.cli import main; main()", "--root", str(root)]
+# The engine of `harness mutate` without the CLI's table: the fast mode and the plain one (`plain=True`).
+RUN = """\
+import sys
+from pathlib import Path
+from harness.catalog import find_spec
+from harness.mutation.engine import MutateOptions, mutate
+from harness.project import load_project
+root, module, mode, workers, *files = sys.argv[1:]
+project = load_project(Path(root))
+options = MutateOptions(tuple(files), int(workers), fresh=True, plain=mode == "plain")
+mutate(project, find_spec(project, module), options, print, Path(root))
+"""
+
+
+def _run_harness(root: Path, module: str, mode: str, *files: str) -> tuple[int, float, dict]:
+    """(mutants, wall seconds, status of each mutant by id) of one run of `harness mutate`."""
     started = time.perf_counter()
-    run = [*cmd, "mutate", module, *args, "--workers", str(WORKERS), "--fresh"]
+    run = [sys.executable, "-c", RUN, str(root), module, mode, str(WORKERS), *files]
     subprocess.run(run, env=_clean_env(), check=False, capture_output=True)
     wall = time.perf_counter() - started
     doc = json.loads((root / f"reports/{module}/mutation.json").read_text(encoding="utf-8"))
-    statuses: dict[str, int] = {}
-    for m in doc["mutants"]:
-        statuses[m["status"]] = statuses.get(m["status"], 0) + 1
-    return len(doc["mutants"]), wall, statuses
+    return len(doc["mutants"]), wall, {m["id"]: m["status"] for m in doc["mutants"]}
 
 
 def _run_mutmut(exe: Path, root: Path) -> tuple[int, float, dict]:
+    """(mutants, wall seconds, status of each mutant by name) of one fresh `mutmut run`."""
+    shutil.rmtree(root / "mutants", ignore_errors=True)  # mutmut keeps verdicts there: start afresh
     env = {**_clean_env(), "PATH": f"{exe.parent}{os.pathsep}{os.environ.get('PATH', '')}"}
     started = time.perf_counter()
     subprocess.run([str(exe), "run", "--max-children", str(WORKERS)], cwd=root, env=env, capture_output=True)
@@ -198,35 +217,66 @@ def _run_mutmut(exe: Path, root: Path) -> tuple[int, float, dict]:
     out = subprocess.run(
         [str(exe), "results", "--all", "true"], cwd=root, env=env, capture_output=True, text=True
     )
-    statuses: dict[str, int] = {}
-    for status in re.findall(r":\s*(\w[\w ]*)$", out.stdout, flags=re.M):
-        statuses[status] = statuses.get(status, 0) + 1
-    return sum(statuses.values()), wall, statuses
+    statuses = dict(re.findall(r"^\s*(\S+):\s*(\w[\w ]*)$", out.stdout, flags=re.M))
+    return len(statuses), wall, statuses
 
 
-def _print(rows: list, reason: str) -> None:
+def _rounds(runs: dict, rounds: int) -> dict[str, list]:
+    """Each run `rounds` times, alternating, the first of each round rotating: {name: [results]}."""
+    names, results = list(runs), {name: [] for name in runs}
+    for number in range(rounds):
+        for name in names[number % len(names) :] + names[: number % len(names)]:
+            results[name].append(runs[name]())
+    return results
+
+
+def _print(results: dict[str, list], reason: str) -> None:
     print()
-    for name, mutants, seconds, found in rows:
-        print(f"{name:42} {mutants:4d} mutants {seconds:7.1f}s {mutants / seconds:6.2f}/s  {found}")
-    if len(rows) < 2:
+    rates = {}
+    for name, runs in results.items():
+        mutants, statuses = runs[-1][0], runs[-1][2]
+        wall = statistics.median(r[1] for r in runs)
+        rates[name] = mutants / wall
+        tally = dict(sorted(Counter(statuses.values()).items()))
+        walls = ", ".join(f"{r[1]:.1f}" for r in runs)
+        print(
+            f"{name:24} {mutants:4d} mutants  median {wall:7.1f}s  {rates[name]:6.2f}/s  [{walls}]  {tally}"
+        )
+    fast, plain, mutmut = (rates.get(n) for n in (FAST, PLAIN, MUTMUT_NAME))
+    print(f"harness fast / plain: {fast / plain:.2f}x")
+    if mutmut:
+        print(
+            f"harness fast / mutmut: {fast / mutmut:.2f}x (goal: 3x); plain / mutmut: {plain / mutmut:.2f}x"
+        )
+    else:
         print(f"mutmut skipped: {reason}")
-    elif rows[1][1]:
-        ratio = (rows[0][1] / rows[0][2]) / (rows[1][1] / rows[1][2])
-        print(f"harness mutate / mutmut, mutants per second: {ratio:.2f}x (goal: 3x)")
+
+
+FAST, PLAIN, MUTMUT_NAME = "harness mutate (fast)", "harness mutate (plain)", "mutmut run"
+
+
+def _compare(
+    harness_root: Path, module: str, files: tuple[str, ...], mutmut: Path | None, theirs: Path, rounds
+):
+    runs = {
+        FAST: lambda: _run_harness(harness_root, module, "fast", *files),
+        PLAIN: lambda: _run_harness(harness_root, module, "plain", *files),
+    }
+    if mutmut is not None:
+        runs[MUTMUT_NAME] = lambda: _run_mutmut(mutmut, theirs)
+    return _rounds(runs, rounds)
 
 
 def test_mutants_per_second_against_mutmut(tmp_path_factory, capsys):
-    """Both rates and their ratio on the same generated file and tests."""
-    count, wall, statuses = _run_harness(_project(tmp_path_factory.mktemp("bench-harness")))
-    rows = [("harness mutate (plain pytest per mutant)", count, wall, statuses)]
+    """The three rates and their ratios on the same generated file and tests; the two modes agree."""
+    ours = _project(tmp_path_factory.mktemp("bench-harness"))
     exe, reason = _mutmut(MUTMUT_VENV)
-    if exe is not None:
-        rows.append(
-            ("mutmut run (forks, in-process)", *_run_mutmut(exe, _project(tmp_path_factory.mktemp("mm"))))
-        )
+    theirs = _project(tmp_path_factory.mktemp("mm"))
+    results = _compare(ours, "bench", (), exe, theirs, ROUNDS or 3)
     with capsys.disabled():
-        _print(rows, reason)
-    assert count > 0  # the benchmark measured something; speed itself is never asserted
+        _print(results, reason)
+    assert results[FAST][0][0] > 0  # the benchmark measured something; speed itself is never asserted
+    assert all(run[2] == results[PLAIN][0][2] for run in results[FAST] + results[PLAIN])
 
 
 def test_real_file_against_mutmut(tmp_path_factory, capsys):
@@ -237,10 +287,9 @@ def test_real_file_against_mutmut(tmp_path_factory, capsys):
         return
     module, file = REAL.split(":", 1)
     ours = _real_project(tmp_path_factory.mktemp("real-harness"), module, file)
-    rows = [("harness mutate (plain pytest per mutant)", *_run_harness(ours, module, "--file", file))]
     theirs = _real_project(tmp_path_factory.mktemp("real-mutmut"), module, file)
     exe, reason = _mutmut(REAL_VENV, "-e", str(theirs), "--group", f"{theirs / 'pyproject.toml'}:tests")
-    if exe is not None:
-        rows.append(("mutmut run (forks, in-process)", *_run_mutmut(exe, theirs)))
+    results = _compare(ours, module, (file,), exe, theirs, ROUNDS or 1)
     with capsys.disabled():
-        _print(rows, reason)
+        _print(results, reason)
+    assert all(run[2] == results[PLAIN][0][2] for run in results[FAST] + results[PLAIN])

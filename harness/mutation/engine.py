@@ -11,7 +11,8 @@ from harness.catalog import check_spec
 from harness.errors import UsageError
 from harness.mutation import record, stored
 from harness.mutation.collect import map_tests
-from harness.mutation.execute import Job, Pool
+from harness.mutation.execute import Job, Pool, server_command
+from harness.mutation.fork import FastMode, servers
 from harness.mutation.generate import Mutant, generate
 from harness.mutation.isolate import Workspace, environment, import_roots, project_files
 from harness.mutation.selection import LineTests, Timing
@@ -19,11 +20,13 @@ from harness.project import Project
 from harness.spec import ModuleSpec
 
 Echo = Callable[[str], None]
+SERVER_START = 300.0  # seconds a fast-mode server may take to import and collect the suites
 
 
 @dataclass(frozen=True)
 class MutateOptions:
-    """What to mutate and how: files (default: all measured), workers, shard, cache use, timeouts."""
+    """What to mutate and how: files (default: all measured), workers, shard, cache use, timeouts, and
+    `plain`: every mutant as its own `python -m pytest` (the reference), instead of the fast mode."""
 
     files: tuple[str, ...] = ()
     workers: int = 1
@@ -31,6 +34,7 @@ class MutateOptions:
     fresh: bool = False
     verbose: bool = False
     timing: Timing = field(default_factory=Timing)
+    plain: bool = False
 
 
 def chosen_files(project: Project, spec: ModuleSpec, measured: list[str], names: tuple[str, ...], cwd: Path):
@@ -89,18 +93,23 @@ def _run(project, spec, options, files, mutants, texts, echo) -> tuple[list[dict
     logs = project.module_dir(spec.id) / ".work" / "mutation-logs"
     with Workspace(project.root, copied, options.workers) as ws:
         envs = [environment(copy, roots) for copy in ws.copies]
-        echo("  mapping tests to lines: the module's suites once, under coverage with test contexts")
-        tests = map_tests(spec, ws.copies[0], envs[0], files, ws.work(1), logs, echo)
-        plan = _plan(project, spec, options, mutants, tests, texts)
-        echo(
-            f"  {len(plan.jobs)} to run, {len(plan.done)} decided without running"
-            " (no tests, equivalent, cached)"
-        )
         workers = [
             (copy, env, ws.work(n) / "pytest.log")
             for n, (copy, env) in enumerate(zip(ws.copies, envs, strict=True), 1)
         ]
-        verdicts = Pool(workers, _Progress(len(plan.jobs), echo, options.verbose), logs).run(plan.jobs)
+        serving = [(copy, env, log.with_name("server.log")) for copy, env, log in workers]
+        with servers(fast_mode(spec, options, echo), serving) as started:
+            echo("  mapping tests to lines: the module's suites once, under coverage with test contexts")
+            tests = map_tests(spec, ws.copies[0], envs[0], files, ws.work(1), logs, echo)
+            plan = plan_jobs(project, spec, options, mutants, tests, texts)
+            echo(
+                f"  {len(plan.jobs)} to run, {len(plan.done)} decided without running"
+                " (no tests, equivalent, cached)"
+            )
+            pool = Pool(workers, _Progress(len(plan.jobs), echo, options.verbose), logs, started)
+            verdicts = pool.run(plan.jobs)
+        if started:
+            _report_modes(pool, echo)
     entries = dict(plan.done)
     fresh = {}
     for job in plan.jobs:
@@ -109,14 +118,33 @@ def _run(project, spec, options, files, mutants, texts, echo) -> tuple[list[dict
     return [entries[m.id] for m in mutants], fresh
 
 
+def _report_modes(pool: Pool, echo: Echo) -> None:
+    forked, plain = pool.modes["forked"], pool.modes["plain"]
+    echo(f"  {forked} run forked from a pytest server, {plain} as plain pytest")
+    for reason, count in sorted(pool.reasons.items(), key=lambda item: -item[1]):
+        echo(f"    {count} plain: {reason}")
+
+
+def fast_mode(spec: ModuleSpec, options: MutateOptions, echo: Echo) -> FastMode | None:
+    """The fast mode's servers (None with `plain`): the module's suites collected once per worker.
+    They start with the mapping run; one that takes longer than SERVER_START to collect only costs
+    its worker the fast mode."""
+    if options.plain:
+        return None
+    paths = tuple(dict.fromkeys(suite.path for suite in spec.all_suites()))
+    return FastMode(server_command(paths), SERVER_START, echo)
+
+
 @dataclass
-class _Plan:
+class Plan:
+    """The jobs to run, the entries decided without running, and the cache key of each job's mutant."""
+
     jobs: list[Job]
     done: dict[str, dict]
     keys: dict[str, str]
 
 
-def _plan(project, spec, options, mutants: list[Mutant], tests: LineTests, texts: dict[str, str]) -> _Plan:
+def plan_jobs(project, spec, options, mutants: list[Mutant], tests: LineTests, texts: dict[str, str]) -> Plan:
     """Per mutant: equivalent (marked), no_tests, a cached verdict that still holds, or a job to run."""
     marks = stored.equivalent_marks(project, spec.id)
     stored_cache = (
@@ -124,7 +152,7 @@ def _plan(project, spec, options, mutants: list[Mutant], tests: LineTests, texts
     )
     cached = (stored_cache or {}).get("mutants", {})
     digests = _Digests(project.root)
-    plan = _Plan([], {}, {})
+    plan = Plan([], {}, {})
     for mutant in mutants:
         selected = tests.covering(mutant.file, mutant.lines, _users(texts[mutant.file], mutant))
         if mutant.id in marks:
@@ -139,7 +167,8 @@ def _plan(project, spec, options, mutants: list[Mutant], tests: LineTests, texts
             plan.done[mutant.id] = record.entry(mutant, hit["status"], selected)
         else:
             plan.keys[mutant.id] = key
-            plan.jobs.append(Job(mutant, selected, tests.timeout(selected, options.timing)))
+            fork = not tests.ran_outside_tests(mutant.file, mutant.lines)
+            plan.jobs.append(Job(mutant, selected, tests.timeout(selected, options.timing), fork))
     return plan
 
 

@@ -1,4 +1,4 @@
-"""Running mutants: each in a worker's private copy, as a plain `python -m pytest` of its covering tests."""
+"""Running mutants in workers' private copies: forked from a worker's pytest server, or as a plain pytest."""
 
 import contextlib
 import functools
@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import DataError
+from harness.mutation.fork import Fallback, Server
 from harness.mutation.generate import Mutant
 
 KILLED, SURVIVED, TIMEOUT = "killed", "survived", "timeout"
@@ -20,34 +21,35 @@ KILLED, SURVIVED, TIMEOUT = "killed", "survived", "timeout"
 
 @dataclass(frozen=True)
 class Job:
-    """A mutant with the tests selected for it and the seconds they may take."""
+    """A mutant with the tests selected for it, the seconds they may take, and whether it may run forked
+    (its lines never ran outside a test, so nothing the server did before forking depends on them)."""
 
     mutant: Mutant
     tests: tuple[str, ...]
     timeout: float
+    fork: bool = False
+
+
+PYTEST_OPTIONS = ("-x", "-q", "-rfE", "-p", "no:randomly", "-p", "no:cacheprovider")
 
 
 def pytest_command(tests: tuple[str, ...]) -> list[str]:
     """Plain pytest of the selected tests: stop at the first failure, in the given order, no cache;
     `-rfE` names the failing test, which goes first for the next mutants of the same function."""
-    return [
-        sys.executable,
-        "-m",
-        "pytest",
-        *tests,
-        "-x",
-        "-q",
-        "-rfE",
-        "-p",
-        "no:randomly",
-        "-p",
-        "no:cacheprovider",
-    ]
+    return [sys.executable, "-m", "pytest", *tests, *PYTEST_OPTIONS]
+
+
+def server_command(paths) -> tuple[str, ...]:
+    """The fast mode's server: pytest of the suites with the options of a plain run, and serve.py."""
+    return (sys.executable, "-m", "pytest", *paths, *PYTEST_OPTIONS, "-p", "harness.mutation.serve")
 
 
 def failed_test(log: Path) -> str | None:
-    """The node id of the first FAILED / ERROR line of pytest's short summary in `log`."""
-    for line in log.read_text(encoding="utf-8", errors="replace").splitlines():
+    """The node id of the first FAILED / ERROR line of pytest's short summary in `log` (captured log
+    records, which also start with ERROR, come before the summary's header)."""
+    lines = log.read_text(encoding="utf-8", errors="replace").splitlines()
+    header = [n for n, line in enumerate(lines) if "short test summary info" in line]
+    for line in lines[header[-1] + 1 if header else 0 :]:
         if line.startswith(("FAILED ", "ERROR ")):
             return line.split(" ", 1)[1].split(" - ", 1)[0].strip()
     return None
@@ -83,12 +85,23 @@ class Killers:
 
 
 class Pool:
-    """Worker threads, one per copy; each writes a mutant into its copy, runs pytest, restores the file."""
+    """Worker threads, one per copy; each writes a mutant into its copy, runs its tests, restores the file.
+
+    With `servers` (fork.py, one per copy), a worker's `fork` jobs run in children of its server; the
+    others, and any the server hands back, run as plain pytest. `modes` counts the runs of each kind.
+    """
 
     def __init__(
-        self, copies: list[tuple[Path, dict, Path]], progress: Callable[[Job, str], None], logs: Path
+        self,
+        copies: list[tuple[Path, dict, Path]],
+        progress: Callable[[Job, str], None],
+        logs: Path,
+        servers: list[Server] | None = None,
     ):
         self.copies, self.progress, self.logs = copies, progress, logs
+        self.servers = servers or []
+        self.modes = {"forked": 0, "plain": 0}
+        self.reasons: dict[str, int] = {}  # why mutants of the fast mode ran plain
         self.stopping = threading.Event()
         self.running: dict[int, subprocess.Popen] = {}
         self.lock = threading.Lock()
@@ -123,8 +136,17 @@ class Pool:
             self.stopping.set()
             for proc in self.running.values():
                 _kill_group(proc)
+        for server in self.servers:
+            server.stop()
 
     def _work(self, number: int, todo: queue.SimpleQueue) -> None:
+        try:
+            self._work_on(number, todo)
+        finally:
+            if self.servers:
+                self.servers[number].close()
+
+    def _work_on(self, number: int, todo: queue.SimpleQueue) -> None:
         copy, env, log = self.copies[number]
         while not self.stopping.is_set():
             try:
@@ -144,11 +166,16 @@ class Pool:
             self.progress(job, verdict)
 
     def _judge(self, number: int, copy: Path, env: dict, log: Path, job: Job) -> str | None:
+        refused = self._refusal(number, job)  # before the mutant is written: it may start the server
         target = copy / job.mutant.file
         original = target.read_bytes()
         target.write_bytes(job.mutant.text.encode("utf-8"))
+        tests = self.killers.order(job)
         try:
-            code = self._pytest(number, copy, env, log, job, self.killers.order(job))
+            code = refused or self._forked(number, job, original, tests, log)
+            if isinstance(code, Fallback) and not self.stopping.is_set():
+                self._count("plain", code)
+                code = self._pytest(number, copy, env, log, job, tests)
         finally:
             target.write_bytes(original)
         if code == 1:
@@ -171,6 +198,34 @@ class Pool:
         raise DataError(
             f"pytest exited {code} on mutant {job.mutant.id} and {control} without it; see {kept}"
         )
+
+    def _refusal(self, number: int, job: Job) -> Fallback | None:
+        if not self.servers:
+            return Fallback("")  # the plain mode
+        if not job.fork:
+            return Fallback("its lines ran outside any test (at import or collection)")
+        return None if self.servers[number].ready() else Fallback("no server")
+
+    def _forked(self, number: int, job: Job, original: bytes, tests, log: Path) -> int | Fallback | None:
+        """The exit status of the job's tests in a child of the worker's server (None: timeout), or
+        a Fallback: the server gave it back, or ended otherwise than passed / failed / timed out
+        (which the plain run then judges, with its control run)."""
+        mutant = job.mutant
+        code = self.servers[number].run(
+            mutant.file, original.decode("utf-8"), mutant.text, tests, job.timeout, log
+        )
+        if isinstance(code, Fallback):
+            return code
+        if code in (0, 1, None):
+            self._count("forked")
+            return code
+        return Fallback(f"its forked run ended with status {code}")
+
+    def _count(self, mode: str, fallback: Fallback | None = None) -> None:
+        with self.lock:
+            self.modes[mode] += 1
+            if fallback and fallback.reason:
+                self.reasons[fallback.reason] = self.reasons.get(fallback.reason, 0) + 1
 
     def _pytest(self, number: int, copy: Path, env: dict, log: Path, job: Job, tests) -> int | None:
         """pytest's exit status, or None when it ran past the job's timeout."""

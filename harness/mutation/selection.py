@@ -43,6 +43,11 @@ class LineTests:
         found.discard(IMPORT_TIME)
         return (*self._fastest(first), *self._fastest(found - first))
 
+    def ran_outside_tests(self, file: str, span: tuple[int, int]) -> bool:
+        """Whether a line of `span` ran outside any test (at import or collection, in the mapping run)."""
+        by_line = self.lines.get(file, {})
+        return any(IMPORT_TIME in by_line.get(line, ()) for line in range(span[0], span[1] + 1))
+
     @staticmethod
     def _union(by_line: dict, lines) -> set[str]:
         return {t for line in lines for t in by_line.get(line, ())}

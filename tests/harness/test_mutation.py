@@ -137,6 +137,7 @@ def test_every_verdict_and_the_score_are_exact(mutated):
         "tests",
         "rationale",
     }
+    assert "11 run forked from a pytest server, 0 as plain pytest" in result.output  # the fast mode
     assert result.exit_code == 1, result.output  # 71.4% < the mutation target of 90
     assert "calc/ops.py: mutation score 71.4% < target 90%" in result.output
     assert "survived calc/ops.py:9 comparison in is_positive: return x > 0 -> return x >= 0" in result.output

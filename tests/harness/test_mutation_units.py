@@ -298,7 +298,10 @@ def test_the_test_that_killed_a_neighbour_runs_first_and_the_set_stays(tmp_path)
     mutants = generate("pkg/pick.py", EVERY_KIND)
     first, second = (Job(m, ("t::a", "t::b", "t::c"), 1.0) for m in mutants[:2])
     log = tmp_path / "pytest.log"
-    log.write_text("F\n=== short test summary info ===\nFAILED t::c - AssertionError: x\n1 failed\n")
+    captured = "----- Captured log call -----\nERROR    app.auth:auth.py:58 login failed\n"
+    log.write_text(
+        f"F\n{captured}=== short test summary info ===\nFAILED t::c - AssertionError: x\n1 failed\n"
+    )
     killers = Killers()
     assert killers.order(first) == ("t::a", "t::b", "t::c")
     killers.killed(first, failed_test(log))
