@@ -332,10 +332,22 @@ def history_cmd(ctx, module, step, file, limit, as_json) -> None:
 @click.option("--timeout-slack", type=click.FloatRange(min=0), help="Plus this many seconds.")
 @click.option("--equivalent", "equivalent", multiple=True, metavar="ID", help="Mark a mutant equivalent.")
 @click.option("--rationale", help="Why the --equivalent mutants cannot be told apart from the original.")
+@click.option("--plain", is_flag=True, help="Run every mutant as its own python -m pytest (the reference).")
 @click.option("-v", "--verbose", is_flag=True, help="A line per mutant.")
 @click.pass_context
 def mutate(
-    ctx, module, files, workers, shard, fresh, timeout_factor, timeout_slack, equivalent, rationale, verbose
+    ctx,
+    module,
+    files,
+    workers,
+    shard,
+    fresh,
+    timeout_factor,
+    timeout_slack,
+    equivalent,
+    rationale,
+    plain,
+    verbose,
 ):
     """Mutation testing of MODULE's source with its suites; writes reports/<id>/mutation.json.
 
@@ -348,7 +360,9 @@ def mutate(
     if equivalent or rationale is not None:
         code = mutation.mark(project, spec, equivalent, rationale, _echo)
     else:
-        options = mutation.options(files, workers, shard, fresh, verbose, timeout_factor, timeout_slack)
+        options = mutation.options(
+            files, workers, shard, fresh, verbose, timeout_factor, timeout_slack, plain=plain
+        )
         with _terminate_as_interrupt():
             doc = mutation.run(project, spec, options, _echo, Path.cwd())
         code = 0 if shard else mutation.show(spec, doc, _echo)

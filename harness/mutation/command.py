@@ -14,11 +14,11 @@ from harness.spec import ModuleSpec
 
 
 def options(
-    files, workers, shard, fresh, verbose, factor: float | None, slack: float | None
+    files, workers, shard, fresh, verbose, factor: float | None, slack: float | None, plain: bool = False
 ) -> MutateOptions:
     """The command's options; the timeout's factor and slack default to `Timing`'s."""
     timing = Timing(Timing.factor if factor is None else factor, Timing.slack if slack is None else slack)
-    return MutateOptions(tuple(files), workers, shard, fresh, verbose, timing)
+    return MutateOptions(tuple(files), workers, shard, fresh, verbose, timing, plain)
 
 
 def run(project: Project, spec: ModuleSpec, options: MutateOptions, echo, cwd: Path) -> dict:
