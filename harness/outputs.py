@@ -5,6 +5,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from harness import badge, charts, history, layout, render, results, store, stored
+from harness.background import Jobs
 from harness.catalog import all_specs
 from harness.project import Project
 from harness.spec import ModuleSpec
@@ -42,17 +43,21 @@ def write_result(at: layout.ModuleFiles, result: dict) -> None:
     store.atomic_write(at.result, results.dumps(result))
 
 
-def draw_charts(at: layout.ModuleFiles, result: dict, runs: list) -> dict:
+def draw_charts(at: layout.ModuleFiles, result: dict, runs: list, jobs: Jobs | None = None) -> dict:
     """The charts (and, for a module, its badge) beside the report; the result with their links.
 
     `runs` is the module's (or step's) history including this run. Without matplotlib the result
-    says how to get charts instead.
+    says how to get charts instead. With `jobs` the SVGs are drawn as a background job.
     """
     if not at.step:
         badge.write_badge(at.dir, result)
     if not charts.available():
         return {**result, "charts": charts.UNAVAILABLE}
-    links = charts.write_module_charts(at.dir, result, runs)
+    links, drawings = charts.module_charts(at.dir, result, runs)
+    if jobs is None:
+        charts.draw(drawings)
+    for drawing in drawings if jobs is not None else ():
+        jobs.start(charts.draw, [drawing])  # one job each: they run side by side where cores allow
     return {**result, "charts": [{"path": link.path, "alt": link.alt} for link in links]}
 
 

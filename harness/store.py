@@ -13,6 +13,8 @@ import yaml
 from harness.errors import DataError, yaml_problem
 
 BEGIN, END = "<!-- harness:begin -->", "<!-- harness:end -->"
+# libyaml's parser where PyYAML has it: trace.yml grows with every run and is read a few times per run.
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 LOCK_TIMEOUT = 120
 
 
@@ -70,7 +72,7 @@ def read_trace(trace_path: Path) -> list[dict]:
     if not trace_path.is_file():
         return []
     try:
-        events = yaml.safe_load(trace_path.read_text(encoding="utf-8"))
+        events = yaml.load(trace_path.read_text(encoding="utf-8"), Loader=_LOADER)  # a safe loader
     except yaml.YAMLError as err:
         raise DataError(f"{trace_path}: {yaml_problem(err)}; fix or move it") from err
     if events is None:
