@@ -146,32 +146,36 @@ def run_module(
         at = layout.files(project, spec.id, step)
         options = workers.resolve(options, at.dir / layout.JUNIT, echo)
         started = store.now()
-        work = shard_store.fresh_dir(at, options.shard) if options.shard else _workdir(at)
+        if options.shard:
+            work = shard_store.fresh_dir(at, options.shard)
+            try:
+                session = _session(project, spec, suites, work, options, step, echo)
+                return shard_store.finish(project, spec, session, started, options, span, echo)
+            except BaseException:
+                shutil.rmtree(work, ignore_errors=True)  # an unfinished shard must not be combined
+                raise
+        work = _workdir(at)
         try:
-            labels = spec.steps if step is None else ()  # per-step figures need each test's steps
-            warming = None if options.shard else prewarm.start()
-            session = run_session(
-                project.root, suites, spec.source, work, options, echo, _display(options), steps=labels
-            )
-            if warming is not None:
-                warming.join()
-            if options.shard:
-                shard_store.finish(project, spec, session, started, options, span, echo)
-                return None
-            processes = shard_store.processes_of(session)
+            session = _session(project, spec, suites, work, options, step, echo)
+            processes, logs = shard_store.processes_of(session), [session.log_file]
             with Jobs() as jobs:
                 measured = measure_session(
                     project, spec, processes, session.data_file, work, started, options, step, jobs=jobs
                 )
-                logs = [session.log_file]
                 return publish(project, spec, inputs, measured, work, processes, logs, span, echo, jobs)
-        except BaseException:
-            if options.shard:
-                shutil.rmtree(work, ignore_errors=True)  # an unfinished shard must not be combined
-            raise
         finally:
-            if not options.shard:
-                shutil.rmtree(work, ignore_errors=True)
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def _session(project: Project, spec: ModuleSpec, suites, work: Path, options: RunOptions, step, echo):
+    """pytest over the suites (labelled by step in a module run); the report's libraries load meanwhile."""
+    warming = None if options.shard else prewarm.start()
+    steps = spec.steps if step is None else ()  # per-step figures need each test's steps
+    display = _display(options)
+    session = run_session(project.root, suites, spec.source, work, options, echo, display, steps=steps)
+    if warming is not None:
+        warming.join()  # before anything forks: a child must not start with a thread mid-import
+    return session
 
 
 def measure_session(
@@ -262,9 +266,8 @@ def publish(
     finished = events.finished(project, result, span.run)
     runs = [*history.read_runs(project.trace_path, spec.id, measured.step), history.run_from_event(finished)]
     result = outputs.draw_charts(at, result, runs, jobs)
-    if jobs is not None:
-        jobs.wait()
-    outputs.write_run(at, work / "out", result, [Path(p["junit"]) for p in processes], logs)
+    junits = [Path(p["junit"]) for p in processes]
+    outputs.write_run(at, work / "out", result, junits, logs, jobs.wait if jobs else lambda: None)
     span.end(finished)
     if not measured.step:
         outputs.refresh_map(project)
