@@ -1,6 +1,8 @@
 """Charts of coverage: what each one plots (plain data), its Markdown with alt text, and its SVG file."""
 
+import hashlib
 import importlib
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,27 +61,62 @@ def report_section(links: list[ChartLink]) -> str:
 
 
 def write_module_charts(out_dir: Path, result: dict, runs: list[Run]) -> list[ChartLink]:
-    """Draw the trend of `runs` and the files of `result` into `out_dir/charts/`; [] without matplotlib.
+    """Draw the trend of `runs` and the files of `result` into `out_dir/charts/`; [] without matplotlib."""
+    links, drawings = module_charts(out_dir, result, runs)
+    draw(drawings)
+    return links
+
+
+def module_charts(out_dir: Path, result: dict, runs: list[Run]) -> tuple[list[ChartLink], list[tuple]]:
+    """The links of a module's (or step's) charts, and what `draw` must draw for them: (kind, data, path).
 
     A result without figures (a failed run) has no files chart: an older one is removed so that what
-    sits beside the report always matches it.
+    sits beside the report always matches it. A chart already drawn from the same data (by the same
+    drawing code and matplotlib) is not drawn again. Without matplotlib there is nothing to link or draw.
     """
-    plot = _plot()
-    if plot is None:
-        return []
-    links = []
+    if _plot() is None:
+        return [], []
+    links, charts = [], []
     if runs:
         step = (result.get("step") or {}).get("number")
         data = trend_data(result["module"], runs, (result.get("overall") or {}).get("target"), step)
-        store.atomic_write(out_dir / TREND_SVG, plot.trend(data))
+        charts.append(("trend", data, out_dir / TREND_SVG))
         links.append(ChartLink(TREND_SVG, data["alt"]))
     if result.get("files"):
         data = files_data(result)
-        store.atomic_write(out_dir / FILES_SVG, plot.files(data))
+        charts.append(("files", data, out_dir / FILES_SVG))
         links.append(ChartLink(FILES_SVG, data["alt"]))
     else:
         (out_dir / FILES_SVG).unlink(missing_ok=True)
-    return links
+    return links, [chart for chart in charts if not _drawn_already(*chart)]
+
+
+def draw(drawings: list[tuple]) -> None:
+    """Draw each (kind, data, path) of `module_charts` with matplotlib and write it, stamped."""
+    plot = _plot()
+    for kind, data, path in drawings:
+        svg = getattr(plot, kind)(data)
+        declaration, _, rest = svg.partition(b"\n")
+        store.atomic_write(path, b"\n".join([declaration, _stamp(kind, data), rest]))
+
+
+def _stamp(kind: str, data: dict) -> bytes:
+    """An XML comment naming what a chart was drawn from: its data, the drawing code, matplotlib."""
+    import matplotlib  # imported already: only called where `_plot()` gave the drawing module
+
+    digest = hashlib.sha256(json.dumps([kind, data], sort_keys=True).encode("utf-8"))
+    digest.update(Path(_plot().__file__).read_bytes())
+    digest.update(matplotlib.__version__.encode("utf-8"))
+    return f"<!-- harness chart {digest.hexdigest()[:32]} -->".encode()
+
+
+def _drawn_already(kind: str, data: dict, path: Path) -> bool:
+    try:
+        with path.open("rb") as svg:
+            head = svg.read(512)
+    except OSError:
+        return False
+    return _stamp(kind, data) in head
 
 
 def map_chart(rows: list[dict], histories: dict[str, list[Run]]) -> bytes:

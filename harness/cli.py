@@ -70,6 +70,18 @@ def _parse_shard(ctx, param, value):
     return index, count
 
 
+def _parse_workers(ctx, param, value):
+    if value is None or value == "auto":
+        return value
+    try:
+        count = int(value)
+    except ValueError:
+        raise click.BadParameter(f"expected a number or 'auto', got {value!r}") from None
+    if count < 1:
+        raise click.BadParameter(f"{count} is smaller than 1")
+    return count
+
+
 class _Group(click.Group):
     """The one edge where errors become the contract's one or two lines and exit status 2.
 
@@ -156,7 +168,12 @@ def init_cmd(ctx, module_id, sources, suites, in_pyproject) -> None:
 @main.command(context_settings={"ignore_unknown_options": False})
 @click.argument("module")
 @click.option("--step", type=click.IntRange(min=1), help="Run only step N's suites against its targets.")
-@click.option("--workers", type=click.IntRange(min=1), help="Run with pytest-xdist, N workers.")
+@click.option(
+    "--workers",
+    callback=_parse_workers,
+    metavar="N|auto",
+    help="Run with pytest-xdist, N workers; auto: as many as the last run says pay off (maybe none).",
+)
 @click.option("--shard", callback=_parse_shard, metavar="K/N", help="Run the K-th of N deterministic slices.")
 @click.option(
     "--rebaseline", is_flag=True, help="Measure baseline suites again instead of reusing baseline.json."

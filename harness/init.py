@@ -154,7 +154,7 @@ def _report(project: Project, draft: Draft, data_file: Path, out: Path) -> dict:
     if not data_file.is_file():
         raise MeasureFailed(nothing)
     try:
-        report = measure.write_reports(project.root, data_file, out)
+        report = measure.json_report(project.root, data_file, out)
     except DataError as err:
         raise MeasureFailed(nothing) from err
     totals = measure.totals(report)

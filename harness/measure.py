@@ -1,6 +1,7 @@
 """coverage.py's data through its API: reports into a work directory, per-file figures and gap regions."""
 
 import contextlib
+import functools
 import json
 import re
 from pathlib import Path
@@ -10,51 +11,77 @@ from coverage.exceptions import CoverageException
 from coverage.results import format_lines
 
 from harness.errors import DataError
+from harness.session_env import STEP_CONTEXT
 
 
 def write_reports(root: Path, data_file: Path, out_dir: Path) -> dict:
     """Write coverage.json, coverage.xml and htmlcov/ into `out_dir`; return the JSON report (format 3)."""
+    report = json_report(root, data_file, out_dir)
+    write_artifacts(root, data_file, out_dir)
+    return report
+
+
+def json_report(root: Path, data_file: Path, out_dir: Path, steps: tuple[int, ...] = ()) -> dict:
+    """Write coverage.json into `out_dir` and return it (format 3): the figures every result is made of.
+
+    With step numbers, also each step's report into `out_dir/steps/` (read back by `step_figures`).
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
-    # File names in reports are relative to the working directory, and we want them relative to the root.
-    with contextlib.chdir(root):
-        try:
-            cov = coverage.Coverage(data_file=str(data_file))
-            cov.load()
-            if not cov.get_data().measured_files():
-                raise DataError(f"{data_file}: coverage data has no measured files")
-            cov.json_report(outfile=str(out_dir / "coverage.json"))
-            cov.xml_report(outfile=str(out_dir / "coverage.xml"))
-            cov.html_report(directory=str(out_dir / "htmlcov"))
-        except CoverageException as err:
-            raise DataError(f"{data_file}: coverage.py could not report: {err}") from err
+    with _loaded(root, data_file) as cov:
+        if not cov.get_data().measured_files():
+            raise DataError(f"{data_file}: coverage data has no measured files")
+        cov.json_report(outfile=str(out_dir / "coverage.json"))
+        for number in steps:
+            out = _step_report(out_dir, number)
+            cov.json_report(outfile=str(out), contexts=[step_contexts(number)])
     return json.loads((out_dir / "coverage.json").read_text(encoding="utf-8"))
 
 
-def step_figures(root: Path, data_file: Path, tests: dict[int, list[str]], scratch: Path) -> dict[int, dict]:
-    """Per step: per-file figures of only that step's tests, from coverage.py's per-test contexts.
+def write_artifacts(root: Path, data_file: Path, out_dir: Path) -> None:
+    """Write coverage.xml and htmlcov/ into `out_dir`: what a reader opens, no figure is taken from them."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with _loaded(root, data_file) as cov:
+        cov.xml_report(outfile=str(out_dir / "coverage.xml"))
+        cov.html_report(directory=str(out_dir / "htmlcov"))
 
-    pytest-cov names a test's contexts `<node id>|setup`, `|run` and `|teardown`; lines run while the
-    modules were imported (collection, the empty context) count for every step, as they would if the
-    step ran alone.
-    """
-    figures: dict[int, dict] = {}
+
+@contextlib.contextmanager
+def _loaded(root: Path, data_file: Path):
+    """coverage.py on a data file, from the root: report file names are relative to the working directory."""
     with contextlib.chdir(root):
         try:
             cov = coverage.Coverage(data_file=str(data_file))
             cov.load()
-            for number, nodeids in tests.items():
-                out = scratch / f"step-{number}.json"
-                cov.json_report(outfile=str(out), contexts=[_contexts_of(nodeids)])
-                figures[number] = file_figures(json.loads(out.read_text(encoding="utf-8")))
+            # Each report parses every source file again; one reporter per file (it keeps its parse)
+            # halves the time of the several reports made here. Without this private method, no cache.
+            if hasattr(cov, "_get_file_reporter"):
+                cov._get_file_reporter = functools.cache(cov._get_file_reporter)
+            yield cov
         except CoverageException as err:
-            raise DataError(f"{data_file}: coverage.py could not report per step: {err}") from err
-    return figures
+            raise DataError(f"{data_file}: coverage.py could not report: {err}") from err
 
 
-def _contexts_of(nodeids: list[str]) -> str:
-    """One regex for the import-time context and every phase of the given tests."""
-    alternatives = "|".join(re.escape(nodeid) for nodeid in sorted(nodeids))
-    return rf"^$|^(?:{alternatives})\|" if nodeids else "^$"
+def step_figures(out_dir: Path, numbers: list[int]) -> dict[int, dict]:
+    """Per step: per-file figures of only that step's tests (from the reports `json_report` wrote).
+
+    The session plugin records each test's lines under `harness-steps:<its steps>`; lines run while the
+    modules were imported (collection, the empty context) count for every step, as they would if the
+    step ran alone.
+    """
+    return {
+        number: file_figures(json.loads(_step_report(out_dir, number).read_text(encoding="utf-8")))
+        for number in numbers
+    }
+
+
+def _step_report(out_dir: Path, number: int) -> Path:
+    (out_dir / "steps").mkdir(exist_ok=True)
+    return out_dir / "steps" / f"{number}.json"
+
+
+def step_contexts(number: int) -> str:
+    """One regex for the import-time context and the contexts of every step set that holds `number`."""
+    return rf"^$|^{re.escape(STEP_CONTEXT)}(?:\d+,)*{number}(?:,|$)"
 
 
 def executed_nothing(report: dict) -> bool:
@@ -62,11 +89,20 @@ def executed_nothing(report: dict) -> bool:
     return not any(data["executed_lines"] for data in report["files"].values())
 
 
-def combine(root: Path, data_files: list[Path], dest: Path) -> None:
-    """Merge shard data files into `dest`, keeping the originals."""
+def combine(root: Path, data_files: list[Path], dest: Path, roots: tuple[str, ...] = ()) -> None:
+    """Merge shard data files into `dest`, keeping the originals.
+
+    `roots` are the project roots the shards ran in (CI machines check out to other paths than this
+    one): their file names are mapped onto `root`, besides the project's own `[paths]` aliases.
+    """
     with contextlib.chdir(root):
         try:
             cov = coverage.Coverage(data_file=str(dest))
+            others = sorted({r for r in roots if r != str(root)})
+            if others:
+                paths = dict(cov.get_option("paths") or {})
+                paths["harness shards"] = [str(root), *others]
+                cov.set_option("paths", paths)
             cov.combine([str(p) for p in data_files], keep=True)
             cov.save()
         except CoverageException as err:

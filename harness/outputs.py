@@ -2,31 +2,42 @@
 
 import os
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from pathlib import Path
 
 from harness import badge, charts, history, layout, render, results, store, stored
+from harness.background import Jobs
 from harness.catalog import all_specs
 from harness.project import Project
 from harness.spec import ModuleSpec
 
 
 def write_run(
-    at: layout.ModuleFiles, produced: Path, result: dict, junits: list[Path], logs: list[Path]
+    at: layout.ModuleFiles,
+    produced: Path,
+    result: dict,
+    junits: list[Path],
+    logs: list[Path],
+    ready: Callable[[], None] = lambda: None,
 ) -> None:
     """A run's outputs: coverage artifacts first, then JUnit and log, then the report and results.json.
 
-    All under the project lock, so two runs of one module cannot interleave their files.
+    All under the project lock, so two runs of one module cannot interleave their files. `ready()` is
+    called once the JUnit files are merged and before anything is written: there the caller waits for
+    background jobs still writing into `produced`.
     """
     junits = [p for p in junits if p.is_file()]
+    junit = merge_junit(junits) if junits else None
     log = b"".join(p.read_bytes() for p in logs if p.is_file())
+    ready()
     with store.project_lock(at.project.lock_path):
         for name in (layout.COVERAGE_JSON, layout.COVERAGE_XML):
             if (produced / name).is_file():
                 store.atomic_write(at.dir / name, (produced / name).read_bytes())
         if (produced / layout.HTML).is_dir():
             store.replace_dir(produced / layout.HTML, at.dir / layout.HTML)
-        if junits:
-            store.atomic_write(at.dir / layout.JUNIT, merge_junit(junits))
+        if junit is not None:
+            store.atomic_write(at.dir / layout.JUNIT, junit)
         store.atomic_write(at.log, log)
         write_report(at, result)
         write_result(at, result)
@@ -42,17 +53,21 @@ def write_result(at: layout.ModuleFiles, result: dict) -> None:
     store.atomic_write(at.result, results.dumps(result))
 
 
-def draw_charts(at: layout.ModuleFiles, result: dict, runs: list) -> dict:
+def draw_charts(at: layout.ModuleFiles, result: dict, runs: list, jobs: Jobs | None = None) -> dict:
     """The charts (and, for a module, its badge) beside the report; the result with their links.
 
     `runs` is the module's (or step's) history including this run. Without matplotlib the result
-    says how to get charts instead.
+    says how to get charts instead. With `jobs` the SVGs are drawn as a background job.
     """
     if not at.step:
         badge.write_badge(at.dir, result)
     if not charts.available():
         return {**result, "charts": charts.UNAVAILABLE}
-    links = charts.write_module_charts(at.dir, result, runs)
+    links, drawings = charts.module_charts(at.dir, result, runs)
+    if jobs is None:
+        charts.draw(drawings)
+    for drawing in drawings if jobs is not None else ():
+        jobs.start(charts.draw, [drawing])  # one job each: they run side by side where cores allow
     return {**result, "charts": [{"path": link.path, "alt": link.alt} for link in links]}
 
 

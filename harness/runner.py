@@ -13,7 +13,8 @@ from pathlib import Path
 from harness.outcomes import iter_records
 from harness.progress import Silent
 from harness.pytest_errors import explain
-from harness.session_env import RECORDS_ENV, SHARD_ENV
+from harness.session_env import RECORDS_ENV, SHARD_ENV, STEPS_ENV
+from harness.steps import steps_env
 
 _SUMMARY_WORDS = ("passed", "failed", "error", "skipped", "no tests ran", "deselected")
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")  # colour codes, when a project runs pytest with --color=yes
@@ -24,7 +25,7 @@ _STOP_GRACE = 10  # seconds pytest gets to finish after SIGTERM before it is kil
 class RunOptions:
     """How to run: xdist workers, a shard (index, count), extra pytest args, what the user sees."""
 
-    workers: int | None = None
+    workers: int | str | None = None  # "auto" until `harness.workers.resolve` makes it a count
     shard: tuple[int, int] | None = None
     pytest_args: tuple[str, ...] = ()
     verbose: bool = False
@@ -111,12 +112,18 @@ def run_session(
     echo: Callable[[str], None],
     progress: Silent | None = None,
     contexts: bool = False,
+    steps: tuple = (),
 ) -> Session:
-    """Run every invocation, all writing one coverage data file in `workdir`."""
+    """Run every invocation, all writing one coverage data file in `workdir`.
+
+    `contexts` records pytest-cov's per-test contexts; `steps` (the spec's) labels each test's lines
+    with its steps instead, which is all per-step figures need (`harness.session_plugin.StepContexts`).
+    """
     workdir.mkdir(parents=True, exist_ok=True)
     data_file, log_file = workdir / ".coverage", workdir / "pytest.log"
-    env = {**os.environ, "COVERAGE_FILE": str(data_file)}
+    env = {**bytecode_env(os.environ), "COVERAGE_FILE": str(data_file)}
     env.pop(SHARD_ENV, None)
+    env.pop(STEPS_ENV, None)
     if options.shard:
         env[SHARD_ENV] = f"{options.shard[0]}/{options.shard[1]}"
     progress = progress or Silent()
@@ -128,13 +135,43 @@ def run_session(
         start = log_file.stat().st_size if log_file.is_file() else 0
         progress.start(f"pytest {number}/{len(invocations)}" if len(invocations) > 1 else "pytest")
         try:
-            code, summary = _run(cmd, root, {**env, RECORDS_ENV: str(records)}, log_file, options, progress)
+            run_env = {**env, RECORDS_ENV: str(records)}
+            if steps:
+                run_env[STEPS_ENV] = steps_env(steps, inv.k, inv.markers)
+            code, summary = _run(cmd, root, run_env, log_file, options, progress)
         finally:
             progress.stop()
         error = explain(code, log_file, start, root)
         echo(f"    {summary or error or f'pytest exited with status {code}'}")
         processes.append(Process(inv, code, junit, records, error, summary))
     return Session(tuple(processes), data_file, log_file)
+
+
+def bytecode_env(environ) -> dict:
+    """The environment for pytest: with PYTHONDONTWRITEBYTECODE, bytecode cached outside the project instead.
+
+    Without a cache every pytest process (and every xdist worker) compiles every module it imports and
+    rewrites the asserts of every test module and plugin again: 1-2 s of CPU per process on a Django
+    project. PYTHONPYCACHEPREFIX keeps the project tree as clean as PYTHONDONTWRITEBYTECODE does.
+    """
+    env = dict(environ)
+    if env.get("PYTHONDONTWRITEBYTECODE") and not env.get("PYTHONPYCACHEPREFIX"):
+        cache = bytecode_cache(env)
+        if cache is not None:
+            del env["PYTHONDONTWRITEBYTECODE"]
+            env["PYTHONPYCACHEPREFIX"] = str(cache)
+    return env
+
+
+def bytecode_cache(env) -> Path | None:
+    """`$XDG_CACHE_HOME/harness/pycache` (default `~/.cache/...`); None when there is no home to put it in."""
+    base = env.get("XDG_CACHE_HOME", "")
+    if not os.path.isabs(base):  # unset, or relative (which the XDG spec says to ignore)
+        try:
+            base = Path(env.get("HOME") or Path.home()) / ".cache"
+        except (RuntimeError, KeyError):
+            return None
+    return Path(base) / "harness" / "pycache"
 
 
 def _selection(inv: Invocation) -> str:

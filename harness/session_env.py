@@ -2,3 +2,6 @@
 
 RECORDS_ENV = "HARNESS_RECORDS"  # where harness.session_plugin writes its JSON-lines test records
 SHARD_ENV = "HARNESS_SHARD"  # `K/N`: keep only the K-th of N slices of the collected tests
+# JSON `[[step number, [suite paths]], ...]`: label each test's coverage context with the steps it is in
+STEPS_ENV = "HARNESS_STEPS"
+STEP_CONTEXT = "harness-steps:"  # + the step numbers, e.g. `harness-steps:1,3`; a test in no step: none

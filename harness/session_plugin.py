@@ -3,7 +3,8 @@
 It writes one JSON line per collected-count and per finished test to `$HARNESS_RECORDS`, keyed by the
 node id (so a test counts under the file that collected it, inherited classes included), and, when
 `$HARNESS_SHARD` is `K/N`, keeps only the K-th of N slices of the collected tests. The harness reads
-the records for its counts and tails them for the progress display.
+the records for its counts and tails them for the progress display. With `$HARNESS_STEPS` it names
+coverage.py's dynamic context after the steps each test belongs to (`StepContexts`).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import os
 
 import pytest
 
-from harness.session_env import RECORDS_ENV, SHARD_ENV
+from harness.session_env import RECORDS_ENV, SHARD_ENV, STEP_CONTEXT, STEPS_ENV
 
 
 def shard_of(nodeids: list[str], index: int, count: int) -> set[str]:
@@ -35,11 +36,49 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         config.hook.pytest_deselected(items=deselected)
 
 
+def within(nodeid: str, path: str) -> bool:
+    """Whether a test's node id lies under a suite path (a directory, a file or a node id)."""
+    path = path.removeprefix("./").rstrip("/")
+    return nodeid == path or nodeid.startswith((f"{path}/", f"{path}::", f"{path}["))
+
+
+def step_context(numbers: list[int]) -> str:
+    return STEP_CONTEXT + ",".join(str(number) for number in numbers)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     path = os.environ.get(RECORDS_ENV)
     # xdist workers report to the controller, which records for everyone.
     if path and not hasattr(config, "workerinput"):
         config.pluginmanager.register(Recorder(path), "harness-recorder")
+    steps = os.environ.get(STEPS_ENV)
+    if steps:  # on an xdist controller it never fires: the workers run the tests
+        config.pluginmanager.register(StepContexts(json.loads(steps)), "harness-step-contexts")
+
+
+class StepContexts:
+    """Sets coverage.py's dynamic context to the steps of each test, so one run gives every step's figures.
+
+    A context per step set rather than per test (pytest-cov's `--cov-context=test` records three per
+    test): the data stays small and the context changes only where the steps change. Lines run while
+    modules were imported keep the empty context, which every step counts.
+    """
+
+    def __init__(self, steps: list[list]):
+        self.steps = [(number, tuple(paths)) for number, paths in steps]
+        self.current: str | None = None
+
+    @pytest.hookimpl(tryfirst=True)  # before the test's fixtures are set up
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        label = step_context([n for n, paths in self.steps if any(within(item.nodeid, p) for p in paths)])
+        if label == self.current:
+            return
+        import coverage  # here, not at the top: this plugin loads into sessions without pytest-cov too
+
+        cov = coverage.Coverage.current()
+        if cov is not None:
+            cov.switch_context(label)
+            self.current = label
 
 
 class Recorder:

@@ -72,6 +72,7 @@ def finish(
     """Write the shard's record (which makes it complete) and log its end."""
     shard_dir = session.data_file.parent
     meta = {
+        "root": str(project.root),  # where the data's absolute file names point: combine maps them
         "started_at": started,
         "finished_at": store.now(),
         "shard": list(options.shard),

@@ -1,38 +1,21 @@
-"""Which tests of a module run belong to which step: the tests its suites (and selections) ran."""
+"""Which tests of a module run belong to which step, told to the session plugin before the tests run."""
 
-from pathlib import Path
+import json
 
-from harness.outcomes import iter_records
-from harness.spec import Step, Suite
+from harness.spec import Step
 
 
-def step_tests(steps: tuple[Step, ...], processes: list[dict]) -> dict[int, list[str]]:
-    """Per step number, the node ids its suites ran, read from each pytest process's records."""
-    ran = [(process, _nodeids(process["records"])) for process in processes]
-    return {
-        number: sorted(
-            {
-                nodeid
-                for process, nodeids in ran
-                for suite in step.suites
-                if (suite.k, suite.markers) == (process["k"], process["markers"])
-                for nodeid in nodeids
-                if within(nodeid, suite)
-            }
-        )
+def step_paths(steps: tuple[Step, ...], k: str | None, markers: str | None) -> list[list]:
+    """Per step number, the suite paths whose tests it takes from a pytest process with this selection.
+
+    A step's tests are those its suites' paths hold, run under the same `-k` / `-m` selection.
+    """
+    return [
+        [number, [suite.path for suite in step.suites if (suite.k, suite.markers) == (k, markers)]]
         for number, step in enumerate(steps, 1)
-    }
+    ]
 
 
-def within(nodeid: str, suite: Suite) -> bool:
-    """Whether a test's node id lies under a suite path (a directory, a file or a node id)."""
-    path = suite.path.removeprefix("./").rstrip("/")
-    return nodeid == path or nodeid.startswith((f"{path}/", f"{path}::", f"{path}["))
-
-
-def _nodeids(records: str) -> set[str]:
-    return {
-        record["nodeid"]
-        for _, record in iter_records(Path(records))
-        if record.get("event") == "test" and not record.get("collection")
-    }
+def steps_env(steps: tuple[Step, ...], k: str | None, markers: str | None) -> str:
+    """The value of `HARNESS_STEPS` for one pytest process (see `harness.session_plugin`)."""
+    return json.dumps(step_paths(steps, k, markers))

@@ -13,14 +13,17 @@ from harness import (
     layout,
     measure,
     outputs,
+    prewarm,
     progress,
     render,
     results,
     shard_store,
     store,
     stored,
+    workers,
 )
 from harness.acceptance import latest_acceptance
+from harness.background import Jobs
 from harness.catalog import check_spec
 from harness.contract import Inputs, Measured
 from harness.errors import DataError, SpecError, UsageError
@@ -30,7 +33,6 @@ from harness.outcomes import read_records
 from harness.project import Project
 from harness.runner import RunOptions, run_session
 from harness.spec import ModuleSpec
-from harness.steps import step_tests
 from harness.targets import (
     STATUS_LABELS,
     carried_targets,
@@ -51,6 +53,10 @@ def prepare(
     files = check_spec(project, spec)
     if step is not None and not 1 <= step <= len(spec.steps):
         raise UsageError(f"{spec.id} has {len(spec.steps)} step(s); --step {step} does not exist")
+    if spec.steps and step is None and any(a.startswith("--cov-context") for a in options.pytest_args):
+        raise UsageError(
+            f"{spec.id}: drop --cov-context (its steps' figures need the harness's own contexts)"
+        )
     if options.shard:
         return Inputs()
     module_level = step is None  # a step run has its own targets: no carried items, no acceptance
@@ -112,7 +118,7 @@ def _measure_baseline(project: Project, spec: ModuleSpec, options: RunOptions, e
         if broken or not session.data_file.is_file():
             why = broken.error if broken else "no coverage recorded"
             raise DataError(f"{spec.path}: baseline.suites: {why} (see {project.relative(at.baseline_log)})")
-        report = measure.write_reports(project.root, session.data_file, work / "out")
+        report = measure.json_report(project.root, session.data_file, work / "out")
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return {
@@ -148,29 +154,39 @@ def run_module(
     label = f"{spec.id}{f' step {step}' if step else ''}{f' shard {shard}' if shard else ''}"
     with events.run_span(project, spec, step=step, shard=shard) as span:
         echo(f"Running {label}: {len(suites)} suite path(s), measuring {', '.join(spec.source)}")
-        started = store.now()
         at = layout.files(project, spec.id, step)
-        work = shard_store.fresh_dir(at, options.shard) if options.shard else _workdir(at)
-        try:
-            contexts = bool(spec.steps) and step is None
-            session = run_session(
-                project.root, suites, spec.source, work, options, echo, _display(options), contexts
-            )
-            if options.shard:
-                shard_store.finish(project, spec, session, started, options, span, echo)
-                return None
-            processes = shard_store.processes_of(session)
-            measured = measure_session(
-                project, spec, processes, session.data_file, work, started, options, step
-            )
-            return publish(project, spec, inputs, measured, work, processes, [session.log_file], span, echo)
-        except BaseException:
-            if options.shard:
+        options = workers.resolve(options, at.dir / layout.JUNIT, echo)
+        started = store.now()
+        if options.shard:
+            work = shard_store.fresh_dir(at, options.shard)
+            try:
+                session = _session(project, spec, suites, work, options, step, echo)
+                return shard_store.finish(project, spec, session, started, options, span, echo)
+            except BaseException:
                 shutil.rmtree(work, ignore_errors=True)  # an unfinished shard must not be combined
-            raise
+                raise
+        work = _workdir(at)
+        try:
+            session = _session(project, spec, suites, work, options, step, echo)
+            processes, logs = shard_store.processes_of(session), [session.log_file]
+            with Jobs() as jobs:
+                measured = measure_session(
+                    project, spec, processes, session.data_file, work, started, options, step, jobs=jobs
+                )
+                return publish(project, spec, inputs, measured, work, processes, logs, span, echo, jobs)
         finally:
-            if not options.shard:
-                shutil.rmtree(work, ignore_errors=True)
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def _session(project: Project, spec: ModuleSpec, suites, work: Path, options: RunOptions, step, echo):
+    """pytest over the suites (labelled by step in a module run); the report's libraries load meanwhile."""
+    warming = None if options.shard else prewarm.start()
+    steps = spec.steps if step is None else ()  # per-step figures need each test's steps
+    display = _display(options)
+    session = run_session(project.root, suites, spec.source, work, options, echo, display, steps=steps)
+    if warming is not None:
+        warming.join()  # before anything forks: a child must not start with a thread mid-import
+    return session
 
 
 def measure_session(
@@ -183,17 +199,27 @@ def measure_session(
     options: RunOptions,
     step: int | None,
     shards: int | None = None,
+    jobs: Jobs | None = None,
 ) -> Measured:
-    """Outcomes, coverage figures (per step too) and, if the session broke, why."""
+    """Outcomes, coverage figures (per step too) and, if the session broke, why.
+
+    coverage.py's XML and HTML reports are written by a job of `jobs` (by then, without it).
+    """
     outcomes = read_records(tuple(Path(p["records"]) for p in processes))
     ran = outcomes.totals.passed + outcomes.totals.failed
-    report, problem = _coverage_report(project, spec, data_file, work, ran)
+    numbers = tuple(range(1, len(spec.steps) + 1)) if step is None else ()
+    if jobs is not None and data_file.is_file():  # written while the figures are computed below
+        jobs.start(measure.write_artifacts, project.root, data_file, work / "out")
+    report, problem = _coverage_report(project, spec, data_file, work, ran, numbers)
+    if report is None and jobs is not None:
+        jobs.cancel()  # no figures, so no XML or HTML either (and their job's error would be the same)
+    elif report is not None and jobs is None:
+        measure.write_artifacts(project.root, data_file, work / "out")
     codes = [(p["exit_code"], p["error"]) for p in processes]
     failure = failure_reason(codes, outcomes.totals.counts(), problem)
     step_files = {}
     if report and not failure and spec.steps and step is None:
-        tests = step_tests(spec.steps, processes)
-        step_files = measure.step_figures(project.root, data_file, tests, work)
+        step_files = measure.step_figures(work / "out", list(numbers))
     return Measured(
         started_at=started,
         finished_at=store.now(),
@@ -210,8 +236,8 @@ def measure_session(
     )
 
 
-def _coverage_report(project: Project, spec: ModuleSpec, data_file: Path, work: Path, ran: int):
-    """coverage.py's JSON report, or None and why it is missing or measured nothing."""
+def _coverage_report(project: Project, spec: ModuleSpec, data_file: Path, work: Path, ran: int, steps=()):
+    """coverage.py's JSON report (and each step's), or None and why it is missing or measured nothing."""
     source, tests = ", ".join(spec.source), f"{ran} test{'s' if ran != 1 else ''}"
     hint = (
         f"the code the tests ran is not the code under `{source}` (imported from another path, e.g. an"
@@ -220,7 +246,7 @@ def _coverage_report(project: Project, spec: ModuleSpec, data_file: Path, work: 
     if not data_file.is_file():
         return None, f"coverage.py recorded no data for `{source}` although {tests} ran: {hint}"
     try:
-        report = measure.write_reports(project.root, data_file, work / "out")
+        report = measure.json_report(project.root, data_file, work / "out", steps)
     except DataError as err:
         return None, f"coverage.py measured nothing under `{source}` ({err}): {hint}"
     if measure.executed_nothing(report):
@@ -229,17 +255,30 @@ def _coverage_report(project: Project, spec: ModuleSpec, data_file: Path, work: 
 
 
 def publish(
-    project, spec, inputs: Inputs, measured: Measured, work: Path, processes, logs, span, echo: Echo
+    project,
+    spec,
+    inputs: Inputs,
+    measured: Measured,
+    work: Path,
+    processes,
+    logs,
+    span,
+    echo: Echo,
+    jobs: Jobs | None = None,
 ) -> dict:
-    """Evaluate, assemble and write every output of a finished session; log its end."""
+    """Evaluate, assemble and write every output of a finished session; log its end.
+
+    The charts are drawn by a job of `jobs`, which must all be done before the outputs are written.
+    """
     at = layout.files(project, spec.id, measured.step)
     evaluation = evaluate_run(spec, inputs, measured)
     spec_link = Path(os.path.relpath(spec.path, at.dir)).as_posix()
     result = results.assemble(spec, inputs, measured, evaluation, spec_link, spec.path.digest())
     finished = events.finished(project, result, span.run)
     runs = [*history.read_runs(project.trace_path, spec.id, measured.step), history.run_from_event(finished)]
-    result = outputs.draw_charts(at, result, runs)
-    outputs.write_run(at, work / "out", result, [Path(p["junit"]) for p in processes], logs)
+    result = outputs.draw_charts(at, result, runs, jobs)
+    junits = [Path(p["junit"]) for p in processes]
+    outputs.write_run(at, work / "out", result, junits, logs, jobs.wait if jobs else lambda: None)
     span.end(finished)
     if not measured.step:
         outputs.refresh_map(project)
@@ -298,15 +337,18 @@ def combine_module(project: Project, spec: ModuleSpec, echo: Echo) -> dict:
         try:
             data = [s.dir / ".coverage" for s in shards if (s.dir / ".coverage").is_file()]
             if data:
-                measure.combine(project.root, data, work / ".coverage")
+                roots = tuple(s.meta["root"] for s in shards if s.meta.get("root"))
+                measure.combine(project.root, data, work / ".coverage", roots)
             echo(f"Combining {len(shards)} shards of {spec.id}")
             processes = [p for s in shards for p in s.processes]
             started = min(s.meta["started_at"] for s in shards)
-            measured = measure_session(
-                project, spec, processes, work / ".coverage", work, started, options, None, len(shards)
-            )
             logs = [s.dir / layout.LOG for s in shards]
-            result = publish(project, spec, inputs, measured, work, processes, logs, span, echo)
+            with Jobs() as jobs:
+                data_file, count = work / ".coverage", len(shards)
+                measured = measure_session(
+                    project, spec, processes, data_file, work, started, options, None, count, jobs
+                )
+                result = publish(project, spec, inputs, measured, work, processes, logs, span, echo, jobs)
         finally:
             shutil.rmtree(work, ignore_errors=True)
     shutil.rmtree(layout.files(project, spec.id).shards, ignore_errors=True)

@@ -1,32 +1,31 @@
 """target_app fixtures shared by every module suite, built on the harness plugin's fixtures."""
 
 import os
+import sys
 from dataclasses import dataclass
 
 import pytest
-from hypothesis import HealthCheck, is_hypothesis_test, settings
-from hypothesis import strategies as st
 
 from target_app.realtime import ratelimit, utils
 from target_app.tournaments.models import Match, Tournament
 
-# Hypothesis profiles: "fast" (default) is derandomized so every run checks the same examples in
-# seconds; "long" explores far more, randomly: HYPOTHESIS_PROFILE=long pytest suites/module-6.7.
-settings.register_profile(
-    "fast",
-    max_examples=40,
-    derandomize=True,
-    database=None,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
-settings.register_profile(
-    "long",
-    max_examples=1000,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "fast"))
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Hypothesis profiles: "fast" (default) is derandomized so every run checks the same examples in
+    seconds; "long" explores far more, randomly: HYPOTHESIS_PROFILE=long pytest suites/module-6.7.
+
+    An xdist controller runs no test, so it skips importing Hypothesis (a second of start-up without a
+    bytecode cache, before any worker starts); the workers register the profiles themselves.
+    """
+    if getattr(config.option, "dist", "no") != "no" and not hasattr(config, "workerinput"):
+        return
+    from hypothesis import HealthCheck, settings
+
+    slow_ok = [HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+    tolerant = {"deadline": None, "suppress_health_check": slow_ok}
+    settings.register_profile("fast", max_examples=40, derandomize=True, database=None, **tolerant)
+    settings.register_profile("long", max_examples=1000, **tolerant)
+    settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "fast"))
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -38,6 +37,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     a 2-3 s phase). Hypothesis collects its local constants at collection for the same reason
     (HypothesisWorks/hypothesis#4627). With the tables on disk this takes milliseconds.
     """
+    if "hypothesis" not in sys.modules:  # no collected module imported it: no test draws text
+        return
+    from hypothesis import is_hypothesis_test
+    from hypothesis import strategies as st
+
     if any(isinstance(item, pytest.Function) and is_hypothesis_test(item.obj) for item in items):
         st.characters(codec="utf-8").validate()
 

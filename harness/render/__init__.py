@@ -204,6 +204,12 @@ def report_view(files: dict[str, dict], mutation: dict | None = None) -> dict:
     }
 
 
+def compile_templates() -> None:
+    """Compile the templates a run renders (`harness.prewarm` does this while pytest runs)."""
+    for name in ("completion_status.md.j2", "map_block.md.j2"):
+        _ENV.get_template(name)
+
+
 def completion_status(result: dict) -> str:
     text = _ENV.get_template("completion_status.md.j2").render(
         r=result,

@@ -1,0 +1,186 @@
+"""What makes runs fast must not change what they measure: workers, bytecode cache, step contexts, jobs."""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import coverage
+import pytest
+
+from harness import background, charts, workers
+from harness.runner import RunOptions, bytecode_env, run_session
+from harness.spec import Step, Suite
+from harness.workers import Advice, Timing
+
+OPS = "calc/ops.py"
+OPS_SUITE, BOX_SUITE = "suites/tests/test_ops.py", "suites/tests/test_box.py"
+SLOW_JUNIT = """<?xml version="1.0" encoding="utf-8"?><testsuites><testsuite>
+{}
+</testsuite></testsuites>"""
+
+
+@pytest.mark.parametrize(
+    ("timing", "cpus", "shards", "count", "why"),
+    [
+        (Timing(300, 30.0), 1, 1, 1, "1 CPU available"),
+        (None, 4, 1, 1, "no earlier run"),
+        (Timing(3000, 6.0), 4, 1, 1, "2.0 ms each on average"),
+        (Timing(100, 8.0), 4, 1, 1, "took 8.0 s, too little"),
+        (Timing(278, 20.0), 2, 1, 2, "278 tests took 20 s; 2 CPUs"),
+        (Timing(278, 20.0), 8, 1, 4, "278 tests"),  # a worker per 5 s of tests
+        (Timing(278, 20.0), 8, 2, 2, "278 tests"),  # a shard runs half of them
+        (Timing(278, 20.0), 8, 4, 1, "took 5.0 s, too little"),
+    ],
+)
+def test_auto_sizes_workers_from_the_last_run(timing, cpus, shards, count, why):
+    advice = workers.advise(timing, cpus, shards)
+    assert advice.count == count and why in advice.reason
+
+
+def test_last_timing_reads_the_junit_beside_the_report(tmp_path):
+    junit = tmp_path / "junit.xml"
+    assert workers.last_timing(junit) is None
+    junit.write_text(SLOW_JUNIT.format('<testcase name="a" time="1.5"/><testcase name="b" time="0.5"/>'))
+    assert workers.last_timing(junit) == Timing(2, 2.0)
+    junit.write_text("<testsuites><testsuite")
+    assert workers.last_timing(junit) is None
+
+
+def _slow_history(throwaway, seconds: float) -> None:
+    """A junit.xml beside the report as a run of slow tests would leave it."""
+    cases = "".join(f'<testcase name="t{i}" time="{seconds}"/>' for i in range(10))
+    throwaway.write("reports/mod-a/junit.xml", SLOW_JUNIT.format(cases))
+
+
+def test_workers_auto_runs_serially_first_then_sizes_from_the_last_run(throwaway, monkeypatch):
+    monkeypatch.setattr(workers, "usable_cpus", lambda: 2)
+    throwaway.spec("mod-a", suites=[OPS_SUITE, BOX_SUITE])
+    first = throwaway.harness("run", "mod-a", "--workers", "auto")
+    assert "Workers: none, serial (no earlier run to size them from)" in first.output
+    serial = throwaway.result("mod-a")
+    assert serial["options"]["workers"] is None
+    _slow_history(throwaway, 2.0)  # as if the tests had taken 20 s
+    second = throwaway.harness("run", "mod-a", "--workers", "auto")
+    assert second.exit_code == 0 and "Workers: 2 (the last run's 10 tests took 20 s; 2 CPUs)" in second.output
+    parallel = throwaway.result("mod-a")
+    assert parallel["options"]["workers"] == 2
+    assert (parallel["tests"], parallel["files"]) == (serial["tests"], serial["files"])
+
+
+def test_workers_that_will_not_pay_off_run_with_a_note(throwaway, monkeypatch):
+    monkeypatch.setattr(workers, "usable_cpus", lambda: 2)
+    throwaway.spec("mod-a", suites=[OPS_SUITE])
+    _slow_history(throwaway, 0.001)
+    outcome = throwaway.harness("run", "mod-a", "--workers", "2")
+    assert outcome.exit_code == 0 and throwaway.result("mod-a")["options"]["workers"] == 2
+    assert (
+        "Note: --workers 2 is likely slower than serial here: the last run's tests took 1.0 ms"
+        in outcome.output
+    )
+
+
+@pytest.mark.parametrize("value", ["0", "many", "-1"])
+def test_workers_takes_a_count_or_auto(throwaway, value):
+    throwaway.spec("mod-a", suites=[OPS_SUITE])
+    outcome = throwaway.harness("run", "mod-a", "--workers", value)
+    assert outcome.exit_code == 2 and "Invalid value for '--workers'" in outcome.output
+
+
+def test_bytecode_goes_to_a_cache_outside_the_project_only_when_python_writes_none(tmp_path):
+    cache = str(tmp_path / "cache")
+    assert bytecode_env({"XDG_CACHE_HOME": cache}) == {"XDG_CACHE_HOME": cache}
+    env = bytecode_env({"PYTHONDONTWRITEBYTECODE": "1", "XDG_CACHE_HOME": cache})
+    assert env == {"XDG_CACHE_HOME": cache, "PYTHONPYCACHEPREFIX": f"{cache}/harness/pycache"}
+    chosen = {"PYTHONDONTWRITEBYTECODE": "1", "PYTHONPYCACHEPREFIX": "/elsewhere"}
+    assert bytecode_env(chosen) == chosen  # the user's own choice stands
+    relative = bytecode_env({"PYTHONDONTWRITEBYTECODE": "1", "XDG_CACHE_HOME": "rel", "HOME": cache})
+    assert relative["PYTHONPYCACHEPREFIX"] == f"{cache}/.cache/harness/pycache"
+
+
+def test_a_run_without_bytecode_writes_none_into_the_project(throwaway, monkeypatch, tmp_path):
+    monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")
+    monkeypatch.delenv("PYTHONPYCACHEPREFIX", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    throwaway.spec("mod-a", suites=[OPS_SUITE])
+    assert throwaway.harness("run", "mod-a").exit_code == 0
+    assert not list(throwaway.root.rglob("__pycache__"))
+    cached = [p.name for p in (tmp_path / "cache/harness/pycache").rglob("*.pyc")]
+    assert any(name.startswith("test_ops.") and "pytest" in name for name in cached)  # asserts rewritten once
+
+
+def test_each_test_runs_under_its_steps_context(throwaway, tmp_path):
+    """The session plugin labels lines by step set; import-time lines keep the empty context."""
+    steps = (
+        Step("Box", (Suite(BOX_SUITE),), ()),
+        Step("Ops", (Suite(OPS_SUITE), Suite(BOX_SUITE, k="nothing")), ()),
+    )
+    suites = (Suite(OPS_SUITE), Suite(BOX_SUITE))
+    work = tmp_path / "work"
+    session = run_session(
+        throwaway.root, suites, ("calc",), work, RunOptions(), lambda line: None, steps=steps
+    )
+    assert session.exit_codes == (0,)
+    data = coverage.CoverageData(str(session.data_file))
+    data.read()
+    assert data.measured_contexts() == {"", "harness-steps:1", "harness-steps:2"}
+
+
+def test_a_spec_with_steps_refuses_a_cov_context_of_its_own(throwaway):
+    throwaway.spec("mod-a", suites=[OPS_SUITE], steps=[{"name": "Box", "suites": [BOX_SUITE]}])
+    outcome = throwaway.harness("run", "mod-a", "--", "--cov-context=test")
+    assert outcome.exit_code == 2
+    assert (
+        outcome.output
+        == "Error: mod-a: drop --cov-context (its steps' figures need the harness's own contexts)\n"
+    )
+
+
+def _figures(path: Path) -> dict:
+    result = json.loads(path.read_text(encoding="utf-8"))
+    return {key: result[key] for key in ("status", "tests", "overall", "files", "steps", "suites")}
+
+
+def test_forked_jobs_write_what_inline_jobs_write(throwaway, tmp_path, monkeypatch):
+    """The console script forks its background jobs (one thread); in-process, forced inline: same files."""
+    throwaway.spec("mod-a", suites=[OPS_SUITE, BOX_SUITE], targets={OPS: 99})
+    other = type(throwaway)(tmp_path / "inline")
+    shutil.copytree(throwaway.root, other.root)
+    exe = str(Path(sys.executable).parent / "harness")
+    done = subprocess.run(
+        [exe, "run", "mod-a"], cwd=throwaway.root, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    monkeypatch.setattr(background.Jobs, "_can_fork", lambda self: False)
+    assert other.harness("run", "mod-a").exit_code == 1
+    forked, inline = (p.root / "reports/mod-a" for p in (throwaway, other))
+    for name in ("charts/files.svg", "charts/coverage-trend.svg", "badge.svg", "results.json"):
+        if name == "results.json":  # the same figures; only the times differ
+            assert _figures(forked / name) == _figures(inline / name)
+        else:
+            assert (forked / name).read_bytes() == (inline / name).read_bytes(), name
+    assert sorted(p.name for p in (forked / "htmlcov").iterdir()) == sorted(
+        p.name for p in (inline / "htmlcov").iterdir()
+    )
+    assert (forked / "coverage.xml").read_text().count("<line ") == (
+        inline / "coverage.xml"
+    ).read_text().count("<line ")
+
+
+def test_a_chart_drawn_from_the_same_data_is_not_drawn_again(tmp_path):
+    result = {"module": "m", "overall": {"target": 80}, "files": {"a.py": {"percent": 50.0, "target": 80}}}
+    links, drawings = charts.module_charts(tmp_path, result, [])
+    assert [kind for kind, _, _ in drawings] == ["files"] and [link.path for link in links] == [
+        charts.FILES_SVG
+    ]
+    charts.draw(drawings)
+    svg = (tmp_path / charts.FILES_SVG).read_bytes()
+    assert b"<!-- harness chart " in svg.splitlines()[1]
+    assert charts.module_charts(tmp_path, result, [])[1] == []  # same data: the file stands
+    changed = {**result, "files": {"a.py": {"percent": 60.0, "target": 80}}}
+    assert [kind for kind, _, _ in charts.module_charts(tmp_path, changed, [])[1]] == ["files"]
+
+
+def test_advice_is_plain_data():
+    assert Advice(2, "why") == Advice(2, "why")
