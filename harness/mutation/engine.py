@@ -2,6 +2,8 @@
 
 import hashlib
 import re
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +23,7 @@ from harness.spec import ModuleSpec
 
 Echo = Callable[[str], None]
 SERVER_START = 300.0  # seconds a fast-mode server may take to import and collect the suites
+SAVE_EVERY = 30.0  # seconds between saves of new verdicts to the cache while mutants run
 
 
 @dataclass(frozen=True)
@@ -70,11 +73,10 @@ def mutate(project: Project, spec: ModuleSpec, options: MutateOptions, echo: Ech
     echo(f"Mutating {spec.id}: {len(files)} file(s), {len(mutants)} mutant(s){label}, {workers}")
     started = store.now()
     try:
-        entries, fresh = _run(project, spec, options, files, mutants, texts, echo)
+        entries = _run(project, spec, options, files, mutants, texts, echo)
     except KeyboardInterrupt:
         stored.log_events(project, [stored.event(project, spec.id, "mutation_interrupted", shard=shard)])
         raise
-    stored.update_cache(project, spec.id, fresh)
     meta = {
         "started_at": started,
         "finished_at": store.now(),
@@ -86,8 +88,9 @@ def mutate(project: Project, spec: ModuleSpec, options: MutateOptions, echo: Ech
     return finish(project, spec, files, entries, meta, echo)
 
 
-def _run(project, spec, options, files, mutants, texts, echo) -> tuple[list[dict], dict]:
-    """Map tests to lines and run the mutants that need it, in copies removed however the run ends."""
+def _run(project, spec, options, files, mutants, texts, echo) -> list[dict]:
+    """Map tests to lines and run the mutants that need it, in copies removed however the run ends.
+    Verdicts reach the cache as they come, so a run that is stopped resumes where it was."""
     copied = project_files(project.root, project.reports_dir)
     roots = import_roots(files, set(copied))
     logs = project.module_dir(spec.id) / ".work" / "mutation-logs"
@@ -106,16 +109,48 @@ def _run(project, spec, options, files, mutants, texts, echo) -> tuple[list[dict
                 f"  {len(plan.jobs)} to run, {len(plan.done)} decided without running"
                 " (no tests, equivalent, cached)"
             )
-            pool = Pool(workers, _Progress(len(plan.jobs), echo, options.verbose), logs, started)
-            verdicts = pool.run(plan.jobs)
+            progress = _Progress(len(plan.jobs), echo, options.verbose)
+            checkpoint = Checkpoint(project, spec.id, plan.keys, progress)
+            pool = Pool(workers, checkpoint, logs, started)
+            try:
+                verdicts = pool.run(plan.jobs)
+            finally:
+                checkpoint.save()
         if started:
             _report_modes(pool, echo)
     entries = dict(plan.done)
-    fresh = {}
     for job in plan.jobs:
         entries[job.mutant.id] = record.entry(job.mutant, verdicts[job.mutant.id], job.tests)
-        fresh[job.mutant.id] = {"key": plan.keys[job.mutant.id], "status": verdicts[job.mutant.id]}
-    return [entries[m.id] for m in mutants], fresh
+    return [entries[m.id] for m in mutants]
+
+
+class Checkpoint:
+    """Passes each verdict on to the progress display and keeps it for the cache, saving what is new
+    every SAVE_EVERY seconds and once more however the run ends (`save`): a run that is interrupted,
+    or killed outright, loses at most the last interval's verdicts, and the next run starts from the
+    rest. Called from the pool's worker threads."""
+
+    def __init__(self, project: Project, module_id: str, keys: dict, progress, clock=time.monotonic):
+        self.project, self.module_id, self.keys = project, module_id, keys
+        self.progress, self.clock = progress, clock
+        self.lock = threading.Lock()
+        self.pending: dict[str, dict] = {}
+        self.saved_at = clock()
+
+    def __call__(self, job: Job, verdict: str) -> None:
+        with self.lock:
+            self.pending[job.mutant.id] = {"key": self.keys[job.mutant.id], "status": verdict}
+            due = self.clock() - self.saved_at >= SAVE_EVERY
+        self.progress(job, verdict)
+        if due:
+            self.save()
+
+    def save(self) -> None:
+        with self.lock:
+            pending, self.pending = self.pending, {}
+            self.saved_at = self.clock()
+        if pending:
+            stored.update_cache(self.project, self.module_id, pending)
 
 
 def _report_modes(pool: Pool, echo: Echo) -> None:

@@ -266,6 +266,28 @@ def test_a_killed_run_leaves_the_tree_unchanged_and_no_copies_or_processes(copie
     assert not left, [(p / "cmdline").read_bytes() for p in left]
 
 
+def test_a_stopped_run_resumes_from_the_verdicts_it_reached(copied):
+    cache = copied.root / "reports/m/.work/mutation-cache.json"
+    cache.unlink()
+    cmd = [sys.executable, "-c", "from harness.cli import main; main()", "--root", str(copied.root)]
+    proc = subprocess.Popen(
+        [*cmd, "mutate", "m", "-v", *FAST], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    seen = []
+    for line in proc.stdout:  # until the first verdict is out
+        seen.append(line)
+        if line.lstrip().startswith("[1/"):
+            break
+    proc.send_signal(signal.SIGTERM)
+    seen.append(proc.communicate(timeout=30)[0])
+    assert proc.returncode != 0, "".join(seen)
+    reached = json.loads(cache.read_text())["mutants"]
+    assert reached, "".join(seen)
+    again = copied.harness("mutate", "m", *FAST)
+    assert f"{11 - len(reached)} to run, {3 + len(reached)} decided without running" in again.output
+    assert by_position(json.loads((copied.root / "reports/m/mutation.json").read_text())) == EXPECTED
+
+
 def _cwd_in(proc: Path, folder: Path) -> bool:
     try:
         return str(folder) in os.readlink(proc / "cwd")

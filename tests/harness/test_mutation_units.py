@@ -7,11 +7,13 @@ import pytest
 from coverage import CoverageData
 
 from harness.errors import UsageError
-from harness.mutation import gating, operators, record
+from harness.mutation import gating, operators, record, stored
+from harness.mutation.engine import SAVE_EVERY, Checkpoint
 from harness.mutation.execute import Job, Killers, failed_test
 from harness.mutation.generate import generate
 from harness.mutation.isolate import environment, import_roots, project_files
 from harness.mutation.selection import LineTests, Timing, node_id, read_contexts
+from harness.project import Project
 from harness.spec import Target
 
 EVERY_KIND = """\
@@ -343,3 +345,27 @@ def test_files_are_named_from_the_root_or_the_working_directory(tmp_path):
         UsageError, match=r"--file ../outside/x.py: not a file the module measures \(source: calc\)"
     ):
         chosen_files(project, spec, measured, ("../outside/x.py",), tmp_path)
+
+
+def test_verdicts_reach_the_cache_every_interval_and_at_the_end(tmp_path):
+    project = Project(tmp_path)
+    jobs = [Job(m, ("t::a",), 1.0) for m in generate("pkg/pick.py", EVERY_KIND)[:3]]
+    keys = {job.mutant.id: f"key-{n}" for n, job in enumerate(jobs)}
+    now, shown = [0.0], []
+    checkpoint = Checkpoint(project, "m", keys, lambda job, verdict: shown.append(verdict), lambda: now[0])
+
+    def cached():
+        return (stored.read_json(stored.cache_path(project, "m"), "cache") or {}).get("mutants", {})
+
+    checkpoint(jobs[0], "killed")
+    assert cached() == {}  # within the interval: kept, not yet written
+    now[0] = SAVE_EVERY
+    checkpoint(jobs[1], "survived")
+    assert cached() == {
+        jobs[0].mutant.id: {"key": "key-0", "status": "killed"},
+        jobs[1].mutant.id: {"key": "key-1", "status": "survived"},
+    }
+    checkpoint(jobs[2], "timeout")
+    checkpoint.save()  # the end of the run, however it ended
+    assert cached()[jobs[2].mutant.id] == {"key": "key-2", "status": "timeout"}
+    assert shown == ["killed", "survived", "timeout"]
