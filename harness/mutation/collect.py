@@ -49,7 +49,8 @@ def map_tests(
     if failed:
         listed = ", ".join(sorted(failed)[:3])
         echo(f"  {len(failed)} test(s) fail without any mutant and are not used: {listed}")
-    return LineTests(read_contexts(data_file, copy, files, failed), durations, overhead)
+    usable = {test: seconds for test, seconds in durations.items() if test not in failed}
+    return LineTests(read_contexts(data_file, copy, files, failed), usable, overhead)
 
 
 def _command(spec: ModuleSpec, paths, k: str | None, markers: str | None, append: bool) -> list[str]:

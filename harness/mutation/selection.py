@@ -18,7 +18,8 @@ class Timing:
 
 @dataclass(frozen=True)
 class LineTests:
-    """Per measured file, per line, the node ids whose setup, call or teardown ran it."""
+    """Per measured file, per line, the node ids whose setup, call or teardown ran it; the duration of
+    every test of the mapping run that passed (the tests a mutant may use)."""
 
     lines: dict[str, dict[int, frozenset[str]]]
     durations: dict[str, float]
@@ -30,9 +31,11 @@ class LineTests:
         """The tests for a mutant on lines `span` of `file`, fastest first; () when none ran them.
 
         A line run only at import time (module constants, class attributes, `def` lines) is covered
-        by every test that ran any line of the file: the import is what they all share. The tests
-        that ran `users` (the lines that read what the mutated line binds) go first, as the likely
-        killers, so `-x` stops early; the set of tests is the same.
+        by every test that ran any line of the file: the import is what they all share. A file of
+        which no test ran a line (a routing table, a module of constants) was imported for all of
+        them: every test of the run covers it. The tests that ran `users` (the lines that read what
+        the mutated line binds) go first, as the likely killers, so `-x` stops early; the set of
+        tests is the same.
         """
         by_line = self.lines.get(file, {})
         found = self._union(by_line, range(span[0], span[1] + 1))
@@ -40,6 +43,8 @@ class LineTests:
         if found == {IMPORT_TIME}:
             found = self._union(by_line, by_line)
             first = self._union(by_line, users) - {IMPORT_TIME}
+            if found == {IMPORT_TIME}:
+                found = set(self.durations)
         found.discard(IMPORT_TIME)
         return (*self._fastest(first), *self._fastest(found - first))
 

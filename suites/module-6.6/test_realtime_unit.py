@@ -1,6 +1,8 @@
 """Module 6.6 units: rate limiter and middleware, broadcasts, consumer helpers, match errors, JWT auth."""
 
+import json
 import logging
+import math
 from dataclasses import dataclass
 
 import jwt
@@ -15,7 +17,15 @@ from target_app.realtime.consumers import TournamentConsumer
 from target_app.realtime.match_consumer import MatchConsumer
 from target_app.realtime.middleware import JWTAuthMiddleware, token_from_scope
 from target_app.realtime.middleware_ratelimit import RateLimitMiddleware, client_identity, payload_size
-from target_app.realtime.protocol import FrameError, frame_data, parse_frame, positive_id, user_role
+from target_app.realtime.protocol import (
+    FrameError,
+    error_frame,
+    frame_data,
+    parse_frame,
+    positive_id,
+    server_frame,
+    user_role,
+)
 from target_app.realtime.ratelimit import Limiter
 from target_app.realtime.ratelimit_backends import MemoryBackend, RateDecision, RedisBackend
 from target_app.realtime.routing import websocket_urlpatterns
@@ -331,6 +341,33 @@ class TestConsumerHelpers:
         assert frame_error("[" * 100_000) == "invalid_json"
         assert parse_frame('{"type": "ping", "timestamp": 1.5}', None) == {"type": "ping", "timestamp": 1.5}
 
+    def test_frame_errors_carry_the_documented_messages(self):
+        """docs/protocol.md lists each frame error's message; the exception reads as its message."""
+        cases = {
+            (None, b"{}"): "binary frames are not supported; send JSON text",
+            ("{type: ping}", None): "frame is not valid JSON",
+            ('{"v": NaN}', None): "frame is not valid JSON",
+            ('{"v": 1e999}', None): "frame is not valid JSON",
+            ("[]", None): "a frame is a JSON object with a string 'type'",
+        }
+        for (text, data), message in cases.items():
+            with pytest.raises(FrameError) as caught:
+                parse_frame(text, data)
+            assert (caught.value.message, str(caught.value)) == (message, message), text
+        with pytest.raises(FrameError) as caught:
+            frame_data({"type": "x", "data": None})
+        assert (caught.value.message, str(caught.value)) == ("'data' must be an object",) * 2
+
+    def test_frames_the_server_sends_never_carry_nan_or_infinity(self):
+        """A non-finite number in an outgoing frame is a bug: refused before it reaches a client."""
+        pong = {"type": "pong", "data": {"timestamp": 1.5}}
+        assert json.loads(server_frame("pong", {"timestamp": 1.5})) == pong
+        for value in (math.nan, math.inf, -math.inf):
+            with pytest.raises(ValueError):
+                server_frame("pong", {"timestamp": value})
+            with pytest.raises(ValueError):
+                error_frame("rate_limited", "slow down", {"retry_after": value})
+
     def test_parse_frame_rejects_wrong_shapes_as_invalid_schema(self):
         """Non-objects, a missing or non-string type, and a non-object `data` are invalid_schema."""
         for text in ("[]", "1", '"ping"', "{}", '{"type": null}', '{"type": 1}', '{"type": ["ping"]}'):
@@ -346,6 +383,15 @@ class TestConsumerHelpers:
         assert [positive_id(raw) for raw in ("1", "42", "007")] == [1, 42, 7]
         for raw in (None, "", "0", "00", "-3", "+3", "1.5", "abc", " 1", "\u0663", "\u00b2", "7/x", 7):
             assert positive_id(raw) is None, raw
+
+    def test_ids_beyond_a_64_bit_key_are_one_past_the_largest(self):
+        """Up to 2**63 - 1 an id is itself; any longer one is 2**63, which no row has (close 4004)."""
+        largest = 2**63 - 1
+        assert positive_id(str(largest)) == largest
+        assert positive_id("0" + str(largest)) == largest  # leading zeros do not make it longer
+        assert positive_id(str(largest + 1)) == 2**63  # as long as the largest: read as it is
+        for raw in ("9" * 20, "1" + "0" * 19, "7" * 5000):
+            assert positive_id(raw) == 2**63, raw[:25]
 
     def test_user_role_precedence(self):
         """organizer > admin (staff or superuser) > participant > spectator."""
@@ -529,7 +575,9 @@ class TestJWTMiddlewareErrors:
 
         async def inner(scope, receive, send):
             seen.append(scope)
+            channels.append((receive, send))
 
+        channels = []
         app = JWTAuthMiddleware(inner)
         alice, bob = harness_jwt.valid(cast.alice), harness_jwt.valid(cast.bob)
         header = [(b"Authorization", f"Bearer {bob}".encode())]
@@ -538,7 +586,9 @@ class TestJWTMiddlewareErrors:
         )
         await app({"type": "websocket", "query_string": b"", "headers": header}, None, None)
         await app({"type": "websocket", "query_string": b"token=junk", "headers": header}, None, None)
-        await app({"type": "http", "query_string": f"token={alice}".encode()}, None, None)
+        receive, send = object(), object()  # stand-ins the middleware must hand on as they are
+        await app({"type": "http", "query_string": f"token={alice}".encode()}, receive, send)
+        assert channels[3] == (receive, send)
         assert [scope.get("user") for scope in seen[:2]] == [cast.alice, cast.bob]
         assert ["auth_error" in scope for scope in seen[:2]] == [False, False]
         assert seen[2]["auth_error"] == "malformed" and isinstance(seen[2]["user"], AnonymousUser)

@@ -10,11 +10,14 @@ from typing import Any
 
 import pytest
 import time_machine
+from django.conf import settings as django_settings
 from django.contrib.auth.models import AnonymousUser
+from django.test import override_settings
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from target_app.realtime.middleware import authenticate, create_token, decode_user_id, signing_key
+from target_app.realtime.tokens import bearer_token
 
 AUTH_ERRORS = {"missing", "malformed", "expired", "bad_signature", "unknown_user", "inactive_user"}
 B64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
@@ -350,3 +353,48 @@ def test_minted_tokens_carry_the_user_until_they_expire(user_id, ttl, issued):
         assert decode_user_id(token) == (user_id, None)
     with time_machine.travel(issued + ttl + 1, tick=False):
         assert decode_user_id(token) == (None, "expired")
+
+
+def test_minting_defaults_to_now_and_the_configured_lifetime():
+    """Without `now` and `ttl`, a token is issued at the current second for `JWT_DEFAULT_TTL` seconds."""
+    with time_machine.travel(1_800_000_000, tick=False):
+        token = create_token(7)
+    claims = json.loads(base64.urlsafe_b64decode(token.split(".")[1] + "=="))
+    issued = 1_800_000_000
+    assert claims == {"user_id": 7, "iat": issued, "exp": issued + django_settings.JWT_DEFAULT_TTL}
+    assert json.loads(base64.urlsafe_b64decode(token.split(".")[0] + "=="))["alg"] == "HS256"
+
+
+def test_tokens_are_signed_with_jwt_signing_key_when_it_is_set():
+    """`JWT_SIGNING_KEY` signs and verifies; without it (or empty) `SECRET_KEY` does (the protocol's key)."""
+    own_key = "a-signing-key-of-its-own-" + "k" * 32
+    with override_settings(JWT_SIGNING_KEY=own_key):
+        assert signing_key() == own_key
+        token = create_token(7, now=time.time())
+        assert decode_user_id(token) == (7, None)
+    assert decode_user_id(token) == (None, "bad_signature")  # signed with the other key
+    assert decode_user_id(sign({"alg": "HS256"}, good_claims(7, time.time()), key=own_key)) == (
+        None,
+        "bad_signature",
+    )
+    for unset in ("", None):
+        with override_settings(JWT_SIGNING_KEY=unset):
+            assert signing_key() == django_settings.SECRET_KEY
+    with override_settings():
+        del django_settings.JWT_SIGNING_KEY
+        assert signing_key() == django_settings.SECRET_KEY
+
+
+@pytest.mark.parametrize("nbf", [True, "0", "1e3", None, [0]])
+def test_a_not_before_that_is_not_a_number_is_malformed(nbf):
+    """RFC 7519 times are numbers: `nbf` as a boolean, a numeric string or null is refused like `iat`."""
+    now = time.time()
+    assert decode_user_id(sign({"alg": "HS256"}, {**good_claims(7, now), "nbf": nbf})) == (None, "malformed")
+    assert decode_user_id(sign({"alg": "HS256"}, {**good_claims(7, now), "nbf": int(now) - 60})) == (7, None)
+
+
+def test_the_bearer_scheme_is_read_before_the_first_space():
+    """`Bearer <token>` in any case, spaces around the token ignored; another scheme is no token."""
+    assert [bearer_token(value) for value in ("Bearer abc", "bearer  abc", " BEARER abc ")] == ["abc"] * 3
+    assert bearer_token("Bearer a b") == "a b"  # not a JWT: refused later as malformed, not as missing
+    assert [bearer_token(value) for value in ("Basic abc", "Bearer", "Bearer   ", "", None)] == [None] * 5

@@ -240,6 +240,8 @@ def test_covering_tests_come_from_the_mutated_lines_fastest_first():
     )  # import time: all of the file's
     assert tests.covering("a.py", (1, 1), users=frozenset({4})) == ("t::other", "t::fast", "t::slow")
     assert tests.covering("a.py", (2, 2)) == ()
+    only_imported = LineTests({"r.py": {1: frozenset({""})}}, durations=tests.durations, overhead=1.0)
+    assert only_imported.covering("r.py", (1, 1)) == ("t::fast", "t::other", "t::slow")  # the session's
     assert tests.timeout(("t::fast", "t::slow"), Timing(factor=2, slack=0.5)) == 2 * (1.0 + 2.5) + 0.5
 
 
