@@ -69,4 +69,12 @@ def map_row(spec: ModuleSpec, result: dict, link: str) -> dict:
         "finished_at": result["finished_at"],
         "link": link,
         "mutation": ((result.get("mutation") or {}).get("overall") or {}).get("score"),
+        "mutated": mutated_files(result),
     }
+
+
+def mutated_files(result: dict) -> tuple[int, int]:
+    """(files with mutation results, files measured): a total over some of the files says so."""
+    mutated = (result.get("mutation") or {}).get("files", {})
+    files = result.get("files", {})
+    return sum(1 for path in files if path in mutated), len(files)

@@ -9,6 +9,7 @@ import re
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from harness.charts import markdown_image
+from harness.results import mutated_files
 from harness.targets import STATUS_LABELS
 
 ICONS = {"complete": "✅", "complete_with_variance": "✅", "in_progress": "🔄", "failed": "❌"}
@@ -142,10 +143,12 @@ def _environment() -> Environment:
         image=lambda chart: markdown_image(chart["alt"], chart["path"]),
         metric_name=metric_name,
         mutation_cell=lambda path, r: mutation_cell(r.get("mutation"), path),
+        mutation_total=lambda r: mutation_total(r["mutation"]["overall"]["score"], mutated_files(r)),
         origin=origin,
     )
     env.filters.update(tests=tests_line)
     env.globals.update(labels=STATUS_LABELS, icons=ICONS, mark=mark, step_mark=step_mark, shortfall=shortfall)
+    env.globals.update(mutation_total=mutation_total)
     return env
 
 
@@ -180,6 +183,12 @@ def mutation_cell(mutation: dict | None, path: str) -> str:
         return "—"
     target = "" if entry["target"] is None else (" ✅" if entry["gating_met"] and entry["met"] else " ❌")
     return f"{pct(entry['score'])}{target}"
+
+
+def mutation_total(score: float | None, mutated: tuple[int, int]) -> str:
+    """The module's total mutation score; `(4 of 11 files)` after it when not every file was mutated."""
+    done, files = mutated
+    return pct(score) if score is None or done >= files else f"{pct(score)} ({done} of {files} files)"
 
 
 def report_view(files: dict[str, dict], mutation: dict | None = None) -> dict:

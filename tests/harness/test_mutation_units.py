@@ -14,6 +14,8 @@ from harness.mutation.generate import generate
 from harness.mutation.isolate import environment, import_roots, project_files
 from harness.mutation.selection import LineTests, Timing, node_id, read_contexts
 from harness.project import Project
+from harness.render import mutation_total
+from harness.results import mutated_files
 from harness.spec import Target
 
 EVERY_KIND = """\
@@ -371,3 +373,11 @@ def test_verdicts_reach_the_cache_every_interval_and_at_the_end(tmp_path):
     checkpoint.save()  # the end of the run, however it ended
     assert cached()[jobs[2].mutant.id] == {"key": "key-2", "status": "timeout"}
     assert shown == ["killed", "survived", "timeout"]
+
+
+def test_a_total_over_some_of_the_files_says_how_many():
+    result = {"files": {"a.py": {}, "b.py": {}, "c.py": {}}, "mutation": {"files": {"a.py": {}}}}
+    assert mutated_files(result) == (1, 3)
+    assert mutation_total(100.0, (1, 3)) == "100.0% (1 of 3 files)"  # not a module-wide 100%
+    assert mutation_total(92.5, (3, 3)) == "92.5%"
+    assert mutation_total(None, (0, 3)) == "—"
