@@ -2,8 +2,11 @@
 
 import asyncio
 import json
+import logging
+import time
 
 import pytest
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from suites.realtime_checks import (
     Recorder,
@@ -21,6 +24,7 @@ from suites.realtime_checks import (
 from target_app.realtime import ratelimit, utils
 from target_app.realtime.middleware_ratelimit import RateLimitMiddleware
 from target_app.realtime.ratelimit import connection_key
+from target_app.realtime.ratelimit_backends import MemoryBackend
 
 pytestmark = pytest.mark.looptime
 
@@ -569,3 +573,130 @@ class TestMiddlewareAlone:
         )
         assert answer is None
         return sent, inbox
+
+
+# -- the limiter's bookkeeping between a store that fails and its in-process fallback -------------------
+
+
+class FlakyStore(MemoryBackend):
+    """An in-process store that fails as an unreachable Redis does while `down`; notes being closed."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.down = False
+        self.closed = 0
+
+    def _answer(self) -> None:
+        if self.down:
+            raise RedisConnectionError("Connection refused")
+
+    async def hit(self, key, rate, burst, now):
+        self._answer()
+        return await super().hit(key, rate, burst, now)
+
+    async def acquire(self, key, limit):
+        self._answer()
+        return await super().acquire(key, limit)
+
+    async def release(self, key):
+        self._answer()
+        await super().release(key)
+
+    async def count(self, key):
+        self._answer()
+        return await super().count(key)
+
+    def close_nowait(self) -> None:
+        self.closed += 1
+        super().close_nowait()
+
+
+class TestLimiterFallback:
+    """Slots are given back where they were taken; outages and recoveries are logged with their cause."""
+
+    @pytest.fixture
+    def limiter(self):
+        now = [100.0]
+        primary, fallback = FlakyStore(), FlakyStore()
+        limiter = ratelimit.Limiter(primary, fallback, clock=lambda: now[0])
+        return limiter, primary, fallback, now
+
+    async def test_slots_taken_in_the_fallback_are_each_given_back_there(self, limiter):
+        limiter, primary, fallback, now = limiter
+        primary.down = True
+        assert [await limiter.acquire("k", 5) for _ in range(3)] == [True] * 3
+        assert await fallback.count("k") == 3
+        primary.down = False
+        now[0] += ratelimit.REDIS_RETRY_COOLDOWN
+        assert await limiter.acquire("k", 5)  # Redis again
+        for expected_fallback in (2, 1, 0):
+            await limiter.release("k")
+            assert await fallback.count("k") == expected_fallback
+        assert await primary.count("k") == 1  # the one slot Redis granted is still held there
+        await limiter.release("k")
+        assert await primary.count("k") == 0
+
+    async def test_redis_is_asked_again_exactly_after_the_cooldown(self, limiter):
+        limiter, primary, fallback, now = limiter
+        primary.down = True
+        await limiter.hit("m", rate=1, burst=1)
+        primary.down = False
+        now[0] += ratelimit.REDIS_RETRY_COOLDOWN - 0.001
+        assert await limiter.acquire("k", 1) and await fallback.count("k") == 1
+        now[0] += 0.001
+        assert await limiter.acquire("k2", 1) and await primary.count("k2") == 1
+        assert ratelimit.REDIS_RETRY_COOLDOWN == 5.0  # docs/protocol.md: retried after 5 s
+
+    async def test_a_release_that_reaches_redis_again_ends_the_outage(self, limiter, caplog):
+        limiter, primary, _, now = limiter
+        caplog.set_level(logging.INFO, logger=ratelimit.__name__)
+        assert await limiter.acquire("k", 1)  # held in Redis
+        primary.down = True
+        await limiter.hit("m", rate=1, burst=1)
+        assert limiter.degraded
+        primary.down = False
+        now[0] += ratelimit.REDIS_RETRY_COOLDOWN
+        await limiter.release("k")
+        assert not limiter.degraded and await primary.count("k") == 0
+        messages = [r.getMessage() for r in caplog.records if r.name == ratelimit.__name__]
+        assert messages == [
+            "Redis unreachable (Connection refused); rate limits are served in-process until it is back",
+            "Redis is reachable again; rate limits are served from Redis",
+        ]
+
+    async def test_a_release_that_finds_redis_gone_starts_the_outage_with_its_cause(self, limiter, caplog):
+        limiter, primary, _, _ = limiter
+        caplog.set_level(logging.INFO, logger=ratelimit.__name__)
+        assert await limiter.acquire("k", 1)
+        primary.down = True
+        await limiter.release("k")
+        assert limiter.degraded
+        assert [r.getMessage() for r in caplog.records if r.name == ratelimit.__name__] == [
+            "Redis unreachable (Connection refused); rate limits are served in-process until it is back"
+        ]
+
+    def test_closing_without_a_loop_closes_both_stores(self, limiter):
+        limiter, primary, fallback, _ = limiter
+        limiter.close_nowait()
+        assert (primary.closed, fallback.closed) == (1, 1)
+
+
+def test_a_limiter_built_from_settings_reads_the_clock_it_is_given(settings):
+    settings.REDIS_URL = ""
+    assert ratelimit.build_limiter(clock=time.monotonic).clock is time.monotonic
+    assert ratelimit.build_limiter().clock is ratelimit.loop_clock
+
+
+def test_resetting_closes_the_limiter_and_settings_that_shape_it_reset_it(settings, monkeypatch):
+    settings.REDIS_URL = ""
+    first = ratelimit.get_limiter()
+    closed = []
+    monkeypatch.setattr(first, "close_nowait", lambda: closed.append(True))
+    settings.DEBUG = not settings.DEBUG  # unrelated: the limiter stays
+    assert ratelimit.get_limiter() is first and closed == []
+    settings.WS_ROOM_MAX = 7
+    assert closed == [True]
+    second = ratelimit.get_limiter()
+    assert second is not first
+    settings.REDIS_URL = ""  # set again: a change all the same
+    assert ratelimit.get_limiter() is not second

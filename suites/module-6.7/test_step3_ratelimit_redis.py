@@ -58,6 +58,8 @@ class TestRedisBackend:
         alice = await join(harness_ws, match, cast.alice)
         conn, room = connection_key("user", str(cast.alice.pk)), room_key(utils.match_group(match.pk))
         assert (client.get(conn), client.get(room)) == (b"1", b"1")
+        # A process that dies holding slots frees them within the hour (docs/protocol.md).
+        assert 3590 < client.ttl(conn) <= 3600 and 3590 < client.ttl(room) <= 3600
         assert client.ttl(conn) > 0 and client.ttl(room) > 0  # a crashed process's slots expire
         assert await ping(alice, 1) == pong(1)
         bucket = client.hgetall(message_key("user", str(cast.alice.pk)))
