@@ -24,7 +24,7 @@ from suites.realtime_checks import (
 from target_app.realtime import ratelimit, utils
 from target_app.realtime.middleware_ratelimit import RateLimitMiddleware
 from target_app.realtime.ratelimit import connection_key
-from target_app.realtime.ratelimit_backends import MemoryBackend
+from target_app.realtime.ratelimit_backends import MemoryBackend, take_token
 
 pytestmark = pytest.mark.looptime
 
@@ -700,3 +700,27 @@ def test_resetting_closes_the_limiter_and_settings_that_shape_it_reset_it(settin
     assert second is not first
     settings.REDIS_URL = ""  # set again: a change all the same
     assert ratelimit.get_limiter() is not second
+
+
+async def test_the_in_process_store_counts_each_holder_and_forgets_all_when_closed():
+    store = MemoryBackend()
+    assert [await store.acquire("k", 3) for _ in range(4)] == [True, True, True, False]
+    await store.release("k")
+    assert await store.count("k") == 2
+    await store.hit("m", rate=1, burst=1, now=0.0)
+    assert not (await store.hit("m", rate=1, burst=1, now=0.0)).allowed
+    await store.aclose()
+    assert await store.count("k") == 0
+    assert (await store.hit("m", rate=1, burst=1, now=0.0)).allowed  # a fresh bucket
+    await store.acquire("k", 3)
+    store.close_nowait()
+    assert await store.count("k") == 0
+
+
+def test_a_token_short_only_by_float_rounding_still_counts_as_whole():
+    """0.1 s at 10/s refills 0.9999999999999964 tokens: enough for one message, as one whole token is."""
+    decision, left, _ = take_token(1 - 1e-9, 0.0, rate=10.0, burst=3.0, now=0.0)
+    assert decision.allowed and left == pytest.approx(0.0, abs=1e-8)
+    assert not take_token(1 - 1e-6, 0.0, rate=10.0, burst=3.0, now=0.0)[0].allowed
+    refilled = take_token(0.0, 0.0, rate=10.0, burst=3.0, now=0.1)
+    assert refilled[0].allowed

@@ -19,6 +19,7 @@ from suites.realtime_checks import (
 )
 from target_app.realtime import consumers, ratelimit, utils
 from target_app.realtime.ratelimit import connection_key, message_key, room_key
+from target_app.realtime.ratelimit_backends import RedisBackend
 
 pytestmark = pytest.mark.looptime
 
@@ -317,3 +318,40 @@ class TestChannelLayerOnRedis:
         assert heartbeat_tasks() == []
         leaving = [m for m in consumer_logs(caplog) if m.startswith("leaving")]
         assert len(leaving) == 1 and leaving[0].startswith(f"leaving {utils.match_group(match.pk)} failed")
+
+
+class TestRedisBackendDirectly:
+    """The store itself against the private redis-server: TTLs, counts, one connection per loop, closing."""
+
+    @staticmethod
+    def backend_clients(client) -> int:
+        """Connections open to the server (the inspecting client's own among them)."""
+        return len(client.client_list())
+
+    async def test_bucket_keys_outlive_a_full_refill_and_never_less_than_a_minute(self, redis):
+        server, client, _ = redis
+        backend = RedisBackend(server.url)
+        await backend.hit("slow", rate=0.1, burst=5, now=0.0)  # refills in 50 s: kept for 2 x 50 s
+        await backend.hit("fast", rate=10, burst=3, now=0.0)  # refills in 0.3 s: kept for the minute
+        assert 99_000 < client.pttl("slow") <= 100_000
+        assert 59_000 < client.pttl("fast") <= 60_000
+        await backend.aclose()
+
+    async def test_an_unknown_counter_counts_zero(self, redis):
+        server, _, _ = redis
+        backend = RedisBackend(server.url)
+        assert await backend.count(connection_key("user", "nobody")) == 0
+        await backend.aclose()
+
+    async def test_one_connection_per_loop_closed_by_aclose(self, redis):
+        server, client, _ = redis
+        backend = RedisBackend(server.url)
+        await backend.aclose()  # never used: nothing to close, and no error
+        backend.close_nowait()
+        before = self.backend_clients(client)
+        for n in range(3):
+            await backend.acquire("k", 10)
+            assert await backend.count("k") == n + 1
+        assert self.backend_clients(client) == before + 1
+        await backend.aclose()
+        assert self.backend_clients(client) == before
