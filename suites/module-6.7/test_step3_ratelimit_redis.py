@@ -1,9 +1,11 @@
 """Module 6.7 step 3 on a real redis-server: limits kept in Redis by Lua scripts, and its outages."""
 
+import asyncio
 import logging
 
 import pytest
 from channels.layers import channel_layers, get_channel_layer
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from suites.realtime_checks import (
     StillClock,
@@ -355,3 +357,24 @@ class TestRedisBackendDirectly:
         assert self.backend_clients(client) == before + 1
         await backend.aclose()
         assert self.backend_clients(client) == before
+
+    async def test_a_redis_that_never_answers_times_out_after_one_immediate_retry(self):
+        """A silent server is down after `socket_timeout` (default 1 s), asked twice (one retry)."""
+        connections = []
+
+        async def silent(reader, writer):
+            connections.append(writer)
+            await reader.read()  # never answers; ends when the client hangs up
+
+        server = await asyncio.start_server(silent, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        backend = RedisBackend(f"redis://127.0.0.1:{port}/0", socket_timeout=0.05)
+        with pytest.raises(RedisTimeoutError):
+            await backend.count("k")
+        assert len(connections) == 2
+        await backend.aclose()
+        for writer in connections:
+            writer.close()
+        server.close()
+        await server.wait_closed()
+        assert RedisBackend(f"redis://127.0.0.1:{port}/0").socket_timeout == 1.0
