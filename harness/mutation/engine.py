@@ -24,6 +24,7 @@ from harness.spec import ModuleSpec
 Echo = Callable[[str], None]
 SERVER_START = 300.0  # seconds a fast-mode server may take to import and collect the suites
 SAVE_EVERY = 30.0  # seconds between saves of new verdicts to the cache while mutants run
+PROGRESS_EVERY = 30.0  # the longest silence between progress lines, verdicts permitting
 
 
 @dataclass(frozen=True)
@@ -245,12 +246,14 @@ class _Digests:
 
 
 class _Progress:
-    """A line per mutant with -v, else about ten lines in all."""
+    """A line per mutant with -v, else a line every tenth of the mutants, and at least every
+    PROGRESS_EVERY seconds while verdicts come (a long run is never silent for minutes)."""
 
-    def __init__(self, total: int, echo: Echo, verbose: bool):
-        self.total, self.echo, self.verbose = total, echo, verbose
+    def __init__(self, total: int, echo: Echo, verbose: bool, clock=time.monotonic):
+        self.total, self.echo, self.verbose, self.clock = total, echo, verbose, clock
         self.counts: dict[str, int] = {}
         self.step = max(1, total // 10)
+        self.shown_at = clock()
 
     def __call__(self, job: Job, verdict: str) -> None:
         self.counts[verdict] = self.counts.get(verdict, 0) + 1
@@ -258,9 +261,12 @@ class _Progress:
         if self.verbose:
             m = job.mutant
             self.echo(f"  [{done}/{self.total}] {verdict:<8} {m.file}:{m.line} {m.operator} ({m.id})")
-        elif done % self.step == 0 or done == self.total:
+            return
+        late = self.clock() - self.shown_at >= PROGRESS_EVERY
+        if late or done % self.step == 0 or done == self.total:
             tally = ", ".join(f"{n} {v}" for v, n in sorted(self.counts.items()))
             self.echo(f"  {done}/{self.total} run: {tally}")
+            self.shown_at = self.clock()
 
 
 def finish(

@@ -8,7 +8,7 @@ from coverage import CoverageData
 
 from harness.errors import UsageError
 from harness.mutation import gating, operators, record, stored
-from harness.mutation.engine import SAVE_EVERY, Checkpoint
+from harness.mutation.engine import PROGRESS_EVERY, SAVE_EVERY, Checkpoint, _Progress
 from harness.mutation.execute import Job, Killers, failed_test
 from harness.mutation.generate import generate
 from harness.mutation.isolate import environment, import_roots, project_files
@@ -381,3 +381,19 @@ def test_a_total_over_some_of_the_files_says_how_many():
     assert mutation_total(100.0, (1, 3)) == "100.0% (1 of 3 files)"  # not a module-wide 100%
     assert mutation_total(92.5, (3, 3)) == "92.5%"
     assert mutation_total(None, (0, 3)) == "—"
+
+
+def test_progress_is_a_line_per_tenth_and_never_silent_for_long():
+    jobs = [Job(m, ("t::a",), 1.0) for m in generate("pkg/pick.py", EVERY_KIND)]
+    now, lines = [0.0], []
+    progress = _Progress(100, lines.append, verbose=False, clock=lambda: now[0])
+    for _ in range(9):
+        progress(jobs[0], "killed")
+    assert lines == []
+    progress(jobs[0], "survived")
+    assert lines == ["  10/100 run: 9 killed, 1 survived"]
+    now[0] += PROGRESS_EVERY
+    progress(jobs[0], "killed")  # the 11th: not a tenth, but half a minute since the last line
+    assert lines[-1] == "  11/100 run: 10 killed, 1 survived"
+    progress(jobs[0], "killed")
+    assert len(lines) == 2
