@@ -724,3 +724,22 @@ def test_a_token_short_only_by_float_rounding_still_counts_as_whole():
     assert not take_token(1 - 1e-6, 0.0, rate=10.0, burst=3.0, now=0.0)[0].allowed
     refilled = take_token(0.0, 0.0, rate=10.0, burst=3.0, now=0.1)
     assert refilled[0].allowed
+
+
+def test_outside_an_event_loop_the_limiter_reads_the_monotonic_clock():
+    before = time.monotonic()
+    assert before <= ratelimit.loop_clock() <= time.monotonic()
+
+
+async def test_closing_awaits_each_store_and_drops_the_process_wide_limiter(settings):
+    settings.REDIS_URL = ""
+    alone = FlakyStore()
+    await ratelimit.Limiter(alone).aclose()  # no fallback: the one store is closed
+    assert alone.closed == 1
+    first = ratelimit.get_limiter()
+    await first.acquire("k", 1)
+    await ratelimit.close_limiters()
+    assert await first.primary.count("k") == 0  # its state is gone
+    assert ratelimit.get_limiter() is not first
+    await ratelimit.close_limiters()
+    await ratelimit.close_limiters()  # nothing left to close: no error

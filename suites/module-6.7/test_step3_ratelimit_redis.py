@@ -351,10 +351,12 @@ class TestRedisBackendDirectly:
         await backend.aclose()  # never used: nothing to close, and no error
         backend.close_nowait()
         before = self.backend_clients(client)
+        opened = client.info("stats")["total_connections_received"]
         for n in range(3):
             await backend.acquire("k", 10)
             assert await backend.count("k") == n + 1
         assert self.backend_clients(client) == before + 1
+        assert client.info("stats")["total_connections_received"] == opened + 1  # made once, kept
         await backend.aclose()
         assert self.backend_clients(client) == before
 
