@@ -14,13 +14,6 @@ from harness.errors import DataError
 from harness.session_env import STEP_CONTEXT
 
 
-def write_reports(root: Path, data_file: Path, out_dir: Path) -> dict:
-    """Write coverage.json, coverage.xml and htmlcov/ into `out_dir`; return the JSON report (format 3)."""
-    report = json_report(root, data_file, out_dir)
-    write_artifacts(root, data_file, out_dir)
-    return report
-
-
 def json_report(root: Path, data_file: Path, out_dir: Path, steps: tuple[int, ...] = ()) -> dict:
     """Write coverage.json into `out_dir` and return it (format 3): the figures every result is made of.
 

@@ -66,8 +66,9 @@ def draw_charts(at: layout.ModuleFiles, result: dict, runs: list, jobs: Jobs | N
     links, drawings = charts.module_charts(at.dir, result, runs)
     if jobs is None:
         charts.draw(drawings)
-    for drawing in drawings if jobs is not None else ():
-        jobs.start(charts.draw, [drawing])  # one job each: they run side by side where cores allow
+    else:
+        for drawing in drawings:
+            jobs.start(charts.draw, [drawing])  # one job each: they run side by side where cores allow
     return {**result, "charts": [{"path": link.path, "alt": link.alt} for link in links]}
 
 

@@ -143,12 +143,11 @@ def _environment() -> Environment:
         image=lambda chart: markdown_image(chart["alt"], chart["path"]),
         metric_name=metric_name,
         mutation_cell=lambda path, r: mutation_cell(r.get("mutation"), path),
-        mutation_total=lambda r: mutation_total(r["mutation"]["overall"]["score"], mutated_files(r)),
         origin=origin,
     )
     env.filters.update(tests=tests_line)
     env.globals.update(labels=STATUS_LABELS, icons=ICONS, mark=mark, step_mark=step_mark, shortfall=shortfall)
-    env.globals.update(mutation_total=mutation_total)
+    env.globals.update(mutation_total=mutation_total, mutated_files=mutated_files)
     return env
 
 
