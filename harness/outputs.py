@@ -1,13 +1,13 @@
 """Writing a result's outputs: each file has one writer here, all replaced whole under the project lock."""
 
 import os
-import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from pathlib import Path
 
 from harness import badge, charts, history, layout, render, results, store, stored
 from harness.background import Jobs
 from harness.catalog import all_specs
+from harness.junit import from_records
 from harness.project import Project
 from harness.spec import ModuleSpec
 
@@ -16,18 +16,18 @@ def write_run(
     at: layout.ModuleFiles,
     produced: Path,
     result: dict,
-    junits: list[Path],
+    records: list[Path],
     logs: list[Path],
     ready: Callable[[], None] = lambda: None,
 ) -> None:
     """A run's outputs: coverage artifacts first, then JUnit and log, then the report and results.json.
 
-    All under the project lock, so two runs of one module cannot interleave their files. `ready()` is
-    called once the JUnit files are merged and before anything is written: there the caller waits for
-    background jobs still writing into `produced`.
+    `records` are the session plugin's records files, one per pytest process: junit.xml is made of
+    them. All under the project lock, so two runs of one module cannot interleave their files.
+    `ready()` is called once junit.xml is made and before anything is written: there the caller waits
+    for background jobs still writing into `produced`.
     """
-    junits = [p for p in junits if p.is_file()]
-    junit = merge_junit(junits) if junits else None
+    junit = from_records(records)
     log = b"".join(p.read_bytes() for p in logs if p.is_file())
     ready()
     with store.project_lock(at.project.lock_path):
@@ -36,8 +36,7 @@ def write_run(
                 store.atomic_write(at.dir / name, (produced / name).read_bytes())
         if (produced / layout.HTML).is_dir():
             store.replace_dir(produced / layout.HTML, at.dir / layout.HTML)
-        if junit is not None:
-            store.atomic_write(at.dir / layout.JUNIT, junit)
+        store.atomic_write(at.dir / layout.JUNIT, junit)
         store.atomic_write(at.log, log)
         write_report(at, result)
         write_result(at, result)
@@ -70,15 +69,6 @@ def draw_charts(at: layout.ModuleFiles, result: dict, runs: list, jobs: Jobs | N
         for drawing in drawings:
             jobs.start(charts.draw, [drawing])  # one job each: they run side by side where cores allow
     return {**result, "charts": [{"path": link.path, "alt": link.alt} for link in links]}
-
-
-def merge_junit(paths: list[Path]) -> bytes:
-    """One JUnit file holding every invocation's test suites."""
-    merged = ET.Element("testsuites")
-    for path in paths:
-        root = ET.parse(path).getroot()
-        merged.extend(root.iter("testsuite") if root.tag == "testsuites" else [root])
-    return ET.tostring(merged, encoding="utf-8", xml_declaration=True)
 
 
 def refresh_map(project: Project) -> None:

@@ -47,7 +47,6 @@ class Process:
 
     invocation: Invocation
     exit_code: int
-    junit: Path
     records: Path
     error: str | None  # pytest's own explanation when it did not run the tests through (status 2-5)
     summary: str = ""  # pytest's closing line, e.g. "31 passed, 1 skipped in 4.12s"
@@ -81,7 +80,6 @@ def plan(suites) -> list[Invocation]:
 def command(
     inv: Invocation,
     sources: tuple[str, ...],
-    junit: Path,
     options: RunOptions,
     append: bool,
     contexts: bool = False,
@@ -89,7 +87,7 @@ def command(
     """The pytest command line for one invocation."""
     cmd = [sys.executable, "-m", "pytest", *inv.paths, "-p", "harness.session_plugin"]
     cmd += [f"--cov={source}" for source in sources]
-    cmd += ["--cov-branch", "--cov-report=", f"--junitxml={junit}", "-o", "junit_family=xunit1"]
+    cmd += ["--cov-branch", "--cov-report="]
     if contexts:
         cmd.append("--cov-context=test")
     if append:
@@ -129,8 +127,8 @@ def run_session(
     progress = progress or Silent()
     processes, invocations = [], plan(suites)
     for number, inv in enumerate(invocations, 1):
-        junit, records = workdir / f"junit-{number}.xml", workdir / f"tests-{number}.jsonl"
-        cmd = command(inv, sources, junit, options, append=number > 1, contexts=contexts)
+        records = workdir / f"tests-{number}.jsonl"
+        cmd = command(inv, sources, options, append=number > 1, contexts=contexts)
         echo(f"  pytest {' '.join(inv.paths)}{_selection(inv)}")
         start = log_file.stat().st_size if log_file.is_file() else 0
         progress.start(f"pytest {number}/{len(invocations)}" if len(invocations) > 1 else "pytest")
@@ -143,7 +141,7 @@ def run_session(
             progress.stop()
         error = explain(code, log_file, start, root)
         echo(f"    {summary or error or f'pytest exited with status {code}'}")
-        processes.append(Process(inv, code, junit, records, error, summary))
+        processes.append(Process(inv, code, records, error, summary))
     return Session(tuple(processes), data_file, log_file)
 
 

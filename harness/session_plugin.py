@@ -112,6 +112,7 @@ class Recorder:
                     "collection": True,
                     "outcome": "errors",
                     "message": _message(report),
+                    "details": str(report.longrepr or ""),
                     "duration": 0.0,
                 }
             )
@@ -152,13 +153,20 @@ def _fold(reports: list[pytest.TestReport]) -> dict:
         outcome, source = "skipped", skipped[0]
     else:
         outcome, source = "passed", None
-    return {
+    record = {
         "event": "test",
         "nodeid": reports[0].nodeid,
         "outcome": outcome,
         "message": _message(source) if source is not None else "",
         "duration": round(sum(r.duration for r in reports), 6),
+        "location": [reports[0].location[0], reports[0].location[1]],  # where the test is defined
     }
+    if outcome in ("failed", "errors"):
+        record["details"] = source.longreprtext  # the full text, for junit.xml
+    properties = reports[-1].user_properties  # all of the test's record_property() calls so far
+    if properties:  # for junit.xml
+        record["properties"] = [[str(name), str(value)] for name, value in properties]
+    return record
 
 
 def _message(report) -> str:

@@ -22,11 +22,8 @@ class StoredShard:
 
     @property
     def processes(self) -> list[dict]:
-        # Records and JUnit files are stored by name, beside the record.
-        return [
-            {**p, "records": str(self.dir / p["records"]), "junit": str(self.dir / p["junit"])}
-            for p in self.meta["processes"]
-        ]
+        # Records files are stored by name, beside the record.
+        return [{**p, "records": str(self.dir / p["records"])} for p in self.meta["processes"]]
 
 
 def text(shard: tuple[int, int] | None) -> str | None:
@@ -47,7 +44,6 @@ def processes_of(session: Session) -> list[dict]:
             "exit_code": p.exit_code,
             "error": p.error,
             "records": str(p.records),
-            "junit": str(p.junit),
         }
         for p in session.processes
     ]
@@ -77,10 +73,7 @@ def finish(
         "finished_at": store.now(),
         "shard": list(options.shard),
         "options": options_dict(options),
-        "processes": [
-            {**p, "records": Path(p["records"]).name, "junit": Path(p["junit"]).name}
-            for p in processes_of(session)
-        ],
+        "processes": [{**p, "records": Path(p["records"]).name} for p in processes_of(session)],
     }
     store.atomic_write(shard_dir / layout.SHARD_RECORD, json.dumps(meta, indent=2) + "\n")
     span.end_as("shard_finished", exit_codes=list(session.exit_codes))

@@ -277,8 +277,8 @@ def publish(
     finished = events.finished(project, result, span.run)
     runs = [*history.read_runs(project.trace_path, spec.id, measured.step), history.run_from_event(finished)]
     result = outputs.draw_charts(at, result, runs, jobs)
-    junits = [Path(p["junit"]) for p in processes]
-    outputs.write_run(at, work / "out", result, junits, logs, jobs.wait if jobs else lambda: None)
+    records = [Path(p["records"]) for p in processes]
+    outputs.write_run(at, work / "out", result, records, logs, jobs.wait if jobs else lambda: None)
     span.end(finished)
     if not measured.step:
         outputs.refresh_map(project)

@@ -1,9 +1,12 @@
 """Test outcomes are counted under the file that collected each test (node ids), whatever the layout."""
 
 import json
+import xml.etree.ElementTree as ET
+from typing import NamedTuple
 
 import pytest
 
+from harness import junit
 from harness.outcomes import read_records, split_nodeid
 from harness.session_env import RECORDS_ENV
 
@@ -133,3 +136,59 @@ def test_xdist_workers_give_the_same_counts(pytester, inherited):
 )
 def test_split_nodeid(nodeid, expected):
     assert split_nodeid(nodeid) == expected
+
+
+class Case(NamedTuple):
+    """One test case of a JUnit document: its names and place, verdict elements and properties."""
+
+    where: tuple
+    verdicts: list[tuple]
+    properties: list[tuple]
+
+
+def _cases(xml: bytes) -> list[Case]:
+    cases = []
+    for case in ET.fromstring(xml).iter("testcase"):
+        cases.append(
+            Case(
+                where=(case.get("classname"), case.get("name"), case.get("file"), case.get("line")),
+                verdicts=[(c.tag, c.get("type"), c.get("message")) for c in case if c.tag != "properties"],
+                properties=[(p.get("name"), p.get("value")) for p in case.iter("property")],
+            )
+        )
+    return sorted(cases, key=lambda case: case.where[:2])
+
+
+def test_junit_from_records_names_every_test_as_pytest_does(pytester, inherited):
+    pytester.makepyfile(
+        **{"checks/test_props.py": "def test_tagged(record_property):\n    record_property('ticket', 42)\n"}
+    )
+    own = pytester.path / "pytest-junit.xml"
+    pytester.runpytest("--continue-on-collection-errors", f"--junitxml={own}", "-o", "junit_family=xunit1")
+    ours, theirs = _cases(junit.from_records([inherited])), _cases(own.read_bytes())
+    # Test by test the same names, place, kind of verdict and properties (pytest words skips its way).
+    assert [c.where for c in ours] == [c.where for c in theirs]
+    assert [[v[0] for v in c.verdicts] for c in ours] == [[v[0] for v in c.verdicts] for c in theirs]
+    assert [c.properties for c in ours] == [c.properties for c in theirs]
+    by_name = {case.where[1]: case for case in ours}
+    assert by_name["test_fails"].verdicts == [("failure", None, "AssertionError: one is not two")]
+    assert by_name["test_extra"].verdicts == [("skipped", "pytest.xfail", "xfail: disk is slow")]
+    assert by_name["test_tagged"].properties == [("ticket", "42")]
+    document = ET.fromstring(junit.from_records([inherited]))
+    suite = document.find("testsuite")
+    assert {k: suite.get(k) for k in ("tests", "failures", "errors", "skipped")} == {
+        "tests": "15",
+        "failures": "1",
+        "errors": "2",
+        "skipped": "3",
+    }
+    failure = document.find(".//testcase[@name='test_fails']/failure")
+    assert "assert 1 == 2" in failure.text  # the full failure text, as pytest shows it
+
+
+def test_junit_text_drops_what_xml_cannot_carry(tmp_path):
+    records = tmp_path / "tests.jsonl"
+    record = {"event": "test", "nodeid": "t/test_a.py::test_x", "outcome": "failed", "message": "bad\x1b[31m"}
+    records.write_text(json.dumps(record) + "\n")
+    failure = ET.fromstring(junit.from_records([records])).find(".//failure")
+    assert failure.get("message") == "bad#x1B[31m"
