@@ -92,6 +92,8 @@ def mutate(project: Project, spec: ModuleSpec, options: MutateOptions, echo: Ech
 def _run(project, spec, options, files, mutants, texts, echo) -> list[dict]:
     """Map tests to lines and run the mutants that need it, in copies removed however the run ends.
     Verdicts reach the cache as they come, so a run that is stopped resumes where it was."""
+    if not mutants:  # nothing to judge: no copies, no mapping run
+        return []
     copied = project_files(project.root, project.reports_dir)
     roots = import_roots(files, set(copied))
     logs = project.module_dir(spec.id) / ".work" / "mutation-logs"

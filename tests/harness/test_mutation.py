@@ -377,3 +377,14 @@ def test_a_changed_file_has_no_mutation_score_until_mutated_again(copied):
     again = copied.harness("mutate", "m", *FAST)
     assert "reports/m/COMPLETION_STATUS.md: In Progress (mutation scores updated)" in again.output
     assert copied.result("m")["mutation"]["not_measured"] == []
+
+
+def test_a_file_without_mutants_is_scored_without_running_the_suites(copied):
+    copied.write("calc/__init__.py", '"""Nothing here to mutate."""\n')
+    result = copied.harness("mutate", "m", "--file", "calc/__init__.py", *FAST)
+    assert "Mutating m: 1 file(s), 0 mutant(s)" in result.output
+    assert result.exit_code == 1, result.output  # ops.py, mutated before, is still short of its target
+    assert "mapping tests to lines" not in result.output
+    doc = json.loads((copied.root / "reports/m/mutation.json").read_text())
+    assert doc["files"]["calc/__init__.py"]["mutants"] == 0
+    assert by_position({"mutants": [m for m in doc["mutants"] if m["file"] == "calc/ops.py"]}) == EXPECTED
