@@ -60,13 +60,6 @@ def report_section(links: list[ChartLink]) -> str:
     return "## Charts\n\n" + "\n\n".join(link.markdown() for link in links) + "\n"
 
 
-def write_module_charts(out_dir: Path, result: dict, runs: list[Run]) -> list[ChartLink]:
-    """Draw the trend of `runs` and the files of `result` into `out_dir/charts/`; [] without matplotlib."""
-    links, drawings = module_charts(out_dir, result, runs)
-    draw(drawings)
-    return links
-
-
 def module_charts(out_dir: Path, result: dict, runs: list[Run]) -> tuple[list[ChartLink], list[tuple]]:
     """The links of a module's (or step's) charts, and what `draw` must draw for them: (kind, data, path).
 

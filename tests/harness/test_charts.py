@@ -184,8 +184,15 @@ def test_same_data_gives_the_same_bytes_in_separate_processes(drawn):
     assert _hashes_in_child("4242") == here  # another process, another string-hash seed
 
 
+def _write_module_charts(out_dir: Path, result: dict, runs: list) -> list[charts.ChartLink]:
+    """As a run draws a module's charts (there, in background jobs): the links, the SVGs drawn."""
+    links, drawings = charts.module_charts(out_dir, result, runs)
+    charts.draw(drawings)
+    return links
+
+
 def test_write_module_charts_writes_svgs_and_returns_markdown_links(tmp_path):
-    links = charts.write_module_charts(tmp_path, _result("variance"), _runs())
+    links = _write_module_charts(tmp_path, _result("variance"), _runs())
     assert [link.path for link in links] == [charts.TREND_SVG, charts.FILES_SVG]
     for link in links:
         ET.fromstring((tmp_path / link.path).read_bytes())
@@ -195,11 +202,11 @@ def test_write_module_charts_writes_svgs_and_returns_markdown_links(tmp_path):
 
 
 def test_a_result_without_figures_has_no_files_chart_and_loses_the_old_one(tmp_path):
-    charts.write_module_charts(tmp_path, _result("variance"), _runs())
-    links = charts.write_module_charts(tmp_path, _result("crashed"), _runs())
+    _write_module_charts(tmp_path, _result("variance"), _runs())
+    links = _write_module_charts(tmp_path, _result("crashed"), _runs())
     assert [link.path for link in links] == [charts.TREND_SVG]
     assert not (tmp_path / charts.FILES_SVG).exists()
-    assert charts.write_module_charts(tmp_path / "none", _result("crashed"), []) == []
+    assert _write_module_charts(tmp_path / "none", _result("crashed"), []) == []
 
 
 def test_alt_text_markdown_is_escaped():
@@ -218,7 +225,7 @@ def test_map_chart_is_written_beside_the_reports_with_a_link_from_map_md(tmp_pat
 def test_without_matplotlib_nothing_is_drawn_and_the_report_says_why(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "harness.plot", None)  # as if matplotlib could not be imported
     assert not charts.available()
-    assert charts.write_module_charts(tmp_path, _result("variance"), _runs()) == []
+    assert _write_module_charts(tmp_path, _result("variance"), _runs()) == []
     assert list(tmp_path.iterdir()) == []
     assert charts.report_section([]) == f"## Charts\n\n{charts.UNAVAILABLE}\n"
     rows = [{"module": "module-6.6", "percent": 88.0}]

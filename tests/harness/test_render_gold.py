@@ -11,10 +11,11 @@ and review the diff before committing it.
 import json
 import os
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
-from harness import render
+from harness import render, results
 
 GOLD = Path(__file__).parent / "gold"
 CASES = ["in_progress", "variance", "failed", "crashed"]
@@ -43,15 +44,11 @@ def test_github_summary_matches_gold(name):
 
 def test_map_block_matches_gold():
     rows = [
-        {
-            "module": r["module"],
-            "title": r["title"],
-            "status": r["status"],
-            "percent": r["overall"]["percent"],
-            "tests": r["tests"],
-            "finished_at": r["finished_at"],
-            "link": f"reports/{r['module']}/COMPLETION_STATUS.md",
-        }
+        results.map_row(
+            SimpleNamespace(id=r["module"], title=r["title"]),
+            r,
+            f"reports/{r['module']}/COMPLETION_STATUS.md",
+        )
         for r in map(_result, CASES)
     ]
     _compare(render.map_block(rows), "map_block.md")
