@@ -145,13 +145,19 @@ def list_cmd(ctx: click.Context) -> None:
 @click.option("--source", "sources", multiple=True, help="Directory or package to measure (repeatable).")
 @click.option("--suites", multiple=True, help="Test path to run (repeatable).")
 @click.option(
+    "-k", "k", metavar="EXPR", help="Run only the tests pytest's -k EXPR selects (kept in the spec)."
+)
+@click.option(
+    "-m", "markers", metavar="MARKEXPR", help="Run only the tests pytest's -m selects (kept in the spec)."
+)
+@click.option(
     "--pyproject",
     "in_pyproject",
     is_flag=True,
     help="Write [tool.harness.modules.<id>] into pyproject.toml instead of suites/<id>/module.yml.",
 )
 @click.pass_context
-def init_cmd(ctx, module_id, sources, suites, in_pyproject) -> None:
+def init_cmd(ctx, module_id, sources, suites, k, markers, in_pyproject) -> None:
     """Write a first module spec: find the packages and tests, measure once, targets at the figures floored.
 
     Without --source it looks for src/<pkg>/, then <pkg>/__init__.py, then top-level modules; without
@@ -159,7 +165,7 @@ def init_cmd(ctx, module_id, sources, suites, in_pyproject) -> None:
     """
     project = _project(ctx)
     try:
-        first_spec.init_project(project, module_id, sources, suites, in_pyproject, _echo)
+        first_spec.init_project(project, module_id, sources, suites, in_pyproject, _echo, k, markers)
     except first_spec.MeasureFailed as err:
         click.echo(f"Error: {err}", err=True)
         ctx.exit(1)

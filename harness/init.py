@@ -33,13 +33,25 @@ class MeasureFailed(HarnessError):
 
 @dataclass(frozen=True)
 class Draft:
-    """What init found or was told: the module id, what to measure, what to run, and where it goes."""
+    """What init found or was told: the module id, what to measure, what to run, and where it goes.
+
+    `k` / `markers` select tests within every suite path (pytest's `-k` / `-m`), as the spec then says.
+    """
 
     module_id: str
     sources: tuple[str, ...]
     suites: tuple[str, ...]
     destination: Path
     in_pyproject: bool
+    k: str | None = None
+    markers: str | None = None
+
+    def suite_entries(self) -> tuple[Suite, ...]:
+        return tuple(Suite(path, self.k, self.markers) for path in self.suites)
+
+    def selection(self) -> dict[str, str]:
+        """The spec keys of the selection, in the order they are written."""
+        return {key: value for key, value in (("k", self.k), ("markers", self.markers)) if value}
 
 
 def find_sources(root: Path) -> tuple[tuple[str, ...], str]:
@@ -92,7 +104,9 @@ def default_id(root: Path, sources: tuple[str, ...]) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", str(name)).strip("-._") or "module"
 
 
-def plan(project: Project, module_id: str, sources, suites, in_pyproject: bool) -> Draft:
+def plan(
+    project: Project, module_id: str, sources, suites, in_pyproject: bool, k=None, markers=None
+) -> Draft:
     """The draft spec, refused before tests run if a spec for it exists or it fails pre-flight."""
     if not is_module_id(module_id):
         raise UsageError(f"--id: {module_id!r} is not a module id (letters, digits, '.', '_', '-')")
@@ -104,7 +118,9 @@ def plan(project: Project, module_id: str, sources, suites, in_pyproject: bool) 
     for spec in all_specs(project):
         if isinstance(spec, ModuleSpec) and spec.id == module_id:
             raise UsageError(f"module '{module_id}' already has a spec: {spec.path}")
-    draft = Draft(module_id, tuple(sources), tuple(suites), destination, in_pyproject)
+    draft = Draft(
+        module_id, tuple(sources), tuple(suites), destination, in_pyproject, k or None, markers or None
+    )
     try:
         check_spec(project, _as_spec(draft))
     except SpecError as err:  # the spec file does not exist yet: name only the key
@@ -118,7 +134,7 @@ def _as_spec(draft: Draft) -> ModuleSpec:
         id=draft.module_id,
         title=draft.module_id,
         source=draft.sources,
-        suites=tuple(Suite(s) for s in draft.suites),
+        suites=draft.suite_entries(),
     )
 
 
@@ -127,9 +143,14 @@ def measure_once(project: Project, draft: Draft, echo: Echo) -> tuple[dict, tupl
     work = Path(tempfile.mkdtemp(prefix="harness-init-"))
     keep_log = False
     try:
-        suites = tuple(Suite(s) for s in draft.suites)
         session = run_session(
-            project.root, suites, draft.sources, work, RunOptions(), echo, progress.for_run(False, False)
+            project.root,
+            draft.suite_entries(),
+            draft.sources,
+            work,
+            RunOptions(),
+            echo,
+            progress.for_run(False, False),
         )
         broken = [(c, s) for c, s in zip(session.exit_codes, session.summaries, strict=False) if c != 0]
         if broken:
@@ -137,7 +158,9 @@ def measure_once(project: Project, draft: Draft, echo: Echo) -> tuple[dict, tupl
             code, summary = broken[0]
             raise MeasureFailed(
                 f"the tests did not pass ({summary or 'no summary'}; pytest exit status {code});"
-                f" no spec written. pytest's output: {session.log_file}"
+                " no spec written (tests that cannot pass here, needing a browser or a service, can be"
+                " left out with -k or -m, or choose paths with --suites)."
+                f" pytest's output: {session.log_file}"
             )
         report = _report(project, draft, session.data_file, work / "out")
     finally:
@@ -191,7 +214,7 @@ def render_yaml(draft: Draft, files: dict, overall: tuple[float, float], comment
     lines = [f"# {line}" for line in comments]
     lines += [f"id: {draft.module_id}", f"title: {_scalar(_title(draft))}", "source:"]
     lines += [f"  - {_scalar(s)}" for s in draft.sources]
-    lines += ["suites:", *(f"  - {_scalar(s)}" for s in draft.suites), "targets:"]
+    lines += ["suites:", *(f"  - {_yaml_suite(draft, s)}" for s in draft.suites), "targets:"]
     lines += [f"  {_scalar(path)}: {_number(t)}  # measured {m!r}" for path, (t, m) in files.items()]
     lines.append(f"overall: {_number(overall[0])}  # measured {overall[1]!r}")
     return "\n".join(lines) + "\n"
@@ -201,10 +224,28 @@ def render_toml(draft: Draft, files: dict, overall: tuple[float, float], comment
     table = table_name(draft.module_id)
     lines = [f"# {line}" for line in comments]
     lines += [f"[{table}]", f"title = {json.dumps(_title(draft))}"]
-    lines += [f"source = {json.dumps(list(draft.sources))}", f"suites = {json.dumps(list(draft.suites))}"]
+    suites = [_toml_suite(draft, s) for s in draft.suites]
+    lines += [f"source = {json.dumps(list(draft.sources))}", f"suites = [{', '.join(suites)}]"]
     lines += [f"overall = {_number(overall[0])}  # measured {overall[1]!r}", "", f"[{table}.targets]"]
     lines += [f"{json.dumps(path)} = {_number(t)}  # measured {m!r}" for path, (t, m) in files.items()]
     return "\n".join(lines) + "\n"
+
+
+def _yaml_suite(draft: Draft, path: str) -> str:
+    if not draft.selection():
+        return _scalar(path)
+    pairs = [f"path: {_scalar(path)}", *(f"{key}: {json.dumps(v)}" for key, v in draft.selection().items())]
+    return "{" + ", ".join(pairs) + "}"
+
+
+def _toml_suite(draft: Draft, path: str) -> str:
+    if not draft.selection():
+        return json.dumps(path)
+    pairs = [
+        f"path = {json.dumps(path)}",
+        *(f"{key} = {json.dumps(v)}" for key, v in draft.selection().items()),
+    ]
+    return "{" + ", ".join(pairs) + "}"
 
 
 def _title(draft: Draft) -> str:
@@ -244,7 +285,9 @@ def write_spec(project: Project, draft: Draft, text: str) -> None:
         raise
 
 
-def init_project(project: Project, module_id, sources, suites, in_pyproject: bool, echo: Echo) -> Path:
+def init_project(
+    project: Project, module_id, sources, suites, in_pyproject: bool, echo: Echo, k=None, markers=None
+) -> Path:
     """Find what the options leave open, measure once, write the spec; returns where it went."""
     if not sources:
         sources, layout = find_sources(project.root)
@@ -252,9 +295,12 @@ def init_project(project: Project, module_id, sources, suites, in_pyproject: boo
     if not suites:
         suites, where = find_suites(project.root)
         echo(f"Found tests ({where}): {', '.join(suites)}")
-    draft = plan(project, module_id or default_id(project.root, sources), sources, suites, in_pyproject)
+    module_id = module_id or default_id(project.root, sources)
+    draft = plan(project, module_id, sources, suites, in_pyproject, k, markers)
+    selection = "".join(f" -{'k' if key == 'k' else 'm'} {v!r}" for key, v in draft.selection().items())
     echo(
-        f"Measuring {draft.module_id} once: {', '.join(draft.suites)} under coverage of {', '.join(sources)}"
+        f"Measuring {draft.module_id} once: {', '.join(draft.suites)}{selection}"
+        f" under coverage of {', '.join(sources)}"
     )
     report, summaries = measure_once(project, draft, echo)
     files, overall = targets_from(report)

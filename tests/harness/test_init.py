@@ -135,7 +135,7 @@ def test_failing_tests_write_no_spec_and_keep_the_log(throwaway):
     assert outcome.exit_code == 1
     message = outcome.stderr.strip()
     assert message.startswith("Error: the tests did not pass (1 failed, 3 passed, 1 skipped in ")
-    assert "; pytest exit status 1); no spec written. pytest's output: " in message
+    assert "; pytest exit status 1); no spec written (" in message
     log = Path(message.rsplit("pytest's output: ", 1)[1])
     assert "test_no" in log.read_text(encoding="utf-8")
     shutil.rmtree(log.parent)
@@ -182,3 +182,40 @@ def test_floored_targets_are_met_today_and_missed_after_losing_one_unit(units):
         target = floor_percent(figure)
         assert lower < target <= figure
     assert floor_percent(100.0) == 100.0
+
+
+def test_a_selection_leaves_out_tests_that_cannot_pass_here_and_stays_in_the_spec(throwaway):
+    _src_layout(throwaway)
+    throwaway.write("tests/test_browser.py", "def test_in_a_browser():\n    assert False, 'no browser'\n")
+    refused = throwaway.harness("init")
+    assert refused.exit_code == 1
+    assert "can be left out with -k or -m, or choose paths with --suites)" in refused.stderr
+    shutil.rmtree(Path(refused.stderr.strip().rsplit("pytest's output: ", 1)[1]).parent)
+    outcome = throwaway.harness("init", "-k", "not browser")
+    assert outcome.exit_code == 0, outcome.output
+    assert "Measuring throwaway once: tests -k 'not browser' under coverage of src/dbl" in outcome.output
+    spec = yaml.safe_load((throwaway.root / "suites/throwaway/module.yml").read_text(encoding="utf-8"))
+    assert spec["suites"] == [{"path": "tests", "k": "not browser"}]
+    run = throwaway.harness("run", "throwaway")
+    assert run.exit_code == 0, run.output
+    assert throwaway.result("throwaway")["tests"]["passed"] == 1
+
+
+def test_a_marker_selection_goes_into_a_pyproject_table(throwaway):
+    _src_layout(throwaway)
+    throwaway.write(
+        "tests/test_slow.py", "import pytest\n\n\n@pytest.mark.slow\ndef test_slow():\n    assert False\n"
+    )
+    text = (throwaway.root / "pyproject.toml").read_text(encoding="utf-8")
+    text = text.replace(
+        "[tool.pytest.ini_options]\n", '[tool.pytest.ini_options]\nmarkers = ["slow: slow"]\n'
+    )
+    (throwaway.root / "pyproject.toml").write_text(text, encoding="utf-8")
+    outcome = throwaway.harness("init", "--pyproject", "-m", "not slow")
+    assert outcome.exit_code == 0, outcome.output
+    assert (
+        'suites = [{path = "tests", markers = "not slow"}]' in (throwaway.root / "pyproject.toml").read_text()
+    )
+    run = throwaway.harness("run", "throwaway")
+    assert run.exit_code == 0, run.output
+    assert throwaway.result("throwaway")["tests"]["failed"] == 0
