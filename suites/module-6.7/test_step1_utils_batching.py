@@ -1,6 +1,7 @@
 """Module 6.7 step 1: score batching and broadcasts of target_app/realtime/utils.py, in virtual time."""
 
 import asyncio
+import atexit
 import logging
 import threading
 from dataclasses import dataclass
@@ -262,6 +263,17 @@ class TestTerminalFlushAndCancellation:
         await asyncio.sleep(0.2)
         _report(3)
         assert await collecting == [[(0.1, _score(1, sequence=1)), (0.5, _score(3, sequence=1))]]
+
+    async def test_a_flush_is_held_while_it_sends_and_let_go_when_done(self, layer, monkeypatch):
+        """The loop keeps only weak references to tasks: the batching state holds each flush until it ends."""
+        _record_sends(monkeypatch, layer, delays={"match_7": 0.3})
+        state = utils._state_for(asyncio.get_running_loop())
+        _report(1)
+        await asyncio.sleep(0.2)  # the flush started at 0.1 s and sends until 0.4 s
+        (flush,) = state.tasks
+        assert not flush.done()
+        await asyncio.sleep(0.4)
+        assert flush.done() and state.tasks == set()
 
 
 @pytest.mark.looptime
@@ -576,6 +588,49 @@ class TestCallsFromSyncCode:
         assert log.entries == []
         release.set()
         assert log.wait_for_sends(2)  # the send itself still finishes on the background loop
+
+    def test_the_background_loop_registers_its_own_exit_drain(self, layer, settings, monkeypatch):
+        """Started on first use, the background loop has atexit send what it still holds at exit."""
+        settings.SCORE_BATCH_WINDOW_MS = 60_000
+        log = _record_sends(monkeypatch, layer)
+        hooks: list[tuple] = []
+        monkeypatch.setattr(atexit, "register", lambda func, *args: hooks.append((func, args)))
+        monkeypatch.setattr(utils, "_background", None)  # a background loop of this test's own
+        before = set(threading.enumerate())
+        _report(1, match=81)
+        (thread,) = set(threading.enumerate()) - before
+        loop = utils._background
+        try:
+            ((hook, args),) = hooks
+            hook(*args)  # what the interpreter runs at exit
+            assert log.entries == _sends(
+                ("match_81", "score_updated", 1), ("tournament_3", "score_updated", 1)
+            )
+        finally:
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join(timeout=2)
+            loop.close()
+
+    def test_reset_drops_the_background_loop_batches_in_its_own_thread(self, layer, settings, monkeypatch):
+        """reset_batching_state reaches the background loop: its timer is cancelled there, nothing is sent."""
+        settings.SCORE_BATCH_WINDOW_MS = 60_000
+        log = _record_sends(monkeypatch, layer)
+        _report(1, match=78)  # no loop here: queued on the background loop
+        background = utils._background_loop(create=False)
+        queued = utils._state_for(background).batch(78)
+        utils.reset_batching_state()
+        asyncio.run_coroutine_threadsafe(asyncio.sleep(0), background).result(timeout=2)  # its turn came
+        assert (queued.pending, queued.handle) == (None, None)  # the send due in 60 s will not happen
+        async_to_sync(utils.broadcast_match_completed)(TOURNAMENT, 78, {"winner_id": 42})
+        completion = [("match_78", "match_completed", None), ("tournament_3", "match_completed", None)]
+        assert log.entries == _sends(*completion)
+
+    @pytest.mark.looptime
+    async def test_completion_in_a_loop_starts_no_background_loop(self, layer, monkeypatch):
+        """A completion where nothing was ever queued off-loop has no background batch to wait for."""
+        monkeypatch.setattr(utils, "_background", None)
+        await utils.broadcast_match_completed(TOURNAMENT, MATCH, {"winner_id": 42})
+        assert utils._background is None
 
     def test_cancel_where_no_loop_ever_ran_starts_no_background_loop(self, monkeypatch):
         """Cancelling with nothing ever queued off-loop does not start the background thread."""

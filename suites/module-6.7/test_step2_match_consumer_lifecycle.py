@@ -6,6 +6,7 @@ import time
 import pytest
 from channels.routing import URLRouter
 from django.contrib.auth.models import AnonymousUser
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from suites.realtime_checks import (
     Recorder,
@@ -15,8 +16,10 @@ from suites.realtime_checks import (
     join,
     match_path,
     members,
+    room_count,
 )
 from target_app.realtime import utils
+from target_app.realtime.match_consumer import MatchConsumer
 from target_app.realtime.middleware_ratelimit import RateLimitMiddleware
 from target_app.realtime.routing import websocket_urlpatterns
 from target_app.tournaments.models import Match, Tournament
@@ -228,6 +231,13 @@ class TestConnectRefusals:
         settings.WS_ALLOWED_ORIGINS = ["http://localhost"]
         client = await harness_ws.connect("/ws/match/abc/", origin="http://evil.example")
         await assert_refused(client, 4003, "origin_not_allowed", harness_channel_layer)
+
+    async def test_consumer_served_without_a_router_is_closed_with_4000(
+        self, harness_ws, harness_channel_layer
+    ):
+        """Mounted without URLRouter the scope has no `url_route`: that is a missing id, not a crash."""
+        client = await harness_ws.connect("/ws/match/7/", application=MatchConsumer.as_asgi())
+        await assert_refused(client, 4000, "invalid_id", harness_channel_layer)
 
 
 class TestClientFrames:
@@ -458,6 +468,17 @@ class TestServerEvents:
         await bob.assert_nothing_received(1)
         await assert_still_open(alice)
 
+    @pytest.mark.parametrize("event", [{"type": "error"}, {"type": "error", "data": {}}])
+    async def test_error_event_without_code_or_message_still_reaches_the_client(
+        self, harness_ws, harness_channel_layer, cast, match, event
+    ):
+        """docs/protocol.md "Frames": an `error` event lacking them arrives as code `error`, empty message."""
+        alice = await join(harness_ws, match, cast.alice)
+        (alice_channel,) = members(harness_channel_layer, match)
+        await harness_channel_layer.send(alice_channel, event)
+        assert await alice.receive_json() == {"type": "error", "code": "error", "message": ""}
+        await assert_still_open(alice)
+
 
 class TestHeartbeat:
     """The server pings every 25 s and closes with 4008 after 50 s without a client frame."""
@@ -575,6 +596,25 @@ class TestDisconnect:
         await client.disconnect(code=1001)
         await client.disconnect()
         assert members(harness_channel_layer, match) == set()
+
+    async def test_a_join_the_channel_layer_refuses_gives_back_only_its_own_room_slot(
+        self, harness_ws, harness_channel_layer, monkeypatch, cast, match
+    ):
+        """docs/protocol.md "When Redis goes away": refused with 1011, its room slot back, once."""
+        alice = await join(harness_ws, match, cast.alice)
+        assert await room_count(match) == 1
+
+        async def unreachable(group, channel):
+            raise RedisConnectionError("channel layer down")
+
+        monkeypatch.setattr(harness_channel_layer, "group_add", unreachable)
+        bob = await harness_ws.connect(match_path(match), user=cast.bob)
+        assert await bob.expect_close(1011) == [error("unavailable")]
+        await bob.disconnect()
+        assert await room_count(match) == 1  # alice's place, still hers
+        assert len(heartbeat_tasks()) == 1  # alice's
+        await alice.disconnect()
+        assert await room_count(match) == 0
 
 
 class TestTwoClientsAndIsolation:

@@ -14,7 +14,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from suites.realtime_checks import Recorder, error, heartbeat_tasks, members
 from target_app.realtime import utils
-from target_app.realtime.consumers import LAYER_RETRY_SECONDS, RealtimeConsumer, TournamentConsumer
+from target_app.realtime.consumers import RealtimeConsumer, TournamentConsumer
 
 pytestmark = pytest.mark.looptime
 
@@ -277,6 +277,7 @@ async def test_heartbeat_and_relays_follow_any_timeline(
 
 CONSUMERS_LOG = "target_app.realtime.consumers"
 OUTAGE_ERRORS = (RedisConnectionError, RedisTimeoutError, ConnectionRefusedError, OSError)
+RETRY_SECONDS = 1.0  # "retrying every second"
 
 
 @settings(max_examples=settings.default.max_examples)
@@ -310,10 +311,46 @@ async def test_layer_receive_waits_out_any_outage(caplog, failures, then):
     t0 = loop.time()
     received = [await consumer.channel_receive() for _ in failures]
     assert received == [{"type": "relay", "n": n} for n in range(len(failures))]
-    assert loop.time() - t0 == pytest.approx(LAYER_RETRY_SECONDS * sum(map(len, failures)), abs=0.05)
+    assert loop.time() - t0 == pytest.approx(RETRY_SECONDS * sum(map(len, failures)), abs=0.05)
     logged = [(r.levelno, r.getMessage().split(" (")[0]) for r in caplog.records if r.name == CONSUMERS_LOG]
     outage = [(logging.WARNING, "channel layer unreachable"), (logging.INFO, "channel layer reachable again")]
     assert logged == outage * sum(1 for errors in failures if errors)
     if then is not None:
         with pytest.raises(then):
             await consumer.channel_receive()
+
+
+# -- what the consumer's overrides keep of Channels' own contract ---------------------------------------
+
+
+async def test_release_ends_the_heartbeat_before_it_returns():
+    """Nothing of the heartbeat outlives the connection: `_release` waits for the cancelled task to end."""
+    consumer = TournamentConsumer()
+    consumer._last_seen = asyncio.get_running_loop().time()
+    consumer._heartbeat_task = heartbeat = asyncio.create_task(consumer._heartbeat())
+    await asyncio.sleep(0)  # the heartbeat now waits for its first ping
+    await consumer._release()
+    assert heartbeat.cancelled()
+    assert heartbeat_tasks() == []
+
+
+async def test_send_and_close_pass_through_to_channels_until_the_close():
+    """The overrides only silence a consumer after its close; bytes, `close=` and `reason` still work."""
+    sent: list[dict] = []
+
+    async def base_send(message: dict) -> None:
+        sent.append(message)
+
+    first, second = TournamentConsumer(), TournamentConsumer()
+    first.base_send = second.base_send = base_send
+    await first.send(bytes_data=b"\x01")
+    await first.send(text_data="last", close=4000)
+    await first.send(text_data="too late")
+    await first.close(code=4001)
+    await second.close(code=4003, reason="bye")
+    assert sent == [
+        {"type": "websocket.send", "bytes": b"\x01"},
+        {"type": "websocket.send", "text": "last"},
+        {"type": "websocket.close", "code": 4000},
+        {"type": "websocket.close", "code": 4003, "reason": "bye"},
+    ]

@@ -191,8 +191,8 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
     async def send_frame(self, frame_type: str, data: dict) -> None:
         await self.send(text_data=server_frame(frame_type, data))
 
-    async def send_error(self, code: str, message: str, data: dict | None = None) -> None:
-        await self.send(text_data=error_frame(code, message, data))
+    async def send_error(self, code: str, message: str) -> None:
+        await self.send(text_data=error_frame(code, message))
 
     # -- receiving ----------------------------------------------------------------------------
 
