@@ -19,6 +19,12 @@ from harness.outcomes import iter_records
 _ILLEGAL = re.compile("[^\u0009\u000a\u000d\u0020-\u007e\u0080-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
+def write(paths: list[Path], out: Path) -> None:
+    """Write `out` from the records files (a job of the end of a run: nothing in the run reads it)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(from_records(paths))
+
+
 def from_records(paths: list[Path]) -> bytes:
     """One `<testsuites>` document: a `<testsuite>` per records file (a pytest process), in order."""
     root = ET.Element("testsuites")

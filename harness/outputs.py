@@ -7,7 +7,6 @@ from pathlib import Path
 from harness import badge, charts, history, layout, render, results, store, stored
 from harness.background import Jobs
 from harness.catalog import all_specs
-from harness.junit import from_records
 from harness.project import Project
 from harness.spec import ModuleSpec
 
@@ -16,27 +15,23 @@ def write_run(
     at: layout.ModuleFiles,
     produced: Path,
     result: dict,
-    records: list[Path],
     logs: list[Path],
     ready: Callable[[], None] = lambda: None,
 ) -> None:
-    """A run's outputs: coverage artifacts first, then JUnit and log, then the report and results.json.
+    """A run's outputs: coverage artifacts and JUnit first, then the log, then the report and results.json.
 
-    `records` are the session plugin's records files, one per pytest process: junit.xml is made of
-    them. All under the project lock, so two runs of one module cannot interleave their files.
-    `ready()` is called once junit.xml is made and before anything is written: there the caller waits
-    for background jobs still writing into `produced`.
+    All under the project lock, so two runs of one module cannot interleave their files. `ready()` is
+    called before anything is written: there the caller waits for background jobs still writing into
+    `produced` (coverage.py's reports, junit.xml).
     """
-    junit = from_records(records)
     log = b"".join(p.read_bytes() for p in logs if p.is_file())
     ready()
     with store.project_lock(at.project.lock_path):
-        for name in (layout.COVERAGE_JSON, layout.COVERAGE_XML):
+        for name in (layout.COVERAGE_JSON, layout.COVERAGE_XML, layout.JUNIT):
             if (produced / name).is_file():
                 store.atomic_write(at.dir / name, (produced / name).read_bytes())
         if (produced / layout.HTML).is_dir():
             store.replace_dir(produced / layout.HTML, at.dir / layout.HTML)
-        store.atomic_write(at.dir / layout.JUNIT, junit)
         store.atomic_write(at.log, log)
         write_report(at, result)
         write_result(at, result)

@@ -1,5 +1,6 @@
 """What `run` and `combine` do: look up the inputs, run the suites, measure, evaluate, publish."""
 
+import gc
 import json
 import os
 import shutil
@@ -10,6 +11,7 @@ from pathlib import Path
 from harness import (
     events,
     history,
+    junit,
     layout,
     measure,
     outputs,
@@ -186,6 +188,10 @@ def _session(project: Project, spec: ModuleSpec, suites, work: Path, options: Ru
     session = run_session(project.root, suites, spec.source, work, options, echo, display, steps=steps)
     if warming is not None:
         warming.join()  # before anything forks: a child must not start with a thread mid-import
+    # Everything imported so far lives until the process ends: out of the collector's way, the
+    # collections of the end of the run (and of the interpreter's exit) do not walk it again, and the
+    # forked jobs do not copy it when they would.
+    gc.freeze()
     return session
 
 
@@ -276,9 +282,13 @@ def publish(
     result = results.assemble(spec, inputs, measured, evaluation, spec_link, spec.path.digest())
     finished = events.finished(project, result, span.run)
     runs = [*history.read_runs(project.trace_path, spec.id, measured.step), history.run_from_event(finished)]
-    result = outputs.draw_charts(at, result, runs, jobs)
     records = [Path(p["records"]) for p in processes]
-    outputs.write_run(at, work / "out", result, records, logs, jobs.wait if jobs else lambda: None)
+    if jobs is not None:
+        jobs.start(junit.write, records, work / "out" / layout.JUNIT)
+    else:
+        junit.write(records, work / "out" / layout.JUNIT)
+    result = outputs.draw_charts(at, result, runs, jobs)
+    outputs.write_run(at, work / "out", result, logs, jobs.wait if jobs else lambda: None)
     span.end(finished)
     if not measured.step:
         outputs.refresh_map(project)
