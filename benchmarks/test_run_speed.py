@@ -2,12 +2,15 @@
 
     .venv/bin/python -m pytest benchmarks/test_run_speed.py -p no:randomly -s
     BENCH_ROUNDS=5 BENCH_PROJECTS=many ...       # more rounds; one project only (bundled, many)
+    BENCH_ONLY="harness;pytest --cov, cached"   # only these configurations (names as printed)
 
 Two projects: a copy of this repository's bundled suites (`harness run module-6.7`: Django, a SQLite
 file, private redis-servers, Hypothesis) and a generated library of many small tests. Each round runs
 every configuration once as users run it (a fresh process, the same Python), in an order that turns
 round by round, so load from other users of the machine falls on all of them alike; the table prints
-the median wall and CPU seconds (CPU: the process and its children) and the ratios of the medians.
+the median wall and CPU seconds (CPU: the process and its children), the ratios of the medians, and
+the median of each round's own ratio ("paired": the two runs of a round are minutes apart at most,
+so a machine that drifts slower or faster during the benchmark moves both).
 Nothing is asserted but that every command succeeds; speed is printed, never asserted.
 """
 
@@ -26,6 +29,7 @@ from harness.runner import bytecode_env
 
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 PROJECTS = os.environ.get("BENCH_PROJECTS", "bundled,many").split(",")
+ONLY = [name.strip() for name in os.environ.get("BENCH_ONLY", "").split(";") if name.strip()]
 BIN = Path(sys.executable).parent
 
 # (project, module id, suites, source)
@@ -63,6 +67,10 @@ def _commands(module: str, suites: list[str], source: str, env: dict) -> dict[st
     cached = bytecode_env(env)
     if cached == env:  # nothing to set apart
         del commands["pytest --cov, cached"]
+    if ONLY:
+        unknown = set(ONLY) - set(commands)
+        assert not unknown, f"BENCH_ONLY: no configuration {sorted(unknown)} (one of {list(commands)})"
+        commands = {name: argv for name, argv in commands.items() if name in ONLY}
     return {name: (argv, cached if name.endswith("cached") else env) for name, argv in commands.items()}
 
 
@@ -105,6 +113,8 @@ def test_run_speed(project, tmp_path, bench_print):
     bench_print(f"  {'configuration':22} {'wall':>8} {'cpu':>8}")
     for name in times:
         bench_print(f"  {name:22} {wall[name]:7.2f}s {cpu[name]:7.2f}s")
-    bench_print(f"  {'ratio':56} {'wall':>6} {'cpu':>6}")
+    bench_print(f"  {'ratio':56} {'wall':>6} {'cpu':>6} {'paired':>7}")
     for label, top, bottom in (r for r in RATIOS if r[1] in times and r[2] in times):
-        bench_print(f"  {label:56} {wall[top] / wall[bottom]:6.2f} {cpu[top] / cpu[bottom]:6.2f}")
+        paired = statistics.median(t[0] / b[0] for t, b in zip(times[top], times[bottom], strict=True))
+        medians = f"{wall[top] / wall[bottom]:6.2f} {cpu[top] / cpu[bottom]:6.2f}"
+        bench_print(f"  {label:56} {medians} {paired:7.2f}")
