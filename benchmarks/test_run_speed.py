@@ -14,6 +14,7 @@ so a machine that drifts slower or faster during the benchmark moves both).
 Nothing is asserted but that every command succeeds; speed is printed, never asserted.
 """
 
+import compileall
 import os
 import resource
 import statistics
@@ -24,6 +25,7 @@ from pathlib import Path
 
 import pytest
 
+import harness
 from benchmarks.projects import bundled, many_small_tests
 from harness.runner import bytecode_env
 
@@ -104,6 +106,9 @@ def _measure(root: Path, commands: dict) -> dict[str, list[tuple[float, float]]]
 def test_run_speed(project, tmp_path, bench_print):
     make, module, suites, source = SETUPS[project]
     root = make(tmp_path / project)
+    # The harness's own bytecode, as pip compiles it when it installs the wheel: an editable checkout
+    # run with PYTHONDONTWRITEBYTECODE would compile every harness module again in every run.
+    compileall.compile_dir(Path(harness.__file__).parent, quiet=1)
     env = {k: v for k, v in os.environ.items() if k not in ("DJANGO_SETTINGS_MODULE", "PYTEST_ADDOPTS")}
     times = _measure(root, _commands(module, suites, source, env))
     wall = {name: statistics.median(w for w, _ in runs) for name, runs in times.items()}
