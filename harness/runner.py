@@ -111,11 +111,14 @@ def run_session(
     progress: Silent | None = None,
     contexts: bool = False,
     steps: tuple = (),
+    while_exiting: Callable[[], None] | None = None,
 ) -> Session:
     """Run every invocation, all writing one coverage data file in `workdir`.
 
     `contexts` records pytest-cov's per-test contexts; `steps` (the spec's) labels each test's lines
     with its steps instead, which is all per-step figures need (`harness.session_plugin.StepContexts`).
+    `while_exiting()` is called once the last pytest process has finished its session (its coverage
+    data saved) and while it still reports and exits.
     """
     workdir.mkdir(parents=True, exist_ok=True)
     data_file, log_file = workdir / ".coverage", workdir / "pytest.log"
@@ -136,7 +139,10 @@ def run_session(
             run_env = {**env, RECORDS_ENV: str(records)}
             if steps:
                 run_env[STEPS_ENV] = steps_env(steps, inv.k, inv.markers)
-            code, summary = _run(cmd, root, run_env, log_file, options, progress)
+            last = number == len(invocations)
+            code, summary = _run(
+                cmd, root, run_env, log_file, options, progress, while_exiting if last else None
+            )
         finally:
             progress.stop()
         error = explain(code, log_file, start, root)
@@ -177,7 +183,9 @@ def _selection(inv: Invocation) -> str:
     return "".join(parts)
 
 
-def _run(cmd: list[str], root: Path, env: dict, log_file: Path, options: RunOptions, progress) -> tuple:
+def _run(
+    cmd: list[str], root: Path, env: dict, log_file: Path, options: RunOptions, progress, while_exiting
+) -> tuple:
     """Run one pytest process: its output to the log (and the terminal with -v), its records to progress."""
     summary: list[str] = []
     with log_file.open("a", encoding="utf-8") as log:
@@ -197,7 +205,7 @@ def _run(cmd: list[str], root: Path, env: dict, log_file: Path, options: RunOpti
             copier = threading.Thread(target=_copy, args=(proc.stdout, log, options.verbose, summary))
             copier.start()
             try:
-                code = _follow(proc, Path(env[RECORDS_ENV]), progress)
+                code = _follow(proc, Path(env[RECORDS_ENV]), progress, while_exiting)
             except BaseException:
                 # Interrupted (Ctrl-C, SIGTERM): pytest must not run on alone into a work dir that is
                 # about to be removed.
@@ -218,14 +226,18 @@ def _copy(stream, log, verbose: bool, summary: list[str]) -> None:
             summary.append(stripped)
 
 
-def _follow(proc: subprocess.Popen, records: Path, progress) -> int:
-    """Wait for pytest, feeding the progress display from the records it writes."""
+def _follow(proc: subprocess.Popen, records: Path, progress, while_exiting=None) -> int:
+    """Wait for pytest, feeding the progress display from the records it writes; once its session has
+    finished, call `while_exiting()` (once) while it exits."""
     tail = _Tail(records)
     while True:
         try:
             code = proc.wait(timeout=0.2)
         except subprocess.TimeoutExpired:
             progress.update(*tail.read())
+            if tail.finished and while_exiting is not None:
+                while_exiting()
+                while_exiting = None
             continue
         progress.update(*tail.read())
         return code
@@ -238,12 +250,15 @@ class _Tail:
         self.path, self.offset = path, 0
         self.total: int | None = None
         self.done = self.failed = 0
+        self.finished = False  # the session is over: pytest reports and exits
 
     def read(self) -> tuple[int, int | None, int]:
         for offset, record in iter_records(self.path, self.offset):
             self.offset = offset
             if record.get("event") == "collected":
                 self.total = record["count"]
+            elif record.get("event") == "session_finished":
+                self.finished = True
             elif record.get("event") == "test" and not record.get("collection"):
                 self.done += 1
                 self.failed += record["outcome"] in ("failed", "errors")

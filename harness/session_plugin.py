@@ -123,6 +123,12 @@ class Recorder:
         if report.when not in ("setup", "call"):  # teardown, or xdist's "???" for a crashed worker
             self._write(_fold(self._open.pop(report.nodeid)))
 
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, exitstatus) -> None:
+        # pytest-cov saved the coverage data at the end of the test loop: the harness may read it while
+        # pytest still reports and exits (about a second for a session of thousands of tests).
+        self._write({"event": "session_finished", "exitstatus": int(exitstatus)})
+
     def pytest_unconfigure(self) -> None:
         for reports in self._open.values():  # a test whose teardown never came (session aborted)
             self._write(_fold(reports))

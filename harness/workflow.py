@@ -1,5 +1,6 @@
 """What `run` and `combine` do: look up the inputs, run the suites, measure, evaluate, publish."""
 
+import contextlib
 import gc
 import json
 import os
@@ -169,23 +170,38 @@ def run_module(
                 raise
         work = _workdir(at)
         try:
-            session = _session(project, spec, suites, work, options, step, echo)
+            early = EarlyReports(project.root, work, _step_numbers(spec, step))
+            session = _session(project, spec, suites, work, options, step, echo, early)
             processes, logs = shard_store.processes_of(session), [session.log_file]
             with Jobs() as jobs:
                 measured = measure_session(
-                    project, spec, processes, session.data_file, work, started, options, step, jobs=jobs
+                    project,
+                    spec,
+                    processes,
+                    session.data_file,
+                    work,
+                    started,
+                    options,
+                    step,
+                    jobs=jobs,
+                    early=early.take(session.data_file),
                 )
                 return publish(project, spec, inputs, measured, work, processes, logs, span, echo, jobs)
         finally:
             shutil.rmtree(work, ignore_errors=True)
 
 
-def _session(project: Project, spec: ModuleSpec, suites, work: Path, options: RunOptions, step, echo):
-    """pytest over the suites (labelled by step in a module run); the report's libraries load meanwhile."""
+def _session(
+    project: Project, spec: ModuleSpec, suites, work: Path, options: RunOptions, step, echo, early=None
+):
+    """pytest over the suites (labelled by step in a module run); the report's libraries load meanwhile,
+    and `early()` makes coverage.py's reports while the last pytest process exits."""
     warming = None if options.shard else prewarm.start()
     steps = spec.steps if step is None else ()  # per-step figures need each test's steps
     display = _display(options)
-    session = run_session(project.root, suites, spec.source, work, options, echo, display, steps=steps)
+    session = run_session(
+        project.root, suites, spec.source, work, options, echo, display, steps=steps, while_exiting=early
+    )
     if warming is not None:
         warming.join()  # before anything forks: a child must not start with a thread mid-import
     # Everything imported so far lives until the process ends: out of the collector's way, the
@@ -206,20 +222,22 @@ def measure_session(
     step: int | None,
     shards: int | None = None,
     jobs: Jobs | None = None,
+    early: dict | None = None,
 ) -> Measured:
     """Outcomes, coverage figures (per step too) and, if the session broke, why.
 
-    coverage.py's XML and HTML reports are written by a job of `jobs` (by then, without it).
+    coverage.py's XML and HTML reports are written by a job of `jobs` (by then, without it), unless
+    `early` is the JSON report `EarlyReports` made with them.
     """
     outcomes = read_records(tuple(Path(p["records"]) for p in processes))
     ran = outcomes.totals.passed + outcomes.totals.failed
-    numbers = tuple(range(1, len(spec.steps) + 1)) if step is None else ()
-    if jobs is not None and data_file.is_file():  # written while the figures are computed below
+    numbers = _step_numbers(spec, step)
+    if early is None and jobs is not None and data_file.is_file():  # written while the figures are made
         jobs.start(measure.write_artifacts, project.root, data_file, work / "out")
-    report, problem = _coverage_report(project, spec, data_file, work, ran, numbers)
+    report, problem = _coverage_report(project, spec, data_file, work, ran, numbers, early)
     if report is None and jobs is not None:
         jobs.cancel()  # no figures, so no XML or HTML either (and their job's error would be the same)
-    elif report is not None and jobs is None:
+    elif report is not None and jobs is None and early is None:
         measure.write_artifacts(project.root, data_file, work / "out")
     codes = [(p["exit_code"], p["error"]) for p in processes]
     failure = failure_reason(codes, outcomes.totals.counts(), problem)
@@ -242,8 +260,56 @@ def measure_session(
     )
 
 
-def _coverage_report(project: Project, spec: ModuleSpec, data_file: Path, work: Path, ran: int, steps=()):
-    """coverage.py's JSON report (and each step's), or None and why it is missing or measured nothing."""
+def _step_numbers(spec: ModuleSpec, step: int | None) -> tuple[int, ...]:
+    """The steps a run has per-step figures for: every step of a module run, none of a step's run."""
+    return tuple(range(1, len(spec.steps) + 1)) if step is None else ()
+
+
+class EarlyReports:
+    """coverage.py's reports (JSON, each step's, XML, HTML), made while the last pytest process reports
+    and exits, its coverage data saved (about a second for thousands of tests, otherwise spent waiting).
+
+    `take` gives the JSON report only if the data file is still as it was then; otherwise, or if making
+    them failed, the run makes them after pytest exits as it would without this (and reports why not).
+    """
+
+    def __init__(self, root: Path, work: Path, steps: tuple[int, ...]):
+        self.root, self.work, self.steps = root, work, steps
+        self.report: dict | None = None
+        self.stamp: tuple | None = None
+
+    def __call__(self) -> None:
+        data_file = self.work / ".coverage"
+        stamp = _file_stamp(data_file)
+        if stamp is None:
+            return
+        try:
+            report = measure.json_report(self.root, data_file, self.work / "out", self.steps)
+            measure.write_artifacts(self.root, data_file, self.work / "out")
+        except Exception:  # made again after pytest exits, which reports any error
+            return
+        self.report, self.stamp = report, stamp
+
+    def take(self, data_file: Path) -> dict | None:
+        if self.report is None or _file_stamp(data_file) != self.stamp:
+            return None
+        return self.report
+
+
+def _file_stamp(path: Path) -> tuple | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_ino, st.st_size, st.st_mtime_ns
+
+
+def _coverage_report(
+    project: Project, spec: ModuleSpec, data_file: Path, work: Path, ran: int, steps=(), early=None
+):
+    """coverage.py's JSON report (and each step's), or None and why it is missing or measured nothing.
+
+    `early` is the report if it was already made (`EarlyReports`)."""
     source, tests = ", ".join(spec.source), f"{ran} test{'s' if ran != 1 else ''}"
     hint = (
         f"the code the tests ran is not the code under `{source}` (imported from another path, e.g. an"
@@ -252,7 +318,7 @@ def _coverage_report(project: Project, spec: ModuleSpec, data_file: Path, work: 
     if not data_file.is_file():
         return None, f"coverage.py recorded no data for `{source}` although {tests} ran: {hint}"
     try:
-        report = measure.json_report(project.root, data_file, work / "out", steps)
+        report = early or measure.json_report(project.root, data_file, work / "out", steps)
     except DataError as err:
         return None, f"coverage.py measured nothing under `{source}` ({err}): {hint}"
     if measure.executed_nothing(report):
@@ -274,7 +340,9 @@ def publish(
 ) -> dict:
     """Evaluate, assemble and write every output of a finished session; log its end.
 
-    The charts are drawn by a job of `jobs`, which must all be done before the outputs are written.
+    `jobs` write into the work directory (junit.xml; coverage.py's reports unless they were made
+    early) and are all done before the outputs are written. The module's charts are drawn by jobs of
+    their own, beside the report, while MAP.md and its chart are made; the command ends when they are.
     """
     at = layout.files(project, spec.id, measured.step)
     evaluation = evaluate_run(spec, inputs, measured)
@@ -287,11 +355,12 @@ def publish(
         jobs.start(junit.write, records, work / "out" / layout.JUNIT)
     else:
         junit.write(records, work / "out" / layout.JUNIT)
-    result = outputs.draw_charts(at, result, runs, jobs)
-    outputs.write_run(at, work / "out", result, logs, jobs.wait if jobs else lambda: None)
-    span.end(finished)
-    if not measured.step:
-        outputs.refresh_map(project)
+    with Jobs() if jobs is not None else contextlib.nullcontext() as drawing:
+        result = outputs.draw_charts(at, result, runs, drawing)
+        outputs.write_run(at, work / "out", result, logs, jobs.wait if jobs else lambda: None)
+        span.end(finished)
+        if not measured.step:
+            outputs.refresh_map(project)
     echo(render.terminal_table(result))
     echo(f"Report: {project.relative(at.report)}")
     return result

@@ -9,10 +9,11 @@ from pathlib import Path
 import coverage
 import pytest
 
-from harness import background, charts, workers
+from harness import background, charts, measure, workers
 from harness.runner import RunOptions, bytecode_env, run_session
 from harness.spec import Step, Suite
 from harness.workers import Advice, Timing
+from harness.workflow import EarlyReports
 
 OPS = "calc/ops.py"
 OPS_SUITE, BOX_SUITE = "suites/tests/test_ops.py", "suites/tests/test_box.py"
@@ -184,3 +185,36 @@ def test_a_chart_drawn_from_the_same_data_is_not_drawn_again(tmp_path):
 
 def test_advice_is_plain_data():
     assert Advice(2, "why") == Advice(2, "why")
+
+
+def test_reports_made_while_pytest_exits_are_used_only_for_the_data_they_read(throwaway, tmp_path):
+    """coverage.py's reports are made once the last session is over, before pytest has exited."""
+    work = tmp_path / "work"
+    calls = []
+    early = EarlyReports(throwaway.root, work, ())
+
+    def while_exiting():
+        calls.append(session_records(work))  # what the session plugin had written by then
+        early()
+
+    session = run_session(
+        throwaway.root,
+        (Suite(OPS_SUITE),),
+        ("calc",),
+        work,
+        RunOptions(),
+        lambda line: None,
+        while_exiting=while_exiting,
+    )
+    assert session.exit_codes == (0,)
+    assert len(calls) == 1 and calls[0][-1] == {"event": "session_finished", "exitstatus": 0}
+    made = early.take(session.data_file)
+    assert made is not None and (work / "out/coverage.xml").is_file() and (work / "out/htmlcov").is_dir()
+    again = measure.json_report(throwaway.root, session.data_file, tmp_path / "again")
+    assert made["files"] == again["files"] and made["totals"] == again["totals"]
+    session.data_file.write_bytes(session.data_file.read_bytes() + b"\0")  # written to after it was read
+    assert early.take(session.data_file) is None
+
+
+def session_records(work: Path) -> list[dict]:
+    return [json.loads(line) for line in (work / "tests-1.jsonl").read_text().splitlines()]
