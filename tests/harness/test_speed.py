@@ -10,7 +10,8 @@ import coverage
 import pytest
 
 from harness import background, charts, measure, workers
-from harness.runner import RunOptions, bytecode_env, run_session
+from harness.progress import Silent
+from harness.runner import RunOptions, _follow, bytecode_env, run_session
 from harness.spec import Step, Suite
 from harness.workers import Advice, Timing
 from harness.workflow import EarlyReports
@@ -187,34 +188,59 @@ def test_advice_is_plain_data():
     assert Advice(2, "why") == Advice(2, "why")
 
 
-def test_reports_made_while_pytest_exits_are_used_only_for_the_data_they_read(throwaway, tmp_path):
-    """coverage.py's reports are made once the last session is over, before pytest has exited."""
+def test_the_session_plugin_says_when_the_session_is_over(throwaway, tmp_path):
     work = tmp_path / "work"
-    calls = []
-    early = EarlyReports(throwaway.root, work, ())
-
-    def while_exiting():
-        calls.append(session_records(work))  # what the session plugin had written by then
-        early()
-
     session = run_session(
-        throwaway.root,
-        (Suite(OPS_SUITE),),
-        ("calc",),
-        work,
-        RunOptions(),
-        lambda line: None,
-        while_exiting=while_exiting,
+        throwaway.root, (Suite(OPS_SUITE),), ("calc",), work, RunOptions(), lambda line: None
     )
     assert session.exit_codes == (0,)
-    assert len(calls) == 1 and calls[0][-1] == {"event": "session_finished", "exitstatus": 0}
+    records = [json.loads(line) for line in (work / "tests-1.jsonl").read_text().splitlines()]
+    assert records[-1] == {"event": "session_finished", "exitstatus": 0}
+
+
+class _ExitingPytest:
+    """A pytest process whose session ends at its third poll and which exits once `exiting` is set
+    (or, so that a test cannot hang, at its tenth poll)."""
+
+    def __init__(self, records: Path):
+        self.records, self.polls, self.exiting = records, 0, False
+
+    def wait(self, timeout=None):
+        self.polls += 1
+        if self.polls == 3:
+            with self.records.open("a", encoding="utf-8") as out:
+                out.write('{"event": "session_finished", "exitstatus": 0}\n')
+        if self.exiting or self.polls >= 10:
+            return 0
+        raise subprocess.TimeoutExpired("pytest", timeout)
+
+
+def test_while_exiting_runs_once_the_session_is_over_and_before_pytest_exits(tmp_path):
+    records = tmp_path / "tests-1.jsonl"
+    records.write_text('{"event": "collected", "count": 1}\n', encoding="utf-8")
+    proc = _ExitingPytest(records)
+    calls = []
+
+    def while_exiting():
+        calls.append(proc.polls)
+        proc.exiting = True
+
+    assert _follow(proc, records, Silent(), while_exiting) == 0
+    assert calls == [3]  # once, right after the poll that saw the session end, while pytest still ran
+    assert proc.polls == 4
+
+
+def test_reports_made_early_are_used_only_for_the_data_they_read(throwaway, tmp_path):
+    work = tmp_path / "work"
+    session = run_session(
+        throwaway.root, (Suite(OPS_SUITE),), ("calc",), work, RunOptions(), lambda line: None
+    )
+    early = EarlyReports(throwaway.root, work, ())
+    early()
     made = early.take(session.data_file)
     assert made is not None and (work / "out/coverage.xml").is_file() and (work / "out/htmlcov").is_dir()
     again = measure.json_report(throwaway.root, session.data_file, tmp_path / "again")
     assert made["files"] == again["files"] and made["totals"] == again["totals"]
     session.data_file.write_bytes(session.data_file.read_bytes() + b"\0")  # written to after it was read
     assert early.take(session.data_file) is None
-
-
-def session_records(work: Path) -> list[dict]:
-    return [json.loads(line) for line in (work / "tests-1.jsonl").read_text().splitlines()]
+    assert EarlyReports(throwaway.root, tmp_path / "none", ()).take(tmp_path / "none/.coverage") is None
