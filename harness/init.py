@@ -15,7 +15,7 @@ from harness.catalog import all_specs, check_spec
 from harness.errors import DataError, HarnessError, SpecError, UsageError
 from harness.paths import matches
 from harness.project import Project
-from harness.runner import RunOptions, run_session
+from harness.runner import RunOptions, run_session, selection_text
 from harness.sources import pytest_option
 from harness.spec import ModuleSpec, SpecSource, Suite, is_module_id, load_spec, spec_from_table, table_name
 
@@ -297,9 +297,8 @@ def init_project(
         echo(f"Found tests ({where}): {', '.join(suites)}")
     module_id = module_id or default_id(project.root, sources)
     draft = plan(project, module_id, sources, suites, in_pyproject, k, markers)
-    selection = "".join(f" -{'k' if key == 'k' else 'm'} {v!r}" for key, v in draft.selection().items())
     echo(
-        f"Measuring {draft.module_id} once: {', '.join(draft.suites)}{selection}"
+        f"Measuring {draft.module_id} once: {', '.join(draft.suites)}{selection_text(draft.k, draft.markers)}"
         f" under coverage of {', '.join(sources)}"
     )
     report, summaries = measure_once(project, draft, echo)

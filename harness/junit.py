@@ -15,6 +15,9 @@ from pathlib import Path
 
 from harness.outcomes import iter_records
 
+# Each outcome that is not a pass: the <testsuite> count it adds to, and its element in <testcase>.
+_COUNTED = {"failed": "failures", "errors": "errors", "skipped": "skipped"}
+_FAILED = {"failed": "failure", "errors": "error"}
 # Characters XML 1.0 cannot carry (pytest's writer escapes them the same way).
 _ILLEGAL = re.compile("[^\u0009\u000a\u000d\u0020-\u007e\u0080-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
@@ -34,14 +37,12 @@ def from_records(paths: list[Path]) -> bytes:
 
 
 def _suite(records: list[dict]) -> ET.Element:
-    counts = {"errors": 0, "failures": 0, "skipped": 0}
+    counts = dict.fromkeys(("errors", "failures", "skipped"), 0)
     suite = ET.Element("testsuite", name="pytest")
     for record in records:
         suite.append(_case(record))
-        outcome = record["outcome"]
-        kind = {"errors": "errors", "failed": "failures", "skipped": "skipped"}.get(outcome)
-        if kind:
-            counts[kind] += 1
+        if record["outcome"] in _COUNTED:
+            counts[_COUNTED[record["outcome"]]] += 1
     total = sum(float(record.get("duration", 0.0)) for record in records)
     suite.attrib.update({name: str(count) for name, count in counts.items()})
     suite.set("tests", str(len(records)))
@@ -63,15 +64,12 @@ def _case(record: dict) -> ET.Element:
     if line is not None:
         case.set("line", str(line))
     case.set("time", f"{float(record.get('duration', 0.0)):.3f}")
-    for key, value in record.get("properties", []):
-        properties = case.find("properties")
-        if properties is None:
-            properties = ET.SubElement(case, "properties")
-        ET.SubElement(properties, "property", name=_text(str(key)), value=_text(str(value)))
-    if outcome == "failed":
-        ET.SubElement(case, "failure", message=message).text = details or message
-    elif outcome == "errors":
-        ET.SubElement(case, "error", message=message).text = details or message
+    if record.get("properties"):
+        properties = ET.SubElement(case, "properties")
+        for key, value in record["properties"]:
+            ET.SubElement(properties, "property", name=_text(str(key)), value=_text(str(value)))
+    if outcome in _FAILED:
+        ET.SubElement(case, _FAILED[outcome], message=message).text = details or message
     elif outcome == "skipped":
         xfail = message.startswith("xfail")
         kind = "pytest.xfail" if xfail else "pytest.skip"

@@ -1,5 +1,6 @@
 """Runs a module's suites in `python -m pytest` subprocesses under pytest-cov, one per selection."""
 
+import functools
 import os
 import re
 import signal
@@ -111,14 +112,14 @@ def run_session(
     progress: Silent | None = None,
     contexts: bool = False,
     steps: tuple = (),
-    while_exiting: Callable[[], None] | None = None,
+    while_exiting: Callable[[Path], None] | None = None,
 ) -> Session:
     """Run every invocation, all writing one coverage data file in `workdir`.
 
     `contexts` records pytest-cov's per-test contexts; `steps` (the spec's) labels each test's lines
     with its steps instead, which is all per-step figures need (`harness.session_plugin.StepContexts`).
-    `while_exiting()` is called once the last pytest process has finished its session (its coverage
-    data saved) and while it still reports and exits.
+    `while_exiting(data_file)` is called once the last pytest process has finished its session (its
+    coverage data saved) and while it still reports and exits.
     """
     workdir.mkdir(parents=True, exist_ok=True)
     data_file, log_file = workdir / ".coverage", workdir / "pytest.log"
@@ -132,17 +133,16 @@ def run_session(
     for number, inv in enumerate(invocations, 1):
         records = workdir / f"tests-{number}.jsonl"
         cmd = command(inv, sources, options, append=number > 1, contexts=contexts)
-        echo(f"  pytest {' '.join(inv.paths)}{_selection(inv)}")
+        echo(f"  pytest {' '.join(inv.paths)}{selection_text(inv.k, inv.markers)}")
         start = log_file.stat().st_size if log_file.is_file() else 0
         progress.start(f"pytest {number}/{len(invocations)}" if len(invocations) > 1 else "pytest")
         try:
             run_env = {**env, RECORDS_ENV: str(records)}
             if steps:
                 run_env[STEPS_ENV] = steps_env(steps, inv.k, inv.markers)
-            last = number == len(invocations)
-            code, summary = _run(
-                cmd, root, run_env, log_file, options, progress, while_exiting if last else None
-            )
+            last = number == len(invocations) and while_exiting is not None
+            exiting = functools.partial(while_exiting, data_file) if last else None
+            code, summary = _run(cmd, root, run_env, log_file, options, progress, exiting)
         finally:
             progress.stop()
         error = explain(code, log_file, start, root)
@@ -178,9 +178,9 @@ def bytecode_cache(env) -> Path | None:
     return Path(base) / "harness" / "pycache"
 
 
-def _selection(inv: Invocation) -> str:
-    parts = [f" -k {inv.k!r}" if inv.k else "", f" -m {inv.markers!r}" if inv.markers else ""]
-    return "".join(parts)
+def selection_text(k: str | None, markers: str | None) -> str:
+    """` -k '...' -m '...'` as a command line shows a selection; "" for none."""
+    return "".join([f" -k {k!r}" if k else "", f" -m {markers!r}" if markers else ""])
 
 
 def _run(

@@ -170,7 +170,7 @@ def run_module(
                 raise
         work = _workdir(at)
         try:
-            early = EarlyReports(project.root, work, _step_numbers(spec, step))
+            early = EarlyReports(project.root, work / "out", _step_numbers(spec, step))
             session = _session(project, spec, suites, work, options, step, echo, early)
             processes, logs = shard_store.processes_of(session), [session.log_file]
             with Jobs() as jobs:
@@ -195,7 +195,7 @@ def _session(
     project: Project, spec: ModuleSpec, suites, work: Path, options: RunOptions, step, echo, early=None
 ):
     """pytest over the suites (labelled by step in a module run); the report's libraries load meanwhile,
-    and `early()` makes coverage.py's reports while the last pytest process exits."""
+    and `early(data_file)` makes coverage.py's reports while the last pytest process exits."""
     warming = None if options.shard else prewarm.start()
     steps = spec.steps if step is None else ()  # per-step figures need each test's steps
     display = _display(options)
@@ -273,19 +273,18 @@ class EarlyReports:
     them failed, the run makes them after pytest exits as it would without this (and reports why not).
     """
 
-    def __init__(self, root: Path, work: Path, steps: tuple[int, ...]):
-        self.root, self.work, self.steps = root, work, steps
+    def __init__(self, root: Path, out: Path, steps: tuple[int, ...]):
+        self.root, self.out, self.steps = root, out, steps
         self.report: dict | None = None
         self.stamp: tuple | None = None
 
-    def __call__(self) -> None:
-        data_file = self.work / ".coverage"
+    def __call__(self, data_file: Path) -> None:
         stamp = _file_stamp(data_file)
         if stamp is None:
             return
         try:
-            report = measure.json_report(self.root, data_file, self.work / "out", self.steps)
-            measure.write_artifacts(self.root, data_file, self.work / "out")
+            report = measure.json_report(self.root, data_file, self.out, self.steps)
+            measure.write_artifacts(self.root, data_file, self.out)
         except Exception:  # made again after pytest exits, which reports any error
             return
         self.report, self.stamp = report, stamp

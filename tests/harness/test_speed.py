@@ -235,12 +235,14 @@ def test_reports_made_early_are_used_only_for_the_data_they_read(throwaway, tmp_
     session = run_session(
         throwaway.root, (Suite(OPS_SUITE),), ("calc",), work, RunOptions(), lambda line: None
     )
-    early = EarlyReports(throwaway.root, work, ())
-    early()
+    early = EarlyReports(throwaway.root, work / "out", ())
+    early(session.data_file)
     made = early.take(session.data_file)
     assert made is not None and (work / "out/coverage.xml").is_file() and (work / "out/htmlcov").is_dir()
     again = measure.json_report(throwaway.root, session.data_file, tmp_path / "again")
     assert made["files"] == again["files"] and made["totals"] == again["totals"]
     session.data_file.write_bytes(session.data_file.read_bytes() + b"\0")  # written to after it was read
     assert early.take(session.data_file) is None
-    assert EarlyReports(throwaway.root, tmp_path / "none", ()).take(tmp_path / "none/.coverage") is None
+    never_made = EarlyReports(throwaway.root, tmp_path / "none", ())
+    never_made(tmp_path / "none/.coverage")  # no data file: nothing is made
+    assert never_made.take(tmp_path / "none/.coverage") is None
