@@ -17,7 +17,7 @@ from harness.mutation.execute import Job, Pool, server_command
 from harness.mutation.fork import FastMode, servers
 from harness.mutation.generate import Mutant, generate
 from harness.mutation.isolate import Workspace, environment, import_roots, project_files
-from harness.mutation.selection import LineTests, Timing
+from harness.mutation.selection import LineTests, Naming, Timing, mutant_words
 from harness.project import Project
 from harness.spec import ModuleSpec
 
@@ -105,8 +105,14 @@ def _run(project, spec, options, files, mutants, texts, echo) -> list[dict]:
         ]
         serving = [(copy, env, log.with_name("server.log")) for copy, env, log in workers]
         with servers(fast_mode(spec, options, echo), serving) as started:
-            echo("  mapping tests to lines: the module's suites once, under coverage with test contexts")
-            tests = map_tests(spec, ws.copies[0], envs[0], files, ws.work(1), logs, echo)
+            echo(
+                "  mapping tests to lines: the module's suites once, under coverage with test contexts"
+                + (f", split over {len(ws.copies)} workers" if len(ws.copies) > 1 else "")
+            )
+            copies = [
+                (copy, env, ws.work(n)) for n, (copy, env) in enumerate(zip(ws.copies, envs, strict=True), 1)
+            ]
+            tests = map_tests(spec, copies, files, logs, echo)
             plan = plan_jobs(project, spec, options, mutants, tests, texts)
             echo(
                 f"  {len(plan.jobs)} to run, {len(plan.done)} decided without running"
@@ -114,7 +120,7 @@ def _run(project, spec, options, files, mutants, texts, echo) -> list[dict]:
             )
             progress = _Progress(len(plan.jobs), echo, options.verbose)
             checkpoint = Checkpoint(project, spec.id, plan.keys, progress)
-            pool = Pool(workers, checkpoint, logs, started)
+            pool = Pool(workers, checkpoint, logs, started, tests.durations)
             try:
                 verdicts = pool.run(plan.jobs)
             finally:
@@ -189,10 +195,11 @@ def plan_jobs(project, spec, options, mutants: list[Mutant], tests: LineTests, t
         None if options.fresh else stored.read_json(stored.cache_path(project, spec.id), "mutation cache")
     )
     cached = (stored_cache or {}).get("mutants", {})
-    digests = _Digests(project.root)
+    digests, naming = _Digests(project.root), Naming(project.root)
     plan = Plan([], {}, {})
     for mutant in mutants:
         selected = tests.covering(mutant.file, mutant.lines, _users(texts[mutant.file], mutant))
+        selected = naming.first(selected, mutant_words(mutant.function))
         if mutant.id in marks:
             plan.done[mutant.id] = record.entry(mutant, "equivalent", selected, marks[mutant.id])
             continue

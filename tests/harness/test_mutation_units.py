@@ -9,10 +9,10 @@ from coverage import CoverageData
 from harness.errors import UsageError
 from harness.mutation import gating, operators, record, stored
 from harness.mutation.engine import PROGRESS_EVERY, SAVE_EVERY, Checkpoint, _Progress
-from harness.mutation.execute import Job, Killers, failed_test
+from harness.mutation.execute import FIRST_STAGE, Job, Killers, failed_test, stages
 from harness.mutation.generate import generate
 from harness.mutation.isolate import environment, import_roots, project_files
-from harness.mutation.selection import LineTests, Timing, node_id, read_contexts
+from harness.mutation.selection import LineTests, Naming, Timing, mutant_words, node_id, read_contexts
 from harness.project import Project
 from harness.render import mutation_total
 from harness.results import mutated_files
@@ -245,6 +245,39 @@ def test_covering_tests_come_from_the_mutated_lines_fastest_first():
     only_imported = LineTests({"r.py": {1: frozenset({""})}}, durations=tests.durations, overhead=1.0)
     assert only_imported.covering("r.py", (1, 1)) == ("t::fast", "t::other", "t::slow")  # the session's
     assert tests.timeout(("t::fast", "t::slow"), Timing(factor=2, slack=0.5)) == 2 * (1.0 + 2.5) + 0.5
+
+
+def test_tests_whose_file_names_the_mutated_function_come_first_the_set_unchanged(tmp_path):
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests/test_unit.py").write_text("from app import parse_token\n", encoding="utf-8")
+    (tmp_path / "tests/test_stack.py").write_text("def test_connect(client): ...\n", encoding="utf-8")
+    (tmp_path / "tests/test_api.py").write_text("Consumer.handle_join  # parse_tokens\n", encoding="utf-8")
+    tests = ("tests/test_stack.py::test_a", "tests/test_unit.py::test_b", "tests/test_api.py::test_c")
+    naming = Naming(tmp_path)
+    assert naming.first(tests, mutant_words("parse_token")) == (
+        "tests/test_unit.py::test_b",  # names it; `parse_tokens` is another word
+        "tests/test_stack.py::test_a",
+        "tests/test_api.py::test_c",
+    )
+    assert naming.first(tests, mutant_words("Consumer.handle_join"))[0] == "tests/test_api.py::test_c"
+    assert naming.first(tests, ["LIMIT"]) == tests  # named nowhere: order kept
+    assert mutant_words(None) == ()  # module level: `covering`'s users go first instead
+    assert naming.first(tests, mutant_words("Consumer.__init__")) == (tests[2], *tests[:2])
+    assert naming.first(tests, mutant_words("__call__")) == tests  # a dunder names nothing
+    assert naming.first(("gone/test_x.py::t", *tests), ["parse_token"])[:2] == (tests[1], "gone/test_x.py::t")
+
+
+def test_a_forked_mutant_runs_its_likeliest_killers_first_in_a_run_of_their_own():
+    tests = tuple(f"t::{n}" for n in range(40))
+    quick = dict.fromkeys(tests, 0.25)
+    first, rest = stages(tests, quick)
+    assert (first, rest) == (tests[:4], tests[4:])  # FIRST_STAGE seconds of recorded time
+    assert FIRST_STAGE == 1.0
+    slow = dict.fromkeys(tests, 1.0)
+    assert [len(stage) for stage in stages(tests, slow)] == [4, 36]  # a tenth of their 40 s
+    assert stages(tests[:3], quick) == [tests[:3]]  # all within the first run: no second one
+    assert stages(("t::hang",), {"t::hang": 30.0}) == [("t::hang",)]
+    assert stages(tests[:3], {}) == [tests[:3]]  # no recorded times: one run
 
 
 def test_contexts_are_read_from_a_coverage_data_file(tmp_path):
