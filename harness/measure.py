@@ -74,7 +74,7 @@ def _step_report(out_dir: Path, number: int) -> Path:
 
 def step_contexts(number: int) -> str:
     """One regex for the import-time context and the contexts of every step set that holds `number`."""
-    return rf"^$|^{re.escape(STEP_CONTEXT)}(?:\d+,)*{number}(?:,|$)"
+    return rf"^$|^{re.escape(STEP_CONTEXT)}(?:\d+,)*{number}(?:,| |$)"  # ` <node id>`: per-test contexts
 
 
 def executed_nothing(report: dict) -> bool:

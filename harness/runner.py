@@ -14,7 +14,7 @@ from pathlib import Path
 from harness.outcomes import iter_records
 from harness.progress import Silent
 from harness.pytest_errors import explain
-from harness.session_env import RECORDS_ENV, SHARD_ENV, STEPS_ENV
+from harness.session_env import RECORDS_ENV, SHARD_ENV, STEPS_ENV, TEST_CONTEXTS_ENV
 from harness.steps import steps_env
 
 _SUMMARY_WORDS = ("passed", "failed", "error", "skipped", "no tests ran", "deselected")
@@ -113,11 +113,13 @@ def run_session(
     contexts: bool = False,
     steps: tuple = (),
     while_exiting: Callable[[Path], None] | None = None,
+    test_contexts: bool = False,
 ) -> Session:
     """Run every invocation, all writing one coverage data file in `workdir`.
 
     `contexts` records pytest-cov's per-test contexts; `steps` (the spec's) labels each test's lines
-    with its steps instead, which is all per-step figures need (`harness.session_plugin.StepContexts`).
+    with its steps instead, which is all per-step figures need (`harness.session_plugin.StepContexts`),
+    and `test_contexts` with its steps and node id (`harness.mutation.run_contexts`).
     `while_exiting(data_file)` is called once the last pytest process has finished its session (its
     coverage data saved) and while it still reports and exits.
     """
@@ -126,6 +128,9 @@ def run_session(
     env = {**bytecode_env(os.environ), "COVERAGE_FILE": str(data_file)}
     env.pop(SHARD_ENV, None)
     env.pop(STEPS_ENV, None)
+    env.pop(TEST_CONTEXTS_ENV, None)
+    if test_contexts:
+        env[TEST_CONTEXTS_ENV] = "1"
     if options.shard:
         env[SHARD_ENV] = f"{options.shard[0]}/{options.shard[1]}"
     progress = progress or Silent()

@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import json
 import os
+import time
 
 import pytest
 
-from harness.session_env import RECORDS_ENV, SHARD_ENV, STEP_CONTEXT, STEPS_ENV
+from harness.session_env import RECORDS_ENV, SHARD_ENV, STEP_CONTEXT, STEPS_ENV, TEST_CONTEXTS_ENV
+
+_LOADED = time.monotonic()  # pytest loads this plugin while it reads its arguments, before collecting
 
 
 def shard_of(nodeids: list[str], index: int, count: int) -> set[str]:
@@ -51,9 +54,10 @@ def pytest_configure(config: pytest.Config) -> None:
     # xdist workers report to the controller, which records for everyone.
     if path and not hasattr(config, "workerinput"):
         config.pluginmanager.register(Recorder(path), "harness-recorder")
-    steps = os.environ.get(STEPS_ENV)
-    if steps:  # on an xdist controller it never fires: the workers run the tests
-        config.pluginmanager.register(StepContexts(json.loads(steps)), "harness-step-contexts")
+    steps, per_test = os.environ.get(STEPS_ENV), bool(os.environ.get(TEST_CONTEXTS_ENV))
+    if steps or per_test:  # on an xdist controller it never fires: the workers run the tests
+        plugin = StepContexts(json.loads(steps) if steps else [], per_test)
+        config.pluginmanager.register(plugin, "harness-step-contexts")
 
 
 class StepContexts:
@@ -61,16 +65,20 @@ class StepContexts:
 
     A context per step set rather than per test (pytest-cov's `--cov-context=test` records three per
     test): the data stays small and the context changes only where the steps change. Lines run while
-    modules were imported keep the empty context, which every step counts.
+    modules were imported keep the empty context, which every step counts. With `per_test` (a module
+    that gates on mutation scores) each test gets its own, `<step label> <node id>`.
     """
 
-    def __init__(self, steps: list[list]):
+    def __init__(self, steps: list[list], per_test: bool = False):
         self.steps = [(number, tuple(paths)) for number, paths in steps]
+        self.per_test = per_test
         self.current: str | None = None
 
     @pytest.hookimpl(tryfirst=True)  # before the test's fixtures are set up
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
         label = step_context([n for n, paths in self.steps if any(within(item.nodeid, p) for p in paths)])
+        if self.per_test:  # which test ran which line, for `harness mutate`: a context per test
+            label = f"{label} {item.nodeid}"
         if label == self.current:
             return
         import coverage  # here, not at the top: this plugin loads into sessions without pytest-cov too
@@ -93,7 +101,7 @@ class Recorder:
         self._out.write(json.dumps(record) + "\n")  # line-buffered: each record reaches the file whole
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
-        self._write({"event": "collected", "count": len(session.items)})
+        self._write({"event": "collected", "count": len(session.items), "seconds": _since_loaded()})
         self._collected = True
 
     @pytest.hookimpl(optionalhook=True)
@@ -101,7 +109,8 @@ class Recorder:
         # With xdist the controller collects nothing; every worker collects the same ids.
         if not self._collected:
             self._collected = True
-            self._write({"event": "collected", "count": len(_kept(node.config, ids))})
+            count = len(_kept(node.config, ids))
+            self._write({"event": "collected", "count": count, "seconds": _since_loaded()})
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:
@@ -134,6 +143,11 @@ class Recorder:
             self._write(_fold(reports))
         self._open.clear()
         self._out.close()
+
+
+def _since_loaded() -> float:
+    """Seconds from this plugin's loading to the end of collection: about a session's start-up."""
+    return round(time.monotonic() - _LOADED, 3)
 
 
 def _kept(config: pytest.Config, ids: list[str]) -> list[str]:

@@ -30,7 +30,7 @@ from harness.background import Jobs
 from harness.catalog import check_spec
 from harness.contract import Inputs, Measured
 from harness.errors import DataError, SpecError, UsageError
-from harness.mutation import gating
+from harness.mutation import gating, run_contexts
 from harness.mutation import stored as mutation_store
 from harness.outcomes import read_records
 from harness.project import Project
@@ -169,9 +169,11 @@ def run_module(
                 shutil.rmtree(work, ignore_errors=True)  # an unfinished shard must not be combined
                 raise
         work = _workdir(at)
+        per_test = run_contexts.wanted(spec, step, options.shard, options.pytest_args)
+        stamp = run_contexts.tree_stamp(project) if per_test else None
         try:
             early = EarlyReports(project.root, work / "out", _step_numbers(spec, step))
-            session = _session(project, spec, suites, work, options, step, echo, early)
+            session = _session(project, spec, suites, work, options, step, echo, early, per_test)
             processes, logs = shard_store.processes_of(session), [session.log_file]
             with Jobs() as jobs:
                 measured = measure_session(
@@ -186,21 +188,43 @@ def run_module(
                     jobs=jobs,
                     early=early.take(session.data_file),
                 )
+                if stamp is not None and measured.failure is None:  # for `harness mutate`
+                    records = [Path(p["records"]) for p in processes]
+                    durations = measured.outcomes.durations
+                    run_contexts.keep(project, spec, session.data_file, records, durations, stamp)
                 return publish(project, spec, inputs, measured, work, processes, logs, span, echo, jobs)
         finally:
             shutil.rmtree(work, ignore_errors=True)
 
 
 def _session(
-    project: Project, spec: ModuleSpec, suites, work: Path, options: RunOptions, step, echo, early=None
+    project: Project,
+    spec: ModuleSpec,
+    suites,
+    work: Path,
+    options: RunOptions,
+    step,
+    echo,
+    early=None,
+    per_test: bool = False,
 ):
-    """pytest over the suites (labelled by step in a module run); the report's libraries load meanwhile,
-    and `early(data_file)` makes coverage.py's reports while the last pytest process exits."""
+    """pytest over the suites (labelled by step in a module run, and by test with `per_test`); the
+    report's libraries load meanwhile, and `early(data_file)` makes coverage.py's reports while the
+    last pytest process exits."""
     warming = None if options.shard else prewarm.start()
     steps = spec.steps if step is None else ()  # per-step figures need each test's steps
     display = _display(options)
     session = run_session(
-        project.root, suites, spec.source, work, options, echo, display, steps=steps, while_exiting=early
+        project.root,
+        suites,
+        spec.source,
+        work,
+        options,
+        echo,
+        display,
+        steps=steps,
+        while_exiting=early,
+        test_contexts=per_test,
     )
     if warming is not None:
         warming.join()  # before anything forks: a child must not start with a thread mid-import

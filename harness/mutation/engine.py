@@ -11,7 +11,7 @@ from pathlib import Path
 from harness import store
 from harness.catalog import check_spec
 from harness.errors import UsageError
-from harness.mutation import record, stored
+from harness.mutation import record, run_contexts, stored
 from harness.mutation.collect import map_tests
 from harness.mutation.execute import Job, Pool, server_command
 from harness.mutation.fork import FastMode, servers
@@ -105,14 +105,7 @@ def _run(project, spec, options, files, mutants, texts, echo) -> list[dict]:
         ]
         serving = [(copy, env, log.with_name("server.log")) for copy, env, log in workers]
         with servers(fast_mode(spec, options, echo), serving) as started:
-            echo(
-                "  mapping tests to lines: the module's suites once, under coverage with test contexts"
-                + (f", split over {len(ws.copies)} workers" if len(ws.copies) > 1 else "")
-            )
-            copies = [
-                (copy, env, ws.work(n)) for n, (copy, env) in enumerate(zip(ws.copies, envs, strict=True), 1)
-            ]
-            tests = map_tests(spec, copies, files, logs, echo)
+            tests = _mapping(project, spec, options, files, ws, envs, logs, echo)
             plan = plan_jobs(project, spec, options, mutants, tests, texts)
             echo(
                 f"  {len(plan.jobs)} to run, {len(plan.done)} decided without running"
@@ -131,6 +124,20 @@ def _run(project, spec, options, files, mutants, texts, echo) -> list[dict]:
     for job in plan.jobs:
         entries[job.mutant.id] = record.entry(job.mutant, verdicts[job.mutant.id], job.tests)
     return [entries[m.id] for m in mutants]
+
+
+def _mapping(project, spec, options, files, ws: Workspace, envs: list[dict], logs: Path, echo) -> LineTests:
+    """Which tests ran which lines: from the module's last `harness run` if it kept them and the
+    project's files are unchanged since (not with --fresh), else from a mapping run split over the
+    workers' copies."""
+    tests = None if options.fresh else run_contexts.load(project, spec, files)
+    if tests is not None:
+        echo("  tests mapped to lines by the module's last `harness run` (no file changed since)")
+        return tests
+    split = f", split over {len(ws.copies)} workers" if len(ws.copies) > 1 else ""
+    echo(f"  mapping tests to lines: the module's suites once, under coverage with test contexts{split}")
+    copies = [(copy, env, ws.work(n)) for n, (copy, env) in enumerate(zip(ws.copies, envs, strict=True), 1)]
+    return map_tests(spec, copies, files, logs, echo)
 
 
 class Checkpoint:

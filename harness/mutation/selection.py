@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import DataError
+from harness.session_env import STEP_CONTEXT
 
 IMPORT_TIME = ""  # coverage.py's context for lines run outside any test (imports during collection)
 
@@ -105,7 +106,10 @@ def mutant_words(function: str | None) -> tuple[str, ...]:
 
 
 def node_id(context: str) -> str:
-    """`suites/test_x.py::test_y|run` -> `suites/test_x.py::test_y` (pytest-cov's --cov-context=test)."""
+    """`suites/test_x.py::test_y|run` -> `suites/test_x.py::test_y` (pytest-cov's --cov-context=test);
+    `harness-steps:1,3 suites/test_x.py::test_y` -> the same (a `harness run`'s per-test contexts)."""
+    if context.startswith(STEP_CONTEXT):
+        return context.partition(" ")[2]
     return context.rpartition("|")[0] if context.endswith(("|setup", "|run", "|teardown")) else context
 
 

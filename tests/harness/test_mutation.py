@@ -1,5 +1,6 @@
 """`harness mutate` end to end on a throwaway project whose tests deliberately miss one mutant."""
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -12,6 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from harness.catalog import find_spec
+from harness.mutation import run_contexts
+from harness.project import load_project
+from harness.spec import Target
 from tests.harness.conftest import Throwaway, build_throwaway
 
 OPS = '''\
@@ -203,6 +208,46 @@ def test_a_second_run_takes_unchanged_verdicts_from_the_cache_and_reruns_changed
         by_position(json.loads((copied.root / "reports/m/mutation.json").read_text()))[(9, "comparison")][0]
         == "killed"
     )
+
+
+def test_mutate_takes_the_tests_of_each_line_from_the_last_harness_run_while_no_file_changed(copied):
+    (copied.root / "reports/m/.work/mutation-cache.json").unlink()  # every mutant runs again
+    run = copied.harness("run", "m")
+    assert run.exit_code == 1, run.output  # it gates on the stored score: 10 of 14, under 90%
+    assert (copied.root / "reports/m/.work/test-contexts.coverage").is_file()
+    reused = copied.harness("mutate", "m", *FAST)
+    assert "tests mapped to lines by the module's last `harness run`" in reused.output
+    assert "mapping tests to lines" not in reused.output
+    assert by_position(json.loads((copied.root / "reports/m/mutation.json").read_text())) == EXPECTED
+    copied.write("suites/m/test_add.py", TESTS["test_add.py"] + "\n")  # any file changed: not reused
+    again = copied.harness("mutate", "m", "--fresh", *FAST)
+    assert "mapping tests to lines: the module's suites once" in again.output
+    assert by_position(json.loads((copied.root / "reports/m/mutation.json").read_text())) == EXPECTED
+    stale = copied.harness("mutate", "m", *FAST)
+    assert "mapping tests to lines: the module's suites once" in stale.output
+
+
+def test_only_a_whole_module_run_of_a_module_with_mutation_targets_keeps_its_test_contexts(copied):
+    spec = find_spec(load_project(copied.root), "m")
+    assert run_contexts.wanted(spec, None, None, ())
+    assert not run_contexts.wanted(spec, 1, None, ())  # a step ran a part of the tests
+    assert not run_contexts.wanted(spec, None, (1, 2), ())
+    assert not run_contexts.wanted(spec, None, None, ("-k", "add"))
+    plain = dataclasses.replace(spec, targets=(Target("calc/ops.py", percent=90),))
+    assert not run_contexts.wanted(plain, None, None, ())
+    project = load_project(copied.root)
+    assert run_contexts.load(project, spec, ["calc/ops.py"]) is None  # never kept
+    work = copied.root / "reports/m/.work"
+    meta, data = work / run_contexts.META, work / run_contexts.DATA
+    meta.write_text(json.dumps({"tree": run_contexts.tree_stamp(project)}), encoding="utf-8")
+    data.write_bytes(b"not a coverage data file")
+    assert run_contexts.load(project, spec, ["calc/ops.py"]) is None  # unreadable: a mapping run does
+    whole = {"tree": run_contexts.tree_stamp(project), "durations": {}, "failed": [], "startup": 1.0}
+    meta.write_text(json.dumps(whole), encoding="utf-8")
+    assert run_contexts.load(project, spec, ["calc/ops.py"]) is None
+    result = copied.harness("mutate", "m", "--file", "calc/ops.py", *FAST)
+    assert result.exit_code == 1, result.output  # the score, 10 of 14, is under its 90% target
+    assert "mapping tests to lines: the module's suites once" in result.output
 
 
 def test_shards_combine_into_the_result_of_one_run(copied, mutated):

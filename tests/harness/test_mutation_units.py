@@ -1,5 +1,6 @@
 """harness.mutation on plain data: operators, skipped positions, ids, diffs, scores, gating, test maps."""
 
+import re
 import subprocess
 import textwrap
 
@@ -7,6 +8,7 @@ import pytest
 from coverage import CoverageData
 
 from harness.errors import UsageError
+from harness.measure import step_contexts
 from harness.mutation import gating, operators, record, stored
 from harness.mutation.engine import PROGRESS_EVERY, SAVE_EVERY, Checkpoint, _Progress
 from harness.mutation.execute import FIRST_STAGE, Job, Killers, failed_test, stages
@@ -295,6 +297,17 @@ def test_contexts_are_read_from_a_coverage_data_file(tmp_path):
     lines = read_contexts(tmp_path / ".coverage", tmp_path, ["pkg/a.py"], failed={"t.py::bad"})
     assert lines == {"pkg/a.py": {1: {""}, 2: {"t.py::test_x"}, 3: {"t.py::test_x"}}}
     assert node_id("a.py::T::t[x|y]|teardown") == "a.py::T::t[x|y]"
+    # a `harness run`'s per-test contexts: the steps' label, then the node id (which may hold spaces)
+    assert node_id("harness-steps:1,3 a.py::t[a b|run]") == "a.py::t[a b|run]"
+    assert node_id("harness-steps: a.py::t") == "a.py::t"  # a test in no step
+
+
+def test_a_steps_figures_take_its_tests_per_test_contexts_and_the_import_time_lines():
+    step = re.compile(step_contexts(3))
+    ours = ("", "harness-steps:3", "harness-steps:1,3 a.py::t", "harness-steps:3,4 b")
+    assert all(step.search(context) for context in ours)
+    others = ("harness-steps:13 a.py::t", "harness-steps:1,33", "harness-steps: x")
+    assert not any(step.search(context) for context in others)
 
 
 def test_copies_take_what_git_lists_and_never_the_venv_or_reports(tmp_path):
