@@ -177,6 +177,8 @@ def _real_project(dest: Path, module: str, file: str) -> Path:
 
     repo = Path(__file__).resolve().parents[1]
     make_copy(repo, project_files(repo, "reports"), dest)
+    # the stored results a module's run reads (a baseline module, items carried forward)
+    shutil.copytree(repo / "reports", dest / "reports", ignore=shutil.ignore_patterns(".work", "htmlcov"))
     suites = [suite.path for suite in find_spec(load_project(dest), module).all_suites()]
     top = file.split("/")[0]
     also = sorted({p.relative_to(dest).parts[0] for p in dest.glob("*/**/*.py")} - {top})
@@ -214,7 +216,8 @@ def _run_harness(root: Path, module: str, mode: str, *files: str) -> tuple[int, 
     if mode == "reuse":
         started = time.perf_counter()
         cli = [sys.executable, "-c", "from harness.cli import main; main()", "--root", str(root)]
-        subprocess.run([*cli, "run", module, "-q"], env=_clean_env(), check=False, capture_output=True)
+        run = subprocess.run([*cli, "run", module, "-q"], env=_clean_env(), capture_output=True, text=True)
+        assert run.returncode in (0, 1), f"harness run {module}: {run.stdout}{run.stderr}"
         RUN_SECONDS.append(time.perf_counter() - started)
         (root / f"reports/{module}/.work/mutation-cache.json").unlink(missing_ok=True)
     started = time.perf_counter()

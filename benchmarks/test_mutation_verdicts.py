@@ -18,7 +18,7 @@ from pathlib import Path
 from harness.catalog import find_spec
 from harness.mutation.collect import map_tests
 from harness.mutation.engine import MutateOptions, fast_mode, plan_jobs
-from harness.mutation.execute import Job, Pool, stages
+from harness.mutation.execute import FORK_START, Job, Pool, stages
 from harness.mutation.fork import servers
 from harness.mutation.generate import Mutant, generate
 from harness.mutation.isolate import Workspace, environment, import_roots, make_copy, project_files
@@ -110,7 +110,7 @@ def test_fast_mode_verdicts_equal_plain_pytest_verdicts(tmp_path, bench_print):
         plain = Pool(workers, lambda job, verdict: None, logs).run(jobs)
         serving = [(c, e, log.with_name("server.log")) for c, e, log in workers]
         with servers(fast_mode(spec, options, print), serving) as started:
-            pool = Pool(workers, lambda job, verdict: None, logs, started, tests.durations)
+            pool = Pool(workers, lambda job, verdict: None, logs, started, tests.durations, tests.overhead)
             fast = pool.run(jobs)
     rows = [
         f"{j.mutant.id} {j.mutant.file}:{j.mutant.line} {plain[j.mutant.id]}/{fast[j.mutant.id]}"
@@ -121,7 +121,7 @@ def test_fast_mode_verdicts_equal_plain_pytest_verdicts(tmp_path, bench_print):
         bench_print(f"  {row}")
     bench_print(f"fast mode: {pool.modes}, plain because: {pool.reasons}")
     assert fast == plain
-    staged = [j for j in jobs if len(stages(j.tests, tests.durations)) > 1]
+    staged = [j for j in jobs if len(stages(j.tests, tests.durations, FORK_START)) > 1]
     bench_print(f"run in two stages in the fast mode: {len(staged)} of {len(jobs)}")
     assert {plain[j.mutant.id] for j in staged} >= {"killed", "survived"}  # both ends of the stages
     assert pool.modes == {"forked": len(jobs), "plain": 0}  # every one of them ran in a forked child

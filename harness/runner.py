@@ -83,14 +83,11 @@ def command(
     sources: tuple[str, ...],
     options: RunOptions,
     append: bool,
-    contexts: bool = False,
 ) -> list[str]:
     """The pytest command line for one invocation."""
     cmd = [sys.executable, "-m", "pytest", *inv.paths, "-p", "harness.session_plugin"]
     cmd += [f"--cov={source}" for source in sources]
     cmd += ["--cov-branch", "--cov-report="]
-    if contexts:
-        cmd.append("--cov-context=test")
     if append:
         cmd.append("--cov-append")
     if inv.k:
@@ -110,16 +107,15 @@ def run_session(
     options: RunOptions,
     echo: Callable[[str], None],
     progress: Silent | None = None,
-    contexts: bool = False,
     steps: tuple = (),
     while_exiting: Callable[[Path], None] | None = None,
     test_contexts: bool = False,
 ) -> Session:
     """Run every invocation, all writing one coverage data file in `workdir`.
 
-    `contexts` records pytest-cov's per-test contexts; `steps` (the spec's) labels each test's lines
-    with its steps instead, which is all per-step figures need (`harness.session_plugin.StepContexts`),
-    and `test_contexts` with its steps and node id (`harness.mutation.run_contexts`).
+    `steps` (the spec's) labels each test's lines with its steps, which is all per-step figures need
+    (`harness.session_plugin.StepContexts`); `test_contexts` labels them with the test's node id too,
+    for `harness mutate` (`harness.mutation.run_contexts`).
     `while_exiting(data_file)` is called once the last pytest process has finished its session (its
     coverage data saved) and while it still reports and exits.
     """
@@ -137,7 +133,7 @@ def run_session(
     processes, invocations = [], plan(suites)
     for number, inv in enumerate(invocations, 1):
         records = workdir / f"tests-{number}.jsonl"
-        cmd = command(inv, sources, options, append=number > 1, contexts=contexts)
+        cmd = command(inv, sources, options, append=number > 1)
         echo(f"  pytest {' '.join(inv.paths)}{selection_text(inv.k, inv.markers)}")
         start = log_file.stat().st_size if log_file.is_file() else 0
         progress.start(f"pytest {number}/{len(invocations)}" if len(invocations) > 1 else "pytest")

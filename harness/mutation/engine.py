@@ -113,7 +113,7 @@ def _run(project, spec, options, files, mutants, texts, echo) -> list[dict]:
             )
             progress = _Progress(len(plan.jobs), echo, options.verbose)
             checkpoint = Checkpoint(project, spec.id, plan.keys, progress)
-            pool = Pool(workers, checkpoint, logs, started, tests.durations)
+            pool = Pool(workers, checkpoint, logs, started, tests.durations, tests.overhead)
             try:
                 verdicts = pool.run(plan.jobs)
             finally:

@@ -33,17 +33,19 @@ class Job:
 
 PYTEST_OPTIONS = ("-x", "-q", "-rfE", "-p", "no:randomly", "-p", "no:cacheprovider")
 FIRST_STAGE = 1.0  # seconds of recorded test time, at least, in a mutant's first run (`stages`)
+FORK_START = 0.25  # seconds a forked child takes to start and end around its tests (session fixtures too)
 
 
-def stages(tests: tuple[str, ...], durations: dict[str, float]) -> list[tuple[str, ...]]:
+def stages(tests: tuple[str, ...], durations: dict[str, float], start: float) -> list[tuple[str, ...]]:
     """A mutant's tests as runs of their own: its likeliest killers first (the head of `tests`,
     about a tenth of their recorded time and at least FIRST_STAGE seconds), then the rest if those pass.
 
     Plugins reorder a run's tests (pytest-django puts database tests first), so within one run the
     order given is no promise that a likely killer runs early; a run of its own is. The set of tests
     and the verdict are unchanged (the tests pass alone or in any order): a test that fails in either
-    run kills the mutant, and it survives only if both pass. A survivor pays one more start-up (a
-    fork, or a plain pytest's).
+    run kills the mutant, and it survives only if both pass. A survivor pays one more start-up
+    (`start` seconds: a fork, or a plain pytest's), so the tests are split only when the rest would
+    take longer than that.
     """
     budget = max(FIRST_STAGE, sum(durations.get(t, 0.0) for t in tests) / 10)
     spent, cut = 0.0, len(tests)
@@ -52,7 +54,10 @@ def stages(tests: tuple[str, ...], durations: dict[str, float]) -> list[tuple[st
         if spent >= budget:
             cut = number
             break
-    return [tests[:cut], tests[cut:]] if tests[cut:] else [tests]
+    rest = tests[cut:]
+    if sum(durations.get(t, 0.0) for t in rest) <= start:
+        return [tests]
+    return [tests[:cut], rest]
 
 
 def pytest_command(tests: tuple[str, ...]) -> list[str]:
@@ -120,10 +125,12 @@ class Pool:
         logs: Path,
         servers: list[Server] | None = None,
         durations: dict[str, float] | None = None,
+        startup: float = 0.0,
     ):
         self.copies, self.progress, self.logs = copies, progress, logs
         self.servers = servers or []
         self.durations = durations or {}  # recorded seconds per test: each mutant's `stages`
+        self.startup = startup  # seconds a plain pytest takes beyond its tests
         self.modes = {"forked": 0, "plain": 0}
         self.reasons: dict[str, int] = {}  # why mutants of the fast mode ran plain
         self.stopping = threading.Event()
@@ -200,7 +207,10 @@ class Pool:
             if isinstance(code, Fallback) and not self.stopping.is_set():
                 self._count("plain", code)
                 code = self._staged(
-                    tests, job.timeout, lambda stage, left: self._pytest(number, copy, env, log, stage, left)
+                    tests,
+                    job.timeout,
+                    self.startup,
+                    lambda stage, left: self._pytest(number, copy, env, log, stage, left),
                 )
         finally:
             target.write_bytes(original)
@@ -240,6 +250,7 @@ class Pool:
         code = self._staged(
             tests,
             job.timeout,
+            FORK_START,
             lambda stage, left: self.servers[number].run(
                 mutant.file, original_text, mutant.text, stage, left, log
             ),
@@ -251,11 +262,11 @@ class Pool:
             return code
         return Fallback(f"its forked run ended with status {code}")
 
-    def _staged(self, tests, timeout: float, run) -> int | Fallback | None:
+    def _staged(self, tests, timeout: float, start: float, run) -> int | Fallback | None:
         """`run(stage, seconds left)` for each of the `stages` of `tests` until one does not pass (0):
         its result, or 0. The stages share the mutant's one time limit (None: it ran past it)."""
         deadline, code = time.monotonic() + timeout, 0
-        for stage in stages(tests, self.durations):
+        for stage in stages(tests, self.durations, start):
             left = deadline - time.monotonic()
             if left <= 0:
                 return None

@@ -269,17 +269,20 @@ def test_tests_whose_file_names_the_mutated_function_come_first_the_set_unchange
     assert naming.first(("gone/test_x.py::t", *tests), ["parse_token"])[:2] == (tests[1], "gone/test_x.py::t")
 
 
-def test_a_forked_mutant_runs_its_likeliest_killers_first_in_a_run_of_their_own():
+def test_a_mutant_runs_its_likeliest_killers_first_in_a_run_of_their_own():
     tests = tuple(f"t::{n}" for n in range(40))
     quick = dict.fromkeys(tests, 0.25)
-    first, rest = stages(tests, quick)
+    first, rest = stages(tests, quick, start=0.5)
     assert (first, rest) == (tests[:4], tests[4:])  # FIRST_STAGE seconds of recorded time
     assert FIRST_STAGE == 1.0
     slow = dict.fromkeys(tests, 1.0)
-    assert [len(stage) for stage in stages(tests, slow)] == [4, 36]  # a tenth of their 40 s
-    assert stages(tests[:3], quick) == [tests[:3]]  # all within the first run: no second one
-    assert stages(("t::hang",), {"t::hang": 30.0}) == [("t::hang",)]
-    assert stages(tests[:3], {}) == [tests[:3]]  # no recorded times: one run
+    assert [len(stage) for stage in stages(tests, slow, start=0.5)] == [4, 36]  # a tenth of their 40 s
+    assert stages(tests[:3], quick, start=0.5) == [tests[:3]]  # all within the first run: no second one
+    assert stages(tests[:6], quick, start=0.5) == [tests[:6]]  # the rest (0.5 s) not worth a start-up
+    assert stages(tests[:7], quick, start=0.5) == [tests[:4], tests[4:7]]
+    assert stages(tests, quick, start=9.0) == [tests]  # a plain pytest's start-up outweighs the rest
+    assert stages(("t::hang",), {"t::hang": 30.0}, start=0.5) == [("t::hang",)]
+    assert stages(tests[:3], {}, start=0.0) == [tests[:3]]  # no recorded times: one run
 
 
 def test_contexts_are_read_from_a_coverage_data_file(tmp_path):
