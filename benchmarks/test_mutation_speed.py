@@ -225,7 +225,9 @@ def _run_harness(root: Path, module: str, mode: str, *files: str) -> tuple[int, 
     subprocess.run(run, env=_clean_env(), check=False, capture_output=True)
     wall = time.perf_counter() - started
     doc = json.loads((root / f"reports/{module}/mutation.json").read_text(encoding="utf-8"))
-    return len(doc["mutants"]), wall, {m["id"]: m["status"] for m in doc["mutants"]}
+    # mutation.json keeps the module's other files' mutants from earlier runs: only `files` count
+    mine = [m for m in doc["mutants"] if not files or m["file"] in files]
+    return len(mine), wall, {m["id"]: m["status"] for m in mine}
 
 
 def _run_mutmut(exe: Path, root: Path) -> tuple[int, float, dict]:
