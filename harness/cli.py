@@ -346,7 +346,11 @@ def history_cmd(ctx, module, step, file, limit, as_json) -> None:
 @click.option(
     "--shard", callback=_parse_shard, metavar="K/N", help="Run the K-th of N slices of the mutants."
 )
-@click.option("--fresh", is_flag=True, help="Run every mutant again, ignoring stored verdicts.")
+@click.option(
+    "--fresh",
+    is_flag=True,
+    help="Run every mutant again, ignoring stored verdicts and the last run's record of tests per line.",
+)
 @click.option(
     "--timeout-factor",
     type=click.FloatRange(min=1),
