@@ -100,8 +100,7 @@ def test_fast_mode_verdicts_equal_plain_pytest_verdicts(tmp_path, bench_print):
         workers = [
             (c, e, ws.work(n) / "pytest.log") for n, (c, e) in enumerate(zip(ws.copies, envs, strict=True), 1)
         ]
-        copies = [(c, e, ws.work(n)) for n, (c, e) in enumerate(zip(ws.copies, envs, strict=True), 1)]
-        tests = map_tests(spec, copies, list(FILES), logs, print)
+        tests = map_tests(spec, [(c, e, log.parent) for c, e, log in workers], list(FILES), logs, print)
         plan = plan_jobs(project, spec, options, mutants, tests, texts)
         made = {j.mutant.id: j for j in plan.jobs if j.mutant.operator == "handmade"}
         made["handmade-2"] = Job(made["handmade-2"].mutant, made["handmade-2"].tests, HANG_SECONDS, True)

@@ -41,11 +41,17 @@ class SuiteFile:
 
 @dataclass
 class Outcomes:
-    """Every test of a session: totals, per collecting file, and each test's duration by node id."""
+    """Every test of a session: totals, per collecting file, each test's duration by node id, and the
+    session's start-up (the longest from the session plugin's loading to the end of collection)."""
 
     totals: Tally = field(default_factory=Tally)
     files: dict[str, SuiteFile] = field(default_factory=dict)
     durations: dict[str, float] = field(default_factory=dict)
+    startup: float = 0.0
+
+    def failed(self) -> set[str]:
+        """The node ids of the tests that failed or errored (a collection error: `<file> (collection)`)."""
+        return {detail["test"] for detail in self.totals.failures}
 
     def add(self, record: dict) -> None:
         nodeid = record["nodeid"]
@@ -72,6 +78,8 @@ def read_records(paths: tuple[Path, ...]) -> Outcomes:
         for _, record in iter_records(path):
             if record.get("event") == "test":
                 outcomes.add(record)
+            elif record.get("event") == "collected":
+                outcomes.startup = max(outcomes.startup, float(record.get("seconds", 0.0)))
     return outcomes
 
 

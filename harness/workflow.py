@@ -189,9 +189,7 @@ def run_module(
                     early=early.take(session.data_file),
                 )
                 if stamp is not None and measured.failure is None:  # for `harness mutate`
-                    records = [Path(p["records"]) for p in processes]
-                    durations = measured.outcomes.durations
-                    run_contexts.keep(project, spec, session.data_file, records, durations, stamp)
+                    run_contexts.keep(project, spec, session.data_file, measured.outcomes, stamp)
                 return publish(project, spec, inputs, measured, work, processes, logs, span, echo, jobs)
         finally:
             shutil.rmtree(work, ignore_errors=True)

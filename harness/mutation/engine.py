@@ -105,7 +105,7 @@ def _run(project, spec, options, files, mutants, texts, echo) -> list[dict]:
         ]
         serving = [(copy, env, log.with_name("server.log")) for copy, env, log in workers]
         with servers(fast_mode(spec, options, echo), serving) as started:
-            tests = _mapping(project, spec, options, files, ws, envs, logs, echo)
+            tests = _mapping(project, spec, options, files, workers, logs, echo)
             plan = plan_jobs(project, spec, options, mutants, tests, texts)
             echo(
                 f"  {len(plan.jobs)} to run, {len(plan.done)} decided without running"
@@ -126,18 +126,19 @@ def _run(project, spec, options, files, mutants, texts, echo) -> list[dict]:
     return [entries[m.id] for m in mutants]
 
 
-def _mapping(project, spec, options, files, ws: Workspace, envs: list[dict], logs: Path, echo) -> LineTests:
+def _mapping(
+    project, spec, options, files, workers: list[tuple[Path, dict, Path]], logs: Path, echo
+) -> LineTests:
     """Which tests ran which lines: from the module's last `harness run` if it kept them and the
     project's files are unchanged since (not with --fresh), else from a mapping run split over the
-    workers' copies."""
+    workers' copies (`(copy, environment, log)` each)."""
     tests = None if options.fresh else run_contexts.load(project, spec, files)
     if tests is not None:
         echo("  tests mapped to lines by the module's last `harness run` (no file changed since)")
         return tests
-    split = f", split over {len(ws.copies)} workers" if len(ws.copies) > 1 else ""
+    split = f", split over {len(workers)} workers" if len(workers) > 1 else ""
     echo(f"  mapping tests to lines: the module's suites once, under coverage with test contexts{split}")
-    copies = [(copy, env, ws.work(n)) for n, (copy, env) in enumerate(zip(ws.copies, envs, strict=True), 1)]
-    return map_tests(spec, copies, files, logs, echo)
+    return map_tests(spec, [(copy, env, log.parent) for copy, env, log in workers], files, logs, echo)
 
 
 class Checkpoint:

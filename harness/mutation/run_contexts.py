@@ -19,6 +19,7 @@ from pathlib import Path
 
 from harness.errors import DataError
 from harness.mutation.selection import LineTests, read_contexts
+from harness.outcomes import Outcomes
 from harness.project import Project
 from harness.spec import ModuleSpec
 
@@ -53,9 +54,7 @@ def tree_stamp(project: Project) -> str:
     return digest.hexdigest()
 
 
-def keep(
-    project: Project, spec: ModuleSpec, data_file: Path, records: list[Path], durations: dict, stamp: str
-) -> bool:
+def keep(project: Project, spec: ModuleSpec, data_file: Path, outcomes: Outcomes, stamp: str) -> bool:
     """Keep the run's per-test contexts for `harness mutate` if the tree is still as it was when the
     run started (`stamp`); otherwise drop what an earlier run kept. Written atomically; a failure to
     write (a full disk) only loses the shortcut, never the run."""
@@ -70,15 +69,19 @@ def keep(
         if not data_file.is_file() or tree_stamp(project) != stamp:
             data.unlink(missing_ok=True)
             return False
-        failed, startup = _from_records(records)
         work.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(data_file, partials[0])
         os.replace(partials[0], data)
-        doc = {"tree": stamp, "durations": durations, "failed": sorted(failed), "startup": startup}
+        doc = {
+            "tree": stamp,
+            "durations": outcomes.durations,
+            "failed": sorted(outcomes.failed()),
+            "startup": outcomes.startup,
+        }
         partials[1].write_text(json.dumps(doc), encoding="utf-8")
         os.replace(partials[1], meta)
         return True
-    except (OSError, DataError):
+    except OSError:
         for partial in partials:
             partial.unlink(missing_ok=True)
         return False
@@ -110,17 +113,3 @@ def load(project: Project, spec: ModuleSpec, files: list[str]) -> LineTests | No
     ):
         return None
     return LineTests(lines, usable, startup + EXIT_SECONDS)
-
-
-def _from_records(records: list[Path]) -> tuple[set[str], float]:
-    """The tests that failed or errored, and the longest start-up (plugin loaded to tests collected)."""
-    from harness.outcomes import iter_records
-
-    failed, startup = set(), 0.0
-    for path in records:
-        for _, record in iter_records(path):
-            if record.get("event") == "test" and record.get("outcome") in ("failed", "errors"):
-                failed.add(record["nodeid"])
-            elif record.get("event") == "collected":
-                startup = max(startup, float(record.get("seconds", 0.0)))
-    return failed, startup

@@ -116,6 +116,12 @@ def test_inherited_tests_count_under_the_collecting_file(pytester, inherited):
         "checks/test_disk.py::TestDisk::test_extra": "xfail: disk is slow",
     }
     assert set(outcomes.durations) >= {"checks/test_memory.py::TestMemory::test_many[2]"}
+    assert outcomes.failed() == {
+        "checks/test_broken.py (collection)",
+        "checks/test_disk.py::test_setup_error",
+        "checks/test_disk.py::test_fails",
+    }
+    assert outcomes.startup > 0  # the `collected` record's seconds since the plugin was loaded
 
 
 def test_xdist_workers_give_the_same_counts(pytester, inherited):
