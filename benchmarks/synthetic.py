@@ -1,7 +1,7 @@
 """Deterministic stored results of any size, for the report-scale benchmark and tests."""
 
-from harness import targets
-from harness.spec import Target
+from harness.evaluate import targets
+from harness.spec.model import Target
 
 
 def _figures(i: int) -> dict:

@@ -171,9 +171,9 @@ def _mutmut(venv: Path, *requirements: str) -> tuple[Path | None, str]:
 
 def _real_project(dest: Path, module: str, file: str) -> Path:
     """This checkout in `dest` (as harness copies it), and mutmut set up for `file` and `module`'s suites."""
-    from harness.catalog import find_spec
     from harness.mutation.isolate import make_copy, project_files
-    from harness.project import load_project
+    from harness.spec.catalog import find_spec
+    from harness.spec.project import load_project
 
     repo = Path(__file__).resolve().parents[1]
     make_copy(repo, project_files(repo, "reports"), dest)
@@ -197,9 +197,9 @@ def _real_project(dest: Path, module: str, file: str) -> Path:
 RUN = """\
 import sys
 from pathlib import Path
-from harness.catalog import find_spec
+from harness.spec.catalog import find_spec
 from harness.mutation.engine import MutateOptions, mutate
-from harness.project import load_project
+from harness.spec.project import load_project
 root, module, mode, workers, *files = sys.argv[1:]
 project = load_project(Path(root))
 # "reuse": the tests of each line come from the `harness run` just before (`fresh` would ignore it)

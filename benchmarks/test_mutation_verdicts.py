@@ -15,14 +15,14 @@ loop, and one that hangs the event loop (`timeout`).
 
 from pathlib import Path
 
-from harness.catalog import find_spec
 from harness.mutation.collect import map_tests
 from harness.mutation.engine import MutateOptions, fast_mode, plan_jobs
 from harness.mutation.execute import FORK_START, Job, Pool, stages
 from harness.mutation.fork import servers
 from harness.mutation.generate import Mutant, generate
 from harness.mutation.isolate import Workspace, environment, import_roots, make_copy, project_files
-from harness.project import load_project
+from harness.spec.catalog import find_spec
+from harness.spec.project import load_project
 
 MODULE = "module-6.7"
 FILES = (

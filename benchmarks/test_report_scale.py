@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from benchmarks.synthetic import large_result
-from harness import results
+from harness.evaluate import shape
 
 SIZES = (1000, 10000)
 REPEATS = 3
@@ -30,7 +30,7 @@ def _project(root: Path) -> Path:
         spec.write_text(f"id: big-{n}\ntitle: {n} files\nsource: pkg\nsuites: [suites]\n")
         out = root / "reports" / f"big-{n}"
         out.mkdir(parents=True)
-        (out / "results.json").write_text(results.dumps(large_result(n)))
+        (out / "shape.json").write_text(shape.dumps(large_result(n)))
     return root
 
 

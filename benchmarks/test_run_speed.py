@@ -27,7 +27,7 @@ import pytest
 
 import harness
 from benchmarks.projects import bundled, many_small_tests
-from harness.runner import bytecode_env
+from harness.run.session import bytecode_env
 
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 PROJECTS = os.environ.get("BENCH_PROJECTS", "bundled,many").split(",")

@@ -1,15 +1,17 @@
 """The lead's acceptance of a variance: read from and recorded in trace.yml; unmet targets carry forward."""
 
-from harness import events, layout, outputs, store, stored, targets
+from harness import outputs
 from harness.errors import UsageError
-from harness.project import Project
-from harness.spec import ModuleSpec
+from harness.evaluate import targets
+from harness.spec.model import ModuleSpec
+from harness.spec.project import Project
+from harness.store import disk, layout, records, trace
 
 
 def latest_acceptance(project: Project, module_id: str) -> dict | None:
     """The newest `variance_accepted` event for the module in trace.yml."""
     found = None
-    for entry in store.read_trace(project.trace_path):
+    for entry in disk.read_trace(project.trace_path):
         wanted = ("variance_accepted", module_id)
         if isinstance(entry, dict) and (entry.get("event"), entry.get("module")) == wanted:
             found = entry
@@ -27,7 +29,7 @@ def accept_module(project: Project, spec: ModuleSpec, rationale: str) -> dict:
     if not rationale.strip():
         raise UsageError("--rationale must say why the variance is accepted")
     at = layout.files(project, spec.id)
-    result = stored.load(at.result)
+    result = records.load(at.result)
     if result["status"] == "failed":
         raise UsageError(
             f"{spec.id}: cannot accept a Failed result ({result['reason']}); fix the tests first"
@@ -35,7 +37,7 @@ def accept_module(project: Project, spec: ModuleSpec, rationale: str) -> dict:
     if not result["unmet"]:
         raise UsageError(f"{spec.id}: every target is met; there is no variance to accept")
     items = targets.carry_forward_items(result["files"], result["overall"], spec.id)
-    accepted = events.event(
+    accepted = trace.event(
         project,
         spec.id,
         "variance_accepted",
@@ -43,13 +45,13 @@ def accept_module(project: Project, spec: ModuleSpec, rationale: str) -> dict:
         accepted=list(result["unmet"]),
         overall=result["overall"]["percent"],
     )
-    carried = events.event(
+    carried = trace.event(
         project,
         spec.id,
         "carry_forward_created",
         items=[{k: i[k] for k in ("file", "percent", "target", "missing")} for i in items],
     )
-    events.record(project, accepted, carried)
+    trace.record(project, accepted, carried)
     result = {
         **result,
         "status": "complete_with_variance",
@@ -61,7 +63,7 @@ def accept_module(project: Project, spec: ModuleSpec, rationale: str) -> dict:
         },
         "carry_forward": items,
     }
-    with store.project_lock(project.lock_path):
+    with disk.project_lock(project.lock_path):
         outputs.write_report(at, result)
         outputs.write_result(at, result)
     outputs.refresh_map(project)

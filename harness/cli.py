@@ -8,13 +8,17 @@ from pathlib import Path
 
 import click
 
-from harness import __version__, acceptance, history, layout, outputs, render, stored, targets
+from harness import __version__, acceptance, outputs
 from harness import init as first_spec
-from harness.catalog import all_specs, check_spec, find_spec
 from harness.errors import HarnessError
-from harness.project import load_project
-from harness.runner import RunOptions
-from harness.spec import ModuleSpec
+from harness.evaluate import history, targets
+from harness.report import markdown, terminal
+from harness.run.session import RunOptions
+from harness.spec.catalog import all_specs, find_spec
+from harness.spec.model import ModuleSpec
+from harness.spec.preflight import check_spec
+from harness.spec.project import load_project
+from harness.store import layout, records
 
 PASSING = ("complete", "complete_with_variance")
 
@@ -128,11 +132,11 @@ def list_cmd(ctx: click.Context) -> None:
             check_spec(project, spec)
         except HarnessError as err:
             broken.append(err)
-            click.echo(render.list_line(spec.id, spec.title, None, invalid=True))
+            click.echo(terminal.list_line(spec.id, spec.title, None, invalid=True))
             continue
         at = layout.files(project, spec.id)
-        result = stored.load(at.result) if at.result.is_file() else None
-        click.echo(render.list_line(spec.id, spec.title, result))
+        result = records.load(at.result) if at.result.is_file() else None
+        click.echo(terminal.list_line(spec.id, spec.title, result))
     if not found:
         click.echo(f"no module specs found ({', '.join(project.spec_globs)})")
     for err in broken:
@@ -205,7 +209,7 @@ def run(ctx, module, step, workers, shard, rebaseline, verbose, quiet, pytest_ar
             project, spec, options, _silent if quiet else _echo, step=step, rebaseline=rebaseline
         )
     if quiet and result is not None:
-        click.echo(render.status_line(result))
+        click.echo(terminal.status_line(result))
     ctx.exit(0 if result is None else _exit_for(result))
 
 
@@ -234,24 +238,24 @@ def check(ctx, module, fresh, annotations, comment) -> None:
     if fresh:
         result = _workflow().run_module(project, spec, RunOptions(), _echo)
     else:
-        result = stored.load_module(project, spec.id)
+        result = records.load_module(project, spec.id)
         if result.get("spec_sha256") not in (None, spec.path.digest()):
             click.echo(
                 f"warning: {spec.path} changed after this result was recorded"
                 f" ({result['finished_at']}); `harness check --run` measures again",
                 err=True,
             )
-    for line in render.shortfall_lines(result):
+    for line in terminal.shortfall_lines(result):
         click.echo(line)
     if annotations if annotations is not None else os.environ.get("GITHUB_ACTIONS") == "true":
-        for line in render.github_annotations(result):
+        for line in terminal.github_annotations(result):
             click.echo(line)
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary:
         with open(summary, "a", encoding="utf-8") as handle:
-            handle.write(render.github_summary(result) + "\n")
+            handle.write(markdown.github_summary(result) + "\n")
     if comment:
-        comment.write_text(render.github_summary(result), encoding="utf-8")
+        comment.write_text(markdown.github_summary(result), encoding="utf-8")
     ctx.exit(_exit_for(result))
 
 
@@ -277,7 +281,7 @@ def accept(ctx, module, rationale) -> None:
     result = acceptance.accept_module(project, spec, rationale)
     click.echo(f"{spec.id}: {result['status_label']}; {len(result['carry_forward'])} carry-forward item(s):")
     for item in result["carry_forward"]:
-        click.echo(f"  {item['file']}: {render.pct(item['percent'])} -> target {render.goal_item(item)}")
+        click.echo(f"  {item['file']}: {markdown.pct(item['percent'])} -> target {markdown.goal_item(item)}")
 
 
 @main.command()
@@ -288,11 +292,11 @@ def accept(ctx, module, rationale) -> None:
 def diff(ctx, a, b, as_json) -> None:
     """Per-file comparison of two stored results (module ids, spec paths or results.json paths)."""
     project = _project(ctx)
-    comparison = targets.compare(stored.load_any(project, a), stored.load_any(project, b))
+    comparison = targets.compare(records.load_any(project, a), records.load_any(project, b))
     if as_json:
         click.echo(json.dumps(comparison, indent=2))
         return
-    click.echo(render.diff_table(comparison))
+    click.echo(terminal.diff_table(comparison))
 
 
 @main.command()
@@ -334,7 +338,7 @@ def history_cmd(ctx, module, step, file, limit, as_json) -> None:
     """MODULE's finished runs from trace.yml: date, commit, status, tests, coverage and Δ."""
     project = _project(ctx)
     shown = history.select(project, module, step, file, limit)
-    click.echo(history.json_text(shown) if as_json else render.history_table(shown, project.trace_file))
+    click.echo(history.json_text(shown) if as_json else terminal.history_table(shown, project.trace_file))
 
 
 @main.command()

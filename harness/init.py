@@ -10,14 +10,18 @@ from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Decimal
 from pathlib import Path
 
-from harness import measure, progress, store
-from harness.catalog import all_specs, check_spec
 from harness.errors import DataError, HarnessError, SpecError, UsageError
-from harness.paths import matches
-from harness.project import Project
-from harness.runner import RunOptions, run_session, selection_text
-from harness.sources import pytest_option
-from harness.spec import ModuleSpec, SpecSource, Suite, is_module_id, load_spec, spec_from_table, table_name
+from harness.measure import coverage
+from harness.run import progress
+from harness.run.session import RunOptions, run_session, selection_text
+from harness.spec.catalog import all_specs
+from harness.spec.globs import matches
+from harness.spec.model import ModuleSpec, SpecSource, Suite
+from harness.spec.parse import is_module_id, load_spec, spec_from_table, table_name
+from harness.spec.preflight import check_spec
+from harness.spec.project import Project
+from harness.spec.sources import pytest_option
+from harness.store import disk
 
 Echo = Callable[[str], None]
 
@@ -177,10 +181,10 @@ def _report(project: Project, draft: Draft, data_file: Path, out: Path) -> dict:
     if not data_file.is_file():
         raise MeasureFailed(nothing)
     try:
-        report = measure.json_report(project.root, data_file, out)
+        report = coverage.json_report(project.root, data_file, out)
     except DataError as err:
         raise MeasureFailed(nothing) from err
-    totals = measure.totals(report)
+    totals = coverage.totals(report)
     if totals["statements"] == totals["missed"]:
         raise MeasureFailed(nothing)
     return report
@@ -194,9 +198,9 @@ def floor_percent(figure: float) -> float:
 def targets_from(report: dict) -> tuple[dict[str, tuple[float, float]], tuple[float, float]]:
     """Per file and overall: (target, measured figure)."""
     files = {
-        path: (floor_percent(f["percent"]), f["percent"]) for path, f in measure.file_figures(report).items()
+        path: (floor_percent(f["percent"]), f["percent"]) for path, f in coverage.file_figures(report).items()
     }
-    overall = measure.totals(report)["percent"]
+    overall = coverage.totals(report)["percent"]
     return files, (floor_percent(overall), overall)
 
 
@@ -275,9 +279,9 @@ def write_spec(project: Project, draft: Draft, text: str) -> None:
                 f"{project.pyproject}: cannot add [{table_name(draft.module_id)}]: {err}"
             ) from err
         spec_from_table(project.pyproject, draft.module_id, tables[draft.module_id])
-        store.atomic_write(project.pyproject, new)
+        disk.atomic_write(project.pyproject, new)
         return
-    store.atomic_write(draft.destination, text)
+    disk.atomic_write(draft.destination, text)
     try:
         load_spec(draft.destination)
     except HarnessError:
@@ -304,7 +308,7 @@ def init_project(
     report, summaries = measure_once(project, draft, echo)
     files, overall = targets_from(report)
     render = render_toml if in_pyproject else render_yaml
-    write_spec(project, draft, render(draft, files, overall, header(store.now(), summaries)))
+    write_spec(project, draft, render(draft, files, overall, header(disk.now(), summaries)))
     rel = project.relative(draft.destination)
     place = f"[{table_name(draft.module_id)}] in {rel}" if in_pyproject else rel
     echo(f"Wrote {place}: {len(files)} file target(s), overall {_number(overall[0])}")

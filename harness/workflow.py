@@ -9,34 +9,13 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from harness import (
-    events,
-    history,
-    junit,
-    layout,
-    measure,
-    outputs,
-    prewarm,
-    progress,
-    render,
-    results,
-    shard_store,
-    store,
-    stored,
-    workers,
-)
+from harness import outputs
 from harness.acceptance import latest_acceptance
-from harness.background import Jobs
-from harness.catalog import check_spec
-from harness.contract import Inputs, Measured
 from harness.errors import DataError, SpecError, UsageError
-from harness.mutation import gating, run_contexts
-from harness.mutation import stored as mutation_store
-from harness.outcomes import read_records
-from harness.project import Project
-from harness.runner import RunOptions, run_session
-from harness.spec import ModuleSpec
-from harness.targets import (
+from harness.evaluate import history, shape
+from harness.evaluate import mutation as gating
+from harness.evaluate.contract import Inputs, Measured
+from harness.evaluate.targets import (
     STATUS_LABELS,
     carried_targets,
     carry_forward_items,
@@ -45,6 +24,19 @@ from harness.targets import (
     failure_reason,
     status,
 )
+from harness.measure import coverage
+from harness.measure import per_test as run_contexts
+from harness.measure.outcomes import read_records
+from harness.report import junit, terminal
+from harness.run import prewarm, progress, workers
+from harness.run.background import Jobs
+from harness.run.session import RunOptions, run_session
+from harness.spec.model import ModuleSpec
+from harness.spec.preflight import check_spec
+from harness.spec.project import Project
+from harness.store import disk, layout, records, shards, trace
+from harness.store import mutation as mutation_store
+from harness.store import shards as shard_files
 
 Echo = Callable[[str], None]
 
@@ -74,7 +66,7 @@ def prepare(
 def _carried_items(project: Project, spec: ModuleSpec, files: list[str], echo: Echo) -> list[dict]:
     if not spec.carry_forward_from:
         return []
-    source = stored.load_module(project, spec.carry_forward_from, "carry_forward.from")
+    source = records.load_module(project, spec.carry_forward_from, "carry_forward.from")
     items = source.get("carry_forward", [])
     if not items:
         echo(
@@ -93,17 +85,17 @@ def _baseline(project: Project, spec: ModuleSpec, rebaseline: bool, options: Run
     if not spec.baseline:
         return None
     if spec.baseline.module:
-        found = stored.load_module(project, spec.baseline.module, "it is this module's baseline")
-        return stored.baseline_from_result(found, spec.baseline.module)
+        found = records.load_module(project, spec.baseline.module, "it is this module's baseline")
+        return records.baseline_from_result(found, spec.baseline.module)
     at = layout.files(project, spec.id)
     key = {"suites": [s.path for s in spec.baseline.suites], "pytest_args": list(options.pytest_args)}
     if at.baseline.is_file() and not rebaseline:
-        cached = stored.read_json(at.baseline, "baseline")
+        cached = records.read_json(at.baseline, "baseline")
         if {k: cached.get(k, []) for k in key} == key:
             return cached
     echo(f"Measuring the baseline of {spec.id} from {len(key['suites'])} suite(s)")
     baseline = {"module": None, **key, **_measure_baseline(project, spec, options, echo)}
-    store.atomic_write(at.baseline, json.dumps(baseline, indent=2) + "\n")
+    disk.atomic_write(at.baseline, json.dumps(baseline, indent=2) + "\n")
     return baseline
 
 
@@ -116,18 +108,18 @@ def _measure_baseline(project: Project, spec: ModuleSpec, options: RunOptions, e
         session = run_session(
             project.root, spec.baseline.suites, spec.source, work, plain, echo, _display(plain)
         )
-        store.atomic_write(at.baseline_log, session.log_file.read_bytes())
+        disk.atomic_write(at.baseline_log, session.log_file.read_bytes())
         broken = next((p for p in session.processes if p.exit_code not in (0, 1)), None)
         if broken or not session.data_file.is_file():
             why = broken.error if broken else "no coverage recorded"
             raise DataError(f"{spec.path}: baseline.suites: {why} (see {project.relative(at.baseline_log)})")
-        report = measure.json_report(project.root, session.data_file, work / "out")
+        report = coverage.json_report(project.root, session.data_file, work / "out")
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return {
-        "measured_at": store.now(),
-        "files": {p: f["percent"] for p, f in measure.file_figures(report).items()},
-        "overall": measure.totals(report)["percent"],
+        "measured_at": disk.now(),
+        "files": {p: f["percent"] for p, f in coverage.file_figures(report).items()},
+        "overall": coverage.totals(report)["percent"],
     }
 
 
@@ -153,18 +145,18 @@ def run_module(
     suites = spec.steps[step - 1].suites if step else spec.all_suites()
     if not suites:
         raise UsageError(f"{spec.id} step {step} has no suites")
-    shard = shard_store.text(options.shard)
+    shard = shards.text(options.shard)
     label = f"{spec.id}{f' step {step}' if step else ''}{f' shard {shard}' if shard else ''}"
-    with events.run_span(project, spec, step=step, shard=shard) as span:
+    with trace.run_span(project, spec, step=step, shard=shard) as span:
         echo(f"Running {label}: {len(suites)} suite path(s), measuring {', '.join(spec.source)}")
         at = layout.files(project, spec.id, step)
         options = workers.resolve(options, at.dir / layout.JUNIT, echo)
-        started = store.now()
+        started = disk.now()
         if options.shard:
-            work = shard_store.fresh_dir(at, options.shard)
+            work = shards.fresh_dir(at, options.shard)
             try:
                 session = _session(project, spec, suites, work, options, step, echo)
-                return shard_store.finish(project, spec, session, started, options, span, echo)
+                return shards.finish(project, spec, session, started, options, span, echo)
             except BaseException:
                 shutil.rmtree(work, ignore_errors=True)  # an unfinished shard must not be combined
                 raise
@@ -174,7 +166,7 @@ def run_module(
         try:
             early = EarlyReports(project.root, work / "out", _step_numbers(spec, step))
             session = _session(project, spec, suites, work, options, step, echo, early, per_test)
-            processes, logs = shard_store.processes_of(session), [session.log_file]
+            processes, logs = shards.processes_of(session), [session.log_file]
             with Jobs() as jobs:
                 measured = measure_session(
                     project,
@@ -255,26 +247,26 @@ def measure_session(
     ran = outcomes.totals.passed + outcomes.totals.failed
     numbers = _step_numbers(spec, step)
     if early is None and jobs is not None and data_file.is_file():  # written while the figures are made
-        jobs.start(measure.write_artifacts, project.root, data_file, work / "out")
+        jobs.start(coverage.write_artifacts, project.root, data_file, work / "out")
     report, problem = _coverage_report(project, spec, data_file, work, ran, numbers, early)
     if report is None and jobs is not None:
         jobs.cancel()  # no figures, so no XML or HTML either (and their job's error would be the same)
     elif report is not None and jobs is None and early is None:
-        measure.write_artifacts(project.root, data_file, work / "out")
+        coverage.write_artifacts(project.root, data_file, work / "out")
     codes = [(p["exit_code"], p["error"]) for p in processes]
     failure = failure_reason(codes, outcomes.totals.counts(), problem)
     step_files = {}
     if report and not failure and spec.steps and step is None:
-        step_files = measure.step_figures(work / "out", list(numbers))
+        step_files = coverage.step_figures(work / "out", list(numbers))
     return Measured(
         started_at=started,
-        finished_at=store.now(),
-        commit=events.git_commit(project.root),
-        options=shard_store.options_dict(options),
+        finished_at=disk.now(),
+        commit=trace.git_commit(project.root),
+        options=shard_files.options_dict(options),
         outcomes=outcomes,
         failure=failure,
-        files=measure.file_figures(report) if report else None,
-        totals=measure.totals(report) if report else None,
+        files=coverage.file_figures(report) if report else None,
+        totals=coverage.totals(report) if report else None,
         branch=bool(report and report["meta"]["branch_coverage"]),
         step=step,
         shards=shards,
@@ -305,8 +297,8 @@ class EarlyReports:
         if stamp is None:
             return
         try:
-            report = measure.json_report(self.root, data_file, self.out, self.steps)
-            measure.write_artifacts(self.root, data_file, self.out)
+            report = coverage.json_report(self.root, data_file, self.out, self.steps)
+            coverage.write_artifacts(self.root, data_file, self.out)
         except Exception:  # made again after pytest exits, which reports any error
             return
         self.report, self.stamp = report, stamp
@@ -339,10 +331,10 @@ def _coverage_report(
     if not data_file.is_file():
         return None, f"coverage.py recorded no data for `{source}` although {tests} ran: {hint}"
     try:
-        report = early or measure.json_report(project.root, data_file, work / "out", steps)
+        report = early or coverage.json_report(project.root, data_file, work / "out", steps)
     except DataError as err:
         return None, f"coverage.py measured nothing under `{source}` ({err}): {hint}"
-    if measure.executed_nothing(report):
+    if coverage.executed_nothing(report):
         return report, f"coverage.py measured no line under `{source}` although {tests} ran: {hint}"
     return report, None
 
@@ -368,8 +360,8 @@ def publish(
     at = layout.files(project, spec.id, measured.step)
     evaluation = evaluate_run(spec, inputs, measured)
     spec_link = Path(os.path.relpath(spec.path, at.dir)).as_posix()
-    result = results.assemble(spec, inputs, measured, evaluation, spec_link, spec.path.digest())
-    finished = events.finished(project, result, span.run)
+    result = shape.assemble(spec, inputs, measured, evaluation, spec_link, spec.path.digest())
+    finished = trace.finished(project, result, span.run)
     runs = [*history.read_runs(project.trace_path, spec.id, measured.step), history.run_from_event(finished)]
     records = [Path(p["records"]) for p in processes]
     if jobs is not None:
@@ -382,7 +374,7 @@ def publish(
         span.end(finished)
         if not measured.step:
             outputs.refresh_map(project)
-    echo(render.terminal_table(result))
+    echo(terminal.terminal_table(result))
     echo(f"Report: {project.relative(at.report)}")
     return result
 
@@ -390,7 +382,7 @@ def publish(
 def refresh_mutation(project: Project, spec: ModuleSpec, echo: Echo) -> None:
     """After `harness mutate`: the stored result's mutation scores, status, report and MAP.md row anew."""
     at = layout.files(project, spec.id)
-    result = stored.load_if_any(project, spec.id)
+    result = records.load_if_any(project, spec.id)
     if result is None or not result["files"]:
         return
     carried = carried_targets(result.get("carried_in", []))
@@ -420,7 +412,7 @@ def refresh_mutation(project: Project, spec: ModuleSpec, echo: Echo) -> None:
         else [],
     }
     result = outputs.draw_charts(at, result, history.read_runs(project.trace_path, spec.id))
-    with store.project_lock(project.lock_path):
+    with disk.project_lock(project.lock_path):
         outputs.write_report(at, result)
         outputs.write_result(at, result)
     outputs.refresh_map(project)
@@ -429,22 +421,22 @@ def refresh_mutation(project: Project, spec: ModuleSpec, echo: Echo) -> None:
 
 def combine_module(project: Project, spec: ModuleSpec, echo: Echo) -> dict:
     """Merge the module's shards into one result, as an unsharded run would have produced."""
-    shards = shard_store.complete(project, spec)
-    options = RunOptions(pytest_args=tuple(shards[0].meta["options"]["pytest_args"]))
+    done = shards.complete(project, spec)
+    options = RunOptions(pytest_args=tuple(done[0].meta["options"]["pytest_args"]))
     inputs = prepare(project, spec, None, False, options, echo)
-    with events.run_span(project, spec, combine=len(shards)) as span:
+    with trace.run_span(project, spec, combine=len(done)) as span:
         work = _workdir(layout.files(project, spec.id))
         try:
-            data = [s.dir / ".coverage" for s in shards if (s.dir / ".coverage").is_file()]
+            data = [s.dir / ".coverage" for s in done if (s.dir / ".coverage").is_file()]
             if data:
-                roots = tuple(s.meta["root"] for s in shards if s.meta.get("root"))
-                measure.combine(project.root, data, work / ".coverage", roots)
-            echo(f"Combining {len(shards)} shards of {spec.id}")
-            processes = [p for s in shards for p in s.processes]
-            started = min(s.meta["started_at"] for s in shards)
-            logs = [s.dir / layout.LOG for s in shards]
+                roots = tuple(s.meta["root"] for s in done if s.meta.get("root"))
+                coverage.combine(project.root, data, work / ".coverage", roots)
+            echo(f"Combining {len(done)} shards of {spec.id}")
+            processes = [p for s in done for p in s.processes]
+            started = min(s.meta["started_at"] for s in done)
+            logs = [s.dir / layout.LOG for s in done]
             with Jobs() as jobs:
-                data_file, count = work / ".coverage", len(shards)
+                data_file, count = work / ".coverage", len(done)
                 measured = measure_session(
                     project, spec, processes, data_file, work, started, options, None, count, jobs
                 )

@@ -12,8 +12,8 @@ from pathlib import Path
 from harness.errors import DataError
 from harness.mutation.execute import run_interruptibly
 from harness.mutation.selection import LineTests, read_contexts
-from harness.session_env import SHARD_ENV
-from harness.spec import ModuleSpec
+from harness.run.env import SHARD_ENV
+from harness.spec.model import ModuleSpec
 
 
 def selections(spec: ModuleSpec) -> list[tuple[tuple[str, ...], str | None, str | None]]:
@@ -89,7 +89,7 @@ def _command(spec: ModuleSpec, paths, k: str | None, markers: str | None, append
         "-p",
         "harness.mutation.probe",
         "-p",
-        "harness.session_plugin",
+        "harness.run.plugin",
     ]
     cmd += ["-p", "no:randomly", "-p", "no:cacheprovider", "-q"]
     cmd += ["--cov-append"] if append else []

@@ -2,15 +2,18 @@
 
 from pathlib import Path
 
-from harness import render, targets
-from harness.catalog import all_specs, find_spec
 from harness.errors import DataError, UsageError
-from harness.mutation import gating, record, stored
+from harness.evaluate import mutation as gating
+from harness.evaluate import targets
+from harness.mutation import record
 from harness.mutation.engine import MutateOptions, finish
 from harness.mutation.engine import mutate as run_mutants
 from harness.mutation.selection import Timing
-from harness.project import Project
-from harness.spec import ModuleSpec
+from harness.report import terminal
+from harness.spec.catalog import all_specs, find_spec
+from harness.spec.model import ModuleSpec
+from harness.spec.project import Project
+from harness.store import mutation as stored
 
 
 def options(
@@ -36,7 +39,7 @@ def verdict(spec: ModuleSpec, doc: dict) -> dict:
 def show(spec: ModuleSpec, doc: dict, echo) -> int:
     """Print the per-file table, the survivors and the gating; 1 when a gating mutation target is missed."""
     checked = verdict(spec, doc)
-    for line in render.mutation_lines(doc, checked, gating.survivors):
+    for line in terminal.mutation_lines(doc, checked, gating.survivors):
         echo(line)
     return 1 if checked["unmet"] else 0
 

@@ -8,18 +8,20 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness import store
-from harness.catalog import check_spec
 from harness.errors import UsageError
-from harness.mutation import record, run_contexts, stored
+from harness.measure import per_test as run_contexts
+from harness.mutation import record
 from harness.mutation.collect import map_tests
 from harness.mutation.execute import Job, Pool, server_command
 from harness.mutation.fork import FastMode, servers
 from harness.mutation.generate import Mutant, generate
 from harness.mutation.isolate import Workspace, environment, import_roots, project_files
 from harness.mutation.selection import LineTests, Naming, Timing, mutant_words
-from harness.project import Project
-from harness.spec import ModuleSpec
+from harness.spec.model import ModuleSpec
+from harness.spec.preflight import check_spec
+from harness.spec.project import Project
+from harness.store import disk
+from harness.store import mutation as stored
 
 Echo = Callable[[str], None]
 SERVER_START = 300.0  # seconds a fast-mode server may take to import and collect the suites
@@ -72,7 +74,7 @@ def mutate(project: Project, spec: ModuleSpec, options: MutateOptions, echo: Ech
     workers = f"{options.workers} worker(s)"
     label = f" (shard {shard})" if shard else ""
     echo(f"Mutating {spec.id}: {len(files)} file(s), {len(mutants)} mutant(s){label}, {workers}")
-    started = store.now()
+    started = disk.now()
     try:
         entries = _run(project, spec, options, files, mutants, texts, echo)
     except KeyboardInterrupt:
@@ -80,7 +82,7 @@ def mutate(project: Project, spec: ModuleSpec, options: MutateOptions, echo: Ech
         raise
     meta = {
         "started_at": started,
-        "finished_at": store.now(),
+        "finished_at": disk.now(),
         "commit": stored.git_commit(project.root),
         "sources": {f: record.digest(texts[f]) for f in files},
     }

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import DataError
-from harness.session_env import STEP_CONTEXT
+from harness.run.env import STEP_CONTEXT
 
 IMPORT_TIME = ""  # coverage.py's context for lines run outside any test (imports during collection)
 

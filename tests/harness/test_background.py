@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from harness import background
-from harness.background import Jobs
 from harness.errors import DataError
+from harness.run import background
+from harness.run.background import Jobs
 
 
 def _write_pid(path: Path) -> None:

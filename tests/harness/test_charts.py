@@ -20,7 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from harness import charts, history, plot
+from harness.evaluate import history
+from harness.report import charts, plot
 
 GOLD = Path(__file__).parent / "gold"
 SVG = "{http://www.w3.org/2000/svg}"
@@ -158,7 +159,7 @@ REPRODUCE = """
     import hashlib, json, sys
     sys.path.insert(0, sys.argv[1])
     import test_charts
-    from harness import badge
+    from harness.report import badge
     drawn = {name: svg for name, (svg, _) in test_charts._drawn().items()}
     drawn["badge"] = badge.badge_svg("module-6.6", "complete", 88.04)
     print(json.dumps({name: hashlib.sha256(svg).hexdigest() for name, svg in drawn.items()}))
@@ -176,7 +177,7 @@ def _hashes_in_child(seed: str) -> dict:
 
 
 def test_same_data_gives_the_same_bytes_in_separate_processes(drawn):
-    from harness import badge
+    from harness.report import badge
 
     badge.badge_svg("other", "failed", None)  # anybadge counts badges per process; this one shifts it
     here = {name: hashlib.sha256(svg).hexdigest() for name, (svg, _) in drawn.items()}
@@ -223,7 +224,7 @@ def test_map_chart_is_written_beside_the_reports_with_a_link_from_map_md(tmp_pat
 
 
 def test_without_matplotlib_nothing_is_drawn_and_the_report_says_why(tmp_path, monkeypatch):
-    monkeypatch.setitem(sys.modules, "harness.plot", None)  # as if matplotlib could not be imported
+    monkeypatch.setitem(sys.modules, "harness.report.plot", None)  # as if matplotlib could not be imported
     assert not charts.available()
     assert _write_module_charts(tmp_path, _result("variance"), _runs()) == []
     assert list(tmp_path.iterdir()) == []

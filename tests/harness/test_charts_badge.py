@@ -5,7 +5,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from harness import badge
+from harness.report import badge
 
 SVG = "{http://www.w3.org/2000/svg}"
 

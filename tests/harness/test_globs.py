@@ -2,9 +2,9 @@
 
 import pytest
 
-from harness import targets
-from harness.paths import matches
-from harness.spec import Step, Suite, Target
+from harness.evaluate import targets
+from harness.spec.globs import matches
+from harness.spec.model import Step, Suite, Target
 
 # The examples docs/harness.md gives, as (path, pattern, matches).
 EXAMPLES = [

@@ -6,8 +6,8 @@ import json
 import pytest
 import yaml
 
-from harness import history
-from harness.history import Counts, Run
+from harness.evaluate import history
+from harness.evaluate.history import Counts, Run
 
 # Two modules' runs interleaved as concurrent runs append them, an interrupted run, a step run, a
 # shard-combine, a mutation score, and what hand edits or older harness versions leave behind.

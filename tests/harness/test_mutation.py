@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from harness.catalog import find_spec
-from harness.mutation import run_contexts
-from harness.project import load_project
-from harness.spec import Target
+from harness.measure import per_test as run_contexts
+from harness.spec.catalog import find_spec
+from harness.spec.model import Target
+from harness.spec.project import load_project
 from tests.harness.conftest import Throwaway, build_throwaway
 
 OPS = '''\

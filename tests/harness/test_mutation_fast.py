@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from harness.catalog import find_spec
 from harness.mutation.engine import MutateOptions, mutate
 from harness.mutation.execute import server_command
 from harness.mutation.fork import Fallback, FastMode, Server
 from harness.mutation.isolate import environment
 from harness.mutation.selection import IMPORT_TIME, LineTests, Timing
-from harness.project import load_project
+from harness.spec.catalog import find_spec
+from harness.spec.project import load_project
 from tests.harness.conftest import build_throwaway
 from tests.harness.test_mutation import EXPECTED, FAST, build, by_position
 

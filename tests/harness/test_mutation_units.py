@@ -8,17 +8,19 @@ import pytest
 from coverage import CoverageData
 
 from harness.errors import UsageError
-from harness.measure import step_contexts
-from harness.mutation import gating, operators, record, stored
+from harness.evaluate import mutation as gating
+from harness.evaluate.shape import mutated_files
+from harness.measure.coverage import step_contexts
+from harness.mutation import operators, record
 from harness.mutation.engine import PROGRESS_EVERY, SAVE_EVERY, Checkpoint, _Progress
 from harness.mutation.execute import FIRST_STAGE, Job, Killers, failed_test, stages
 from harness.mutation.generate import generate
 from harness.mutation.isolate import environment, import_roots, project_files
 from harness.mutation.selection import LineTests, Naming, Timing, mutant_words, node_id, read_contexts
-from harness.project import Project
-from harness.render import mutation_total
-from harness.results import mutated_files
-from harness.spec import Target
+from harness.report.markdown import mutation_total
+from harness.spec.model import Target
+from harness.spec.project import Project
+from harness.store import mutation as stored
 
 EVERY_KIND = """\
 def pick(items, limit, flag):
@@ -384,8 +386,8 @@ def test_the_result_section_carries_scores_targets_survivors_and_equivalents():
 
 def test_files_are_named_from_the_root_or_the_working_directory(tmp_path):
     from harness.mutation.engine import chosen_files
-    from harness.project import Project
-    from harness.spec import ModuleSpec
+    from harness.spec.model import ModuleSpec
+    from harness.spec.project import Project
 
     (tmp_path / "calc").mkdir()
     (tmp_path / "calc/ops.py").write_text("", encoding="utf-8")

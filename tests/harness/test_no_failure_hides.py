@@ -3,8 +3,8 @@
 import json
 import os
 
-from harness import events
-from harness.project import load_project
+from harness.spec.project import load_project
+from harness.store import trace
 
 OPS = "calc/ops.py"
 OPS_SUITE = "suites/tests/test_ops.py"
@@ -91,10 +91,10 @@ def test_the_baseline_runs_with_the_modules_pytest_arguments(throwaway):
 def test_a_run_stopped_by_an_error_logs_run_failed(throwaway):
     spec = throwaway.spec("mod-a", suites=[OPS_SUITE])
     project = load_project(throwaway.root)
-    from harness.catalog import find_spec
+    from harness.spec.catalog import find_spec
 
     try:
-        with events.run_span(project, find_spec(project, str(spec)), step=None, shard=None):
+        with trace.run_span(project, find_spec(project, str(spec)), step=None, shard=None):
             raise RuntimeError("disk full")
     except RuntimeError:
         pass

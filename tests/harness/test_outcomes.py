@@ -6,9 +6,9 @@ from typing import NamedTuple
 
 import pytest
 
-from harness import junit
-from harness.outcomes import read_records, split_nodeid
-from harness.session_env import RECORDS_ENV
+from harness.measure.outcomes import read_records, split_nodeid
+from harness.report import junit
+from harness.run.env import RECORDS_ENV
 
 BASE = """\
 import pytest
@@ -75,7 +75,7 @@ def inherited(pytester, monkeypatch):
             "checks/test_broken.py": "def test_x(:\n    pass\n",
         }
     )
-    pytester.makeini("[pytest]\naddopts = -p harness.session_plugin\n")
+    pytester.makeini("[pytest]\naddopts = -p harness.run.plugin\n")
     monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")  # only the plugins this test names
     records = pytester.path / "records.jsonl"
     monkeypatch.setenv(RECORDS_ENV, str(records))

@@ -3,7 +3,7 @@
 import pytest
 from coverage.results import format_lines
 
-from harness import measure
+from harness.measure import coverage
 
 
 @pytest.mark.parametrize(
@@ -16,7 +16,7 @@ from harness import measure
     ],
 )
 def test_line_ranges_agree_with_coverage_format_lines(statements, missing):
-    ranges = measure.line_ranges(statements, missing)
+    ranges = coverage.line_ranges(statements, missing)
     text = ", ".join(f"{a}-{b}" if a != b else str(a) for a, b in ranges)
     assert text == format_lines(statements, missing)
 
@@ -51,7 +51,7 @@ def test_file_figures_from_a_format_3_report():
             }
         }
     }
-    fig = measure.file_figures(report)["pkg/mod.py"]
+    fig = coverage.file_figures(report)["pkg/mod.py"]
     assert fig["percent"] == 61.53846153846154  # coverage.py's own figure, unrounded
     assert (fig["statements"], fig["missed"], fig["lines_percent"], fig["branches_percent"]) == (
         9,
@@ -70,8 +70,8 @@ def test_file_figures_from_a_format_3_report():
 
 def test_percents_computed_when_an_older_report_lacks_them():
     summary = {"covered_lines": 3, "num_statements": 4, "num_branches": 2, "covered_branches": 1}
-    assert measure._split_percents(summary) == {"lines_percent": 75.0, "branches_percent": 50.0}
-    assert measure._split_percents({**summary, "num_branches": 0}) == {
+    assert coverage._split_percents(summary) == {"lines_percent": 75.0, "branches_percent": 50.0}
+    assert coverage._split_percents({**summary, "num_branches": 0}) == {
         "lines_percent": 75.0,
         "branches_percent": None,
     }

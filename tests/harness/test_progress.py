@@ -2,8 +2,8 @@
 
 import io
 
-from harness import progress
-from harness.runner import _Tail
+from harness.run import progress
+from harness.run.session import _Tail
 
 
 class FakeClock:

@@ -2,7 +2,7 @@
 
 import pytest
 
-from harness.spec import spec_from_table
+from harness.spec.parse import spec_from_table
 
 MODULE = """
 [tool.harness.modules.calc-core]

@@ -9,11 +9,13 @@ from pathlib import Path
 import coverage
 import pytest
 
-from harness import background, charts, measure, workers
-from harness.progress import Silent
-from harness.runner import RunOptions, _follow, bytecode_env, run_session
-from harness.spec import Step, Suite
-from harness.workers import Advice, Timing
+from harness.measure import coverage as coverage_reports
+from harness.report import charts
+from harness.run import background, workers
+from harness.run.progress import Silent
+from harness.run.session import RunOptions, _follow, bytecode_env, run_session
+from harness.run.workers import Advice, Timing
+from harness.spec.model import Step, Suite
 from harness.workflow import EarlyReports
 
 OPS = "calc/ops.py"
@@ -239,7 +241,7 @@ def test_reports_made_early_are_used_only_for_the_data_they_read(throwaway, tmp_
     early(session.data_file)
     made = early.take(session.data_file)
     assert made is not None and (work / "out/coverage.xml").is_file() and (work / "out/htmlcov").is_dir()
-    again = measure.json_report(throwaway.root, session.data_file, tmp_path / "again")
+    again = coverage_reports.json_report(throwaway.root, session.data_file, tmp_path / "again")
     assert made["files"] == again["files"] and made["totals"] == again["totals"]
     session.data_file.write_bytes(session.data_file.read_bytes() + b"\0")  # written to after it was read
     assert early.take(session.data_file) is None

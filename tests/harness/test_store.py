@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from harness import store
 from harness.errors import DataError
+from harness.store import disk
 
 EVENT = {"at": "2026-01-01T00:00:00+00:00", "event": "run_started", "module": "m"}
 
@@ -26,14 +26,14 @@ def _child(script: str, *args: str) -> subprocess.CompletedProcess:
 KILL_AT_REPLACE = """
     import os, signal, sys
     from pathlib import Path
-    from harness import store
+    from harness.store import disk
     os.replace = lambda *a: os.kill(os.getpid(), signal.SIGKILL)  # die between temp write and replace
 """
 
 KILL_MID_WRITE = """
     import os, signal, sys
     from pathlib import Path
-    from harness import store
+    from harness.store import disk
     real_fdopen = os.fdopen
     class Half:
         def __init__(self, handle): self.handle = handle
@@ -48,9 +48,9 @@ KILL_MID_WRITE = """
 
 def test_atomic_write_replaces_whole_file_and_keeps_mode(tmp_path):
     target = tmp_path / "a.txt"
-    store.atomic_write(target, "one")
+    disk.atomic_write(target, "one")
     target.chmod(0o640)
-    store.atomic_write(target, "two")
+    disk.atomic_write(target, "two")
     assert target.read_text() == "two"
     assert target.stat().st_mode & 0o777 == 0o640
     assert [p.name for p in tmp_path.iterdir()] == ["a.txt"]
@@ -63,9 +63,9 @@ def test_failure_between_temp_write_and_replace_keeps_old_file(tmp_path, monkeyp
     def broken_replace(src, dst):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(store.os, "replace", broken_replace)
+    monkeypatch.setattr(disk.os, "replace", broken_replace)
     with pytest.raises(OSError):
-        store.atomic_write(target, "new")
+        disk.atomic_write(target, "new")
     assert target.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["results.json"]  # the temp file is cleaned up
 
@@ -73,32 +73,32 @@ def test_failure_between_temp_write_and_replace_keeps_old_file(tmp_path, monkeyp
 @pytest.mark.parametrize("killer", [KILL_AT_REPLACE, KILL_MID_WRITE], ids=["at-replace", "mid-write"])
 def test_killed_trace_append_leaves_earlier_events(tmp_path, killer):
     trace, lock = tmp_path / "trace.yml", tmp_path / "reports/.harness.lock"
-    store.append_events(trace, lock, [EVENT, {**EVENT, "event": "run_finished"}])
+    disk.append_events(trace, lock, [EVENT, {**EVENT, "event": "run_finished"}])
     before = trace.read_bytes()
     done = _child(
         killer
         + """
-    store.append_events(Path(sys.argv[1]), Path(sys.argv[2]), [{"event": "never", "module": "m"}])
+    disk.append_events(Path(sys.argv[1]), Path(sys.argv[2]), [{"event": "never", "module": "m"}])
     """,
         str(trace),
         str(lock),
     )
     assert done.returncode == -signal.SIGKILL, done.stderr
     assert trace.read_bytes() == before
-    store.append_events(trace, lock, [{**EVENT, "event": "after"}])  # the lock was released by the kill
-    assert [e["event"] for e in store.read_trace(trace)] == ["run_started", "run_finished", "after"]
+    disk.append_events(trace, lock, [{**EVENT, "event": "after"}])  # the lock was released by the kill
+    assert [e["event"] for e in disk.read_trace(trace)] == ["run_started", "run_finished", "after"]
 
 
 @pytest.mark.parametrize("killer", [KILL_AT_REPLACE, KILL_MID_WRITE], ids=["at-replace", "mid-write"])
 def test_killed_map_update_leaves_map_intact(tmp_path, killer):
     map_md, lock = tmp_path / "MAP.md", tmp_path / ".lock"
     map_md.write_bytes(b"# Roadmap\r\n\r\nhand text\r\n")
-    store.update_map(map_md, lock, lambda: "| old |")
+    disk.update_map(map_md, lock, lambda: "| old |")
     before = map_md.read_bytes()
     done = _child(
         killer
         + """
-    store.update_map(Path(sys.argv[1]), Path(sys.argv[2]), lambda: "| new |")
+    disk.update_map(Path(sys.argv[1]), Path(sys.argv[2]), lambda: "| new |")
     """,
         str(map_md),
         str(lock),
@@ -112,10 +112,10 @@ def test_concurrent_appends_lose_no_event(tmp_path):
     script = """
         import sys
         from pathlib import Path
-        from harness import store
+        from harness.store import disk
         for i in range(10):
             event = {"event": "e", "writer": int(sys.argv[3]), "i": i}
-            store.append_events(Path(sys.argv[1]), Path(sys.argv[2]), [event])
+            disk.append_events(Path(sys.argv[1]), Path(sys.argv[2]), [event])
     """
     procs = [
         subprocess.Popen([sys.executable, "-c", textwrap.dedent(script), str(trace), str(lock), str(w)])
@@ -131,11 +131,11 @@ def test_concurrent_appends_lose_no_event(tmp_path):
 def test_append_keeps_existing_text_and_refuses_broken_yaml(tmp_path):
     trace, lock = tmp_path / "trace.yml", tmp_path / ".lock"
     trace.write_text("# kept comment\n- {event: manual, module: m}")
-    store.append_events(trace, lock, [EVENT])
+    disk.append_events(trace, lock, [EVENT])
     assert trace.read_text().startswith("# kept comment\n- {event: manual, module: m}\n- at:")
     trace.write_text("- [unclosed\n")
     with pytest.raises(DataError, match=r"trace\.yml: not valid YAML at line 2: .*; fix or move it$") as err:
-        store.append_events(trace, lock, [EVENT])
+        disk.append_events(trace, lock, [EVENT])
     assert "\n" not in str(err.value)  # one line, as every exit-2 message
     assert trace.read_text() == "- [unclosed\n"
 
@@ -151,34 +151,34 @@ def test_append_keeps_existing_text_and_refuses_broken_yaml(tmp_path):
     ],
 )
 def test_map_block_is_added_without_touching_other_text(text):
-    out = store.splice_block(text, "| row |\n", "MAP.md")
+    out = disk.splice_block(text, "| row |\n", "MAP.md")
     assert out.startswith(text)
-    assert out[len(text) :].lstrip("\n") == f"{store.BEGIN}\n| row |\n{store.END}\n"
+    assert out[len(text) :].lstrip("\n") == f"{disk.BEGIN}\n| row |\n{disk.END}\n"
 
 
 def test_map_block_is_replaced_and_outside_bytes_are_identical(tmp_path):
     map_md = tmp_path / "MAP.md"
     head = "# Roadmap\r\n\r\nIntro with trailing spaces   \r\n\t<- a tab\r\n"
     tail = "\r\n## Later\r\nno newline at end"
-    map_md.write_bytes(f"{head}{store.BEGIN}\nold rows\n{store.END}{tail}".encode())
-    store.update_map(map_md, tmp_path / ".lock", lambda: "| new rows |")
+    map_md.write_bytes(f"{head}{disk.BEGIN}\nold rows\n{disk.END}{tail}".encode())
+    disk.update_map(map_md, tmp_path / ".lock", lambda: "| new rows |")
     raw = map_md.read_bytes()
-    assert raw == f"{head}{store.BEGIN}\n| new rows |\n{store.END}{tail}".encode()
+    assert raw == f"{head}{disk.BEGIN}\n| new rows |\n{disk.END}{tail}".encode()
 
 
 @pytest.mark.parametrize(
     "text",
     [
-        f"{store.END}\n{store.BEGIN}\n",
-        f"{store.BEGIN}\nno end\n",
-        f"{store.BEGIN}\n{store.END}\n{store.BEGIN}\n{store.END}\n",
+        f"{disk.END}\n{disk.BEGIN}\n",
+        f"{disk.BEGIN}\nno end\n",
+        f"{disk.BEGIN}\n{disk.END}\n{disk.BEGIN}\n{disk.END}\n",
     ],
 )
 def test_broken_markers_are_refused_and_map_untouched(tmp_path, text):
     map_md = tmp_path / "MAP.md"
     map_md.write_text(text)
     with pytest.raises(DataError, match="fix the markers by hand"):
-        store.update_map(map_md, tmp_path / ".lock", lambda: "| x |")
+        disk.update_map(map_md, tmp_path / ".lock", lambda: "| x |")
     assert map_md.read_text() == text
 
 
@@ -187,7 +187,7 @@ def test_replace_dir_swaps_directories(tmp_path):
     (tmp_path / "new/index.html").write_text("new")
     (tmp_path / "htmlcov").mkdir()
     (tmp_path / "htmlcov/index.html").write_text("old")
-    store.replace_dir(tmp_path / "new", tmp_path / "htmlcov")
+    disk.replace_dir(tmp_path / "new", tmp_path / "htmlcov")
     assert (tmp_path / "htmlcov/index.html").read_text() == "new"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["htmlcov"]
 

@@ -2,8 +2,8 @@
 
 import pytest
 
-from harness import targets
-from harness.spec import Step, Suite, Target
+from harness.evaluate import targets
+from harness.spec.model import Step, Suite, Target
 
 FIG = {"percent": 70.0, "lines_percent": 80.0, "branches_percent": 50.0, "statements": 10, "missed": 2}
 

@@ -1,0 +1,1 @@
+"""Figures against targets and baselines: the one evaluation and the result it shapes (pure)."""

@@ -1,0 +1,80 @@
+"""The result of a run as one plain dict, shaped for results.json from the run's typed parts (pure)."""
+
+import json
+
+from harness.evaluate.contract import Evaluation, Inputs, Measured
+from harness.evaluate.targets import STATUS_LABELS
+from harness.measure.outcomes import Outcomes
+from harness.spec.model import ModuleSpec
+from harness.store import layout
+
+
+def dumps(result: dict) -> str:
+    return json.dumps(result, indent=2, sort_keys=False) + "\n"
+
+
+def assemble(
+    spec: ModuleSpec, inputs: Inputs, measured: Measured, ev: Evaluation, spec_link: str, spec_sha256: str
+) -> dict:
+    """The result as stored in results.json: the run's data and its evaluation, shaped, nothing decided."""
+    step = spec.steps[measured.step - 1] if measured.step else None
+    tally = measured.outcomes.totals
+    has_coverage = measured.files is not None and not measured.failure
+    return {
+        "module": spec.id, "title": spec.title, "status": ev.status,
+        "status_label": STATUS_LABELS[ev.status], "reason": ev.reason,
+        "started_at": measured.started_at, "finished_at": measured.finished_at, "commit": measured.commit,
+        "step": {"number": measured.step, "name": step.name} if step else None, "shards": measured.shards,
+        "options": measured.options, "spec": spec_link, "spec_sha256": spec_sha256,
+        "branch": bool(has_coverage and measured.branch),
+        "tests": tally.counts(), "overall": ev.overall, "files": ev.files, "unmet": ev.unmet,
+        "steps": ev.steps, "baseline": _baseline_meta(inputs.baseline),
+        "suites": _suites(measured.outcomes), "skips": tally.skips, "failures": tally.failures,
+        "acceptance": inputs.acceptance if ev.status == "complete_with_variance" else None,
+        "carry_forward": ev.carry_forward, "carried_in": [] if step else list(inputs.carried),
+        "artifacts": _artifacts(has_coverage, spec_link, spec),
+        "references": list(spec.references), "notes": spec.notes, "mutation": ev.mutation,
+    }  # fmt: skip
+
+
+def _artifacts(has_coverage: bool, spec_link: str, spec: ModuleSpec) -> list[str]:
+    names = layout.ARTIFACTS if has_coverage else layout.ARTIFACTS_WITHOUT_COVERAGE
+    return [f"[{a}]({a})" for a in names] + [f"[module spec]({spec_link})", *spec.artifacts]
+
+
+def _baseline_meta(baseline: dict | None) -> dict | None:
+    if not baseline:
+        return None
+    return {k: baseline.get(k) for k in ("module", "suites", "measured_at")}
+
+
+def _suites(outcomes: Outcomes) -> dict:
+    return {
+        file: {
+            **entry.tally.counts(),
+            "classes": {cls: t.counts() for cls, t in sorted(entry.classes.items())},
+        }
+        for file, entry in sorted(outcomes.files.items())
+    }
+
+
+def map_row(spec: ModuleSpec, result: dict, link: str) -> dict:
+    """A module's row in the MAP.md block."""
+    return {
+        "module": spec.id,
+        "title": spec.title,
+        "status": result["status"],
+        "percent": result["overall"]["percent"],
+        "tests": result["tests"],
+        "finished_at": result["finished_at"],
+        "link": link,
+        "mutation": ((result.get("mutation") or {}).get("overall") or {}).get("score"),
+        "mutated": mutated_files(result),
+    }
+
+
+def mutated_files(result: dict) -> tuple[int, int]:
+    """(files with mutation results, files measured): a total over some of the files says so."""
+    mutated = (result.get("mutation") or {}).get("files", {})
+    files = result.get("files", {})
+    return sum(1 for path in files if path in mutated), len(files)

@@ -1,0 +1,1 @@
+"""What a session measured: outcomes, coverage figures, the per-test record."""

@@ -1,0 +1,1 @@
+"""Every text and picture the harness shows: Markdown, terminal, JUnit, charts, badges."""

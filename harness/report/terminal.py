@@ -1,0 +1,261 @@
+"""Terminal text: the run's table and status line; `check`, `diff`, `list` and `history`; CI annotations."""
+
+import datetime as dt
+
+from harness.evaluate.history import Counts, Run, Shown, figure
+from harness.report.markdown import (
+    MARKS,
+    STATUS_LABELS,
+    _accepted,
+    day,
+    delta,
+    goal,
+    metric_name,
+    origin,
+    pct,
+    state,
+    target_pct,
+    tests_line,
+)
+
+__all__ = [
+    "diff_table",
+    "first_uncovered_line",
+    "github_annotations",
+    "history_table",
+    "list_line",
+    "mutation_lines",
+    "short_files",
+    "shortfall_lines",
+    "status_line",
+    "terminal_table",
+]
+
+
+def short_files(result: dict) -> list[tuple[str, dict]]:
+    """Files (then the overall) below any of their targets, in report order."""
+    rows = [(path, e) for path, e in result.get("files", {}).items() if e.get("met") is False]
+    overall = result.get("overall") or {}
+    if overall.get("met") is False:
+        rows.append(("overall", overall))
+    return rows
+
+
+def terminal_table(result: dict) -> str:
+    """A short per-file table and the status line, for the end of `harness run`."""
+    lines = []
+    files = result.get("files", {})
+    if files:
+        width = max(len(p) for p in [*files, "Overall"])
+        lines.append(f"  {'File':<{width}}  {'Baseline':>8}  {'Final':>7}  {'Δ':>6}  {'Target':>6}")
+        accepted = _accepted(result)
+        for path, e in [*files.items(), ("Overall", result["overall"])]:
+            key = "overall" if path == "Overall" else path
+            lines.append(
+                f"  {path:<{width}}  {pct(e['baseline']):>8}  {pct(e['percent']):>7}  {delta(e['delta']):>6}"
+                f"  {goal(e):>6}  {MARKS[state(e, accepted, key)][1]}"
+            )
+    lines.append(status_line(result))
+    if result.get("reason"):
+        lines.append(f"Reason: {result['reason']}")
+    return "\n".join(lines)
+
+
+def status_line(result: dict) -> str:
+    return f"Status: {STATUS_LABELS[result['status']]}  ({tests_line(result['tests'])})"
+
+
+def shortfall_lines(result: dict) -> list[str]:
+    """`harness check`: every target a file (or the overall) misses, then the module's status."""
+    accepted = _accepted(result)
+    lines = []
+    for key, entry in short_files(result):
+        for c in (c for c in entry["checks"] if not c["met"]):
+            note = " (warn only)" if c["warn_only"] else (" (accepted variance)" if key in accepted else "")
+            for s in c["short"]:
+                metric = "" if s["metric"] == "percent" else f" {s['metric']}"
+                lines.append(f"{key}:{metric} {pct(s['figure'], 2)} < target {target_pct(s['target'])}{note}")
+    lines += _mutation_shortfalls(result.get("mutation"), accepted)
+    reason = f" ({result['reason']})" if result.get("reason") else ""
+    return [*lines, f"{result['module']}: {STATUS_LABELS[result['status']]}{reason}"]
+
+
+def _mutation_shortfalls(mutation: dict | None, accepted: list[str]) -> list[str]:
+    """`check`'s lines for mutation targets: a score below its target, or a file not measured."""
+    if not mutation:
+        return []
+    lines = []
+    for key in mutation["unmet"]:
+        path = key.split(":", 1)[1]
+        note = " (accepted variance)" if key in accepted else ""
+        entry = mutation["overall"] if path == "overall" else mutation["files"].get(path)
+        if entry is None or entry["score"] is None:
+            lines.append(f"{path}: mutation score not measured (run `harness mutate`){note}")
+        else:
+            lines.append(
+                f"{path}: mutation {pct(entry['score'], 2)} < target {target_pct(entry['target'])}{note}"
+            )
+    return lines
+
+
+ANNOTATIONS = 50  # GitHub shows a limited number per step; the rest are counted in one notice
+
+
+def github_annotations(result: dict, limit: int = ANNOTATIONS) -> list[str]:
+    """GitHub Actions workflow commands for files below target, at the first uncovered line.
+
+    A gating shortfall is an `::error`, a warn-only one a `::warning`, an accepted one a `::notice`.
+    """
+    accepted = _accepted(result)
+    lines = []
+    for path, entry in result.get("files", {}).items():
+        kind = {"below": "error", "warn": "warning", "accepted": "notice"}.get(state(entry, accepted, path))
+        if kind:
+            text = "; ".join(
+                f"{metric_name(s['metric'])} {pct(s['figure'], 2)} < target {target_pct(s['target'])}"
+                f" ({origin(c['origin'])})"
+                for c in entry["checks"]
+                if not c["met"]
+                for s in c["short"]
+            )
+            where = (
+                f"file={_gh_property(path)},line={first_uncovered_line(entry)},title=Coverage below target"
+            )
+            lines.append(f"::{kind} {where}::{_gh_data(f'{path}: {text}')}")
+    if len(lines) > limit:
+        more = len(lines) - limit
+        lines = [*lines[:limit], f"::notice::{more} more files below target; see the completion report"]
+    return lines
+
+
+def first_uncovered_line(entry: dict) -> int:
+    """The first missing line (or the source line of the first missing branch); 1 when none is known."""
+    if entry.get("gaps"):
+        return int(entry["gaps"][0]["lines"].split("-")[0])
+    if entry.get("missing_branches"):
+        return int(entry["missing_branches"][0].split("->")[0])
+    return 1
+
+
+def _gh_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _gh_property(text: str) -> str:
+    return _gh_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def diff_table(comparison: dict) -> str:
+    """`harness diff`: one row per file and the overall, A's figure, B's and the change."""
+    rows = [*comparison["files"].items(), ("Overall", comparison["overall"])]
+    width = max(len(p) for p, _ in rows)
+    lines = [f"{'File':<{width}}  {comparison['a']!s:>12}  {comparison['b']!s:>12}  {'Δ':>7}"]
+    for path, row in rows:
+        lines.append(f"{path:<{width}}  {pct(row['a']):>12}  {pct(row['b']):>12}  {delta(row['delta']):>7}")
+    return "\n".join(lines)
+
+
+def list_line(module_id: str, title: str, result: dict | None, invalid: bool = False) -> str:
+    """`harness list`: a module, its last status, coverage and date (or that it has not run)."""
+    summary = "invalid spec (see stderr)" if invalid else "not run yet"
+    if result is not None and not invalid:
+        summary = (
+            f"{result['status_label']}  {pct(result['overall']['percent'])}  {day(result['finished_at'])}"
+        )
+    return f"{module_id:<16} {summary:<48} {title}"
+
+
+def history_table(shown: Shown, trace_file: str) -> str:
+    """`harness history`: date, commit, status, tests, figure, Δ and notes, oldest run first."""
+    module_id, step, file, rows, total = shown.module_id, shown.step, shown.file, shown.rows, shown.total
+    if not rows:
+        what = f"{module_id} step {step}" if step else module_id
+        return f"{what}: no finished runs in {trace_file}"
+    what = f"{module_id}{f' step {step}' if step else ''}{f', {file}' if file else ''}"
+    shown = f"last {len(rows)} of {total}" if len(rows) < total else str(total)
+    head = ("Date", "Commit", "Status", "Tests", "File" if file else "Overall", "Δ", "Notes")
+    body = [
+        (
+            _date(run.at),
+            (run.commit or "—")[:7],
+            STATUS_LABELS.get(run.status, run.status or "—"),
+            _tests_cell(run.tests),
+            pct(figure(run, file)),
+            _delta(change),
+            _notes(run),
+        )
+        for run, change in rows
+    ]
+    widths = [max(len(r[i]) for r in [head, *body]) for i in range(len(head))]
+    align = "<<<<>><"
+    lines = [f"{what}: {shown} finished run{'s' if total != 1 else ''}"]
+    for row in [head, *body]:
+        cells = [f"{c:{a}{w}}" for c, a, w in zip(row, align, widths, strict=True)]
+        lines.append("  ".join(cells).rstrip())
+    return "\n".join(lines)
+
+
+def _date(at: str | None) -> str:
+    try:
+        return dt.datetime.fromisoformat(at).strftime("%Y-%m-%d %H:%M") if at else "—"
+    except ValueError:
+        return at
+
+
+def _delta(change: float | None) -> str:
+    text = "—" if change is None else f"{change:+.1f}"
+    return "±0.0" if text in ("+0.0", "-0.0") else text
+
+
+def _tests_cell(tests: Counts | None) -> str:
+    if tests is None:
+        return "—"
+    parts = [f"{tests.passed if tests.passed is not None else '?'} passed"]
+    parts += [f"{n} {k}" for k, n in (("failed", tests.failed), ("errors", tests.errors)) if n]
+    parts += [f"{tests.skipped} skipped"] if tests.skipped else []
+    return ", ".join(parts)
+
+
+def _notes(run: Run) -> str:
+    notes = [f"{run.shards} shards combined"] if run.shards else []
+    notes += [f"mutation {pct(run.mutation)}"] if run.mutation is not None else []
+    notes += [run.reason] if run.reason else []
+    return "; ".join(notes)
+
+
+SHOWN_SURVIVORS = 20
+MUTATION_COLUMNS = ("Mutants", "Killed", "Survived", "Timeout", "NoTests", "Equiv.")
+MUTATION_COUNTS = ("mutants", "killed", "survived", "timeout", "no_tests", "equivalent")
+
+
+def mutation_lines(doc: dict, verdict: dict, survivors) -> list[str]:
+    """`harness mutate`: per file the counts, score and target, the first survivors, missed targets."""
+    width = max([len(f) for f in doc["files"]] + [5])
+    lines = [f"  {'File':<{width}} {' '.join(MUTATION_COLUMNS)}   Score  Target"]
+    totals = {k: sum(f[k] for f in doc["files"].values()) for k in MUTATION_COUNTS}
+    counted = totals["mutants"] - totals["equivalent"]
+    totals["score"] = 100.0 * (totals["killed"] + totals["timeout"]) / counted if counted else None
+    for path, row in [*doc["files"].items(), ("Total", totals)]:
+        check = verdict["overall"] if path == "Total" else verdict["files"][path]
+        counts = " ".join(
+            f"{row[k]:>{len(h)}}" for k, h in zip(MUTATION_COUNTS, MUTATION_COLUMNS, strict=True)
+        )
+        lines.append(f"  {path:<{width}} {counts} {pct(row['score']):>7} {_mutation_target(check)}".rstrip())
+    found = [s | {"file": f} for f in doc["files"] for s in survivors(doc, f)]
+    for s in found[:SHOWN_SURVIVORS]:
+        where = f" in {s['function']}" if s["function"] else ""
+        change = f"{s['before']} -> {s['after'] or '(removed)'}"
+        lines.append(f"  survived {s['file']}:{s['line']} {s['operator']}{where}: {change}  [{s['id']}]")
+    if len(found) > SHOWN_SURVIVORS:
+        lines.append(f"  … {len(found) - SHOWN_SURVIVORS} more survivor(s) in mutation.json")
+    for key in verdict["unmet"]:
+        check = verdict["overall"] if key == "overall" else verdict["files"][key]
+        lines.append(f"{key}: mutation score {pct(check['score'])} < target {check['target']:g}%")
+    return lines
+
+
+def _mutation_target(check: dict) -> str:
+    if check["target"] is None:
+        return ""
+    ok = check["gating_met"] and check["met"] is not False
+    return f"{check['target']:>5g}%  {'ok' if ok else ('warn' if check['gating_met'] else 'short')}"

@@ -1,0 +1,1 @@
+"""Running pytest: sessions, command lines, processes, the plugin loaded into them."""

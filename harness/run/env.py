@@ -1,0 +1,10 @@
+"""The environment variables through which the harness configures the pytest plugin it loads."""
+
+RECORDS_ENV = "HARNESS_RECORDS"  # where harness.run.plugin writes its JSON-lines test records
+SHARD_ENV = "HARNESS_SHARD"  # `K/N`: keep only the K-th of N slices of the collected tests
+# JSON `[[step number, [suite paths]], ...]`: label each test's coverage context with the steps it is in
+STEPS_ENV = "HARNESS_STEPS"
+# `1`: label each test's coverage context with its node id too (`<step label> <node id>`): which test ran
+# which line, kept for `harness mutate` (harness.measure.per_test)
+TEST_CONTEXTS_ENV = "HARNESS_TEST_CONTEXTS"
+STEP_CONTEXT = "harness-steps:"  # + the step numbers, e.g. `harness-steps:1,3`; a test in no step: none

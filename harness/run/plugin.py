@@ -1,0 +1,206 @@
+"""pytest plugin the harness loads into every session it runs (`-p harness.run.plugin`).
+
+It writes one JSON line per collected-count and per finished test to `$HARNESS_RECORDS`, keyed by the
+node id (so a test counts under the file that collected it, inherited classes included), and, when
+`$HARNESS_SHARD` is `K/N`, keeps only the K-th of N slices of the collected tests. The harness reads
+the records for its counts and tails them for the progress display. With `$HARNESS_STEPS` it names
+coverage.py's dynamic context after the steps each test belongs to (`StepContexts`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+import pytest
+
+from harness.run.env import RECORDS_ENV, SHARD_ENV, STEP_CONTEXT, STEPS_ENV, TEST_CONTEXTS_ENV
+
+_LOADED = time.monotonic()  # pytest loads this plugin while it reads its arguments, before collecting
+
+
+def shard_of(nodeids: list[str], index: int, count: int) -> set[str]:
+    """The node ids shard `index` (1-based) of `count` runs: sorted, then every count-th from index-1."""
+    return {nodeid for i, nodeid in enumerate(sorted(nodeids)) if i % count == index - 1}
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # trylast: -k / -m deselection runs first, so shards split what would really run.
+    shard = os.environ.get(SHARD_ENV)
+    if not shard:
+        return
+    index, count = (int(part) for part in shard.split("/"))
+    keep = shard_of([item.nodeid for item in items], index, count)
+    deselected = [item for item in items if item.nodeid not in keep]
+    if deselected:
+        items[:] = [item for item in items if item.nodeid in keep]
+        config.hook.pytest_deselected(items=deselected)
+
+
+def within(nodeid: str, path: str) -> bool:
+    """Whether a test's node id lies under a suite path (a directory, a file or a node id)."""
+    path = path.removeprefix("./").rstrip("/")
+    return nodeid == path or nodeid.startswith((f"{path}/", f"{path}::", f"{path}["))
+
+
+def step_context(numbers: list[int]) -> str:
+    return STEP_CONTEXT + ",".join(str(number) for number in numbers)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    path = os.environ.get(RECORDS_ENV)
+    # xdist workers report to the controller, which records for everyone.
+    if path and not hasattr(config, "workerinput"):
+        config.pluginmanager.register(Recorder(path), "harness-recorder")
+    steps, per_test = os.environ.get(STEPS_ENV), bool(os.environ.get(TEST_CONTEXTS_ENV))
+    if steps or per_test:  # on an xdist controller it never fires: the workers run the tests
+        plugin = StepContexts(json.loads(steps) if steps else [], per_test)
+        config.pluginmanager.register(plugin, "harness-step-contexts")
+
+
+class StepContexts:
+    """Sets coverage.py's dynamic context to the steps of each test, so one run gives every step's figures.
+
+    A context per step set rather than per test (pytest-cov's `--cov-context=test` records three per
+    test): the data stays small and the context changes only where the steps change. Lines run while
+    modules were imported keep the empty context, which every step counts. With `per_test` (a module
+    that gates on mutation scores) each test gets its own, `<step label> <node id>`.
+    """
+
+    def __init__(self, steps: list[list], per_test: bool = False):
+        self.steps = [(number, tuple(paths)) for number, paths in steps]
+        self.per_test = per_test
+        self.current: str | None = None
+
+    @pytest.hookimpl(tryfirst=True)  # before the test's fixtures are set up
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        label = step_context([n for n, paths in self.steps if any(within(item.nodeid, p) for p in paths)])
+        if self.per_test:  # which test ran which line, for `harness mutate`: a context per test
+            label = f"{label} {item.nodeid}"
+        if label == self.current:
+            return
+        import coverage  # here, not at the top: this plugin loads into sessions without pytest-cov too
+
+        cov = coverage.Coverage.current()
+        if cov is not None:
+            cov.switch_context(label)
+            self.current = label
+
+
+class Recorder:
+    """Folds each test's setup/call/teardown reports into one record with its outcome and duration."""
+
+    def __init__(self, path: str):
+        self._out = open(path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115  (closed at unconfigure)
+        self._open: dict[str, list[pytest.TestReport]] = {}
+        self._collected = False
+
+    def _write(self, record: dict) -> None:
+        self._out.write(json.dumps(record) + "\n")  # line-buffered: each record reaches the file whole
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        self._write({"event": "collected", "count": len(session.items), "seconds": _since_loaded()})
+        self._collected = True
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node, ids: list[str]) -> None:
+        # With xdist the controller collects nothing; every worker collects the same ids.
+        if not self._collected:
+            self._collected = True
+            count = len(_kept(node.config, ids))
+            self._write({"event": "collected", "count": count, "seconds": _since_loaded()})
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed:
+            self._write(
+                {
+                    "event": "test",
+                    "nodeid": report.nodeid,
+                    "collection": True,
+                    "outcome": "errors",
+                    "message": _message(report),
+                    "details": str(report.longrepr or ""),
+                    "duration": 0.0,
+                }
+            )
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        reports = self._open.setdefault(report.nodeid, [])
+        reports.append(report)
+        if report.when not in ("setup", "call"):  # teardown, or xdist's "???" for a crashed worker
+            self._write(_fold(self._open.pop(report.nodeid)))
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, exitstatus) -> None:
+        # pytest-cov saved the coverage data at the end of the test loop: the harness may read it while
+        # pytest still reports and exits (about a second for a session of thousands of tests).
+        self._write({"event": "session_finished", "exitstatus": int(exitstatus)})
+
+    def pytest_unconfigure(self) -> None:
+        for reports in self._open.values():  # a test whose teardown never came (session aborted)
+            self._write(_fold(reports))
+        self._open.clear()
+        self._out.close()
+
+
+def _since_loaded() -> float:
+    """Seconds from this plugin's loading to the end of collection: about a session's start-up."""
+    return round(time.monotonic() - _LOADED, 3)
+
+
+def _kept(config: pytest.Config, ids: list[str]) -> list[str]:
+    shard = os.environ.get(SHARD_ENV)
+    if not shard:
+        return ids
+    index, count = (int(part) for part in shard.split("/"))
+    keep = shard_of(ids, index, count)
+    return [nodeid for nodeid in ids if nodeid in keep]
+
+
+def _fold(reports: list[pytest.TestReport]) -> dict:
+    """One outcome per test: a failed call beats a setup/teardown error, which beats a skip."""
+    by_when = {r.when: r for r in reports}
+    call = by_when.get("call")
+    errored = [r for when, r in by_when.items() if when != "call" and r.failed]
+    skipped = [r for r in reports if r.skipped]
+    if call is not None and call.failed:
+        outcome, source = "failed", call
+    elif errored:
+        outcome, source = "errors", errored[0]
+    elif skipped:
+        outcome, source = "skipped", skipped[0]
+    else:
+        outcome, source = "passed", None
+    record = {
+        "event": "test",
+        "nodeid": reports[0].nodeid,
+        "outcome": outcome,
+        "message": _message(source) if source is not None else "",
+        "duration": round(sum(r.duration for r in reports), 6),
+        "location": [reports[0].location[0], reports[0].location[1]],  # where the test is defined
+    }
+    if outcome in ("failed", "errors"):
+        record["details"] = source.longreprtext  # the full text, for junit.xml
+    properties = reports[-1].user_properties  # all of the test's record_property() calls so far
+    if properties:  # for junit.xml
+        record["properties"] = [[str(name), str(value)] for name, value in properties]
+    return record
+
+
+def _message(report) -> str:
+    """The one line a reader needs: the skip reason, the xfail reason or the exception's first line."""
+    if getattr(report, "wasxfail", None) is not None and report.skipped:
+        return f"xfail: {report.wasxfail}".rstrip(": ")
+    longrepr = report.longrepr
+    if report.skipped and isinstance(longrepr, tuple) and len(longrepr) == 3:
+        return str(longrepr[2]).removeprefix("Skipped: ")
+    crash = getattr(longrepr, "reprcrash", None)
+    if crash is not None:
+        lines = [line for line in crash.message.splitlines() if line.strip()]
+        return lines[0].strip() if lines else ""
+    # A collection error is plain text: its last `E   ` line is the exception.
+    lines = [line for line in str(longrepr or "").splitlines() if line.strip()]
+    raised = [line[1:].strip() for line in lines if line.startswith("E ")]
+    return raised[-1] if raised else (lines[0].strip() if lines else "")

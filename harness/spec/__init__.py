@@ -1,0 +1,1 @@
+"""Project configuration and module specs: parsing, finding, pre-flight checks."""

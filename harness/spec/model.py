@@ -1,0 +1,95 @@
+"""Module specs as the harness holds them: frozen dataclasses, built by `harness.spec.parse`."""
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class SpecSource:
+    """Where a spec came from: a whole YAML file, or one `[tool.harness.modules.<id>]` table of a pyproject.
+
+    `str()` names it in messages, `os.fspath()` is its file (for links from reports), and `digest()`
+    fingerprints only this spec, so editing another part of pyproject.toml leaves a result current.
+    """
+
+    file: Path
+    table: str | None = None
+    canonical: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.file}: [{self.table}]" if self.table else str(self.file)
+
+    def __fspath__(self) -> str:
+        return os.fspath(self.file)
+
+    def digest(self) -> str:
+        data = self.canonical.encode("utf-8") if self.table else self.file.read_bytes()
+        return hashlib.sha256(data).hexdigest()
+
+
+@dataclass(frozen=True)
+class Suite:
+    """A test path (file, directory or node id) and an optional `-k` / `-m` selection."""
+
+    path: str
+    k: str | None = None
+    markers: str | None = None
+
+
+@dataclass(frozen=True)
+class Target:
+    """Minimum coverage for the files `pattern` matches; `percent` is coverage.py's combined figure."""
+
+    pattern: str
+    percent: float | None = None
+    lines: float | None = None
+    branches: float | None = None
+    mutation: float | None = None  # minimum mutation score (`harness mutate`), never a coverage figure
+    warn_only: bool = False
+    origin: str = "targets"
+
+
+@dataclass(frozen=True)
+class Step:
+    """A named part of a module with its own suites and targets."""
+
+    name: str
+    suites: tuple[Suite, ...]
+    targets: tuple[Target, ...]
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """Either another module's recorded result or the coverage of earlier suites."""
+
+    module: str | None = None
+    suites: tuple[Suite, ...] = ()
+
+
+@dataclass(frozen=True)
+class ModuleSpec:
+    """One module: what it runs, what it measures and what each file must reach."""
+
+    path: SpecSource
+    id: str
+    title: str
+    source: tuple[str, ...]
+    suites: tuple[Suite, ...] = ()
+    targets: tuple[Target, ...] = ()
+    overall: Target | None = None
+    stretch: float | None = None
+    baseline: Baseline | None = None
+    carry_forward_from: str | None = None
+    steps: tuple[Step, ...] = ()
+    notes: str = ""
+    references: tuple[str, ...] = ()
+    artifacts: tuple[str, ...] = ()
+
+    def all_suites(self) -> tuple[Suite, ...]:
+        """The module's suites followed by every step's, without repeats."""
+        seen: dict[Suite, None] = dict.fromkeys(self.suites)
+        for step in self.steps:
+            seen.update(dict.fromkeys(step.suites))
+        return tuple(seen)

@@ -1,0 +1,1 @@
+"""The one store: every path, write, stored record and trace event."""
