@@ -171,9 +171,10 @@ def _mutmut(venv: Path, *requirements: str) -> tuple[Path | None, str]:
 
 def _real_project(dest: Path, module: str, file: str) -> Path:
     """This checkout in `dest` (as harness copies it), and mutmut set up for `file` and `module`'s suites."""
-    from harness.mutation.isolate import make_copy, project_files
+    from harness.mutation.isolate import make_copy
     from harness.spec.catalog import find_spec
     from harness.spec.project import load_project
+    from harness.spec.tree import project_files
 
     repo = Path(__file__).resolve().parents[1]
     make_copy(repo, project_files(repo, "reports"), dest)

@@ -20,9 +20,10 @@ from harness.mutation.engine import MutateOptions, fast_mode, plan_jobs
 from harness.mutation.execute import FORK_START, Job, Pool, stages
 from harness.mutation.fork import servers
 from harness.mutation.generate import Mutant, generate
-from harness.mutation.isolate import Workspace, environment, import_roots, make_copy, project_files
+from harness.mutation.isolate import Workspace, environment, import_roots, make_copy
 from harness.spec.catalog import find_spec
 from harness.spec.project import load_project
+from harness.spec.tree import project_files
 
 MODULE = "module-6.7"
 FILES = (

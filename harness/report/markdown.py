@@ -8,11 +8,17 @@ import re
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-from harness.evaluate.shape import mutated_files
-from harness.evaluate.targets import STATUS_LABELS
-from harness.report.charts import markdown_image
+from harness.evaluate.mutation import mutated_files
+from harness.evaluate.status import STATUS_LABELS
 
+MARKDOWN_SPECIAL = set("\\[]*_`<>")
 ICONS = {"complete": "✅", "complete_with_variance": "✅", "in_progress": "🔄", "failed": "❌"}
+
+
+def markdown_image(alt: str, path: str) -> str:
+    """`![alt](path)`, the alt escaped so that `__init__.py` or `[x]` stays literal text."""
+    escaped = "".join(f"\\{c}" if c in MARKDOWN_SPECIAL else c for c in alt)
+    return f"![{escaped}]({path})"
 
 
 def pct(value, digits: int = 1) -> str:
