@@ -14,7 +14,7 @@ from harness.evaluate.status import carry_forward_items
 from harness.measure import baseline, coverage, per_test
 from harness.measure.session import EarlyReports, Measured, Session, measure
 from harness.publish import Produced, publish
-from harness.report import junit, terminal
+from harness.report import junit, markdown, terminal
 from harness.run import prewarm, progress, workers
 from harness.run.background import Jobs
 from harness.run.session import RunOptions, run_session
@@ -28,6 +28,9 @@ from harness.store import disk, layout, records, shards, trace
 from harness.store import mutation as mutation_store
 
 Echo = Callable[[str], None]
+# What the end of a run imports, loaded while pytest runs: the drawing module pulls in matplotlib
+# (about half a second), the others coverage.py's reporters.
+WARM_MODULES = ("harness.report.plot", "coverage.jsonreport", "coverage.xmlreport", "coverage.html")
 
 
 def prepare(
@@ -165,7 +168,7 @@ def _session(
     """pytest over the suites (labelled by step in a module run, and by test with `per_test`); the
     report's libraries load meanwhile, and `early(data_file)` makes coverage.py's reports while the
     last pytest process exits."""
-    warming = None if options.shard else prewarm.start()
+    warming = None if options.shard else prewarm.start(WARM_MODULES, markdown.compile_templates)
     steps = spec.steps if step is None else ()  # per-step figures need each test's steps
     display = progress.for_run(options.quiet, options.verbose)
     session = run_session(

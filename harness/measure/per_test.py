@@ -57,9 +57,9 @@ def keep(project: Project, module_id: str, data_file: Path, outcomes: Outcomes, 
     at = layout.files(project, module_id)
     try:
         with disk.locked(project):
-            at.per_test_meta.unlink(missing_ok=True)  # never a new description of old data, or the reverse
+            disk.remove(at.per_test_meta)  # never a new description of old data, or the other way round
             if not data_file.is_file() or tree_stamp(project) != stamp:
-                at.per_test_data.unlink(missing_ok=True)
+                disk.remove(at.per_test_data)
                 return False
             disk.copy_file(data_file, at.per_test_data)
             meta = {

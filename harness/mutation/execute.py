@@ -13,6 +13,7 @@ from harness.mutation.fork import Fallback, Server
 from harness.mutation.generate import Mutant
 from harness.run.command import MUTANT_OPTIONS, pytest
 from harness.run.processes import Running, join_all, run_group
+from harness.store import disk
 
 KILLED, SURVIVED, TIMEOUT = "killed", "survived", "timeout"
 
@@ -209,11 +210,9 @@ class Pool:
             return KILLED
         if self.stopping.is_set():
             return None
-        self.logs.mkdir(parents=True, exist_ok=True)
         kept = self.logs / f"mutant-{job.mutant.id}.log"
-        kept.write_bytes(
-            log.read_bytes() + b"\n--- the same tests without the mutant ---\n" + control_log.read_bytes()
-        )
+        both = log.read_bytes() + b"\n--- the same tests without the mutant ---\n" + control_log.read_bytes()
+        disk.atomic_write(kept, both)
         raise DataError(
             f"pytest exited {code} on mutant {job.mutant.id} and {control} without it; see {kept}"
         )

@@ -336,6 +336,41 @@ def test_a_stopped_run_resumes_from_the_verdicts_it_reached(copied):
     assert by_position(json.loads((copied.root / "reports/m/mutation.json").read_text())) == EXPECTED
 
 
+def test_a_run_killed_outright_loses_only_the_mutants_it_was_running(copied, tmp_path):
+    at = layout.files(load_project(copied.root), "m")
+    at.mutation_cache.unlink()
+    cmd = [sys.executable, "-c", "from harness.cli import main; main()", "--root", str(copied.root)]
+    env = {**os.environ, "TMPDIR": str(tmp_path)}  # the copies it cannot remove stay in tmp_path
+    proc = subprocess.Popen(
+        [*cmd, "mutate", "m", "-v", *FAST],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+        start_new_session=True,
+    )
+    seen = []
+    for line in proc.stdout:  # until two verdicts are out
+        seen.append(line)
+        if line.lstrip().startswith("[2/"):
+            break
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.communicate(timeout=30)
+    reached = stored_verdicts(copied.root)
+    assert len(reached) >= 2, "".join(seen)
+    assert not at.mutation_cache.exists()  # it never got to fold the journal into the cache
+    again = copied.harness("mutate", "m", *FAST)
+    assert f"{11 - len(reached)} to run, {3 + len(reached)} decided without running" in again.output
+    assert by_position(json.loads(at.mutation.read_text())) == EXPECTED
+
+
+def stored_verdicts(root: Path) -> dict:
+    """The verdicts the store holds for module m (the cache and the journal of verdicts as they came)."""
+    from harness.store.mutation import Verdicts
+
+    return Verdicts(load_project(root), "m").cached()
+
+
 def _cwd_in(proc: Path, folder: Path) -> bool:
     try:
         return str(folder) in os.readlink(proc / "cwd")
