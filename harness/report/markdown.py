@@ -136,22 +136,12 @@ def _environment() -> Environment:
         keep_trailing_newline=True,
         autoescape=False,
     )
+    named = (pct, target_pct, delta, day, cell, goal, goal_item, step_goal, codes, metric_name, origin)
+    env.filters.update({f.__name__: f for f in named}, tests=tests_line)
     env.filters.update(
-        pct=pct,
-        target_pct=target_pct,
-        delta=delta,
-        day=day,
-        cell=cell,
-        goal=goal,
-        goal_item=goal_item,
-        step_goal=step_goal,
-        codes=codes,
         image=lambda chart: markdown_image(chart["alt"], chart["path"]),
-        metric_name=metric_name,
         mutation_cell=lambda path, r: mutation_cell(r.get("mutation"), path),
-        origin=origin,
     )
-    env.filters.update(tests=tests_line)
     env.globals.update(labels=STATUS_LABELS, icons=ICONS, mark=mark, step_mark=step_mark, shortfall=shortfall)
     env.globals.update(mutation_total=mutation_total, mutated_files=mutated_files)
     return env

@@ -126,14 +126,20 @@ def _plain(value):
 
 
 @dataclass(frozen=True, kw_only=True)
-class RunStarted(Event):
-    """A run (module, step or shard) or a `combine` begins."""
+class RunEvent(Event):
+    """Which run (an id) and where it runs: a step, a shard (`K/N`) or a combine of N shards."""
 
-    KIND: ClassVar[str] = "run_started"
     run: str | None = _f(_text)
     step: int | None = _f(_int)
     shard: str | None = _f(_text)
     combine: int | None = _f(_int)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunStarted(RunEvent):
+    """A run (module, step or shard) or a `combine` begins."""
+
+    KIND: ClassVar[str] = "run_started"
     pid: int | None = _f(_int)
     host: str | None = _f(_text)
 
@@ -174,21 +180,17 @@ class RunFinished(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
-class RunEnded(Event):
-    """What the failed, interrupted and shard ends share: which run, and where it ran."""
+class RunEnded(RunEvent):
+    """What the failed, interrupted and shard ends share: why the run ended so."""
 
-    run: str | None = _f(_text)
-    step: int | None = _f(_int)
-    shard: str | None = _f(_text)
-    combine: int | None = _f(_int)
+    reason: str | None = _f(_text)
 
 
 @dataclass(frozen=True, kw_only=True)
 class RunFailed(RunEnded):
-    """An error stopped the run before a result was written."""
+    """An error stopped the run before a result was written (`reason`: the message the command printed)."""
 
     KIND: ClassVar[str] = "run_failed"
-    reason: str | None = _f(_text)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -196,7 +198,6 @@ class RunInterrupted(RunEnded):
     """Ctrl-C or SIGTERM; or, logged by a later run, a harness process that died without an end."""
 
     KIND: ClassVar[str] = "run_interrupted"
-    reason: str | None = _f(_text)
 
 
 @dataclass(frozen=True, kw_only=True)

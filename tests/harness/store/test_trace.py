@@ -34,7 +34,9 @@ ONE_OF_EACH = [
     ),
     trace.RunFailed(**COMMON, run="r2", step=None, shard=None, combine=2, reason="no module 'x'"),
     trace.RunInterrupted(**COMMON, run="r3", step=1, shard=None, combine=None, reason=None),
-    trace.ShardFinished(**COMMON, run="r4", step=None, shard="2/2", combine=None, exit_codes=(0, 1)),
+    trace.ShardFinished(
+        **COMMON, run="r4", step=None, shard="2/2", combine=None, reason=None, exit_codes=(0, 1)
+    ),
     trace.VarianceAccepted(**COMMON, rationale="later", accepted=("calc/ops.py", "overall"), overall=71.25),
     trace.CarryForwardCreated(
         **COMMON,
