@@ -145,12 +145,11 @@ class RunStarted(RunEvent):
 
 
 @dataclass(frozen=True, kw_only=True)
-class RunFinished(Event):
-    """A result was written: the figures `harness history` and the trend charts read back."""
+class RunFinished(RunEvent):
+    """A result was written: the figures `harness history` and the trend charts read back (`shards`: how
+    many shards a combine merged)."""
 
     KIND: ClassVar[str] = "run_finished"
-    run: str | None = _f(_text)
-    step: int | None = _f(_int)
     shards: int | None = _f(_int)
     target: float | None = _f(_number)
     status: str | None = _f(_text)
@@ -238,12 +237,16 @@ class MutationFinished(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class MutationInterrupted(Event):
+    """Ctrl-C or SIGTERM stopped `harness mutate` (its verdicts so far are in the store)."""
+
     KIND: ClassVar[str] = "mutation_interrupted"
     shard: str | None = _f(_text)
 
 
 @dataclass(frozen=True, kw_only=True)
 class MutationShardFinished(Event):
+    """A shard of `harness mutate --shard K/N` was stored for `harness combine --mutation`."""
+
     KIND: ClassVar[str] = "mutation_shard_finished"
     shard: str | None = _f(_text)
     mutants: int | None = _f(_int)
