@@ -18,6 +18,7 @@ from harness.spec.catalog import all_specs, find_spec
 from harness.spec.model import ModuleSpec
 from harness.spec.preflight import check_spec
 from harness.spec.project import load_project
+from harness.spec.requirements import check as check_requirements
 from harness.store import layout, records
 
 PASSING = ("complete", "complete_with_variance")
@@ -111,7 +112,8 @@ class _Group(click.Group):
 @click.option(
     "--root",
     type=click.Path(file_okay=False, path_type=Path),
-    help="Project root (default: nearest directory upward with a pyproject.toml).",
+    help="Project root (default: the nearest directory upward with a pyproject.toml, setup.cfg, setup.py,"
+    " pytest.ini or tox.ini, else the git work tree's root).",
 )
 @click.pass_context
 def main(ctx: click.Context, root: Path | None) -> None:
@@ -168,6 +170,7 @@ def init_cmd(ctx, module_id, sources, suites, k, markers, in_pyproject) -> None:
     --suites it runs pytest's testpaths, else tests/ and test/. It never overwrites a spec.
     """
     project = _project(ctx)
+    check_requirements(project.root)
     try:
         first_spec.init_project(project, module_id, sources, suites, in_pyproject, _echo, k, markers)
     except first_spec.MeasureFailed as err:
@@ -182,7 +185,7 @@ def init_cmd(ctx, module_id, sources, suites, k, markers, in_pyproject) -> None:
     "--workers",
     callback=_parse_workers,
     metavar="N|auto",
-    help="Run with pytest-xdist, N workers; auto: as many as the last run says pay off (maybe none).",
+    help="Run with pytest-xdist (the workers extra), N workers; auto: as many as the last run says pay off.",
 )
 @click.option("--shard", callback=_parse_shard, metavar="K/N", help="Run the K-th of N deterministic slices.")
 @click.option(
@@ -202,6 +205,7 @@ def run(ctx, module, step, workers, shard, rebaseline, verbose, quiet, pytest_ar
     if quiet and verbose:
         raise click.UsageError("--quiet and --verbose cannot be combined")
     project = _project(ctx)
+    check_requirements(project.root, workers, tuple(pytest_args))
     spec = find_spec(project, module)
     options = RunOptions(workers, shard, tuple(pytest_args), verbose=verbose, quiet=quiet)
     with _terminate_as_interrupt():
@@ -236,6 +240,7 @@ def check(ctx, module, fresh, annotations, comment) -> None:
     project = _project(ctx)
     spec = find_spec(project, module)
     if fresh:
+        check_requirements(project.root)
         result = _workflow().run_module(project, spec, RunOptions(), _echo)
     else:
         result = records.load_module(project, spec.id)
@@ -391,6 +396,7 @@ def mutate(
     if equivalent or rationale is not None:
         code = mutation.mark(project, spec, equivalent, rationale, _echo)
     else:
+        check_requirements(project.root, mutation=True)
         options = mutation.options(
             files, workers, shard, fresh, verbose, timeout_factor, timeout_slack, plain=plain
         )
