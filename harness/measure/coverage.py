@@ -204,6 +204,7 @@ def _weak_regions(functions: dict) -> list[dict]:
                     "start_line": region.get("start_line"),
                     "statements": summary["num_statements"],
                     "missed": summary["missing_lines"],
+                    **_branch_counts(summary),
                     "percent": summary["percent_covered"],
                 }
             )
