@@ -121,20 +121,3 @@ def test_a_project_without_the_plugins_options_needs_nothing_of_channels(tmp_pat
         "pytest-django",
         "pytest-asyncio",
     ]
-
-
-def test_the_extras_named_here_are_the_packages_extras():
-    import tomllib
-    from pathlib import Path
-
-    pyproject = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())
-    extras = pyproject["project"]["optional-dependencies"]
-    for extra in (requirements.WORKERS, requirements.MUTATION, requirements.CHANNELS, requirements.CHARTS):
-        listed = {_name(requirement) for requirement in extras[extra.name]}
-        assert {dist.lower() for _, dist in extra.packages} <= listed
-
-
-def _name(requirement: str) -> str:
-    import re
-
-    return re.match(r"[A-Za-z0-9_.-]+", requirement).group(0).lower()
