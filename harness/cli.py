@@ -17,6 +17,7 @@ from harness.report import markdown, terminal
 from harness.run.session import RunOptions
 from harness.spec.catalog import find_spec
 from harness.spec.project import load_project
+from harness.spec.requirements import check as check_requirements
 from harness.store import disk, layout, records
 
 PASSING = ("complete", "complete_with_variance")
@@ -110,7 +111,8 @@ class _Group(click.Group):
 @click.option(
     "--root",
     type=click.Path(file_okay=False, path_type=Path),
-    help="Project root (default: nearest directory upward with a pyproject.toml).",
+    help="Project root (default: the nearest directory upward with a pyproject.toml, setup.cfg, setup.py,"
+    " pytest.ini or tox.ini, else the git work tree's root).",
 )
 @click.pass_context
 def main(ctx: click.Context, root: Path | None) -> None:
@@ -158,6 +160,7 @@ def init_cmd(ctx, module_id, sources, suites, k, markers, in_pyproject) -> None:
     --suites it runs pytest's testpaths, else tests/ and test/. It never overwrites a spec.
     """
     project = _project(ctx)
+    check_requirements(project.root)
     try:
         first_spec.init_project(project, module_id, sources, suites, in_pyproject, _echo, k, markers)
     except first_spec.MeasureFailed as err:
@@ -172,7 +175,7 @@ def init_cmd(ctx, module_id, sources, suites, k, markers, in_pyproject) -> None:
     "--workers",
     callback=_parse_workers,
     metavar="N|auto",
-    help="Run with pytest-xdist, N workers; auto: as many as the last run says pay off (maybe none).",
+    help="Run with pytest-xdist (the workers extra), N workers; auto: as many as the last run says pay off.",
 )
 @click.option("--shard", callback=_parse_shard, metavar="K/N", help="Run the K-th of N deterministic slices.")
 @click.option(
@@ -192,6 +195,7 @@ def run(ctx, module, step, workers, shard, rebaseline, verbose, quiet, pytest_ar
     if quiet and verbose:
         raise click.UsageError("--quiet and --verbose cannot be combined")
     project = _project(ctx)
+    check_requirements(project.root, workers, tuple(pytest_args))
     spec = find_spec(project, module)
     options = RunOptions(workers, shard, tuple(pytest_args), verbose=verbose, quiet=quiet)
     with _terminate_as_interrupt():
@@ -226,6 +230,7 @@ def check(ctx, module, fresh, annotations, comment) -> None:
     project = _project(ctx)
     spec = find_spec(project, module)
     if fresh:
+        check_requirements(project.root)
         result = _workflow().run_module(project, spec, RunOptions(), _echo)
     else:
         result = records.load_module(project, spec.id)
@@ -364,6 +369,7 @@ def mutate(
     spec = find_spec(project, module)
     if equivalent or rationale is not None:
         ctx.exit(mutation.mark(project, spec, equivalent, rationale, _echo))
+    check_requirements(project.root, mutation=True)
     options = mutation.options(files, workers, shard, fresh, verbose, timeout_factor, timeout_slack, plain)
     with _terminate_as_interrupt():
         ctx.exit(mutation.run(project, spec, options, _echo, Path.cwd()))

@@ -36,6 +36,7 @@ def assemble(
         "carried_in": [] if step else list(inputs.carried),
         "artifacts": _artifacts(has_coverage, spec_link, spec),
         "references": list(spec.references), "notes": spec.notes, "mutation": decided["mutation"],
+        "deselected": measured.outcomes.deselected, "subtests": dict(tally.subtests),
     }  # fmt: skip
 
 
@@ -72,7 +73,10 @@ def _suites(outcomes: Outcomes) -> dict:
     return {
         file: {
             **entry.tally.counts(),
-            "classes": {cls: t.counts() for cls, t in sorted(entry.classes.items())},
+            "classes": {
+                cls: {**t.counts(), "subtests": dict(t.subtests)} for cls, t in sorted(entry.classes.items())
+            },
+            "subtests": dict(entry.tally.subtests),
         }
         for file, entry in sorted(outcomes.files.items())
     }

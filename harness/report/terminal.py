@@ -11,12 +11,13 @@ from harness.report.markdown import (
     delta,
     goal,
     goal_item,
+    has_baseline,
     metric_name,
     origin,
     pct,
     state,
     target_pct,
-    tests_line,
+    tests_summary,
 )
 
 __all__ = [
@@ -50,14 +51,16 @@ def terminal_table(result: dict) -> str:
     files = result.get("files", {})
     if files:
         width = max(len(p) for p in [*files, "Overall"])
-        lines.append(f"  {'File':<{width}}  {'Baseline':>8}  {'Final':>7}  {'Δ':>6}  {'Target':>6}")
+        compared = has_baseline(result)  # without a baseline, no Baseline and Δ columns
+        head = f"{'Baseline':>8}  {'Final':>7}  {'Δ':>6}" if compared else f"{'Final':>7}"
+        lines.append(f"  {'File':<{width}}  {head}  {'Target':>6}")
         accepted = _accepted(result)
         for path, e in [*files.items(), ("Overall", result["overall"])]:
             key = "overall" if path == "Overall" else path
-            lines.append(
-                f"  {path:<{width}}  {pct(e['baseline']):>8}  {pct(e['percent']):>7}  {delta(e['delta']):>6}"
-                f"  {goal(e):>6}  {MARKS[state(e, accepted, key)][1]}"
-            )
+            figures = f"{pct(e['percent']):>7}"
+            if compared:
+                figures = f"{pct(e['baseline']):>8}  {figures}  {delta(e['delta']):>6}"
+            lines.append(f"  {path:<{width}}  {figures}  {goal(e):>6}  {MARKS[state(e, accepted, key)][1]}")
     lines.append(status_line(result))
     if result.get("reason"):
         lines.append(f"Reason: {result['reason']}")
@@ -65,7 +68,7 @@ def terminal_table(result: dict) -> str:
 
 
 def status_line(result: dict) -> str:
-    return f"Status: {STATUS_LABELS[result['status']]}  ({tests_line(result['tests'])})"
+    return f"Status: {STATUS_LABELS[result['status']]}  ({tests_summary(result)})"
 
 
 def shortfall_lines(result: dict) -> list[str]:

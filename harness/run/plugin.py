@@ -5,6 +5,11 @@ node id (so a test counts under the file that collected it, inherited classes in
 `$HARNESS_SHARD` is `K/N`, keeps only the K-th of N slices of the collected tests. The harness reads
 the records for its counts and tails them for the progress display. With `$HARNESS_STEPS` it names
 coverage.py's dynamic context after the steps each test belongs to (`StepContexts`).
+
+A test's subtests (unittest's `subTest`, pytest's `subtests` fixture) are counted in its record; a
+failed subtest fails the test. The tests the selection left out (`-k`, `-m`, `--deselect`; not the
+shard's slicing) are one `deselected` record, from the xdist workers too, so a run's counts are the same
+with workers and shards as without.
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ import pytest
 from harness.run.env import RECORDS_ENV, SHARD_ENV, STEP_CONTEXT, STEPS_ENV, TEST_CONTEXTS_ENV
 
 _LOADED = time.monotonic()  # pytest loads this plugin while it reads its arguments, before collecting
+SLICED = pytest.StashKey[set]()  # the node ids the shard's slicing left out
+_DESELECTED = "harness_deselected"  # an xdist worker's count, in its workeroutput
 
 
 def shard_of(nodeids: list[str], index: int, count: int) -> set[str]:
@@ -34,6 +41,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     index, count = (int(part) for part in shard.split("/"))
     keep = shard_of([item.nodeid for item in items], index, count)
     deselected = [item for item in items if item.nodeid not in keep]
+    config.stash[SLICED] = {item.nodeid for item in deselected}
     if deselected:
         items[:] = [item for item in items if item.nodeid in keep]
         config.hook.pytest_deselected(items=deselected)
@@ -54,6 +62,8 @@ def pytest_configure(config: pytest.Config) -> None:
     # xdist workers report to the controller, which records for everyone.
     if path and not hasattr(config, "workerinput"):
         config.pluginmanager.register(Recorder(path), "harness-recorder")
+    elif path:  # a worker: what its selection left out goes to the controller when it finishes
+        config.pluginmanager.register(WorkerDeselection(), "harness-deselection")
     steps, per_test = os.environ.get(STEPS_ENV), bool(os.environ.get(TEST_CONTEXTS_ENV))
     if steps or per_test:  # on an xdist controller it never fires: the workers run the tests
         plugin = StepContexts(json.loads(steps) if steps else [], per_test)
@@ -89,13 +99,57 @@ class StepContexts:
             self.current = label
 
 
-class Recorder:
+class Deselection:
+    """The tests deselected in this process; `count` is how many of them the selection left out."""
+
+    def __init__(self) -> None:
+        self.ids: list[str] = []
+
+    def pytest_deselected(self, items: list[pytest.Item]) -> None:
+        self.ids.extend(item.nodeid for item in items)
+
+    def count(self, config: pytest.Config) -> int:
+        """Not the shard's slicing: in a shard, its slice of the selection's (so the shards add up)."""
+        sliced = config.stash.get(SLICED, set())
+        left_out = [nodeid for nodeid in self.ids if nodeid not in sliced]
+        return len(_kept(config, left_out))
+
+
+class WorkerDeselection(Deselection):
+    """On an xdist worker: the count goes to the controller (every worker deselects the same tests)."""
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        session.config.workeroutput[_DESELECTED] = self.count(session.config)
+
+
+class Subtests:
+    """A test's subtests: how many passed, failed and were skipped, and the first failure."""
+
+    def __init__(self) -> None:
+        self.counts = {"passed": 0, "failed": 0, "skipped": 0}
+        self.failure: pytest.TestReport | None = None
+
+    def add(self, report: pytest.TestReport) -> None:
+        self.counts["failed" if report.failed else "skipped" if report.skipped else "passed"] += 1
+        if report.failed and self.failure is None:
+            self.failure = report
+
+
+def is_subtest(report: pytest.TestReport) -> bool:
+    """A subtest's report (pytest's own, or pytest-subtests' before pytest 9): it carries the context."""
+    return report.when == "call" and getattr(report, "context", None) is not None
+
+
+class Recorder(Deselection):
     """Folds each test's setup/call/teardown reports into one record with its outcome and duration."""
 
     def __init__(self, path: str):
+        super().__init__()
         self._out = open(path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115  (closed at unconfigure)
         self._open: dict[str, list[pytest.TestReport]] = {}
+        self._subtests: dict[str, Subtests] = {}
         self._collected = False
+        self._deselected = False
 
     def _write(self, record: dict) -> None:
         self._out.write(json.dumps(record) + "\n")  # line-buffered: each record reaches the file whole
@@ -103,6 +157,18 @@ class Recorder:
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         self._write({"event": "collected", "count": len(session.items), "seconds": _since_loaded()})
         self._collected = True
+        self._write_deselected(self.count(session.config))
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node, error) -> None:
+        count = getattr(node, "workeroutput", {}).get(_DESELECTED)
+        if count is not None:  # None: the worker crashed before it collected
+            self._write_deselected(count)
+
+    def _write_deselected(self, count: int) -> None:
+        if not self._deselected:
+            self._deselected = True
+            self._write({"event": "deselected", "count": count})
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_xdist_node_collection_finished(self, node, ids: list[str]) -> None:
@@ -127,10 +193,13 @@ class Recorder:
             )
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if is_subtest(report):
+            self._subtests.setdefault(report.nodeid, Subtests()).add(report)
+            return
         reports = self._open.setdefault(report.nodeid, [])
         reports.append(report)
         if report.when not in ("setup", "call"):  # teardown, or xdist's "???" for a crashed worker
-            self._write(_fold(self._open.pop(report.nodeid)))
+            self._write(_fold(self._open.pop(report.nodeid), self._subtests.pop(report.nodeid, None)))
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, exitstatus) -> None:
@@ -139,8 +208,8 @@ class Recorder:
         self._write({"event": "session_finished", "exitstatus": int(exitstatus)})
 
     def pytest_unconfigure(self) -> None:
-        for reports in self._open.values():  # a test whose teardown never came (session aborted)
-            self._write(_fold(reports))
+        for nodeid, reports in self._open.items():  # a test whose teardown never came (session aborted)
+            self._write(_fold(reports, self._subtests.get(nodeid)))
         self._open.clear()
         self._out.close()
 
@@ -151,6 +220,7 @@ def _since_loaded() -> float:
 
 
 def _kept(config: pytest.Config, ids: list[str]) -> list[str]:
+    """The ids of this process's shard (all of them without one)."""
     shard = os.environ.get(SHARD_ENV)
     if not shard:
         return ids
@@ -159,14 +229,16 @@ def _kept(config: pytest.Config, ids: list[str]) -> list[str]:
     return [nodeid for nodeid in ids if nodeid in keep]
 
 
-def _fold(reports: list[pytest.TestReport]) -> dict:
-    """One outcome per test: a failed call beats a setup/teardown error, which beats a skip."""
+def _fold(reports: list[pytest.TestReport], subtests: Subtests | None = None) -> dict:
+    """One outcome per test: a failed call (or subtest) beats a setup/teardown error, which beats a skip."""
     by_when = {r.when: r for r in reports}
     call = by_when.get("call")
     errored = [r for when, r in by_when.items() if when != "call" and r.failed]
     skipped = [r for r in reports if r.skipped]
     if call is not None and call.failed:
         outcome, source = "failed", call
+    elif subtests is not None and subtests.failure is not None:
+        outcome, source = "failed", subtests.failure
     elif errored:
         outcome, source = "errors", errored[0]
     elif skipped:
@@ -183,6 +255,8 @@ def _fold(reports: list[pytest.TestReport]) -> dict:
     }
     if outcome in ("failed", "errors"):
         record["details"] = source.longreprtext  # the full text, for junit.xml
+    if subtests is not None:
+        record["subtests"] = subtests.counts
     properties = reports[-1].user_properties  # all of the test's record_property() calls so far
     if properties:  # for junit.xml
         record["properties"] = [[str(name), str(value)] for name, value in properties]
@@ -190,7 +264,24 @@ def _fold(reports: list[pytest.TestReport]) -> dict:
 
 
 def _message(report) -> str:
-    """The one line a reader needs: the skip reason, the xfail reason or the exception's first line."""
+    """The one line a reader needs: the skip reason, the xfail reason or the exception's first line;
+    for a subtest, after which one it was (`subtest [msg] (i=4): AssertionError: ...`)."""
+    text = _first_line(report)
+    if not is_subtest(report):
+        return text
+    name = _subtest_name(report.context)
+    return f"subtest {name}: {text}" if name else f"subtest: {text}"
+
+
+def _subtest_name(context) -> str:
+    """`[msg] (i=4)`, as pytest names a subtest in its summary."""
+    parts = [f"[{context.msg}]"] if context.msg else []
+    if context.kwargs:
+        parts.append("(" + ", ".join(f"{key}={value}" for key, value in context.kwargs.items()) + ")")
+    return " ".join(parts)
+
+
+def _first_line(report) -> str:
     if getattr(report, "wasxfail", None) is not None and report.skipped:
         return f"xfail: {report.wasxfail}".rstrip(": ")
     longrepr = report.longrepr

@@ -21,6 +21,9 @@ from harness.run.steps import steps_env
 _SUMMARY_WORDS = ("passed", "failed", "error", "skipped", "no tests ran", "deselected")
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")  # colour codes, when a project runs pytest with --color=yes
 _STOP_GRACE = 10  # seconds pytest gets to finish after SIGTERM before it is killed
+# pytest's closing line: counts (`1 failed, 4 passed, 1 deselected, 9 subtests passed`), then the time.
+_COUNTS = re.compile(r"(?P<counts>no tests ran|\d+ [a-z ]+?(?:, \d+ [a-z ]+?)*) (?P<time>in \d.*)")
+_OUTCOME_COUNT = re.compile(r"\d+ (?:failed|passed|skipped)")  # deselected follows these in pytest's order
 
 
 @dataclass(frozen=True)
@@ -153,9 +156,10 @@ def run_session(
                 run_env[STEPS_ENV] = steps_env(steps, inv.k, inv.markers)
             last = number == len(invocations) and while_exiting is not None
             exiting = functools.partial(while_exiting, data_file) if last else None
-            code, summary = _run(cmd, root, run_env, log_file, options, progress, exiting)
+            code, summary, deselected = _run(cmd, root, run_env, log_file, options, progress, exiting)
         finally:
             progress.stop()
+        summary = with_deselected(summary, deselected)
         error = explain(code, log_file, start, root)
         echo(f"    {summary or error or f'pytest exited with status {code}'}")
         processes.append(Process(inv, code, records, error, summary))
@@ -199,6 +203,7 @@ def _run(
 ) -> tuple:
     """Run one pytest process: its output to the log (and the terminal with -v), its records to progress."""
     summary: list[str] = []
+    tail = _Tail(Path(env[RECORDS_ENV]))
     with log_file.open("a", encoding="utf-8") as log:
         log.write(f"$ {' '.join(cmd)}\n")
         log.flush()
@@ -216,7 +221,7 @@ def _run(
             copier = threading.Thread(target=_copy, args=(proc.stdout, log, options.verbose, summary))
             copier.start()
             try:
-                code = _follow(proc, Path(env[RECORDS_ENV]), progress, while_exiting)
+                code = _follow(proc, tail, progress, while_exiting)
             except BaseException:
                 # Interrupted (Ctrl-C, SIGTERM): pytest must not run on alone into a work dir that is
                 # about to be removed.
@@ -224,7 +229,23 @@ def _run(
                 raise
             finally:
                 copier.join()
-    return code, summary[-1] if summary else ""
+    return code, summary[-1] if summary else "", tail.deselected
+
+
+def with_deselected(summary: str, deselected: int | None) -> str:
+    """pytest's closing line with the session plugin's count of deselected tests in it.
+
+    Serially pytest counts them itself; an xdist controller deselects nothing (its workers do), and in a
+    shard pytest also counts the tests the slicing left out. Left as it is when it is not a count line.
+    """
+    match = _COUNTS.fullmatch(summary)
+    if deselected is None or match is None:
+        return summary
+    parts = [p for p in match["counts"].split(", ") if not p.endswith(" deselected") and p != "no tests ran"]
+    if deselected:
+        after = max((i + 1 for i, p in enumerate(parts) if _OUTCOME_COUNT.fullmatch(p)), default=0)
+        parts.insert(after, f"{deselected} deselected")
+    return f"{', '.join(parts) or 'no tests ran'} {match['time']}"
 
 
 def _copy(stream, log, verbose: bool, summary: list[str]) -> None:
@@ -237,10 +258,9 @@ def _copy(stream, log, verbose: bool, summary: list[str]) -> None:
             summary.append(stripped)
 
 
-def _follow(proc: subprocess.Popen, records: Path, progress, while_exiting=None) -> int:
+def _follow(proc: subprocess.Popen, tail: "_Tail", progress, while_exiting=None) -> int:
     """Wait for pytest, feeding the progress display from the records it writes; once its session has
     finished, call `while_exiting()` (once) while it exits."""
-    tail = _Tail(records)
     while True:
         try:
             code = proc.wait(timeout=0.2)
@@ -261,6 +281,7 @@ class _Tail:
         self.path, self.offset = path, 0
         self.total: int | None = None
         self.done = self.failed = 0
+        self.deselected: int | None = None  # left out by the selection (not a shard's slicing)
         self.finished = False  # the session is over: pytest reports and exits
 
     def read(self) -> tuple[int, int | None, int]:
@@ -268,6 +289,8 @@ class _Tail:
             self.offset = offset
             if record.get("event") == "collected":
                 self.total = record["count"]
+            elif record.get("event") == "deselected":
+                self.deselected = record["count"]
             elif record.get("event") == "session_finished":
                 self.finished = True
             elif record.get("event") == "test" and not record.get("collection"):

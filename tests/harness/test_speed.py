@@ -12,7 +12,7 @@ import pytest
 from harness.measure import coverage as coverage_reports
 from harness.run import background, workers
 from harness.run.progress import Silent
-from harness.run.session import RunOptions, _follow, bytecode_env, run_session
+from harness.run.session import RunOptions, _follow, _Tail, bytecode_env, run_session
 from harness.run.workers import Advice, Timing
 from harness.spec.model import Step, Suite
 from harness.workflow import EarlyReports
@@ -212,7 +212,7 @@ def test_while_exiting_runs_once_the_session_is_over_and_before_pytest_exits(tmp
         calls.append(proc.polls)
         proc.exiting = True
 
-    assert _follow(proc, records, Silent(), while_exiting) == 0
+    assert _follow(proc, _Tail(records), Silent(), while_exiting) == 0
     assert calls == [3]  # once, right after the poll that saw the session end, while pytest still ran
     assert proc.polls == 4
 

@@ -129,11 +129,11 @@ def test_list_reports_invalid_specs_with_exit_2(throwaway):
     assert "suites/mod-b/module.yml: colour: unknown key" in outcome.stderr
 
 
-def test_no_pyproject_is_a_usage_error(tmp_path, monkeypatch):
+def test_no_project_root_is_a_usage_error(tmp_path, monkeypatch):
     from click.testing import CliRunner
 
     from harness.cli import main
 
     monkeypatch.chdir(tmp_path)
     outcome = CliRunner().invoke(main, ["list"])
-    assert outcome.exit_code == 2 and "no pyproject.toml" in outcome.output
+    assert outcome.exit_code == 2 and "Error: no project root at or above" in outcome.output
