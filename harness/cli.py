@@ -341,6 +341,21 @@ def history_cmd(ctx, module, step, file, limit, as_json) -> None:
     click.echo(history.json_text(shown) if as_json else terminal.history_table(shown, project.trace_file))
 
 
+@main.command("site")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where to build it (default: reports/site/); only a directory harness built is replaced.",
+)
+@click.pass_context
+def site_cmd(ctx, out) -> None:
+    """Build a static HTML site of the stored record: every module, trends, reports; relative links only."""
+    from harness.store import site
+
+    path, count = site.build_site(_project(ctx), out)
+    click.echo(f"{path / 'index.html'}: {count} module(s)")
+
+
 @main.command()
 @click.argument("module")
 @click.option(
