@@ -112,19 +112,20 @@ def _hunk(diff: str) -> tuple[int, str, str]:
 
 
 def _common_prefix(a: str, b: str) -> int:
-    n = 0
-    for x, y in zip(a, b, strict=False):
-        if x != y:
-            break
-        n += 1
-    return n
+    # A binary search of slice comparisons: each one runs in C, a loop over characters would not.
+    low, high = 0, min(len(a), len(b))
+    while low < high:
+        middle = (low + high + 1) // 2
+        low, high = (middle, high) if a[:middle] == b[:middle] else (low, middle - 1)
+    return low
 
 
 def _common_suffix(a: str, b: str, prefix: int) -> int:
-    n, most = 0, min(len(a), len(b)) - prefix
-    while n < most and a[-1 - n] == b[-1 - n]:
-        n += 1
-    return n
+    low, high = 0, min(len(a), len(b)) - prefix
+    while low < high:
+        middle = (low + high + 1) // 2
+        low, high = (middle, high) if a[len(a) - middle :] == b[len(b) - middle :] else (low, middle - 1)
+    return low
 
 
 def _kind(char: str) -> str | None:
