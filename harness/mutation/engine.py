@@ -124,7 +124,9 @@ def _run(project, spec, options, files, mutants, texts, echo) -> list[dict]:
             _report_modes(pool, echo)
     entries = dict(plan.done)
     for job in plan.jobs:
-        entries[job.mutant.id] = record.entry(job.mutant, verdicts[job.mutant.id], job.tests)
+        mutant_id = job.mutant.id
+        killer = pool.killed_by.get(mutant_id)
+        entries[mutant_id] = record.entry(job.mutant, verdicts[mutant_id], job.tests, killed_by=killer)
     return [entries[m.id] for m in mutants]
 
 

@@ -137,6 +137,7 @@ class Pool:
         self.running: dict[int, subprocess.Popen] = {}
         self.lock = threading.Lock()
         self.verdicts: dict[str, str] = {}
+        self.killed_by: dict[str, str] = {}  # mutant id -> the test whose failure killed it
         self.error: BaseException | None = None
         self.killers = Killers()
 
@@ -215,7 +216,11 @@ class Pool:
         finally:
             target.write_bytes(original)
         if code == 1:
-            self.killers.killed(job, failed_test(log))
+            killer = failed_test(log)
+            self.killers.killed(job, killer)
+            if killer is not None:
+                with self.lock:
+                    self.killed_by[job.mutant.id] = killer
         if code in (0, 1, None) or self.stopping.is_set():
             return {0: SURVIVED, 1: KILLED, None: TIMEOUT}[code] if not self.stopping.is_set() else None
         # Any other status (collection error, internal error, crash) counts as a kill only if the

@@ -6,9 +6,11 @@ STATUSES = ("killed", "survived", "timeout", "no_tests", "equivalent")
 COUNTS = ("mutants", *STATUSES)
 
 
-def entry(mutant, status: str, tests: tuple[str, ...], rationale: str | None = None) -> dict:
-    """One mutant as mutation.json lists it."""
-    return {
+def entry(
+    mutant, status: str, tests: tuple[str, ...], rationale: str | None = None, killed_by: str | None = None
+) -> dict:
+    """One mutant as mutation.json lists it; `killed_by`, the test that failed, when this run killed it."""
+    found = {
         "id": mutant.id,
         "file": mutant.file,
         "line": mutant.line,
@@ -19,6 +21,9 @@ def entry(mutant, status: str, tests: tuple[str, ...], rationale: str | None = N
         "tests": sorted(tests),  # the run order depends on measured durations; the record must not
         "rationale": rationale,
     }
+    if killed_by is not None:  # a verdict from the cache does not know it
+        found["killed_by"] = [killed_by]
+    return found
 
 
 def score(counts: dict) -> float | None:

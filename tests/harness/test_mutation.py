@@ -120,6 +120,9 @@ def copied(mutated, tmp_path, monkeypatch):
 def test_every_verdict_and_the_score_are_exact(mutated):
     _, result, doc, _ = mutated
     assert by_position(doc) == EXPECTED
+    # Each killed mutant here has one covering test, and it is the one that failed.
+    killers = [(m.get("killed_by"), m["tests"] if m["status"] == "killed" else None) for m in doc["mutants"]]
+    assert all(killed_by == expected for killed_by, expected in killers)
     assert doc["files"]["calc/ops.py"] == {
         "mutants": 14,
         "killed": 8,
@@ -141,6 +144,7 @@ def test_every_verdict_and_the_score_are_exact(mutated):
         "status",
         "tests",
         "rationale",
+        "killed_by",
     }
     assert "11 run forked from a pytest server, 0 as plain pytest" in result.output  # the fast mode
     assert result.exit_code == 1, result.output  # 71.4% < the mutation target of 90
