@@ -72,7 +72,7 @@ def page(browser, site, request):
     opened.screenshot(path=str(artifacts() / f"{request.node.name}.png"), full_page=False)
     context.close()
     assert errors == []
-    assert requests and all(url.startswith(f"file://{site}/") for url in requests), requests
+    assert requests and all(url.startswith(f"{site.as_uri()}/") for url in requests), requests
 
 
 def artifacts() -> Path:
