@@ -5,7 +5,8 @@
 The earlier mutation.json named every test of every mutant (27 MB); today's is the
 mutation-testing-report-schema document with each test named once (under 3 MB, with the sources the
 mutants were made from). Reading is the text parsed and decoded to the in-memory record; writing is the
-record encoded and turned into text, as the store does (the earlier writer: `json.dumps(indent=2)`).
+record encoded and turned into text, as the store does (`store.mutation.from_disk` / `to_disk`; the
+earlier writer: `json.dumps(indent=2)`).
 The closing table prints the median of 5 rounds of each, side by side, and the sizes; nothing is
 asserted but that both read back the same record.
 """
@@ -15,7 +16,8 @@ import statistics
 import time
 from pathlib import Path
 
-from harness.mutation import record, record_format
+from harness.store import mutation as record
+from harness.store.mutation_schema import DEFAULT_THRESHOLDS
 
 ROOT = Path(__file__).resolve().parent.parent
 ROUNDS = 5
@@ -32,22 +34,22 @@ def _median(step) -> float:
 
 def test_reading_and_writing_module_6_7s_record(bench_print):
     stored = (ROOT / "reports/module-6.7/mutation.json").read_text(encoding="utf-8")
-    doc = record_format.decode(json.loads(stored))  # the committed record, in whichever format it is
+    doc = record.from_disk(json.loads(stored))  # the committed record, in whichever format it is
     texts = {p: (ROOT / p).read_text(encoding="utf-8") for p in doc["files"] if (ROOT / p).is_file()}
-    doc = record_format.with_texts(doc, texts)
+    doc = record.with_texts(doc, texts)
     plain = {k: v for k, v in doc.items() if k != "texts"}
     earlier_text = json.dumps(plain, indent=2, ensure_ascii=False) + "\n"  # what the earlier writer wrote
-    new_text = record_format.dumps(record_format.encode(doc))
-    assert record_format.decode(json.loads(new_text)) == doc
+    new_text = record.to_disk(doc, DEFAULT_THRESHOLDS)
+    assert record.from_disk(json.loads(new_text)) == doc
     assert json.loads(earlier_text) == plain
     rows = {
         "read": (
-            _median(lambda: record_format.decode(json.loads(earlier_text))),
-            _median(lambda: record_format.decode(json.loads(new_text))),
+            _median(lambda: record.from_disk(json.loads(earlier_text))),
+            _median(lambda: record.from_disk(json.loads(new_text))),
         ),
         "write": (
             _median(lambda: json.dumps(plain, indent=2, ensure_ascii=False)),
-            _median(lambda: record_format.dumps(record_format.encode(doc))),
+            _median(lambda: record.to_disk(doc, DEFAULT_THRESHOLDS)),
         ),
     }
     bench_print("")

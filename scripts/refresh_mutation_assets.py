@@ -27,7 +27,7 @@ PACKAGES = {
     "mutation-testing-report-schema": {
         "version": "3.8.4",
         "file": "package/dist/src/mutation-testing-report-schema.json",
-        "dest": ROOT / "tests/harness/report/schema",
+        "dest": ROOT / "tests/harness/store/schema",
     },
 }
 

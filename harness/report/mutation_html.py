@@ -11,7 +11,7 @@ import json
 from functools import cache
 from importlib import resources
 
-from harness.report import mutation_schema as schema
+from harness.store import mutation_schema as schema
 
 ASSET = "mutation-test-elements.js"
 MANIFEST = "mutation-testing-elements.manifest.json"

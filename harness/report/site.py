@@ -6,6 +6,7 @@ the module's `index.html`), and `index.html` at the top lists every module with 
 charts. Every link is relative and stays inside the site; a report's link to anything the site does not
 hold (a spec file, say) becomes plain text. Nothing here reads or writes a file: `build` is handed the
 data and says which bytes go where and which stored files are copied (harness/store/site.py does both).
+The names are the store's (harness/store/layout.py): the site mirrors reports/.
 """
 
 import posixpath
@@ -17,14 +18,16 @@ from pathlib import Path
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from harness.report import markdown_html, mutation_html
-from harness.report import mutation_schema as schema
+from harness.store import layout
+from harness.store import mutation_schema as schema
 
-INDEX = "index.html"
-REPORT = "COMPLETION_STATUS.md"
-MUTATION_PAGE = "mutation.html"
-OVERVIEW_CHART = "coverage-trend.svg"
-# Figures of a module's row, read from results.json; a section the record lacks is shown as "—".
-LINKS = (("report", INDEX), ("coverage", "htmlcov/index.html"), ("mutation", MUTATION_PAGE))
+INDEX = layout.SITE_INDEX
+REPORT = layout.REPORT
+MUTATION_PAGE = layout.MUTATION_HTML
+OVERVIEW_CHART = layout.MAP_CHART
+TREND_CHART = layout.TREND_CHART
+# What a module's page and its row of the index link to, when the site holds it.
+LINKS = (("report", INDEX), ("coverage", f"{layout.HTML}/index.html"), ("mutation", MUTATION_PAGE))
 
 
 @dataclass(frozen=True)
@@ -131,7 +134,7 @@ def row(module: ModuleRecord, known: set[str]) -> dict:
     result = module.result or {}
     overall = result.get("overall") or {}
     mutation = (result.get("mutation") or {}).get("overall") or {}
-    trend = f"{module.id}/charts/coverage-trend.svg"
+    trend = f"{module.id}/{TREND_CHART}"
     return {
         "id": module.id,
         "title": module.title,

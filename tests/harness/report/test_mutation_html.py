@@ -6,9 +6,9 @@ import re
 from html.parser import HTMLParser
 from importlib import resources
 
-from harness.mutation import record
 from harness.report import mutation_html
-from harness.report import mutation_schema as schema
+from harness.store import mutation as record
+from harness.store import mutation_schema as schema
 
 DIFF = "--- a/m.py\n+++ b/m.py\n@@ -1 +1 @@\n-x = '</script><script>alert(1)</script>'\n+x = ''\n"
 TEXT = "x = '</script><script>alert(1)</script>'\n"

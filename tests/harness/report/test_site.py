@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from harness.evaluate.history import Run
-from harness.mutation import record
-from harness.report import mutation_schema as schema
 from harness.report import site
+from harness.store import mutation as record
+from harness.store import mutation_schema as schema
 
 REPORT = """\
 # mod Completion Status

@@ -4,7 +4,10 @@ import json
 
 import pytest
 
-from harness.mutation import record, record_format
+from harness.spec.project import load_project
+from harness.store import layout
+from harness.store import mutation as record
+from harness.store.mutation_schema import DEFAULT_THRESHOLDS
 
 TEST = "suites/tests/test_ops.py::test_add"
 DIFF = "--- a/calc/ops.py\n+++ b/calc/ops.py\n@@ -5 +5 @@\n-    return a + b\n+    return a - b\n"
@@ -29,8 +32,7 @@ def ran(shared_throwaway):
         "rationale": None,
     }
     doc = record.document("mod-s", ["calc/ops.py"], [mutant], sources={"calc/ops.py": record.digest(text)})
-    stored = record_format.dumps(record_format.encode(doc))
-    (project.root / "reports/mod-s/mutation.json").write_text(stored, encoding="utf-8")
+    record.save(layout.files(load_project(project.root), "mod-s"), doc, DEFAULT_THRESHOLDS)  # no texts
     return project
 
 

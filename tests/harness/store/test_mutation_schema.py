@@ -7,10 +7,11 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from harness.mutation import record, record_format
 from harness.mutation.generate import generate
-from harness.report import mutation_schema as schema
 from harness.spec.model import Target
+from harness.store import mutation as record
+from harness.store import mutation_format
+from harness.store import mutation_schema as schema
 
 SCHEMA_DIR = Path(__file__).parent / "schema"
 SCHEMA_FILE = SCHEMA_DIR / "mutation-testing-report-schema.json"
@@ -153,13 +154,13 @@ def test_the_report_of_a_real_run_validates_against_the_published_schema():
     ]
     doc = {**record.document("m", ["pkg/m.py", "pkg/__init__.py"], entries), "texts": {"pkg/m.py": SOURCE}}
     validate(schema.report(doc, schema.Thresholds(95, 90)))
-    validate(record_format.encode(doc, schema.Thresholds(95, 90)))  # mutation.json itself, too
+    validate(mutation_format.encode(doc, schema.Thresholds(95, 90)))  # mutation.json itself, too
 
 
 def test_module_6_7s_committed_record_validates_as_mutation_json_would_hold_it():
     path = Path(__file__).resolve().parents[3] / "reports/module-6.7/mutation.json"
-    doc = record_format.decode(json.loads(path.read_text(encoding="utf-8")))
-    data = record_format.encode(doc)
+    doc = record.from_disk(json.loads(path.read_text(encoding="utf-8")))
+    data = mutation_format.encode(doc)
     ids = {t["id"] for entry in data["testFiles"].values() for t in entry["tests"]}
     mutants = [m for f in data["files"].values() for m in f["mutants"]]
     assert len(mutants) == len(doc["mutants"])

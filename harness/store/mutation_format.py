@@ -1,19 +1,19 @@
 """mutation.json on disk: the mutation-testing-report-schema document with the harness's own fields. Pure.
 
-In memory a record stays the harness's own shape (harness/mutation/record.py: `module`, times, `commit`,
+In memory a record stays the harness's own shape (harness/store/mutation.py: `module`, times, `commit`,
 `sources`, `files` with counts and scores, `mutants` each naming its tests), plus, when known, `texts`:
 the text each file's mutants were made from. On disk (`encode`) it is the schema's document, valid as it
 is, where each test is named once under `testFiles` and mutants refer to it by id; what the schema has no
 place for rides along where it allows other properties: the record's metadata and `sources` digests at
-the top, each mutant's `line`, `function` and `diff`. `decode` gives the in-memory shape back, from this
-format or from the one written before it (a plain dict with a `mutants` list, each naming its tests).
+the top, each mutant's `line`, `function` and `diff`. `decode` gives the record back, from this format or
+from the one written before it (a plain dict with a `mutants` list, each naming its tests), with `files`
+as the list of its files: the counts are derived, and `store.mutation` derives them.
 """
 
 import json
 
 from harness.errors import DataError
-from harness.mutation import record
-from harness.report import mutation_schema as schema
+from harness.store import mutation_schema as schema
 
 # Top-level keys the schema defines; every other top-level key of the file is the harness's metadata.
 SCHEMA_KEYS = (
@@ -72,7 +72,8 @@ def _file(path: str, texts: dict[str, str]) -> dict:
 
 
 def decode(data: object) -> dict:
-    """The in-memory record from a stored mutation.json (this format or the earlier one)."""
+    """The record from a stored mutation.json or mutation shard (this format or the earlier one), its
+    `files` the list of its files in order."""
     if not isinstance(data, dict):
         raise DataError("not a harness mutation record (expected a JSON object)")
     if "schemaVersion" not in data:
@@ -97,7 +98,7 @@ def _decoded(data: dict) -> dict:
             texts[path] = entry["source"]
         mutants.extend(_mutant(path, m, names) for m in entry["mutants"])
     meta = {key: value for key, value in data.items() if key not in SCHEMA_KEYS}
-    doc = {**meta, "files": record.summarize(list(data["files"]), mutants), "mutants": mutants}
+    doc = {**meta, "files": list(data["files"]), "mutants": mutants}
     if texts:
         doc["texts"] = texts
     return doc
@@ -121,10 +122,10 @@ def _mutant(path: str, stored: dict, names: dict[str, str]) -> dict:
 
 
 def _earlier(data: dict) -> dict:
-    """The format before this one was the in-memory shape itself."""
-    if not isinstance(data.get("files"), dict) or not isinstance(data.get("mutants"), list):
+    """The format before this one was the in-memory shape itself (a shard's `files` already a list)."""
+    if not isinstance(data.get("files"), dict | list) or not isinstance(data.get("mutants"), list):
         raise DataError("not a harness mutation record (no files and mutants)")
-    return data
+    return {**data, "files": list(data["files"])}
 
 
 def dumps(data: dict) -> str:
@@ -156,14 +157,3 @@ def _lines(value, path: tuple[str, ...], indent: str):
 def _expanded(path: tuple[str, ...]) -> bool:
     generic = tuple("*" if n == 1 else part for n, part in enumerate(path))
     return generic in _EXPANDED
-
-
-def with_texts(doc: dict, candidates: dict[str, str]) -> dict:
-    """`doc` with those of `candidates` (file -> text) that are the texts its mutants were made from (by
-    `sources` digest): a record written before texts were kept gets its sources back from unchanged files."""
-    known = dict(doc.get("texts") or {})
-    for path, text in candidates.items():
-        recorded = doc.get("sources", {}).get(path)
-        if path in doc["files"] and path not in known and recorded == record.digest(text):
-            known[path] = text
-    return {**doc, "texts": known} if known else doc

@@ -7,8 +7,10 @@ from pathlib import Path
 import pytest
 
 from harness.errors import DataError
-from harness.mutation import record, record_format
-from harness.report import mutation_schema as schema
+from harness.spec.project import load_project
+from harness.store import layout, mutation_format
+from harness.store import mutation as record
+from harness.store import mutation_schema as schema
 
 ROOT = Path(__file__).resolve().parents[3]
 REAL = ROOT / "reports/module-6.7/mutation.json"
@@ -51,19 +53,52 @@ def sample(texts: bool = True) -> dict:
 
 def test_a_record_reads_back_the_same_with_every_status_and_both_kinds_of_test_id():
     doc = sample()
-    data = json.loads(record_format.dumps(record_format.encode(doc)))
-    assert record_format.decode(data) == doc
+    data = json.loads(record.to_disk(doc, schema.DEFAULT_THRESHOLDS))
+    assert record.from_disk(data) == doc
 
 
 def test_a_record_without_texts_reads_back_without_them():
     doc = sample(texts=False)
-    data = record_format.encode(doc)
+    data = mutation_format.encode(doc)
     assert all(f["source"] == "" and f["source_known"] is False for f in data["files"].values())
-    assert record_format.decode(data) == doc
+    assert record.from_disk(data) == doc
+
+
+def test_decoding_lists_the_files_in_order_and_the_store_counts_them():
+    decoded = mutation_format.decode(mutation_format.encode(sample()))
+    assert decoded["files"] == ["pkg/a.py", "pkg/b.py", "pkg/empty.py"]
+    assert record.from_disk(mutation_format.encode(sample()))["files"] == sample()["files"]
+
+
+def test_the_store_writes_the_standard_document_and_reads_either_format(throwaway):
+    at = layout.files(load_project(throwaway.root), "mod")
+    record.save(at, sample(), schema.Thresholds(95, 90))
+    stored = json.loads(at.mutation.read_text(encoding="utf-8"))
+    assert (stored["schemaVersion"], stored["thresholds"]) == ("2", {"high": 95, "low": 90})
+    assert record.load(at) == sample()
+    earlier = sample(texts=False)
+    at.mutation.write_text(json.dumps(earlier), encoding="utf-8")
+    assert record.load(at) == earlier
+    at.mutation.write_text(json.dumps({"schemaVersion": "2", "files": {}}), encoding="utf-8")
+    with pytest.raises(DataError, match=f"^{at.mutation}: a mutation-testing-report-schema document"):
+        record.load(at)
+
+
+def test_a_shard_is_stored_as_the_standard_document_and_read_back_with_its_files_listed(throwaway):
+    at = layout.files(load_project(throwaway.root), "mod")
+    doc = sample()
+    shard = {"module": "mod", "shard": [1, 2], "files": list(doc["files"]), "order": ["a", "b"]}
+    shard |= {k: doc[k] for k in ("started_at", "finished_at", "commit", "sources", "texts", "mutants")}
+    record.save_shard(at, 1, 2, shard, schema.DEFAULT_THRESHOLDS)
+    path = at.mutation_shard(1, 2)
+    assert json.loads(path.read_text(encoding="utf-8"))["schemaVersion"] == "2"
+    assert record.load_shard(path) == shard
+    path.write_text(json.dumps(shard), encoding="utf-8")  # a shard stored before: plain JSON
+    assert record.load_shard(path) == shard
 
 
 def test_each_test_is_named_once_and_mutants_refer_to_it_by_id():
-    data = record_format.encode(sample())
+    data = mutation_format.encode(sample())
     names = [
         schema.join_test(path, t["name"]) for path, entry in data["testFiles"].items() for t in entry["tests"]
     ]
@@ -75,7 +110,7 @@ def test_each_test_is_named_once_and_mutants_refer_to_it_by_id():
 
 
 def test_the_harness_fields_ride_along_where_the_schema_allows_them():
-    data = record_format.encode(sample(), schema.Thresholds(95, 90))
+    data = mutation_format.encode(sample(), schema.Thresholds(95, 90))
     assert data["thresholds"] == {"high": 95, "low": 90}
     assert (data["module"], data["sources"]["pkg/b.py"]) == ("mod", "0" * 64)
     first = data["files"]["pkg/a.py"]["mutants"][4]
@@ -84,7 +119,7 @@ def test_the_harness_fields_ride_along_where_the_schema_allows_them():
 
 
 def test_the_file_has_one_mutant_a_line():
-    text = record_format.dumps(record_format.encode(sample()))
+    text = mutation_format.dumps(mutation_format.encode(sample()))
     lines = text.splitlines()
     assert sum(1 for line in lines if line.lstrip().startswith('{"id":"00000000000')) == 7
     assert text.endswith("}\n") and json.loads(text)["files"]["pkg/empty.py"]["mutants"] == []
@@ -92,7 +127,7 @@ def test_the_file_has_one_mutant_a_line():
 
 def test_a_record_in_the_earlier_format_is_read_as_it_is():
     earlier = {k: v for k, v in sample(texts=False).items()}
-    assert record_format.decode(json.loads(json.dumps(earlier))) == earlier
+    assert record.from_disk(json.loads(json.dumps(earlier))) == earlier
 
 
 @pytest.mark.parametrize(
@@ -107,20 +142,20 @@ def test_a_record_in_the_earlier_format_is_read_as_it_is():
 )
 def test_what_is_not_a_record_is_a_data_error(data, says):
     with pytest.raises(DataError, match=says):
-        record_format.decode(data)
+        mutation_format.decode(data)
 
 
 def test_metadata_may_not_take_a_key_the_schema_defines():
     with pytest.raises(ValueError, match="thresholds"):
-        record_format.encode({**sample(), "thresholds": 1})
+        mutation_format.encode({**sample(), "thresholds": 1})
 
 
 def test_texts_are_taken_only_where_they_are_what_the_mutants_were_made_from():
     doc = sample(texts=False)
     text = "def f(x):\n    return x > 0\n"
-    found = record_format.with_texts(doc, {"pkg/a.py": text, "pkg/b.py": "changed"})
+    found = record.with_texts(doc, {"pkg/a.py": text, "pkg/b.py": "changed"})
     assert found["texts"] == {"pkg/a.py": text}
-    assert record_format.with_texts(doc, {"pkg/b.py": "changed"}) is doc
+    assert record.with_texts(doc, {"pkg/b.py": "changed"}) is doc
 
 
 def _texts_of(doc: dict) -> dict[str, str]:
@@ -136,13 +171,13 @@ def _texts_of(doc: dict) -> dict[str, str]:
                 ["git", "show", f"{doc['commit']}:{path}"], cwd=ROOT, capture_output=True, text=True
             )
             texts[path] = shown.stdout
-    return record_format.with_texts(doc, texts).get("texts", {})
+    return record.with_texts(doc, texts).get("texts", {})
 
 
 @pytest.fixture(scope="module")
 def real_record() -> dict:
     """Module 6.7's committed mutation record (2,143 mutants), as stored, with its sources."""
-    doc = record_format.decode(json.loads(REAL.read_text(encoding="utf-8")))
+    doc = record.from_disk(json.loads(REAL.read_text(encoding="utf-8")))
     texts = _texts_of(doc)
     if len(texts) != len(doc["files"]):
         pytest.skip("module 6.7's sources at the record's commit are not to be had (a shallow clone?)")
@@ -150,9 +185,9 @@ def real_record() -> dict:
 
 
 def test_module_6_7s_record_is_under_3_mb_and_loses_nothing(real_record):
-    text = record_format.dumps(record_format.encode(real_record))
+    text = mutation_format.dumps(mutation_format.encode(real_record))
     assert len(text.encode("utf-8")) < 3_000_000
-    back = record_format.decode(json.loads(text))
+    back = record.from_disk(json.loads(text))
     assert back == real_record
     stored = json.loads(REAL.read_text(encoding="utf-8"))
     if "schemaVersion" not in stored:  # the committed record is still in the earlier format

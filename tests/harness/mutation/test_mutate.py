@@ -13,10 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from harness.measure import per_test as run_contexts
+from harness.measure import per_test
 from harness.spec.catalog import find_spec
 from harness.spec.model import Target
 from harness.spec.project import load_project
+from harness.store import layout
+from harness.store import mutation as stored
+from harness.store.mutation import total
 from tests.harness.conftest import Throwaway, build_throwaway
 
 OPS = '''\
@@ -87,6 +90,11 @@ def build(root: Path, target: dict) -> Throwaway:
     return project
 
 
+def recorded(root: Path, module: str = "m") -> dict:
+    """The module's mutation.json as the store reads it."""
+    return stored.load(layout.files(load_project(root), module))
+
+
 def by_position(doc: dict) -> dict:
     return {(m["line"], m["operator"]): (m["status"], m["tests"]) for m in doc["mutants"]}
 
@@ -104,7 +112,7 @@ def mutated(tmp_path_factory):
         project = build(tmp_path_factory.mktemp("mutation") / "proj", {"mutation": 90})
         sources = {k: v for k, v in snapshot(project.root).items() if not k.startswith("reports/")}
         result = project.harness("mutate", "m", "--workers", "2", *FAST)
-        doc = json.loads((project.root / "reports/m/mutation.json").read_text(encoding="utf-8"))
+        doc = recorded(project.root)
         yield project, result, doc, sources
 
 
@@ -152,6 +160,34 @@ def test_every_verdict_and_the_score_are_exact(mutated):
     assert "survived calc/ops.py:9 comparison in is_positive: return x > 0 -> return x >= 0" in result.output
 
 
+def test_the_record_is_the_standard_document_with_its_sources_and_mutation_html_beside_it(mutated):
+    project, result, doc, _ = mutated
+    at = layout.files(load_project(project.root), "m")
+    data = json.loads(at.mutation.read_text(encoding="utf-8"))
+    assert (data["schemaVersion"], data["thresholds"], data["module"]) == ("2", {"high": 90, "low": 90}, "m")
+    assert data["files"]["calc/ops.py"]["source"] == OPS and doc["texts"]["calc/ops.py"] == OPS
+    survivor = next(m for m in data["files"]["calc/ops.py"]["mutants"] if m["status"] == "Survived")
+    assert (survivor["location"]["start"], survivor["replacement"]) == ({"line": 9, "column": 14}, ">=")
+    page = at.mutation_html.read_text(encoding="utf-8")
+    assert "<mutation-test-report-app" in page and "<title>m mutation report</title>" in page
+    assert '"source":' + json.dumps(OPS).replace("<", "\\u003c") in page
+    assert "Mutation result: reports/m/mutation.json (to read: reports/m/mutation.html)" in result.output
+
+
+def test_a_record_in_the_earlier_format_is_read_and_written_again_in_the_standard_one(copied, mutated):
+    at = layout.files(load_project(copied.root), "m")
+    earlier = {k: v for k, v in mutated[2].items() if k != "texts"}
+    at.mutation.write_text(json.dumps(earlier), encoding="utf-8")  # as harness mutate wrote it before
+    copied.write("calc/__init__.py", '"""Nothing here to mutate."""\n')
+    result = copied.harness("mutate", "m", "--file", "calc/__init__.py", *FAST)
+    assert result.exit_code == 1, result.output  # ops.py's stored score still counts, under its target
+    assert json.loads(at.mutation.read_text(encoding="utf-8"))["schemaVersion"] == "2"
+    doc = recorded(copied.root)
+    assert [m for m in doc["mutants"] if m["file"] == "calc/ops.py"] == mutated[2]["mutants"]
+    # ops.py's text is recovered from the unchanged file; __init__.py's is this run's.
+    assert doc["texts"] == {"calc/__init__.py": '"""Nothing here to mutate."""\n', "calc/ops.py": OPS}
+
+
 def test_the_project_tree_is_unchanged_and_the_trace_has_the_scores(mutated):
     project, _, _, sources = mutated
     assert {k: v for k, v in snapshot(project.root).items() if k in sources} == sources
@@ -174,24 +210,21 @@ def test_diffs_apply_to_the_tree_they_were_made_from(mutated, tmp_path):
 
 
 def test_a_survivor_marked_equivalent_leaves_the_score_but_stays_listed(copied):
-    survivor = next(
-        m
-        for m in json.loads((copied.root / "reports/m/mutation.json").read_text())["mutants"]
-        if m["status"] == "survived"
-    )
+    survivor = next(m for m in recorded(copied.root)["mutants"] if m["status"] == "survived")
     marked = copied.harness(
         "mutate", "m", "--equivalent", survivor["id"], "--rationale", "0 never reaches it"
     )
     assert marked.exit_code == 0, marked.output
-    doc = json.loads((copied.root / "reports/m/mutation.json").read_text())
+    doc = recorded(copied.root)
     assert doc["files"]["calc/ops.py"]["score"] == 100 * 10 / 13
     assert [m["rationale"] for m in doc["mutants"] if m["status"] == "equivalent"] == ["0 never reaches it"]
-    event = copied.trace()[-1]
+    *_, event, scored = copied.trace()
     assert (event["event"], event["mutant"], event["rationale"]) == (
         "mutant_equivalent",
         survivor["id"],
         "0 never reaches it",
     )
+    assert (scored["event"], scored["score"]) == ("mutation_finished", doc_score(doc))
     killed = next(m["id"] for m in doc["mutants"] if m["status"] == "killed")
     refused = copied.harness("mutate", "m", "--equivalent", killed, "--rationale", "x")
     assert (refused.exit_code, refused.output.strip()) == (
@@ -203,15 +236,12 @@ def test_a_survivor_marked_equivalent_leaves_the_score_but_stays_listed(copied):
 def test_a_second_run_takes_unchanged_verdicts_from_the_cache_and_reruns_changed_tests(copied, mutated):
     again = copied.harness("mutate", "m", *FAST)
     assert "0 to run, 14 decided without running" in again.output
-    assert by_position(json.loads((copied.root / "reports/m/mutation.json").read_text())) == EXPECTED
+    assert by_position(recorded(copied.root)) == EXPECTED
     changed_test = TESTS["test_positive.py"].replace("is_positive(1) is True", "is_positive(0) is False")
     copied.write("suites/m/test_positive.py", changed_test)
     changed = copied.harness("mutate", "m", *FAST)
     assert "3 to run, 11 decided without running" in changed.output  # the mutants test_is_positive covers
-    assert (
-        by_position(json.loads((copied.root / "reports/m/mutation.json").read_text()))[(9, "comparison")][0]
-        == "killed"
-    )
+    assert by_position(recorded(copied.root))[(9, "comparison")][0] == "killed"
 
 
 def test_mutate_takes_the_tests_of_each_line_from_the_last_harness_run_while_no_file_changed(copied):
@@ -222,33 +252,33 @@ def test_mutate_takes_the_tests_of_each_line_from_the_last_harness_run_while_no_
     reused = copied.harness("mutate", "m", *FAST)
     assert "tests mapped to lines by the module's last `harness run`" in reused.output
     assert "mapping tests to lines" not in reused.output
-    assert by_position(json.loads((copied.root / "reports/m/mutation.json").read_text())) == EXPECTED
+    assert by_position(recorded(copied.root)) == EXPECTED
     copied.write("suites/m/test_add.py", TESTS["test_add.py"] + "\n")  # any file changed: not reused
     again = copied.harness("mutate", "m", "--fresh", *FAST)
     assert "mapping tests to lines: the module's suites once" in again.output
-    assert by_position(json.loads((copied.root / "reports/m/mutation.json").read_text())) == EXPECTED
+    assert by_position(recorded(copied.root)) == EXPECTED
     stale = copied.harness("mutate", "m", *FAST)
     assert "mapping tests to lines: the module's suites once" in stale.output
 
 
 def test_only_a_whole_module_run_of_a_module_with_mutation_targets_keeps_its_test_contexts(copied):
     spec = find_spec(load_project(copied.root), "m")
-    assert run_contexts.wanted(spec, None, None, ())
-    assert not run_contexts.wanted(spec, 1, None, ())  # a step ran a part of the tests
-    assert not run_contexts.wanted(spec, None, (1, 2), ())
-    assert not run_contexts.wanted(spec, None, None, ("-k", "add"))
+    assert per_test.wanted(spec, None, None, ())
+    assert not per_test.wanted(spec, 1, None, ())  # a step ran a part of the tests
+    assert not per_test.wanted(spec, None, (1, 2), ())
+    assert not per_test.wanted(spec, None, None, ("-k", "add"))
     plain = dataclasses.replace(spec, targets=(Target("calc/ops.py", percent=90),))
-    assert not run_contexts.wanted(plain, None, None, ())
+    assert not per_test.wanted(plain, None, None, ())
     project = load_project(copied.root)
-    assert run_contexts.load(project, spec, ["calc/ops.py"]) is None  # never kept
-    work = copied.root / "reports/m/.work"
-    meta, data = work / run_contexts.META, work / run_contexts.DATA
-    meta.write_text(json.dumps({"tree": run_contexts.tree_stamp(project)}), encoding="utf-8")
+    assert per_test.load(project, "m", ["calc/ops.py"]) is None  # never kept
+    at = layout.files(project, "m")
+    meta, data = at.per_test_meta, at.per_test_data
+    meta.write_text(json.dumps({"tree": per_test.tree_stamp(project)}), encoding="utf-8")
     data.write_bytes(b"not a coverage data file")
-    assert run_contexts.load(project, spec, ["calc/ops.py"]) is None  # unreadable: a mapping run does
-    whole = {"tree": run_contexts.tree_stamp(project), "durations": {}, "failed": [], "startup": 1.0}
+    assert per_test.load(project, "m", ["calc/ops.py"]) is None  # unreadable: a mapping run does
+    whole = {"tree": per_test.tree_stamp(project), "durations": {}, "failed": [], "startup": 1.0}
     meta.write_text(json.dumps(whole), encoding="utf-8")
-    assert run_contexts.load(project, spec, ["calc/ops.py"]) is None
+    assert per_test.load(project, "m", ["calc/ops.py"]) is None
     result = copied.harness("mutate", "m", "--file", "calc/ops.py", *FAST)
     assert result.exit_code == 1, result.output  # the score, 10 of 14, is under its 90% target
     assert "mapping tests to lines: the module's suites once" in result.output
@@ -259,8 +289,9 @@ def test_shards_combine_into_the_result_of_one_run(copied, mutated):
         result = copied.harness("mutate", "m", "--shard", shard, "--fresh", "--workers", "2", *FAST)
         assert result.exit_code == 0, result.output
     early = copied.harness("combine", "m", "--mutation")
-    combined = json.loads((copied.root / "reports/m/mutation.json").read_text())
+    combined = recorded(copied.root)
     assert (combined["files"], combined["mutants"]) == (mutated[2]["files"], mutated[2]["mutants"])
+    assert combined["texts"] == mutated[2]["texts"]  # the shards carry the sources
     assert early.exit_code == 1  # the same gating as the one run
     shutil.rmtree(copied.root / "reports/m/.work/mutation-shards")
     copied.harness("mutate", "m", "--shard", "1/2", *FAST)
@@ -334,7 +365,42 @@ def test_a_stopped_run_resumes_from_the_verdicts_it_reached(copied):
     assert reached, "".join(seen)
     again = copied.harness("mutate", "m", *FAST)
     assert f"{11 - len(reached)} to run, {3 + len(reached)} decided without running" in again.output
-    assert by_position(json.loads((copied.root / "reports/m/mutation.json").read_text())) == EXPECTED
+    assert by_position(recorded(copied.root)) == EXPECTED
+
+
+def test_a_run_killed_outright_loses_only_the_mutants_it_was_running(copied, tmp_path):
+    at = layout.files(load_project(copied.root), "m")
+    at.mutation_cache.unlink()
+    cmd = [sys.executable, "-c", "from harness.cli import main; main()", "--root", str(copied.root)]
+    env = {**os.environ, "TMPDIR": str(tmp_path)}  # the copies it cannot remove stay in tmp_path
+    proc = subprocess.Popen(
+        [*cmd, "mutate", "m", "-v", *FAST],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+        start_new_session=True,
+    )
+    seen = []
+    for line in proc.stdout:  # until two verdicts are out
+        seen.append(line)
+        if line.lstrip().startswith("[2/"):
+            break
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.communicate(timeout=30)
+    reached = stored_verdicts(copied.root)
+    assert len(reached) >= 2, "".join(seen)
+    assert not at.mutation_cache.exists()  # it never got to fold the journal into the cache
+    again = copied.harness("mutate", "m", *FAST)
+    assert f"{11 - len(reached)} to run, {3 + len(reached)} decided without running" in again.output
+    assert by_position(stored.load(at)) == EXPECTED
+
+
+def stored_verdicts(root: Path) -> dict:
+    """The verdicts the store holds for module m (the cache and the journal of verdicts as they came)."""
+    from harness.store.mutation import Verdicts
+
+    return Verdicts(load_project(root), "m").cached()
 
 
 def _cwd_in(proc: Path, folder: Path) -> bool:
@@ -354,10 +420,7 @@ def test_a_src_layout_runs_its_copy_even_with_the_original_on_pythonpath(throwaw
     throwaway.spec("s", source=["src/calc2"], suites=["suites/s/test_double.py"])
     monkeypatch.setenv("PYTHONPATH", str(throwaway.root / "src"))  # as an editable install would
     result = throwaway.harness("mutate", "s", *FAST)
-    statuses = {
-        m["operator"]: m["status"]
-        for m in json.loads((throwaway.root / "reports/s/mutation.json").read_text())["mutants"]
-    }
+    statuses = {m["operator"]: m["status"] for m in recorded(throwaway.root, "s")["mutants"]}
     assert statuses == {"arithmetic": "killed", "constant": "killed", "return-value": "killed"}, result.output
 
 
@@ -409,6 +472,7 @@ def test_run_report_map_and_check_gate_on_the_mutation_score(copied):
     report = (copied.root / "reports/m/COMPLETION_STATUS.md").read_text()
     assert "| Status | Mutation |" in report and "| 71.4% ❌ |" in report
     assert "| 9 | comparison | `return x > 0` → `return x >= 0` | `is_positive` |" in report
+    assert "- [mutation.html](mutation.html)\n- [mutation.json](mutation.json)\n" in report
     assert "| Mutation |" in (copied.root / "MAP.md").read_text()
     check = copied.harness("check", "m")
     assert check.exit_code == 1
@@ -434,6 +498,11 @@ def test_a_file_without_mutants_is_scored_without_running_the_suites(copied):
     assert "Mutating m: 1 file(s), 0 mutant(s)" in result.output
     assert result.exit_code == 1, result.output  # ops.py, mutated before, is still short of its target
     assert "mapping tests to lines" not in result.output
-    doc = json.loads((copied.root / "reports/m/mutation.json").read_text())
+    doc = recorded(copied.root)
     assert doc["files"]["calc/__init__.py"]["mutants"] == 0
     assert by_position({"mutants": [m for m in doc["mutants"] if m["file"] == "calc/ops.py"]}) == EXPECTED
+
+
+def doc_score(doc: dict) -> float:
+    """The overall score of a stored mutation.json."""
+    return total(doc["files"])["score"]
