@@ -170,8 +170,8 @@ class Keep:
     def __init__(self, verdicts: stored.Verdicts, keys: dict[str, str], progress):
         self.verdicts, self.keys, self.progress = verdicts, keys, progress
 
-    def __call__(self, job: Job, verdict: str) -> None:
-        self.verdicts.add(job.mutant.id, self.keys[job.mutant.id], verdict)
+    def __call__(self, job: Job, verdict: str, killer: str | None = None) -> None:
+        self.verdicts.add(job.mutant.id, self.keys[job.mutant.id], verdict, killer)
         self.progress(job, verdict)
 
 
@@ -219,7 +219,8 @@ def plan_jobs(project, spec, options, mutants: list[Mutant], tests: LineTests, t
         key = cache_key(mutant.id, digests.text(texts[mutant.file]), selected, digests.tests(selected))
         hit = cached.get(mutant.id, {})
         if hit.get("key") == key and hit.get("status") in stored.JUDGED:
-            plan.done[mutant.id] = stored.entry(mutant, hit["status"], selected)
+            killer = hit.get("killed_by")
+            plan.done[mutant.id] = stored.entry(mutant, hit["status"], selected, killed_by=killer)
         else:
             plan.keys[mutant.id] = key
             fork = not tests.ran_outside_tests(mutant.file, mutant.lines)

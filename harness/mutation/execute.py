@@ -112,12 +112,14 @@ class Pool:
 
     With `servers` (fork.py, one per copy), a worker's `fork` jobs run in children of its server; the
     others, and any the server hands back, run as plain pytest. `modes` counts the runs of each kind.
+    `progress(job, verdict, killer)` hears of each verdict as it comes (`killer`: the test whose failure
+    killed the mutant, when one did).
     """
 
     def __init__(
         self,
         copies: list[tuple[Path, dict, Path]],
-        progress: Callable[[Job, str], None],
+        progress: Callable[[Job, str, str | None], None],
         logs: Path,
         servers: list[Server] | None = None,
         durations: dict[str, float] | None = None,
@@ -179,7 +181,8 @@ class Pool:
                 return
             with self.lock:
                 self.verdicts[job.mutant.id] = verdict
-            self.progress(job, verdict)
+                killer = self.killed_by.get(job.mutant.id)
+            self.progress(job, verdict, killer)
 
     def _judge(self, number: int, copy: Path, env: dict, log: Path, job: Job) -> str | None:
         refused = self._refusal(number, job)  # before the mutant is written: it may start the server

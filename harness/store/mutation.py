@@ -216,7 +216,8 @@ def shard_files(at: layout.ModuleFiles) -> list[tuple[tuple[int, int], object]]:
 
 
 class Verdicts:
-    """The verdict cache: mutant id -> {"key": what the verdict depends on, "status"}. `add` appends one
+    """The verdict cache: mutant id -> {"key": what the verdict depends on, "status", and "killed_by" when
+    a test's failure killed it}. `add` appends one
     verdict to the journal at once; `fold` moves the journal into the cache file (at the end of a run,
     and before a run reads the cache)."""
 
@@ -228,8 +229,9 @@ class Verdicts:
         cache = (_read(self.at.mutation_cache, "mutation cache") or {}).get("mutants", {})
         return {**cache, **self._journal()}
 
-    def add(self, mutant_id: str, key: str, status: str) -> None:
-        line = json.dumps({"id": mutant_id, "key": key, "status": status})
+    def add(self, mutant_id: str, key: str, status: str, killed_by: str | None = None) -> None:
+        verdict = {"id": mutant_id, "key": key, "status": status}
+        line = json.dumps({**verdict, "killed_by": killed_by} if killed_by else verdict)
         with disk.locked(self.project):
             disk.append_line(self.at.mutation_journal, line)
 
@@ -250,6 +252,8 @@ class Verdicts:
             try:
                 data = json.loads(line)
                 found[data["id"]] = {"key": data["key"], "status": data["status"]}
+                if isinstance(data.get("killed_by"), str):
+                    found[data["id"]]["killed_by"] = data["killed_by"]
             except (ValueError, KeyError, TypeError):
                 continue  # a line cut short by a kill: that verdict is run again
         return found

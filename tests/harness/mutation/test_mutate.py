@@ -236,7 +236,7 @@ def test_a_survivor_marked_equivalent_leaves_the_score_but_stays_listed(copied):
 def test_a_second_run_takes_unchanged_verdicts_from_the_cache_and_reruns_changed_tests(copied, mutated):
     again = copied.harness("mutate", "m", *FAST)
     assert "0 to run, 14 decided without running" in again.output
-    assert by_position(recorded(copied.root)) == EXPECTED
+    assert recorded(copied.root)["mutants"] == mutated[2]["mutants"]  # killers too: the cache keeps them
     changed_test = TESTS["test_positive.py"].replace("is_positive(1) is True", "is_positive(0) is False")
     copied.write("suites/m/test_positive.py", changed_test)
     changed = copied.harness("mutate", "m", *FAST)
