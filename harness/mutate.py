@@ -88,7 +88,7 @@ def refresh(project: Project, spec: ModuleSpec, echo: Echo) -> dict | None:
         acceptance = acceptance_of(trace.read(project), spec.id)
         doc = stored.fresh(project, spec.id)
         revised = shape.revise(result, revise(spec, result, acceptance, doc))
-        return shape.mutation_artifacts(revised, doc is not None)
+        return shape.mutation_artifacts(revised, stored.stored_files(layout.files(project, spec.id)))
 
     result = publish(project, spec, change)
     if result is not None:

@@ -224,7 +224,7 @@ def _publish_run(
         mutation_doc = mutation_store.fresh(project, spec.id) if module_level else None
         ev = evaluate_run(spec, inputs, measured, acceptance, mutation_doc)
         result = shape.assemble(spec, inputs, measured, ev, spec_link, spec.path.digest())
-        return shape.mutation_artifacts(result, mutation_doc is not None) if module_level else result
+        return shape.mutation_artifacts(result, mutation_store.stored_files(at)) if module_level else result
 
     def log(result: dict) -> list[trace.Event]:
         return [trace.RunFinished.of_result(result, span.run, measured.commit)]
@@ -309,7 +309,7 @@ def accept(project: Project, spec: ModuleSpec, rationale: str) -> dict:
         acceptance = acceptance_of(trace.read(project), spec.id)
         mutation_doc = mutation_store.fresh(project, spec.id)
         revised = shape.revise(result, revise(spec, result, acceptance, mutation_doc))
-        return shape.mutation_artifacts(revised, mutation_doc is not None)
+        return shape.mutation_artifacts(revised, mutation_store.stored_files(layout.files(project, spec.id)))
 
     return publish(project, spec, change)
 

@@ -62,13 +62,14 @@ def _artifacts(has_coverage: bool, spec_link: str, spec: ModuleSpec) -> list[str
     return [f"[{a}]({a})" for a in names] + [f"[module spec]({spec_link})", *spec.artifacts]
 
 
-def mutation_artifacts(result: dict, recorded: bool) -> dict:
-    """The result with the module's mutation record (mutation.html, mutation.json) among its artifacts
-    when it has one, and without them when it has none; before the spec's link, in layout's order."""
+def mutation_artifacts(result: dict, stored: list[str]) -> dict:
+    """The result with those of the module's mutation files (mutation.html, mutation.json) that are
+    `stored` among its artifacts, and not the others; before the spec's link, in layout's order."""
     links = [f"[{a}]({a})" for a in layout.MUTATION_ARTIFACTS]
     kept = [a for a in result.get("artifacts", []) if a not in links]
+    shown = [f"[{a}]({a})" for a in layout.MUTATION_ARTIFACTS if a in stored]
     at = next((n for n, a in enumerate(kept) if a.startswith("[module spec](")), len(kept))
-    return {**result, "artifacts": [*kept[:at], *(links if recorded else []), *kept[at:]]}
+    return {**result, "artifacts": [*kept[:at], *shown, *kept[at:]]}
 
 
 def _baseline_meta(baseline: dict | None) -> dict | None:

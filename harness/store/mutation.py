@@ -150,6 +150,11 @@ def load(at: layout.ModuleFiles) -> dict | None:
     return _counted(_decoded(at.mutation, data))
 
 
+def stored_files(at: layout.ModuleFiles) -> list[str]:
+    """Which of the module's mutation files (`layout.MUTATION_ARTIFACTS`) are stored."""
+    return [name for name in layout.MUTATION_ARTIFACTS if (at.module_dir / name).is_file()]
+
+
 def load_required(at: layout.ModuleFiles) -> dict:
     doc = load(at)
     if doc is None:
