@@ -367,7 +367,7 @@ def mutate(
     plain,
     verbose,
 ):
-    """Mutation testing of MODULE's source with its suites; writes reports/<id>/mutation.json.
+    """Mutation testing of MODULE's source with its suites; writes reports/<id>/mutation.json and .html.
 
     With --equivalent ID --rationale TEXT, marks survivors equivalent instead of running.
     """
