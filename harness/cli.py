@@ -320,6 +320,19 @@ def history_cmd(ctx, module, step, file, limit, as_json) -> None:
     click.echo(history.json_text(shown) if as_json else terminal.history_table(shown, project.trace_file))
 
 
+@main.command("site")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where to build it (default: reports/site/); only a directory harness built is replaced.",
+)
+@click.pass_context
+def site_cmd(ctx, out) -> None:
+    """Build a static HTML site of the stored record: every module, trends, reports; relative links only."""
+    path, count = _workflow().build_site(_project(ctx), out)
+    click.echo(f"{path / layout.SITE_INDEX}: {count} module(s)")
+
+
 @main.command()
 @click.argument("module")
 @click.option(
@@ -359,7 +372,7 @@ def mutate(
     plain,
     verbose,
 ):
-    """Mutation testing of MODULE's source with its suites; writes reports/<id>/mutation.json.
+    """Mutation testing of MODULE's source with its suites; writes reports/<id>/mutation.json and .html.
 
     With --equivalent ID --rationale TEXT, marks survivors equivalent instead of running.
     """

@@ -8,13 +8,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 from harness.errors import DataError, HarnessError, SpecError, UsageError
-from harness.evaluate import shape
+from harness.evaluate import history, shape
 from harness.evaluate.evaluation import Inputs, acceptance_of, evaluate_run, revise
 from harness.evaluate.status import carry_forward_items
 from harness.measure import baseline, coverage, per_test
 from harness.measure.session import EarlyReports, Measured, Session, measure
 from harness.publish import Produced, publish
-from harness.report import junit, markdown, terminal
+from harness.report import junit, markdown, site, terminal
 from harness.run import prewarm, progress, workers
 from harness.run.background import Jobs
 from harness.run.session import RunOptions, run_session
@@ -26,6 +26,8 @@ from harness.spec.preflight import check_spec
 from harness.spec.project import Project
 from harness.store import disk, layout, records, shards, trace
 from harness.store import mutation as mutation_store
+from harness.store import site as site_store
+from harness.store.mutation_schema import DEFAULT_THRESHOLDS, thresholds
 
 Echo = Callable[[str], None]
 # What the end of a run imports, loaded while pytest runs: the drawing module pulls in matplotlib
@@ -221,7 +223,8 @@ def _publish_run(
         acceptance = acceptance_of(trace.read(project), spec.id) if module_level else None
         mutation_doc = mutation_store.fresh(project, spec.id) if module_level else None
         ev = evaluate_run(spec, inputs, measured, acceptance, mutation_doc)
-        return shape.assemble(spec, inputs, measured, ev, spec_link, spec.path.digest())
+        result = shape.assemble(spec, inputs, measured, ev, spec_link, spec.path.digest())
+        return shape.mutation_artifacts(result, mutation_store.stored_files(at)) if module_level else result
 
     def log(result: dict) -> list[trace.Event]:
         return [trace.RunFinished.of_result(result, span.run, measured.commit)]
@@ -304,7 +307,9 @@ def accept(project: Project, spec: ModuleSpec, rationale: str) -> dict:
         )
         trace.append(project, accepted, carried)
         acceptance = acceptance_of(trace.read(project), spec.id)
-        return shape.revise(result, revise(spec, result, acceptance, mutation_store.fresh(project, spec.id)))
+        mutation_doc = mutation_store.fresh(project, spec.id)
+        revised = shape.revise(result, revise(spec, result, acceptance, mutation_doc))
+        return shape.mutation_artifacts(revised, mutation_store.stored_files(layout.files(project, spec.id)))
 
     return publish(project, spec, change)
 
@@ -334,3 +339,28 @@ def survey(project: Project) -> tuple[list[tuple[str, str, dict | None, bool]], 
         at = layout.files(project, spec.id)
         rows.append((spec.id, spec.title, records.load(at.result) if at.result.is_file() else None, False))
     return rows, broken
+
+
+def build_site(project: Project, out: Path | None = None) -> tuple[Path, int]:
+    """`harness site`: the site of every module's stored record, built into `out` (default reports/site/)
+    and swapped in whole; the site's path and how many modules it shows. Modules with a spec come first
+    (in catalog order), then those with only a stored result."""
+    dest = (out or layout.site(project)).resolve()
+    site_store.check_replaceable(dest)
+    with disk.locked(project):
+        specs = {s.id: s for s in all_specs(project) if isinstance(s, ModuleSpec)}
+        order = [*specs, *(m for m in site_store.module_ids(project, skip=dest) if m not in specs)]
+        runs = history.read_histories(project, order)
+        modules = [_site_module(m, specs.get(m), site_store.stored(project, m), runs[m]) for m in order]
+        chart = layout.map_chart(project)
+        built = site.build(modules, chart if chart.is_file() else None, f"{project.root.name}: test record")
+        site_store.write(built.pages, built.copies, dest)
+    return dest, len(modules)
+
+
+def _site_module(module_id: str, spec: ModuleSpec | None, found: site_store.Stored, runs):
+    title = spec.title if spec else (found.result or {}).get("title") or module_id
+    limits = thresholds(spec) if spec else DEFAULT_THRESHOLDS
+    return site.ModuleRecord(
+        module_id, title, found.result, tuple(runs), found.reports, found.files, found.mutation, limits
+    )

@@ -63,6 +63,16 @@ def _artifacts(has_coverage: bool, spec_link: str, spec: ModuleSpec) -> list[str
     return [f"[{a}]({a})" for a in names] + [f"[module spec]({spec_link})", *spec.artifacts]
 
 
+def mutation_artifacts(result: dict, stored: list[str]) -> dict:
+    """The result with those of the module's mutation files (mutation.html, mutation.json) that are
+    `stored` among its artifacts, and not the others; before the spec's link, in layout's order."""
+    links = [f"[{a}]({a})" for a in layout.MUTATION_ARTIFACTS]
+    kept = [a for a in result.get("artifacts", []) if a not in links]
+    shown = [f"[{a}]({a})" for a in layout.MUTATION_ARTIFACTS if a in stored]
+    at = next((n for n, a in enumerate(kept) if a.startswith("[module spec](")), len(kept))
+    return {**result, "artifacts": [*kept[:at], *shown, *kept[at:]]}
+
+
 def _baseline_meta(baseline: dict | None) -> dict | None:
     if not baseline:
         return None

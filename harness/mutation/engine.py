@@ -65,7 +65,7 @@ def chosen_files(project: Project, spec: ModuleSpec, measured: list[str], names:
 class Mutated:
     """What a run of the mutants gives: the files mutated, an entry per mutant (in source order), the
     order of every mutant of those files (a shard ran some of them), and when, at which commit, on
-    which sources."""
+    which sources (`meta`: their digests and their texts)."""
 
     files: list[str]
     entries: list[dict]
@@ -97,6 +97,7 @@ def mutate(project: Project, spec: ModuleSpec, options: MutateOptions, echo: Ech
         "finished_at": disk.now(),
         "commit": git.commit(project.root),
         "sources": {f: stored.digest(texts[f]) for f in files},
+        "texts": {f: texts[f] for f in files},
     }
     return Mutated(files, entries, order, meta)
 
@@ -140,7 +141,9 @@ def _run(project, spec, options, files, mutants, texts, echo) -> list[dict]:
             _report_modes(pool, echo)
     entries = dict(plan.done)
     for job in plan.jobs:
-        entries[job.mutant.id] = stored.entry(job.mutant, judged[job.mutant.id], job.tests)
+        mutant_id = job.mutant.id
+        killer = pool.killed_by.get(mutant_id)
+        entries[mutant_id] = stored.entry(job.mutant, judged[mutant_id], job.tests, killed_by=killer)
     return [entries[m.id] for m in mutants]
 
 
@@ -167,8 +170,8 @@ class Keep:
     def __init__(self, verdicts: stored.Verdicts, keys: dict[str, str], progress):
         self.verdicts, self.keys, self.progress = verdicts, keys, progress
 
-    def __call__(self, job: Job, verdict: str) -> None:
-        self.verdicts.add(job.mutant.id, self.keys[job.mutant.id], verdict)
+    def __call__(self, job: Job, verdict: str, killer: str | None = None) -> None:
+        self.verdicts.add(job.mutant.id, self.keys[job.mutant.id], verdict, killer)
         self.progress(job, verdict)
 
 
@@ -216,7 +219,8 @@ def plan_jobs(project, spec, options, mutants: list[Mutant], tests: LineTests, t
         key = cache_key(mutant.id, digests.text(texts[mutant.file]), selected, digests.tests(selected))
         hit = cached.get(mutant.id, {})
         if hit.get("key") == key and hit.get("status") in stored.JUDGED:
-            plan.done[mutant.id] = stored.entry(mutant, hit["status"], selected)
+            killer = hit.get("killed_by")
+            plan.done[mutant.id] = stored.entry(mutant, hit["status"], selected, killed_by=killer)
         else:
             plan.keys[mutant.id] = key
             fork = not tests.ran_outside_tests(mutant.file, mutant.lines)

@@ -1,8 +1,9 @@
 """Where everything the harness keeps lives: every path it reads or writes is decided here and only here.
 
-Project-wide: `reports/` (the project's `[tool.harness] reports`), `trace.yml`, `MAP.md`, the lock and
-the MAP chart. Per module, `reports/<id>/` (a step's outputs under `steps/<n>/`), and under it `.work/`,
-scratch space of runs in progress, stored shards and the caches of `harness run` and `harness mutate`.
+Project-wide: `reports/` (the project's `[tool.harness] reports`), `trace.yml`, `MAP.md`, the lock, the
+MAP chart and the site `harness site` builds (`reports/site/`). Per module, `reports/<id>/` (a step's
+outputs under `steps/<n>/`), and under it `.work/`, scratch space of runs in progress, stored shards and
+the caches of `harness run` and `harness mutate`.
 """
 
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ COVERAGE_XML = "coverage.xml"
 HTML = "htmlcov"
 SHARD_RECORD = "shard.json"
 MUTATION = "mutation.json"
+MUTATION_HTML = "mutation.html"  # the mutation record in the ecosystem's web component, beside mutation.json
 BADGE = "badge.svg"
 TREND_CHART = "charts/coverage-trend.svg"
 FILES_CHART = "charts/files.svg"
@@ -30,6 +32,10 @@ MAP_CHART = "coverage-trend.svg"  # under reports/, shown in MAP.md
 PRODUCED = (COVERAGE_JSON, COVERAGE_XML, JUNIT)
 ARTIFACTS = (RESULT, COVERAGE_JSON, COVERAGE_XML, f"{HTML}/index.html", JUNIT, LOG)
 ARTIFACTS_WITHOUT_COVERAGE = (RESULT, JUNIT, LOG)
+MUTATION_ARTIFACTS = (MUTATION_HTML, MUTATION)  # linked too once the module has a mutation record
+SITE = "site"  # under reports/: `harness site`'s default output, which mirrors reports/
+SITE_INDEX = "index.html"  # the site's front page, and each module's page (its completion report)
+SITE_MARKER = ".harness-site"  # in every site harness builds: only such a directory is ever replaced
 
 
 def reports(project: Project) -> Path:
@@ -46,6 +52,10 @@ def map_file(project: Project) -> Path:
 
 def map_chart(project: Project) -> Path:
     return reports(project) / MAP_CHART
+
+
+def site(project: Project) -> Path:
+    return reports(project) / SITE
 
 
 def lock(project: Project) -> Path:
@@ -77,6 +87,7 @@ class ModuleFiles:
     baseline: Path  # the measured baseline of a module whose baseline is a list of suites
     baseline_log: Path
     mutation: Path  # `harness mutate`'s result, beside the module's results.json
+    mutation_html: Path  # the same, as a page to read
     work: Path  # scratch space of runs in progress (`run-*/`), stored shards and caches
     shards: Path
     mutation_shards: Path
@@ -114,6 +125,7 @@ def files(project: Project, module_id: str, step: int | None = None) -> ModuleFi
         baseline=module_dir / BASELINE,
         baseline_log=module_dir / BASELINE_LOG,
         mutation=module_dir / MUTATION,
+        mutation_html=module_dir / MUTATION_HTML,
         work=work,
         shards=work / "shards",
         mutation_shards=work / "mutation-shards",

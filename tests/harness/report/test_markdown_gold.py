@@ -185,9 +185,14 @@ def test_the_branches_input_is_what_a_real_run_stores(throwaway):
     _compare(records.dumps(result), "branches.results.json")
 
 
+PROGRESS = re.compile(r"^    \d+(/\d+)? tests, \d+ failed, \d+:\d\d elapsed$")  # the plain progress line
+
+
 def _lines(output: str, start: str) -> list[str]:
-    """The output's lines that start so, with pytest's time left out."""
-    return [re.sub(r" in [\d.]+s$", "", line) for line in output.splitlines() if line.startswith(start)]
+    """The output's lines that start so, with pytest's time and the progress lines (every 10 s of a slow
+    run, off a terminal) left out."""
+    lines = [line for line in output.splitlines() if line.startswith(start) and not PROGRESS.match(line)]
+    return [re.sub(r" in [\d.]+s$", "", line) for line in lines]
 
 
 def test_workers_and_shards_give_a_serial_runs_counts_and_lines(throwaway):
