@@ -212,6 +212,11 @@ def report_view(files: dict[str, dict], mutation: dict | None = None) -> dict:
     }
 
 
+def template(name: str):
+    """A template of the report environment, with its filters (for sections rendered on their own)."""
+    return _ENV.get_template(name)
+
+
 def compile_templates() -> None:
     """Compile the templates a run renders (`harness.run.prewarm` does this while pytest runs)."""
     for name in ("completion_status.md.j2", "map_block.md.j2"):

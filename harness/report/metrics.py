@@ -1,0 +1,191 @@
+"""The text of measured figures: the completion report's section (`metrics.md.j2`), `harness check`'s
+lines, the MAP.md cell and `harness history --metric`'s table, all from a result's `metrics` section."""
+
+import datetime as dt
+
+from harness.evaluate.metric_history import MetricShown
+from harness.report.markdown import MARKS, STATUS_LABELS, template
+from harness.spec.model import METRIC_STATS
+
+SIGNS = {"max": "≤", "min": "≥", "equals": "="}
+TEMPLATE = "metrics.md.j2"
+
+
+def number(value: float | None) -> str:
+    """A figure for people: from 1,000 up thousands separated and one decimal at most, below two decimals
+    at most, under 1 three significant digits; results.json keeps the unrounded value."""
+    if value is None:
+        return "—"
+    size = abs(value)
+    if size >= 1000:
+        return f"{value:,.1f}".removesuffix(".0")
+    if size >= 1 or value == 0:
+        return f"{value:.2f}".rstrip("0").rstrip(".")
+    return f"{value:.3g}"
+
+
+def with_unit(value: float | None, unit: str) -> str:
+    text = number(value)
+    return f"{text} {unit}" if unit and value is not None else text
+
+
+def signed(value: float | None) -> str:
+    if value is None:
+        return "—"
+    text = number(value)
+    return "±0" if text in ("0", "-0") else (text if text.startswith("-") else f"+{text}")
+
+
+def target_text(bounds: dict, unit: str = "") -> str:
+    """`≤ 50 ms`, `≥ 5,000 msg/s`, `= 1`, `≥ 1 ms, ≤ 20 ms`."""
+    return ", ".join(
+        f"{SIGNS[k]} {with_unit(bounds[k], unit)}" for k in ("min", "max", "equals") if k in bounds
+    )
+
+
+def accepted_keys(result: dict) -> list[str]:
+    return list((result.get("acceptance") or {}).get("accepted") or [])
+
+
+def state(check: dict, accepted: list[str]) -> str:
+    """A check's state, a key of `markdown.MARKS`: met, warn, accepted or below."""
+    if check["met"]:
+        return "met"
+    if check["warn_only"]:
+        return "warn"
+    return "accepted" if check["key"] in accepted else "below"
+
+
+def final_text(check: dict) -> str:
+    """The final figure; a repeated one as its median and spread, `(median of 3: 39.8 to 44)`."""
+    if not check["measured"]:
+        return "not measured"
+    text = with_unit(check["final"], check["unit"])
+    runs = check["runs"]
+    if check["repeat"] > 1:
+        of = f"{len(runs)} of {check['repeat']}" if len(runs) < check["repeat"] else str(len(runs))
+        spread = f": {number(check['spread'][0])} to {number(check['spread'][1])}" if check["spread"] else ""
+        text += f" (median of {of}{spread})"
+    return text
+
+
+def table_rows(result: dict) -> list[dict]:
+    """The completion report's rows: figure, statistic, unit, baseline, final, Δ, target, status."""
+    section, accepted = result.get("metrics") or {}, accepted_keys(result)
+    rows = []
+    for c in section.get("checks", []):
+        where = "" if c["origin"] == "metrics" else f" ({c['origin']})"
+        rows.append(
+            {
+                "figure": c["metric"],
+                "stat": c["stat"],
+                "unit": c["unit"] or "—",
+                "baseline": number(c["baseline"]),
+                "final": final_text(c),
+                "delta": signed(c["delta"]),
+                "target": target_text(c["bounds"]) + where,
+                "status": MARKS[state(c, accepted)][0],
+            }
+        )
+    return rows
+
+
+def figure_rows(result: dict) -> list[dict]:
+    """Every recorded figure with all its statistics (targeted or not)."""
+    figures = (result.get("metrics") or {}).get("figures", {})
+    return [
+        {
+            "figure": name,
+            "unit": f["unit"] or "—",
+            "tests": number(f["tests"]),
+            **{stat: number(f[stat]) for stat in METRIC_STATS},
+            "repeat": f.get("repeat", 1),
+        }
+        for name, f in figures.items()
+    ]
+
+
+def view(result: dict) -> dict | None:
+    """What `metrics.md.j2` renders (None: no figure recorded and no metric target)."""
+    section = result.get("metrics")
+    if not section:
+        return None
+    return {
+        "rows": table_rows(result),
+        "figures": figure_rows(result),
+        "baseline": result.get("baseline") if section.get("baseline") else None,
+        "repeated": any(f["repeat"] > 1 for f in figure_rows(result)),
+    }
+
+
+def section_markdown(result: dict) -> str:
+    """The report's "Measured Figures" section alone (the completion report includes the template)."""
+    shown = view(result)
+    return "" if shown is None else template(TEMPLATE).render(metrics=shown)
+
+
+def check_lines(result: dict) -> list[str]:
+    """`harness check`'s lines for metric targets: every one missed, named by its key."""
+    section, accepted = result.get("metrics") or {}, accepted_keys(result)
+    lines = []
+    for c in section.get("checks", []):
+        if c["met"]:
+            continue
+        note = {"warn": " (warn only)", "accepted": " (accepted variance)"}.get(state(c, accepted), "")
+        where = "" if c["origin"] == "metrics" else f" ({c['origin']})"
+        figure = final_text(c) if c["measured"] else f"not measured (no test recorded {c['metric']})"
+        lines.append(f"{c['key']}: {figure}, target {target_text(c['bounds'], c['unit'])}{where}{note}")
+    return lines
+
+
+def map_cell(result: dict) -> str | None:
+    """The MAP.md cell: how many metric targets are met (None without targets)."""
+    checks = (result.get("metrics") or {}).get("checks", [])
+    if not checks:
+        return None
+    accepted = accepted_keys(result)
+    states = [state(c, accepted) for c in checks]
+    met = states.count("met")
+    icon = "❌" if "below" in states else ("⚠️" if met < len(states) else "✅")
+    return f"{icon} {met} of {len(states)} met"
+
+
+def history_table(shown: MetricShown, trace_file: str) -> str:
+    """`harness history --metric NAME`: date, commit, status, the statistics (and Δ of one), notes."""
+    what = f"{shown.module_id}{f' step {shown.step}' if shown.step else ''}"
+    if not shown.rows:
+        return f"{what}: no finished runs in {trace_file}"
+    unit = next((r.unit for r, _ in reversed(shown.rows) if r.unit), None)
+    count = f"last {len(shown.rows)} of {shown.total}" if len(shown.rows) < shown.total else str(shown.total)
+    one = len(shown.stats) == 1
+    head = ("Date", "Commit", "Status", *shown.stats, *(("Δ",) if one else ()), "Notes")
+    body = []
+    for run, change in shown.rows:
+        cells = [number(run.value(stat)) for stat in shown.stats]
+        notes = "; ".join(
+            [*(f"unmet {k.split(':', 1)[1]}" for k in run.unmet), *filter(None, [run.run.reason])]
+        )
+        body.append(
+            (
+                _when(run.run.at),
+                (run.run.commit or "—")[:7],
+                STATUS_LABELS.get(run.run.status, run.run.status or "—"),
+                *cells,
+                *((signed(change),) if one else ()),
+                notes,
+            )
+        )
+    widths = [max(len(r[i]) for r in [head, *body]) for i in range(len(head))]
+    align = "<<<" + ">" * (len(head) - 4) + "<"
+    unit_text = f" ({unit})" if unit else ""
+    lines = [f"{what}, {shown.name}{unit_text}: {count} finished run{'s' if shown.total != 1 else ''}"]
+    for row in [head, *body]:
+        lines.append("  ".join(f"{c:{a}{w}}" for c, a, w in zip(row, align, widths, strict=True)).rstrip())
+    return "\n".join(lines)
+
+
+def _when(at: str | None) -> str:
+    try:
+        return dt.datetime.fromisoformat(at).strftime("%Y-%m-%d %H:%M") if at else "—"
+    except ValueError:
+        return at
