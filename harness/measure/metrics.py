@@ -158,3 +158,11 @@ def measure(processes: Iterable[Mapping], steps: tuple = ()) -> Measurement:
         for number, paths in step_paths(steps, process.get("k"), process.get("markers")):
             per_step[number] += [r for r in found if any(within(r.nodeid, p) for p in paths)]
     return Measurement(aggregate(every), {number: aggregate(recs) for number, recs in per_step.items()})
+
+
+def tests_recording(processes: Iterable[Mapping], names: Iterable[str]) -> list[str]:
+    """The node ids (sorted) of the tests of a session that recorded any of the metrics `names`: what a
+    repetition of those metrics runs again (`repeat: K`)."""
+    wanted = set(names)
+    found = {r.nodeid for p in processes for r in read_recordings(Path(p["records"])) if r.name in wanted}
+    return sorted(found)

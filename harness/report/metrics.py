@@ -56,6 +56,11 @@ def state(check: dict, accepted: list[str]) -> str:
     return "accepted" if check["key"] in accepted else "below"
 
 
+def _where(check: dict) -> str:
+    """Where a target comes from, unless the module's own `metrics:`: ` (step 1)`, ` (carried from …)`."""
+    return "" if check["origin"] == "metrics" else f" ({check['origin']})"
+
+
 def final_text(check: dict) -> str:
     """The final figure; a repeated one as its median and spread, `(median of 3: 39.8 to 44)`."""
     if not check["measured"]:
@@ -74,7 +79,6 @@ def table_rows(result: dict) -> list[dict]:
     section, accepted = result.get("metrics") or {}, accepted_keys(result)
     rows = []
     for c in section.get("checks", []):
-        where = "" if c["origin"] == "metrics" else f" ({c['origin']})"
         rows.append(
             {
                 "figure": c["metric"],
@@ -83,7 +87,7 @@ def table_rows(result: dict) -> list[dict]:
                 "baseline": number(c["baseline"]),
                 "final": final_text(c),
                 "delta": signed(c["delta"]),
-                "target": target_text(c["bounds"]) + where,
+                "target": target_text(c["bounds"]) + _where(c),
                 "status": MARKS[state(c, accepted)][0],
             }
         )
@@ -132,10 +136,30 @@ def check_lines(result: dict) -> list[str]:
         if c["met"]:
             continue
         note = {"warn": " (warn only)", "accepted": " (accepted variance)"}.get(state(c, accepted), "")
-        where = "" if c["origin"] == "metrics" else f" ({c['origin']})"
         figure = final_text(c) if c["measured"] else f"not measured (no test recorded {c['metric']})"
-        lines.append(f"{c['key']}: {figure}, target {target_text(c['bounds'], c['unit'])}{where}{note}")
+        lines.append(f"{c['key']}: {figure}, target {target_text(c['bounds'], c['unit'])}{_where(c)}{note}")
     return lines
+
+
+def terminal_lines(result: dict) -> list[str]:
+    """The end of `harness run`'s table: each metric target, its final figure, target and state."""
+    section, accepted = result.get("metrics") or {}, accepted_keys(result)
+    rows = [
+        (
+            f"{c['metric']} {c['stat']}{_where(c)}",
+            final_text(c),
+            target_text(c["bounds"], c["unit"]),
+            state(c, accepted),
+        )
+        for c in section.get("checks", [])
+    ]
+    if not rows:
+        return []
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    return [
+        f"  {name:<{widths[0]}}  {final:>{widths[1]}}  {goal:<{widths[2]}}  {MARKS[mark][1]}".rstrip()
+        for name, final, goal, mark in rows
+    ]
 
 
 def map_cell(result: dict) -> str | None:

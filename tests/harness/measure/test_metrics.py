@@ -217,3 +217,12 @@ def test_a_steps_figures_come_from_its_own_tests(serial):
         == aggregate([rec("ws_connect_ms", 0.3)])["ws_connect_ms"].as_dict()
     )
     assert measured.steps[3] == {}  # its suite runs under another -k than this session's
+
+
+def test_the_tests_a_repetition_runs_again(serial):
+    assert metrics.tests_recording(serial, ["msgs_per_s", "refused"]) == [
+        "suites/perf/test_throughput.py::TestFlow::test_burst",
+        "suites/perf/test_throughput.py::TestFlow::test_steady",
+        "suites/perf/test_throughput.py::test_refusal",
+    ]
+    assert metrics.tests_recording(serial, ["nothing"]) == []

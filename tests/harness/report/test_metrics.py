@@ -89,14 +89,16 @@ def test_the_report_section_matches_gold():
     compare(report.section_markdown(result()), "metrics.section.md")
 
 
-def test_check_lines_and_map_cell_match_gold():
+def test_check_lines_map_cell_and_run_lines_match_gold():
     r = result()
-    compare("\n".join([*report.check_lines(r), f"MAP: {report.map_cell(r)}"]) + "\n", "metrics.check.txt")
+    lines = [*report.check_lines(r), f"MAP: {report.map_cell(r)}", "run:", *report.terminal_lines(r)]
+    compare("\n".join(lines) + "\n", "metrics.check.txt")
 
 
 def test_a_result_without_figures_or_targets_shows_nothing():
     r = {"module": "mod-a", "metrics": None}
     assert (report.section_markdown(r), report.check_lines(r), report.map_cell(r)) == ("", [], None)
+    assert report.terminal_lines(r) == []
     only_figures = {"module": "mod-a", "metrics": evaluate.assess([], [Measurement(figures(lat=[1.0]), {})])}
     assert report.map_cell(only_figures) is None and "| `lat` | ms | 1 | 1 |" in report.section_markdown(
         only_figures
