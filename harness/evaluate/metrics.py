@@ -149,16 +149,9 @@ def assess(
     }
     if not figures and not targets and not any(step.metrics for step in steps):
         return None
-    checks = [
-        check(t, b, figures.get(t.name), (baseline or {}).get(t.name)) for t in targets for b in t.bounds
-    ]
+    checks = _checks(targets, figures, baseline)
     for number, step in enumerate(steps, 1):
-        mine = step_figures[number]
-        checks += [
-            check(t, b, mine.get(t.name), (baseline or {}).get(t.name))
-            for t in step.metrics
-            for b in t.bounds
-        ]
+        checks += _checks(step.metrics, step_figures[number], baseline)
     unmet = list(dict.fromkeys(c["key"] for c in checks if not c["met"] and not c["warn_only"]))
     return {
         "percentile": PERCENTILE_METHOD,
@@ -170,6 +163,10 @@ def assess(
         "checks": checks,
         "unmet": unmet,
     }
+
+
+def _checks(targets: Sequence[MetricTarget], figures: Mapping[str, Judged], baseline) -> list[dict]:
+    return [check(t, b, figures.get(t.name), (baseline or {}).get(t.name)) for t in targets for b in t.bounds]
 
 
 def _figure_dict(judged: Judged) -> dict:

@@ -1,6 +1,8 @@
 """`metrics:` targets in a spec, module-wide and per step: what they parse into, and every way to get
 one wrong stopping with the file and the key."""
 
+from pathlib import Path
+
 import pytest
 
 from harness.errors import SpecError
@@ -130,3 +132,17 @@ def test_harness_run_stops_on_a_wrong_metrics_key_before_any_test(throwaway):
     assert outcome.exit_code == 2
     assert outcome.output == f"Error: {spec}: metrics['lat'].p95: equals cannot be combined with min or max\n"
     assert not (throwaway.root / "trace.yml").exists()
+
+
+def test_the_documented_example_parses_as_the_docs_describe(tmp_path):
+    docs = (Path(__file__).parents[3] / "docs" / "harness.md").read_text(encoding="utf-8")
+    section = docs.split("## Measured figures (`metrics:`)")[1].split("### Targets")[1]
+    example = section.split("```yaml\n")[1].split("```")[0]
+    text = example.replace("suites: [suites/perf/test_connect.py]", "suites: [suites/tests/test_box.py]")
+    spec = _load(tmp_path, text)
+    assert [(t.name, t.bounds, t.warn_only, t.repeat) for t in spec.metrics] == [
+        ("ws_connect_ms", (MetricBound("p95", max=50.0), MetricBound("p50", min=1.0, max=20.0)), False, 3),
+        ("msgs_per_s", (MetricBound("mean", min=5000.0),), False, 1),
+        ("refused_over_limit", (MetricBound("mean", equals=1.0),), True, 1),
+    ]
+    assert spec.steps[0].metrics[0].bounds == (MetricBound("max", max=80.0),)
