@@ -46,10 +46,8 @@ def repeats(targets: Iterable[MetricTarget], steps: Sequence[Step] = ()) -> dict
 
 
 def judge(runs: Sequence[Mapping[str, Figure]], repeat: Mapping[str, int]) -> dict[str, Judged]:
-    """Each metric of the repetitions (the session itself first) judged on its first K runs that have it.
-
-    Fewer runs than K is judged on those there are; `Judged.runs` says how many that was.
-    """
+    """Each metric of the repetitions (the session itself first) judged on those of the first K that
+    recorded it: fewer than K are judged on what there is, and `Judged.runs` says how many that was."""
     names = sorted({name for run in runs for name in run})
     judged = {}
     for name in names:

@@ -114,11 +114,12 @@ def view(result: dict) -> dict | None:
     section = result.get("metrics")
     if not section:
         return None
+    figures = figure_rows(result)
     return {
         "rows": table_rows(result),
-        "figures": figure_rows(result),
+        "figures": figures,
         "baseline": result.get("baseline") if section.get("baseline") else None,
-        "repeated": any(f["repeat"] > 1 for f in figure_rows(result)),
+        "repeated": any(f["repeat"] > 1 for f in figures),
     }
 
 
