@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import DataError
-from harness.measure.outcomes import iter_records
 from harness.run.plugin import within
-from harness.run.steps import step_paths
+from harness.run.records import iter_records
 from harness.spec.model import METRIC_STATS as STATS
+from harness.spec.model import Suite
 
 PROPERTY = "harness_metric"  # the user property a test records a figure under
 PERCENTILES = {"p50": 50, "p95": 95, "p99": 99}
@@ -143,26 +143,65 @@ def read_recordings(path: Path) -> list[Recording]:
     return found
 
 
-def measure(processes: Iterable[Mapping], steps: tuple = ()) -> Measurement:
-    """The figures of a session from its pytest processes (`shards.processes_of`, or a combine's).
+def measure(processes: Iterable[Mapping]) -> Measurement:
+    """The figures of a session from its pytest processes (`Process.as_dict`, or a combine's shards').
 
-    Each process is a mapping with `records` (its records file) and the `k` / `markers` selection it
-    ran; a step's own tests are those under its suites' paths run with the same selection (the rule
-    coverage's per-step figures follow). `steps` are the spec's, for a module run; () for a step run.
+    Each process is a mapping with `records` (its records file), `steps` (per step number the suite
+    paths whose tests the step takes from it: a step's figures are those of its own tests, the rule
+    coverage's per-step figures follow) and, in a repetition, `counted`: the node ids whose samples
+    count (those that recorded in the run itself; a shard's own tests, though it ran their whole files).
     """
     every: list[Recording] = []
-    per_step: dict[int, list[Recording]] = {number: [] for number in range(1, len(steps) + 1)}
+    per_step: dict[int, list[Recording]] = {}
     for process in processes:
         found = read_recordings(Path(process["records"]))
+        if process.get("counted") is not None:
+            counted = set(process["counted"])
+            found = [r for r in found if r.nodeid in counted]
         every += found
-        for number, paths in step_paths(steps, process.get("k"), process.get("markers")):
-            per_step[number] += [r for r in found if any(within(r.nodeid, p) for p in paths)]
-    return Measurement(aggregate(every), {number: aggregate(recs) for number, recs in per_step.items()})
+        for number, paths in process.get("steps") or ():
+            mine = [r for r in found if any(within(r.nodeid, p) for p in paths)]
+            per_step.setdefault(number, []).extend(mine)
+    steps = {number: aggregate(recs) for number, recs in sorted(per_step.items())}
+    return Measurement(aggregate(every), steps)
+
+
+def _recorded(processes: Iterable[Mapping], names: Iterable[str]) -> dict[str, tuple]:
+    """Per node id that recorded any of the metrics `names`, the selection (`k`, `markers`) it ran under."""
+    wanted = set(names)
+    found = {}
+    for p in processes:
+        for r in read_recordings(Path(p["records"])):
+            if r.name in wanted:
+                found[r.nodeid] = (p.get("k"), p.get("markers"))
+    return found
 
 
 def tests_recording(processes: Iterable[Mapping], names: Iterable[str]) -> list[str]:
-    """The node ids (sorted) of the tests of a session that recorded any of the metrics `names`: what a
-    repetition of those metrics runs again (`repeat: K`)."""
-    wanted = set(names)
-    found = {r.nodeid for p in processes for r in read_recordings(Path(p["records"])) if r.name in wanted}
-    return sorted(found)
+    """The node ids (sorted) of the tests of a session that recorded any of the metrics `names`: whose
+    samples a repetition counts (`repeat: K`)."""
+    return sorted(_recorded(processes, names))
+
+
+def files_recording(processes: Iterable[Mapping], names: Iterable[str]) -> list[Suite]:
+    """The test files holding those tests, each with the selection it ran under: what a repetition runs
+    again. Whole files, so that a module- or class-scoped fixture that measures serves the same tests
+    as in the run itself."""
+    files = {(nodeid.split("::")[0], *selection) for nodeid, selection in _recorded(processes, names).items()}
+    return [Suite(path, k, markers) for path, k, markers in sorted(files, key=lambda f: (f[0], str(f[1:])))]
+
+
+def stored_figures(figures: Mapping) -> dict[str, dict]:
+    """Figures as `Figure.as_dict` stored them (results.json, baseline.json) read back for a baseline:
+    per metric its unit and each statistic as a finite number or None; anything unusable left out."""
+    return {
+        str(name): {"unit": str(f.get("unit") or "")} | {s: _number(f.get(s)) for s in STATS}
+        for name, f in figures.items()
+        if isinstance(f, Mapping)
+    }
+
+
+def _number(value) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return None
+    return float(value)

@@ -14,7 +14,6 @@ from harness.errors import DataError
 from harness.measure import metrics
 from harness.measure.metrics import Figure, Recording, aggregate, measure, percentile
 from harness.run.session import RunOptions, run_session
-from harness.spec.catalog import find_spec
 from harness.spec.model import Step, Suite
 from harness.spec.project import load_project
 from harness.store import shards
@@ -156,10 +155,10 @@ def perf(shared_throwaway):
     return shared_throwaway
 
 
-def _session(project, work, options: RunOptions) -> list[dict]:
-    session = run_session(project.root, SUITES, ("calc",), work, options, lambda line: None)
+def _session(project, work, options: RunOptions, steps=()) -> list[dict]:
+    session = run_session(project.root, SUITES, ("calc",), work, options, lambda line: None, steps=steps)
     assert session.exit_codes == (0,)
-    return shards.processes_of(session)
+    return [process.as_dict() for process in session.processes]
 
 
 @pytest.fixture(scope="module")
@@ -187,8 +186,7 @@ def test_xdist_workers_give_exactly_the_serial_figures(perf, serial, tmp_path):
 def test_shards_give_exactly_the_serial_figures(perf, serial):
     for shard in ("1/2", "2/2"):
         assert perf.harness("run", "perf", "--shard", shard).exit_code == 0
-    project = load_project(perf.root)
-    done = shards.complete(project, find_spec(project, "perf"))
+    done = shards.complete(load_project(perf.root), "perf")
     parts = [measure(stored.processes) for stored in done]
     assert all(part.figures != measure(serial).figures for part in parts)  # each shard saw only some tests
     assert measure([p for stored in done for p in stored.processes]) == measure(serial)
@@ -203,13 +201,14 @@ def test_the_order_samples_arrive_in_changes_no_figure(serial, tmp_path):
     assert measure([{"records": str(shuffled)}]).figures == measure(serial).figures
 
 
-def test_a_steps_figures_come_from_its_own_tests(serial):
+def test_a_steps_figures_come_from_its_own_tests(perf, serial, tmp_path):
     steps = (
         Step("latency", (Suite("suites/perf/test_latency.py"),), ()),
         Step("flow", (Suite("suites/perf/test_throughput.py::TestFlow"),), ()),
         Step("elsewhere", (Suite("suites/perf/test_throughput.py", k="refusal"),), ()),
     )
-    measured = measure(serial, steps)
+    measured = measure(_session(perf, tmp_path, RunOptions(), steps))
+    assert measured.figures == measure(serial).figures
     assert list(measured.steps[1]) == ["ws_connect_ms"] and measured.steps[1]["ws_connect_ms"].count == 40
     assert list(measured.steps[2]) == ["msgs_per_s", "ws_connect_ms"]
     assert (
@@ -226,3 +225,15 @@ def test_the_tests_a_repetition_runs_again(serial):
         "suites/perf/test_throughput.py::test_refusal",
     ]
     assert metrics.tests_recording(serial, ["nothing"]) == []
+    assert metrics.files_recording(serial, ["msgs_per_s", "ws_connect_ms"]) == list(SUITES)
+
+
+def test_a_repetition_counts_only_the_samples_of_the_tests_named(serial):
+    steady = "suites/perf/test_throughput.py::TestFlow::test_steady"
+    figures = measure([{**p, "counted": [steady]} for p in serial]).figures
+    assert (figures["msgs_per_s"].count, figures["msgs_per_s"].mean, figures["ws_connect_ms"].count) == (
+        1,
+        4870.5,
+        1,
+    )
+    assert "refused" not in figures
