@@ -137,7 +137,7 @@ def assess(
 
     `targets` are the module's (with `with_carried`) or, in a step run, that step's; `steps` are the
     spec's in a module run, whose targets are judged on each step's own tests. `runs` are the
-    repetitions, the session itself first; `baseline` is `baseline_figures` of the baseline's result.
+    repetitions, the session itself first; `baseline` the baseline's figures (`stored_figures`).
     """
     want = repeats(targets, steps)
     figures = judge([run.figures for run in runs], want)
@@ -175,18 +175,6 @@ def _figure_dict(judged: Judged) -> dict:
     return entry
 
 
-def baseline_figures(result: Mapping | None) -> dict[str, dict] | None:
-    """The figures of a stored result (`results.json`) as a baseline: per metric its unit and statistics."""
-    figures = ((result or {}).get("metrics") or {}).get("figures")
-    if not isinstance(figures, dict) or not figures:
-        return None
-    return {
-        str(name): {"unit": str(f.get("unit", "")), **{s: _number(f.get(s)) for s in STATS}}
-        for name, f in figures.items()
-        if isinstance(f, dict)
-    }
-
-
 def carry_forward_items(section: Mapping | None, module: str) -> list[dict]:
     """The missed gating metric targets of an accepted module, as items a later module takes over."""
     return [
@@ -214,3 +202,13 @@ def carried_targets(items: Iterable[Mapping]) -> tuple[MetricTarget, ...]:
         )
         for item in items
     )
+
+
+def counts(section: Mapping | None, accepted: Sequence[str] = ()) -> dict[str, int] | None:
+    """How a result's metric targets stand (MAP.md's cell): of `total` checks, how many are `met`, and
+    how many gating ones are `below` and not accepted; None without targets."""
+    checks = (section or {}).get("checks") or []
+    if not checks:
+        return None
+    below = [c for c in checks if not c["met"] and not c["warn_only"] and c["key"] not in accepted]
+    return {"met": sum(c["met"] for c in checks), "total": len(checks), "below": len(below)}

@@ -4,8 +4,9 @@ median of K repetitions, step targets, and carry-forward through the real functi
 import pytest
 
 from harness.evaluate import metrics as ev
-from harness.evaluate.targets import status
-from harness.measure.metrics import Measurement, Recording, aggregate
+from harness.evaluate.status import status
+from harness.measure.metrics import Measurement, Recording, aggregate, stored_figures
+from harness.spec.model import METRIC_STATS as STATS
 from harness.spec.model import MetricBound, MetricTarget, Step, Suite
 
 TESTS_OK = {"passed": 3, "failed": 0, "skipped": 0, "errors": 0}
@@ -84,8 +85,7 @@ def test_a_target_no_test_recorded_is_not_measured_and_unmet():
 
 def test_baseline_and_delta_from_a_stored_results_metrics_section():
     before = ev.assess([], [session(lat=[float(v) for v in range(1, 11)])])
-    stored = {"module": "old", "metrics": before}  # what results.json of the baseline module holds
-    baseline = ev.baseline_figures(stored)
+    baseline = stored_figures(before["figures"])  # as results.json of the baseline module holds them
     assert baseline["lat"]["p95"] == pytest.approx(9.55) and baseline["lat"]["unit"] == "ms"
     section = ev.assess([target("lat", max=100)], [session(lat=LATENCY)], baseline)
     c = section["checks"][0]
@@ -96,7 +96,11 @@ def test_baseline_and_delta_from_a_stored_results_metrics_section():
 
 def test_without_figures_or_targets_there_is_no_section():
     assert ev.assess([], [session()]) is None
-    assert ev.baseline_figures({"metrics": None}) is None
+
+
+def test_stored_figures_keep_what_is_usable():
+    stored = {"lat": {"unit": "ms", "count": 2, "p95": "fast", "max": True}, "broken": [1]}
+    assert stored_figures(stored) == {"lat": {"unit": "ms", "count": 2.0, **dict.fromkeys(STATS[1:])}}
 
 
 def test_figures_without_targets_are_still_reported():
@@ -175,6 +179,18 @@ def test_a_modules_own_bound_replaces_a_carried_one_on_the_same_statistic():
         target("lat", max=120),
         MetricTarget("lat", (MetricBound("max", max=200),), origin="carried"),
     )
+
+
+def test_counts_say_how_many_targets_are_met_and_how_many_gating_misses_are_not_accepted():
+    own = [
+        target("lat", max=90),
+        target("lat", "max", max=1000),
+        target("rate", "mean", min=1, warn_only=True),
+    ]
+    section = ev.assess(own, [session(lat=LATENCY, rate=[0.5])])
+    assert ev.counts(section) == {"met": 1, "total": 3, "below": 1}
+    assert ev.counts(section, ["metric:lat.p95"]) == {"met": 1, "total": 3, "below": 0}
+    assert ev.counts(ev.assess([], [session(lat=[1.0])])) is None and ev.counts(None) is None
 
 
 def test_repeats_asks_for_the_most_any_target_wants():
