@@ -1,21 +1,18 @@
 """One metric's figures run by run, read back from the `metrics` of trace.yml's `run_finished` events.
 
-A `run_finished` event carries `metrics: {name: {unit: str, count: n, min: x, ..., max: x}}` (the
-figures as judged: a repeated metric's medians). Runs are the module's (or a step's) finished runs as
-`harness.evaluate.history` reads them; a run without the metric (it failed, or no test recorded it)
-has no figures, and a Δ is the change from the last earlier run that has one.
+A run is the module's (or a step's) finished run as `harness.evaluate.history` reads it: its `metrics`
+are the figures as judged (a repeated metric's medians). A run without the metric (it failed, or no
+test recorded it) has no figures, and a Δ is the change from the last earlier run that has one.
 """
 
 import json
-import math
 from dataclasses import asdict, dataclass, field
 
 from harness.errors import UsageError
-from harness.evaluate.history import Run, run_from_event
+from harness.evaluate.history import Run, read_runs
 from harness.spec.catalog import find_spec, looks_like_path
 from harness.spec.model import METRIC_STATS
 from harness.spec.project import Project
-from harness.store import disk
 
 
 @dataclass(frozen=True)
@@ -31,58 +28,20 @@ class MetricRun:
         return self.stats.get(stat)
 
 
-def event_fields(section: dict | None) -> dict:
-    """What a `run_finished` event carries of a result's `metrics` section: each figure's unit and its
-    seven statistics as judged (`{"metrics": {...}}`, empty without figures). `figures_of` reads it back."""
-    figures = (section or {}).get("figures") or {}
-    if not figures:
-        return {}
-    return {"metrics": {name: {k: f[k] for k in ("unit", *METRIC_STATS)} for name, f in figures.items()}}
+def metric_runs(runs: list[Run], name: str) -> list[MetricRun]:
+    """Each run (as `history.runs_from_events` gives them) with metric `name`'s figures."""
+    found = []
+    for run in runs:
+        figure = run.metrics.get(name)
+        stats = {stat: figure.stat(stat) for stat in METRIC_STATS} if figure else {}
+        mine = tuple(k for k in run.unmet if k.startswith(f"metric:{name}."))
+        found.append(MetricRun(run, figure.unit if figure else None, stats, mine))
+    return found
 
 
-def figures_of(ev: dict) -> dict[str, dict]:
-    """The `metrics` of one `run_finished` event, whatever a hand edit or an older harness left there:
-    per metric its unit (or None) and each statistic as a finite number or None."""
-    found = ev.get("metrics")
-    if not isinstance(found, dict):
-        return {}
-    return {
-        str(name): {"unit": f.get("unit") if isinstance(f.get("unit"), str) else None}
-        | {stat: _number(f.get(stat)) for stat in METRIC_STATS}
-        for name, f in found.items()
-        if isinstance(f, dict)
-    }
-
-
-def _number(value) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        return None
-    return float(value)
-
-
-def metric_runs(events: list, module_id: str, name: str, step: int | None = None) -> list[MetricRun]:
-    """Every finished run of the module (or of step `step`) in trace order, with metric `name`'s figures."""
-    runs = []
-    for ev in events:
-        if not isinstance(ev, dict) or ev.get("event") != "run_finished":
-            continue
-        if ev.get("module") != module_id or ev.get("step") != step:
-            continue
-        figure = figures_of(ev).get(name, {})
-        unmet = ev.get("unmet") if isinstance(ev.get("unmet"), list) else []
-        mine = tuple(k for k in unmet if isinstance(k, str) and k.startswith(f"metric:{name}."))
-        stats = {stat: figure.get(stat) for stat in METRIC_STATS} if figure else {}
-        runs.append(MetricRun(run_from_event(ev), figure.get("unit"), stats, mine))
-    return runs
-
-
-def names(events: list, module_id: str, step: int | None = None) -> list[str]:
-    """Every metric any finished run of the module (or step) recorded, sorted."""
-    found: set[str] = set()
-    for ev in events:
-        if isinstance(ev, dict) and ev.get("event") == "run_finished" and ev.get("module") == module_id:
-            found.update(figures_of(ev) if ev.get("step") == step else {})
-    return sorted(found)
+def names(runs: list[Run]) -> list[str]:
+    """Every metric any of the runs recorded, sorted."""
+    return sorted({name for run in runs for name in run.metrics})
 
 
 def deltas(runs: list[MetricRun], stat: str) -> list[float | None]:
@@ -119,24 +78,24 @@ def select(
     if stat is not None and stat not in METRIC_STATS:
         raise UsageError(f"--stat {stat}: not a statistic (one of {', '.join(METRIC_STATS)})")
     module_id = find_spec(project, ref).id if looks_like_path(ref) else ref
-    events = disk.read_trace(project.trace_path)
-    runs = metric_runs(events, module_id, name, step)
+    runs = read_runs(project, module_id, step)
+    shown = metric_runs(runs, name)
     if not runs:
         find_spec(project, module_id)  # an unknown module is a usage error, not an empty history
-    elif not any(run.stats for run in runs):
-        known = names(events, module_id, step)
+    elif not any(run.stats for run in shown):
+        known = names(runs)
         recorded = f" (recorded: {', '.join(known)})" if known else " (no run recorded any metric)"
         raise UsageError(f"{name}: not a metric of any finished run of {module_id}{recorded}")
-    changes = deltas(runs, stat) if stat else [None] * len(runs)
-    rows = list(zip(runs, changes, strict=True))[-limit if limit else 0 :]
-    return MetricShown(module_id, step, name, (stat,) if stat else METRIC_STATS, rows, len(runs))
+    changes = deltas(shown, stat) if stat else [None] * len(shown)
+    rows = list(zip(shown, changes, strict=True))[-limit if limit else 0 :]
+    return MetricShown(module_id, step, name, (stat,) if stat else METRIC_STATS, rows, len(shown))
 
 
 def json_text(shown: MetricShown) -> str:
     """`harness history --metric NAME --json`: each shown run, the metric's figures and the Δ."""
-    entries = [
-        {**asdict(metric_run.run), "unit": metric_run.unit, "metric": metric_run.stats, "delta": change}
-        for metric_run, change in shown.rows
-    ]
+    entries = []
+    for metric_run, change in shown.rows:
+        run = {k: v for k, v in asdict(metric_run.run).items() if k != "metrics"}
+        entries.append({**run, "unit": metric_run.unit, "metric": metric_run.stats, "delta": change})
     head = {"module": shown.module_id, "step": shown.step, "metric": shown.name, "stats": list(shown.stats)}
     return json.dumps({**head, "runs": entries}, indent=2)

@@ -4,14 +4,13 @@ and what `harness history --metric` refuses."""
 import json
 
 import pytest
-import yaml
 
 from harness.errors import HarnessError
-from harness.evaluate import metric_history
+from harness.evaluate import history, metric_history
 from harness.evaluate import metrics as evaluate
 from harness.measure.metrics import Measurement, Recording, aggregate
-from harness.spec.project import load_project
-from harness.store import disk
+from harness.spec.project import Project, load_project
+from harness.store import trace
 
 TRACE = """\
 - at: '2026-02-01T10:00:00+00:00'
@@ -50,8 +49,12 @@ def project(throwaway):
     return load_project(throwaway.root)
 
 
+def _runs(project, name, step=None):
+    return metric_history.metric_runs(history.read_runs(project, "mod-a", step), name)
+
+
 def test_runs_of_a_module_with_one_metrics_figures(project):
-    runs = metric_history.metric_runs(disk.read_trace(project.trace_path), "mod-a", "lat")
+    runs = _runs(project, "lat")
     assert [r.run.status for r in runs] == ["in_progress", "failed", "complete"]
     first, failed, last = runs
     assert (first.unit, first.value("p95"), first.value("count"), first.unmet) == (
@@ -72,7 +75,7 @@ def test_runs_of_a_module_with_one_metrics_figures(project):
 
 
 def test_a_steps_runs_are_its_own(project):
-    runs = metric_history.metric_runs(disk.read_trace(project.trace_path), "mod-a", "lat", step=1)
+    runs = _runs(project, "lat", step=1)
     assert [r.value("p95") for r in runs] == [2.0]
 
 
@@ -118,12 +121,16 @@ def test_what_history_refuses(project, args, message):
     assert message in str(caught.value)
 
 
-def test_event_fields_round_trip_through_yaml():
+def test_a_judged_figure_comes_back_from_the_run_finished_event_of_its_result(tmp_path):
     figures = aggregate([Recording("t.py::t", "lat", "ms", (1.0, 2.0, 4.0))])
     section = evaluate.assess([], [Measurement(figures, {})])
-    event = {"event": "run_finished", "module": "m", "step": None, **metric_history.event_fields(section)}
-    back = yaml.safe_load(yaml.safe_dump([event]))[0]
-    assert metric_history.figures_of(back) == {
-        "lat": {k: v for k, v in figures["lat"].as_dict().items() if k != "tests"}
-    }
-    assert metric_history.event_fields(None) == {} and metric_history.event_fields({"figures": {}}) == {}
+    result = {
+        "module": "m", "step": None, "overall": {"target": None, "percent": 50.0}, "status": "complete",
+        "reason": None, "tests": {"passed": 1, "failed": 0, "skipped": 0, "errors": 0}, "unmet": [],
+        "files": {}, "metrics": section,
+    }  # fmt: skip
+    project = Project(tmp_path)
+    trace.append(project, trace.RunFinished.of_result(result, "r1", None))
+    (back,) = metric_history.metric_runs(history.read_runs(project, "m"), "lat")
+    assert back.unit == "ms"
+    assert back.stats == {k: v for k, v in figures["lat"].as_dict().items() if k not in ("unit", "tests")}
