@@ -10,6 +10,8 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from harness.evaluate.mutation import mutated_files
 from harness.evaluate.status import STATUS_LABELS
+from harness.report import metrics as metric_text
+from harness.report.marks import MARKS
 
 MARKDOWN_SPECIAL = set("\\[]*_`<>")
 ICONS = {"complete": "✅", "complete_with_variance": "✅", "in_progress": "🔄", "failed": "❌"}
@@ -90,15 +92,6 @@ def cell(text) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
-MARKS = {  # a row's state, as the Markdown reports show it and as the terminal does
-    "met": ("✅ met", "ok"),
-    "warn": ("⚠️ below (warn only)", "below (warn only)"),
-    "accepted": ("☑️ accepted variance", "accepted variance"),
-    "below": ("❌ below", "BELOW"),
-    "none": ("—", ""),
-}
-
-
 def state(entry: dict, accepted: list[str], key: str) -> str:
     """A file's (or the overall's) state against its targets: a key of MARKS."""
     if entry.get("met") is None:
@@ -141,6 +134,7 @@ def _environment() -> Environment:
     env.filters.update(
         image=lambda chart: markdown_image(chart["alt"], chart["path"]),
         mutation_cell=lambda path, r: mutation_cell(r.get("mutation"), path),
+        metrics_cell=metric_text.map_cell,
     )
     env.globals.update(labels=STATUS_LABELS, icons=ICONS, mark=mark, step_mark=step_mark, shortfall=shortfall)
     env.globals.update(mutation_total=mutation_total, mutated_files=mutated_files)
@@ -208,14 +202,9 @@ def report_view(files: dict[str, dict], mutation: dict | None = None) -> dict:
     }
 
 
-def template(name: str):
-    """A template of the report environment, with its filters (for sections rendered on their own)."""
-    return _ENV.get_template(name)
-
-
 def compile_templates() -> None:
     """Compile the templates a run renders (`harness.run.prewarm` does this while pytest runs)."""
-    for name in ("completion_status.md.j2", "map_block.md.j2"):
+    for name in ("completion_status.md.j2", "metrics.md.j2", "map_block.md.j2"):
         _ENV.get_template(name)
 
 
@@ -226,9 +215,16 @@ def completion_status(result: dict) -> str:
         view=report_view(result.get("files", {}), result.get("mutation")),
         # Results stored before step rows named their metric show module-wide figures there.
         steps_scoped=any("metric" in row for step in result.get("steps", []) for row in step["rows"]),
+        metrics=metric_text.view(result),
     )
     # Optional sections leave runs of blank lines behind; one blank line between blocks reads best.
     return re.sub(r"\n{3,}", "\n\n", text)
+
+
+def metrics_section(result: dict) -> str:
+    """The report's "Measured Figures" section alone ("" without figures or metric targets)."""
+    shown = metric_text.view(result)
+    return "" if shown is None else _ENV.get_template("metrics.md.j2").render(metrics=shown)
 
 
 def github_summary(result: dict) -> str:
@@ -240,7 +236,10 @@ def github_summary(result: dict) -> str:
 def map_block(rows: list[dict], chart=None) -> str:
     """The MAP.md block: a row per module, and the trend chart of every module when one was drawn."""
     mutation = any(row["mutation"] is not None for row in rows)  # a column only where measured
-    return _ENV.get_template("map_block.md.j2").render(rows=rows, chart=chart, mutation=mutation)
+    metrics = any(row.get("metrics") is not None for row in rows)  # and only where a module has targets
+    return _ENV.get_template("map_block.md.j2").render(
+        rows=rows, chart=chart, mutation=mutation, metrics=metrics
+    )
 
 
 def _accepted(result: dict) -> list[str]:

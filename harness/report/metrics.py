@@ -1,14 +1,15 @@
-"""The text of measured figures: the completion report's section (`metrics.md.j2`), `harness check`'s
-lines, the MAP.md cell and `harness history --metric`'s table, all from a result's `metrics` section."""
+"""The text of measured figures: what the completion report's section shows (`metrics.md.j2`), `harness
+check`'s and `harness run`'s lines, the MAP.md cell and `harness history --metric`'s table, all from a
+result's `metrics` section."""
 
 import datetime as dt
 
 from harness.evaluate.metric_history import MetricShown
-from harness.report.markdown import MARKS, STATUS_LABELS, template
+from harness.evaluate.status import STATUS_LABELS
+from harness.report.marks import MARKS
 from harness.spec.model import METRIC_STATS
 
 SIGNS = {"max": "≤", "min": "≥", "equals": "="}
-TEMPLATE = "metrics.md.j2"
 
 
 def number(value: float | None) -> str:
@@ -48,7 +49,7 @@ def accepted_keys(result: dict) -> list[str]:
 
 
 def state(check: dict, accepted: list[str]) -> str:
-    """A check's state, a key of `markdown.MARKS`: met, warn, accepted or below."""
+    """A check's state, a key of `marks.MARKS`: met, warn, accepted or below."""
     if check["met"]:
         return "met"
     if check["warn_only"]:
@@ -120,26 +121,38 @@ def view(result: dict) -> dict | None:
         "figures": figures,
         "baseline": result.get("baseline") if section.get("baseline") else None,
         "repeated": any(f["repeat"] > 1 for f in figures),
+        "carry_forward": [
+            {"key": f"metric:{item['metric']}.{item['stat']}", "text": item_text(item)}
+            for item in section.get("carry_forward") or []
+        ],
     }
 
 
-def section_markdown(result: dict) -> str:
-    """The report's "Measured Figures" section alone (the completion report includes the template)."""
-    shown = view(result)
-    return "" if shown is None else template(TEMPLATE).render(metrics=shown)
+def item_text(item: dict) -> str:
+    """A carry-forward item of a metric target, after its key: `61.3 ms -> target ≤ 50 ms`."""
+    final = with_unit(item["final"], item["unit"]) if item["final"] is not None else "not measured"
+    return f"{final} -> target {target_text(item['bounds'], item['unit'])}{_where(item)}"
+
+
+def missed(result: dict) -> list[tuple[dict, str]]:
+    """Every missed metric target (check) with its line, named by its key:
+    `metric:ws_connect_ms.p95: 61.3 ms, target ≤ 50 ms`."""
+    found = []
+    for c in (result.get("metrics") or {}).get("checks", []):
+        if not c["met"]:
+            figure = final_text(c) if c["measured"] else f"not measured (no test recorded {c['metric']})"
+            found.append(
+                (c, f"{c['key']}: {figure}, target {target_text(c['bounds'], c['unit'])}{_where(c)}")
+            )
+    return found
 
 
 def check_lines(result: dict) -> list[str]:
-    """`harness check`'s lines for metric targets: every one missed, named by its key."""
-    section, accepted = result.get("metrics") or {}, accepted_keys(result)
-    lines = []
-    for c in section.get("checks", []):
-        if c["met"]:
-            continue
-        note = {"warn": " (warn only)", "accepted": " (accepted variance)"}.get(state(c, accepted), "")
-        figure = final_text(c) if c["measured"] else f"not measured (no test recorded {c['metric']})"
-        lines.append(f"{c['key']}: {figure}, target {target_text(c['bounds'], c['unit'])}{_where(c)}{note}")
-    return lines
+    """`harness check`'s lines for metric targets: every one missed, with `(warn only)` or `(accepted
+    variance)` where so."""
+    accepted = accepted_keys(result)
+    notes = {"warn": " (warn only)", "accepted": " (accepted variance)"}
+    return [line + notes.get(state(c, accepted), "") for c, line in missed(result)]
 
 
 def terminal_lines(result: dict) -> list[str]:
@@ -163,16 +176,14 @@ def terminal_lines(result: dict) -> list[str]:
     ]
 
 
-def map_cell(result: dict) -> str | None:
-    """The MAP.md cell: how many metric targets are met (None without targets)."""
-    checks = (result.get("metrics") or {}).get("checks", [])
-    if not checks:
-        return None
-    accepted = accepted_keys(result)
-    states = [state(c, accepted) for c in checks]
-    met = states.count("met")
-    icon = "❌" if "below" in states else ("⚠️" if met < len(states) else "✅")
-    return f"{icon} {met} of {len(states)} met"
+def map_cell(counts: dict | None) -> str:
+    """The MAP.md cell of a module's metric targets (`evaluate.metrics.counts`): ✅ all met, ⚠️ only
+    warn-only or accepted misses, ❌ a gating miss; `—` without targets."""
+    if counts is None:
+        return "—"
+    met, total = counts["met"], counts["total"]
+    icon = "❌" if counts["below"] else ("⚠️" if met < total else "✅")
+    return f"{icon} {met} of {total} met"
 
 
 def history_table(shown: MetricShown, trace_file: str) -> str:

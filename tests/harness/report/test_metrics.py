@@ -1,43 +1,21 @@
-"""The text of measured figures against gold files: the report's section, `harness check`'s lines, the
-MAP.md cell and `harness history --metric`'s table.
+"""The text of measured figures against gold files: the report's section, `harness check`'s and `harness
+run`'s lines, the MAP.md cell and `harness history --metric`'s table.
 
-The inputs are evaluations (`harness.evaluate.metrics.assess`) of fixed figures. A difference writes the
-actual text to `tests/harness/report/actual/` and fails. After an intended change, regenerate with
-
-    HARNESS_REGEN_GOLD=1 .venv/bin/python -m pytest tests/harness/report/test_metrics.py
-
-which rewrites the gold files and fails too, so that a regeneration never passes unseen: review the diff,
-then run the tests again.
+The inputs are evaluations (`harness.evaluate.metrics.assess`) of fixed figures. A difference keeps the
+actual text in `tests/harness/report/actual/` and fails (`goldtest`).
 """
 
-import os
-from pathlib import Path
-
 import pytest
-import yaml
 
-from harness.evaluate import metric_history
+from harness.evaluate import history, metric_history
 from harness.evaluate import metrics as evaluate
-from harness.measure.metrics import Measurement, Recording, aggregate
+from harness.measure.metrics import Measurement, Recording, aggregate, stored_figures
+from harness.report import markdown
 from harness.report import metrics as report
 from harness.spec.model import MetricBound, MetricTarget, Step, Suite
-
-HERE = Path(__file__).parent
-GOLD, ACTUAL = HERE / "gold", HERE / "actual"
-
-
-def compare(actual: str, name: str) -> None:
-    gold = GOLD / name
-    if os.environ.get("HARNESS_REGEN_GOLD"):
-        gold.parent.mkdir(exist_ok=True)
-        gold.write_text(actual, encoding="utf-8")
-        pytest.fail(f"regenerated {gold}: review the diff, then run the tests again")
-    if not gold.is_file() or actual != gold.read_text(encoding="utf-8"):
-        ACTUAL.mkdir(exist_ok=True)
-        (ACTUAL / name).write_text(actual, encoding="utf-8")
-        pytest.fail(
-            f"{name} differs from its gold file: see {ACTUAL / name} (module docstring: regenerating)"
-        )
+from harness.spec.project import Project
+from harness.store import layout, trace
+from tests.harness.report.goldtest import compare
 
 
 def figures(unit: str = "ms", **samples) -> dict:
@@ -73,8 +51,8 @@ def result() -> dict:
             "msg/s", msgs_per_s=[rate]
         ) | figures("", refused_over_limit=[1])  # fmt: skip
         repetitions.append(Measurement(found, {1: figures(ws_connect_ms=latency[:40])}))
-    baseline = evaluate.baseline_figures(
-        {"metrics": evaluate.assess([], [Measurement(figures(ws_connect_ms=latency[:60]), {})])}
+    baseline = stored_figures(
+        evaluate.assess([], [Measurement(figures(ws_connect_ms=latency[:60]), {})])["figures"]
     )
     section = evaluate.assess(own, repetitions, baseline, steps)
     return {
@@ -85,24 +63,35 @@ def result() -> dict:
     }
 
 
+def _map_cell(r: dict) -> str:
+    return report.map_cell(evaluate.counts(r["metrics"], r["acceptance"]["accepted"]))
+
+
 def test_the_report_section_matches_gold():
-    compare(report.section_markdown(result()), "metrics.section.md")
+    compare(markdown.metrics_section(result()), "metrics.section.md")
 
 
 def test_check_lines_map_cell_and_run_lines_match_gold():
     r = result()
-    lines = [*report.check_lines(r), f"MAP: {report.map_cell(r)}", "run:", *report.terminal_lines(r)]
+    lines = [*report.check_lines(r), f"MAP: {_map_cell(r)}", "run:", *report.terminal_lines(r)]
     compare("\n".join(lines) + "\n", "metrics.check.txt")
 
 
+def test_accepted_misses_carried_forward_are_listed_in_the_section():
+    r = result()
+    items = evaluate.carry_forward_items(r["metrics"], "mod-a")
+    text = markdown.metrics_section({**r, "metrics": {**r["metrics"], "carry_forward": items}})
+    assert "- `metric:ws_connect_ms.p95`: 85.05 ms -> target ≤ 50 ms\n" in text
+    assert "- `metric:dropped_frames.max`: not measured -> target ≤ 0\n" in text
+
+
 def test_a_result_without_figures_or_targets_shows_nothing():
-    r = {"module": "mod-a", "metrics": None}
-    assert (report.section_markdown(r), report.check_lines(r), report.map_cell(r)) == ("", [], None)
-    assert report.terminal_lines(r) == []
+    r = {"module": "mod-a", "metrics": None, "acceptance": None}
+    assert (markdown.metrics_section(r), report.check_lines(r), report.terminal_lines(r)) == ("", [], [])
+    assert report.map_cell(evaluate.counts(None)) == "—"
     only_figures = {"module": "mod-a", "metrics": evaluate.assess([], [Measurement(figures(lat=[1.0]), {})])}
-    assert report.map_cell(only_figures) is None and "| `lat` | ms | 1 | 1 |" in report.section_markdown(
-        only_figures
-    )
+    assert evaluate.counts(only_figures["metrics"]) is None
+    assert "| `lat` | ms | 1 | 1 |" in markdown.metrics_section(only_figures)
 
 
 TRACE = """\
@@ -119,8 +108,10 @@ TRACE = """\
 
 
 @pytest.mark.parametrize("stat", [None, "p95"])
-def test_history_tables_match_gold(stat):
-    runs = metric_history.metric_runs(yaml.safe_load(TRACE), "mod-a", "ws_connect_ms")
+def test_history_tables_match_gold(stat, tmp_path):
+    project = Project(tmp_path)
+    layout.trace(project).write_text(TRACE, encoding="utf-8")
+    runs = metric_history.metric_runs(history.runs_from_events(trace.read(project), "mod-a"), "ws_connect_ms")
     stats = (stat,) if stat else metric_history.METRIC_STATS
     changes = metric_history.deltas(runs, stat) if stat else [None] * len(runs)
     shown = metric_history.MetricShown(
