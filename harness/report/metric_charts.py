@@ -1,23 +1,21 @@
-"""Trend charts of measured figures: what each plots (plain data, alt text), and its SVG beside the report.
+"""Trend charts of recorded figures: what each plots (plain data, with its text alternative).
 
-One chart per metric, its own unit on the y axis: the statistics its targets bound (the median of a
-repeated metric's repetitions, as judged), each target's bound as a dashed line; a metric without
-targets shows p50 and p95, or its value when every run recorded a single sample.
+One chart per metric, its own unit on the y axis (never coverage's 0-100 %): the statistics its targets
+bound (a repeated metric's medians, as judged), each target's bound as a dashed line; a metric without
+targets shows p50 and p95, or its mean when every run recorded a single sample.
 """
 
-import re
-from pathlib import Path
-
-from harness.evaluate.metric_history import MetricRun
-from harness.report.charts import MAX_RUNS, ChartLink, _drawn_already, available
+from harness.evaluate.history import Run
+from harness.evaluate.metric_history import MetricRun, metric_runs
 from harness.report.metrics import number, with_unit
 
-SVG = "charts/metric-{slug}.svg"
 
-
-def slug(name: str) -> str:
-    """A metric's name as a file name: letters, digits, `.`, `_` and `-` kept, the rest `_`."""
-    return re.sub(r"[^A-Za-z0-9._-]", "_", name)
+def names(result: dict) -> list[str]:
+    """The metrics a result has a chart for: every one recorded or bound by a target."""
+    section = result.get("metrics") or {}
+    return list(
+        dict.fromkeys([*section.get("figures", {}), *(c["metric"] for c in section.get("checks", []))])
+    )
 
 
 def shown_stats(name: str, checks: list[dict], runs: list[MetricRun]) -> tuple[str, ...]:
@@ -29,12 +27,14 @@ def shown_stats(name: str, checks: list[dict], runs: list[MetricRun]) -> tuple[s
     return ("mean",) if single else ("p50", "p95")
 
 
-def trend_data(module_id: str, name: str, runs: list[MetricRun], checks: list[dict], step=None) -> dict:
-    """The points of one metric's trend: the latest MAX_RUNS runs, runs without the figure marked."""
-    shown = runs[-MAX_RUNS:]
-    first = len(runs) - len(shown) + 1
-    stats = shown_stats(name, checks, runs)
-    unit = next((r.unit for r in reversed(runs) if r.unit), "") or ""
+def trend_data(result: dict, name: str, runs: list[Run], limit: int) -> dict:
+    """The points of one metric's trend: the latest `limit` runs, runs without the figure marked."""
+    checks = (result.get("metrics") or {}).get("checks", [])
+    every = metric_runs(runs, name)
+    shown = every[-limit:]
+    first = len(every) - len(shown) + 1
+    stats = shown_stats(name, checks, every)
+    unit = next((r.unit for r in reversed(every) if r.unit), "") or ""
     points = [
         {
             "run": first + i,
@@ -50,8 +50,9 @@ def trend_data(module_id: str, name: str, runs: list[MetricRun], checks: list[di
         if c["metric"] == name
         for kind, value in c["bounds"].items()
     ]
-    what = f"{module_id} step {step}" if step else module_id
-    cut = f" (last {len(shown)} of {len(runs)})" if len(shown) < len(runs) else ""
+    step = (result.get("step") or {}).get("number")
+    what = f"{result['module']} step {step}" if step else result["module"]
+    cut = f" (last {len(shown)} of {len(every)})" if len(shown) < len(every) else ""
     data = {
         "title": f"{what}: {name} by run{cut}",
         "xlabel": "run (oldest to newest)",
@@ -77,23 +78,3 @@ def _alt(what: str, name: str, unit: str, data: dict) -> str:
     return (
         text + (f"; {missing} run{'s' if missing != 1 else ''} without the figure" if missing else "") + "."
     )
-
-
-def metric_charts(out_dir: Path, result: dict, runs_by_name: dict[str, list[MetricRun]]) -> tuple[list, list]:
-    """The links of a result's metric trend charts (one per recorded or targeted metric with runs) and
-    what `charts.draw` must draw for them: (kind, data, path), left out when drawn already from the same
-    data. Nothing without matplotlib."""
-    section = result.get("metrics") or {}
-    if not available() or not section:
-        return [], []
-    names = dict.fromkeys([*section.get("figures", {}), *(c["metric"] for c in section.get("checks", []))])
-    step = (result.get("step") or {}).get("number")
-    links, drawings = [], []
-    for name in names:
-        runs = runs_by_name.get(name, [])
-        if runs:
-            data = trend_data(result["module"], name, runs, section.get("checks", []), step)
-            path = SVG.format(slug=slug(name))
-            drawings.append(("metric_trend", data, out_dir / path))
-            links.append(ChartLink(path, data["alt"]))
-    return links, [drawing for drawing in drawings if not _drawn_already(*drawing)]
