@@ -1,6 +1,7 @@
 """What `run`, `combine`, `accept`, `report` and `list` do: look up the inputs, run the suites, measure,
 evaluate, and publish (see docs/architecture.md, "The harness run pipeline")."""
 
+import dataclasses
 import gc
 import os
 import shutil
@@ -8,10 +9,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from harness.errors import DataError, HarnessError, SpecError, UsageError
+from harness.evaluate import metrics as metric_targets
 from harness.evaluate import shape
 from harness.evaluate.evaluation import Inputs, acceptance_of, evaluate_run, revise
 from harness.evaluate.status import carry_forward_items
-from harness.measure import baseline, coverage, per_test
+from harness.measure import baseline, coverage, metrics, per_test
 from harness.measure.session import EarlyReports, Measured, Session, measure
 from harness.publish import Produced, publish
 from harness.report import junit, markdown, terminal
@@ -47,22 +49,27 @@ def prepare(
     if options.shard:
         return Inputs()
     at = layout.files(project, spec.id)
+    carried, carried_metrics = _carried_items(project, spec, files, echo) if step is None else ([], [])
     return Inputs(
-        carried=tuple(_carried_items(project, spec, files, echo)) if step is None else (),
+        carried=tuple(carried),
         baseline=baseline.baseline_for(
             project, at, spec.baseline, spec.source, rebaseline, options, echo, str(spec.path)
         )
         if spec.baseline
         else None,
+        carried_metrics=tuple(carried_metrics),
     )
 
 
-def _carried_items(project: Project, spec: ModuleSpec, files: list[str], echo: Echo) -> list[dict]:
+def _carried_items(project: Project, spec: ModuleSpec, files: list[str], echo: Echo):
+    """The carry-forward items of the module named by `carry_forward.from`: coverage's, and apart its
+    metric targets' (from its `metrics` section)."""
     if not spec.carry_forward_from:
-        return []
+        return [], []
     source = records.load_module(project, spec.carry_forward_from, "carry_forward.from")
     items = source.get("carry_forward", [])
-    if not items:
+    figures = (source.get("metrics") or {}).get("carry_forward") or []
+    if not items and not figures:
         echo(
             f"Note: {spec.carry_forward_from} has no carry-forward items (it was not accepted with variance)"
         )
@@ -72,7 +79,7 @@ def _carried_items(project: Project, spec: ModuleSpec, files: list[str], echo: E
                 f"{spec.path}: carry_forward.from: item '{item['file']}' of "
                 f"{spec.carry_forward_from} is not under this module's source"
             )
-    return items
+    return items, figures
 
 
 def run_module(
@@ -104,8 +111,9 @@ def run_module(
         try:
             early = EarlyReports(project.root, work / "out", steps)
             session = _session(project, spec, suites, work, options, step, echo, early, per_test_wanted)
+            repetitions = _repeat(project, spec, step, session, work, options, echo)
             measuring = Session(
-                project.root, _processes(session), session.data_file, work, spec.source, steps
+                project.root, _processes(session), session.data_file, work, spec.source, steps, repetitions
             )
             with Jobs() as jobs:
                 measured = measure(
@@ -130,6 +138,7 @@ def _run_shard(project, spec, suites, at, options: RunOptions, started: str, spa
     work = shards.fresh_dir(at, options.shard)
     try:
         session = _session(project, spec, suites, work, options, at.step, echo)
+        repetitions = _repeat(project, spec, at.step, session, work, options, echo)
         meta = {
             "root": str(project.root),  # where the data's absolute file names point: combine maps them
             "started_at": started,
@@ -137,6 +146,7 @@ def _run_shard(project, spec, suites, at, options: RunOptions, started: str, spa
             "shard": list(options.shard),
             "options": options.as_dict(),
             "processes": _processes(session),
+            "repetitions": [list(processes) for processes in repetitions],
         }
         shards.save(work, meta)
         span.end_as(trace.ShardFinished, exit_codes=tuple(session.exit_codes))
@@ -152,6 +162,35 @@ def _run_shard(project, spec, suites, at, options: RunOptions, started: str, spa
 
 def _processes(session) -> list[dict]:
     return [process.as_dict() for process in session.processes]
+
+
+def _repeat(project: Project, spec: ModuleSpec, step, session, work: Path, options: RunOptions, echo: Echo):
+    """`repeat: K`: the test files that recorded a metric its targets judge on K repetitions run K-1
+    more times, each in its own directory under `work` (its pytest output added to the run's log).
+    Returns each repetition's processes, which count the samples of the tests that recorded in the
+    session itself (a shard's own tests, though a repetition runs their whole files)."""
+    own, steps = (spec.steps[step - 1].metrics, ()) if step else (spec.metrics, spec.steps)
+    wanted = metric_targets.repeats(own, steps)
+    processes = _processes(session)
+    if not wanted or any(p["exit_code"] not in (0, 1, 5) for p in processes):
+        return ()
+    files = metrics.files_recording(processes, wanted)
+    if not files:
+        return ()
+    more, counted = max(wanted.values()) - 1, metrics.tests_recording(processes, wanted)
+    echo(f"Repeating {len(files)} test file(s) up to {more} more time(s) for {', '.join(sorted(wanted))}")
+    once, runs = dataclasses.replace(options, shard=None), []
+    for number in range(2, more + 2):
+        suites = metrics.files_recording(processes, [n for n, k in wanted.items() if k >= number])
+        where = work / f"repeat-{number}"
+        display = progress.for_run(options.quiet, options.verbose)
+        again = run_session(project.root, suites, spec.source, where, once, echo, display, steps=steps)
+        with session.log_file.open("ab") as log:  # scratch: the run's log, stored when it is published
+            log.write(again.log_file.read_bytes() if again.log_file.is_file() else b"")
+        for data in where.glob(".coverage*"):  # measured as the session was, kept apart, not used
+            data.unlink()
+        runs.append(tuple({**p, "counted": counted} for p in _processes(again)))
+    return tuple(runs)
 
 
 def _session(
@@ -250,8 +289,15 @@ def combine_module(project: Project, spec: ModuleSpec, echo: Echo) -> dict:
             echo(f"Combining {len(done)} shards of {spec.id}")
             processes = [p for s in done for p in s.processes]
             started = min(s.meta["started_at"] for s in done)
+            # Repetition i of the combined run is repetition i of every shard that repeated its tests.
+            repeats = max((len(s.repetitions) for s in done), default=0)
+            repetitions = tuple(
+                tuple(p for s in done if i < len(s.repetitions) for p in s.repetitions[i])
+                for i in range(repeats)
+            )
+            steps = _step_numbers(spec, None)
             measuring = Session(
-                project.root, processes, work / ".coverage", work, spec.source, _step_numbers(spec, None)
+                project.root, processes, work / ".coverage", work, spec.source, steps, repetitions
             )
             with Jobs() as jobs:
                 measured = measure(measuring, started, options.as_dict(), None, len(done), jobs)
@@ -299,9 +345,10 @@ def accept(project: Project, spec: ModuleSpec, rationale: str) -> dict:
             overall=result["overall"]["percent"],
         )
         kept = ("file", "percent", "target", "missing")
-        carried = trace.CarryForwardCreated(
-            module=spec.id, commit=commit, items=tuple({k: i[k] for k in kept} for i in items)
-        )
+        figures = metric_targets.carry_forward_items(result.get("metrics"), spec.id)
+        metric_kept = ("metric", "stat", "final", "unit", "bounds")
+        logged = [{k: i[k] for k in kept} for i in items] + [{k: i[k] for k in metric_kept} for i in figures]
+        carried = trace.CarryForwardCreated(module=spec.id, commit=commit, items=tuple(logged))
         trace.append(project, accepted, carried)
         acceptance = acceptance_of(trace.read(project), spec.id)
         return shape.revise(result, revise(spec, result, acceptance, mutation_store.fresh(project, spec.id)))

@@ -25,8 +25,16 @@ class StoredShard:
 
     @property
     def processes(self) -> list[dict]:
-        # Records files are stored by name, beside the record.
-        return [{**p, "records": str(self.dir / p["records"])} for p in self.meta["processes"]]
+        return self._located(self.meta["processes"])
+
+    @property
+    def repetitions(self) -> list[list[dict]]:
+        """The processes of each repetition of the shard's tests that record a repeated metric."""
+        return [self._located(processes) for processes in self.meta.get("repetitions", [])]
+
+    def _located(self, processes: list[dict]) -> list[dict]:
+        # Records files are stored relative to the shard's directory.
+        return [{**p, "records": str(self.dir / p["records"])} for p in processes]
 
     @property
     def data_file(self) -> Path:
@@ -49,9 +57,14 @@ def fresh_dir(at: layout.ModuleFiles, shard: tuple[int, int]) -> Path:
 
 
 def save(shard_dir: Path, meta: dict) -> None:
-    """Write the shard's record, which makes it complete (records files are kept beside it by name)."""
-    processes = [{**p, "records": Path(p["records"]).name} for p in meta["processes"]]
-    disk.write_json(shard_dir / layout.SHARD_RECORD, {**meta, "processes": processes})
+    """Write the shard's record, which makes it complete (records files are kept in its directory)."""
+
+    def relative(processes: list[dict]) -> list[dict]:
+        return [{**p, "records": Path(p["records"]).relative_to(shard_dir).as_posix()} for p in processes]
+
+    repetitions = [relative(processes) for processes in meta.get("repetitions", [])]
+    record = {**meta, "processes": relative(meta["processes"]), "repetitions": repetitions}
+    disk.write_json(shard_dir / layout.SHARD_RECORD, record)
 
 
 def complete_split(
