@@ -34,7 +34,7 @@ def metric_runs(runs: list[Run], name: str) -> list[MetricRun]:
     for run in runs:
         figure = run.metrics.get(name)
         stats = {stat: figure.stat(stat) for stat in METRIC_STATS} if figure else {}
-        mine = tuple(k for k in run.unmet if k.startswith(f"metric:{name}."))
+        mine = tuple(k for k in run.unmet if k.rpartition(".")[0] == f"metric:{name}")  # names hold dots
         found.append(MetricRun(run, figure.unit if figure else None, stats, mine))
     return found
 

@@ -228,9 +228,13 @@ def metrics_section(result: dict) -> str:
 
 
 def github_summary(result: dict) -> str:
-    """The Markdown summary for a CI job page or a pull-request comment (below-target files first)."""
+    """The Markdown summary for a CI job page or a pull-request comment (below-target files first, then
+    the metric targets)."""
     view = report_view(result.get("files", {}))
-    return _ENV.get_template("summary.md.j2").render(r=result, accepted=_accepted(result), view=view)
+    shown = metric_text.view(result)
+    return _ENV.get_template("summary.md.j2").render(
+        r=result, accepted=_accepted(result), view=view, metrics=shown
+    )
 
 
 def map_block(rows: list[dict], chart=None) -> str:

@@ -103,10 +103,11 @@ def ran(shared_throwaway, tmp_path_factory):
         patch.setenv("PERF_COUNTER", str(counter))
         project = _project(shared_throwaway)
         run = project.harness("run", "perf")
-        check = project.harness("check", "perf", "--annotations")
+        comment = tmp_path_factory.mktemp("comment") / "summary.md"
+        check = project.harness("check", "perf", "--annotations", "--comment", str(comment))
         history = project.harness("history", "perf", "--metric", "ws_connect_ms", "--stat", "p95")
         as_json = project.harness("history", "perf", "--metric", "round", "--json")
-        return project, run, check, history, as_json, counter
+        return project, run, check, history, as_json, counter, comment
 
 
 def test_a_run_judges_the_figures_and_a_gating_miss_keeps_it_in_progress(ran):
@@ -126,7 +127,7 @@ def test_a_run_judges_the_figures_and_a_gating_miss_keeps_it_in_progress(ran):
 
 
 def test_a_repeated_metric_is_the_median_of_its_files_runs(ran):
-    project, run, *_, counter = ran
+    project, run, *_, counter, _ = ran
     assert "Repeating 1 test file(s) up to 2 more time(s) for round" in run.output
     assert counter.read_text() == "3"  # the file ran three times; test_perf.py once
     figure = project.result("perf")["metrics"]["figures"]["round"]
@@ -150,7 +151,7 @@ def test_the_report_map_trace_and_chart_show_the_figures(ran):
     assert (out / chart["path"]).read_bytes().startswith(b"<?xml")
     block = (project.root / "MAP.md").read_text().split(mapfile.BEGIN)[1].split(mapfile.END)[0]
     assert "| Metrics |" in block and "| ❌ 3 of 5 met |" in block
-    (finished,) = [e for e in project.trace() if e["event"] == "run_finished"]
+    (finished,) = [e for e in project.trace() if e["event"] == "run_finished" and e["step"] is None]
     assert finished["metrics"]["round"] == {
         k: result["metrics"]["figures"]["round"][k] for k in finished["metrics"]["round"]
     }
@@ -169,10 +170,22 @@ def test_check_prints_each_miss_by_its_key_and_exits_1(ran):
         f"::error title=Metric below target::{p95}",
         f"::error title=Metric below target::{step}",
     ]
+    summary = ran[-1].read_text()
+    assert f"| `ws_connect_ms` | p95 | {metric_text.number(P95)} ms | ≤ 30 | ❌ below |" in summary
+
+
+def test_a_step_run_judges_the_steps_own_targets(ran):
+    project = ran[0]
+    assert project.harness("run", "perf", "--step", "1").exit_code == 1
+    step = json.loads((project.root / "reports/perf/steps/1/results.json").read_text())
+    assert [(c["key"], c["origin"], c["final"]) for c in step["metrics"]["checks"]] == [
+        ("metric:ws_connect_ms.max", "step 1", 34.0)
+    ]
+    assert step["unmet"] == ["metric:ws_connect_ms.max"] and step["metrics"]["steps"] == {}
 
 
 def test_history_shows_one_metric_run_by_run(ran):
-    _, _, _, history, as_json, _ = ran
+    _, _, _, history, as_json, *_ = ran
     assert history.exit_code == 0
     head, columns, row = history.output.splitlines()
     assert head == "perf, ws_connect_ms (ms): 1 finished run"

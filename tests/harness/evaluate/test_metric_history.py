@@ -134,3 +134,10 @@ def test_a_judged_figure_comes_back_from_the_run_finished_event_of_its_result(tm
     (back,) = metric_history.metric_runs(history.read_runs(project, "m"), "lat")
     assert back.unit == "ms"
     assert back.stats == {k: v for k, v in figures["lat"].as_dict().items() if k not in ("unit", "tests")}
+
+
+def test_a_runs_unmet_keys_are_the_metrics_own_even_when_names_hold_dots():
+    run = history.Run(None, None, None, None, "in_progress", None, None, None, None,
+                      unmet=("metric:a.b.p95", "metric:a.p95", "calc/a.py"))  # fmt: skip
+    assert metric_history.metric_runs([run], "a")[0].unmet == ("metric:a.p95",)
+    assert metric_history.metric_runs([run], "a.b")[0].unmet == ("metric:a.b.p95",)
