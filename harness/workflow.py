@@ -1,7 +1,6 @@
 """What `run`, `combine`, `accept`, `report` and `list` do: look up the inputs, run the suites, measure,
 evaluate, and publish (see docs/architecture.md, "The harness run pipeline")."""
 
-import dataclasses
 import gc
 import os
 import shutil
@@ -17,7 +16,7 @@ from harness.measure import baseline, coverage, metrics, per_test
 from harness.measure.session import EarlyReports, Measured, Session, measure
 from harness.publish import Produced, publish
 from harness.report import junit, markdown, terminal
-from harness.run import prewarm, progress, workers
+from harness.run import prewarm, progress, repeat, workers
 from harness.run.background import Jobs
 from harness.run.session import RunOptions, run_session
 from harness.run.span import RunSpan, run_span
@@ -165,32 +164,25 @@ def _processes(session) -> list[dict]:
 
 
 def _repeat(project: Project, spec: ModuleSpec, step, session, work: Path, options: RunOptions, echo: Echo):
-    """`repeat: K`: the test files that recorded a metric its targets judge on K repetitions run K-1
-    more times, each in its own directory under `work` (its pytest output added to the run's log).
-    Returns each repetition's processes, which count the samples of the tests that recorded in the
-    session itself (a shard's own tests, though a repetition runs their whole files)."""
+    """`repeat: K`: the test files that recorded a metric judged on K repetitions run K-1 more times
+    (repetition i only those of metrics with K >= i); each repetition's processes count the samples of
+    the tests that recorded in the session itself (a shard's own, though a repetition runs whole files)."""
     own, steps = (spec.steps[step - 1].metrics, ()) if step else (spec.metrics, spec.steps)
     wanted = metric_targets.repeats(own, steps)
     processes = _processes(session)
     if not wanted or any(p["exit_code"] not in (0, 1, 5) for p in processes):
         return ()
-    files = metrics.files_recording(processes, wanted)
-    if not files:
+    rounds = [
+        metrics.files_recording(processes, [name for name, k in wanted.items() if k >= number])
+        for number in range(2, max(wanted.values()) + 1)
+    ]
+    if not rounds[0]:
         return ()
-    more, counted = max(wanted.values()) - 1, metrics.tests_recording(processes, wanted)
-    echo(f"Repeating {len(files)} test file(s) up to {more} more time(s) for {', '.join(sorted(wanted))}")
-    once, runs = dataclasses.replace(options, shard=None), []
-    for number in range(2, more + 2):
-        suites = metrics.files_recording(processes, [n for n, k in wanted.items() if k >= number])
-        where = work / f"repeat-{number}"
-        display = progress.for_run(options.quiet, options.verbose)
-        again = run_session(project.root, suites, spec.source, where, once, echo, display, steps=steps)
-        with session.log_file.open("ab") as log:  # scratch: the run's log, stored when it is published
-            log.write(again.log_file.read_bytes() if again.log_file.is_file() else b"")
-        for data in where.glob(".coverage*"):  # measured as the session was, kept apart, not used
-            data.unlink()
-        runs.append(tuple({**p, "counted": counted} for p in _processes(again)))
-    return tuple(runs)
+    names = ", ".join(sorted(wanted))
+    echo(f"Repeating {len(rounds[0])} test file(s) up to {len(rounds)} more time(s) for {names}")
+    counted = metrics.tests_recording(processes, wanted)
+    ran = repeat.again(project.root, rounds, spec.source, work, options, echo, steps, session.log_file)
+    return tuple(tuple({**p, "counted": counted} for p in _processes(s)) for s in ran)
 
 
 def _session(
@@ -289,13 +281,7 @@ def combine_module(project: Project, spec: ModuleSpec, echo: Echo) -> dict:
             echo(f"Combining {len(done)} shards of {spec.id}")
             processes = [p for s in done for p in s.processes]
             started = min(s.meta["started_at"] for s in done)
-            # Repetition i of the combined run is repetition i of every shard that repeated its tests.
-            repeats = max((len(s.repetitions) for s in done), default=0)
-            repetitions = tuple(
-                tuple(p for s in done if i < len(s.repetitions) for p in s.repetitions[i])
-                for i in range(repeats)
-            )
-            steps = _step_numbers(spec, None)
+            steps, repetitions = _step_numbers(spec, None), shards.repetitions(done)
             measuring = Session(
                 project.root, processes, work / ".coverage", work, spec.source, steps, repetitions
             )

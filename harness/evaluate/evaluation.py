@@ -46,6 +46,17 @@ class Evaluation:
     carry_forward: list[dict]
 
 
+@dataclass(frozen=True)
+class Judged:
+    """What was judged against the targets before status is decided (the sections of a result)."""
+
+    files: dict[str, dict]
+    overall: dict
+    steps: list[dict]
+    mutation: dict | None
+    metrics: dict | None
+
+
 def acceptance_of(events: list[trace.Event], module_id: str) -> dict | None:
     """The module's latest acceptance (`harness accept`) as a result shows it, or None."""
     found = trace.of_module(events, trace.VarianceAccepted, module_id)
@@ -70,7 +81,7 @@ def evaluate_run(
         mutation = _mutation(spec, inputs.carried, mutation_doc, list(files))
     figures = _metrics(spec, step, inputs, measured)
     counts = measured.outcomes.totals.counts()
-    judged = (files, overall, steps, mutation, figures)
+    judged = Judged(files, overall, steps, mutation, figures)
     return _decide(spec.id, judged, measured.failure, counts, None if step else acceptance)
 
 
@@ -82,14 +93,15 @@ def revise(spec: ModuleSpec, stored: dict, acceptance: dict | None, mutation_doc
     if stored["files"] and not failed:
         mutation = _mutation(spec, tuple(stored.get("carried_in", [])), mutation_doc, list(stored["files"]))
     failure = stored["reason"] if failed else None
-    judged = (stored["files"], stored["overall"], stored.get("steps", []), mutation, stored.get("metrics"))
+    steps, figures = stored.get("steps", []), stored.get("metrics")
+    judged = Judged(stored["files"], stored["overall"], steps, mutation, figures)
     return _decide(spec.id, judged, failure, stored["tests"], acceptance)
 
 
-def _decide(module_id: str, judged: tuple, failure, counts, acceptance) -> Evaluation:
-    """Status from what was judged (files, overall, steps, mutation and metrics sections), the failure,
-    the test counts and the acceptance; with accepted variance, the carry-forward items."""
-    files, overall, steps, mutation, figures = judged
+def _decide(module_id: str, judged: Judged, failure, counts, acceptance) -> Evaluation:
+    """Status from what was judged, the failure, the test counts and the acceptance; with accepted
+    variance, the carry-forward items (a metric target's in the metrics section)."""
+    files, overall, mutation, figures = judged.files, judged.overall, judged.mutation, judged.metrics
     missed = []
     if files and not failure:
         missed = [*states.unmet(files, overall), *(mutation["unmet"] if mutation else [])]
@@ -103,7 +115,7 @@ def _decide(module_id: str, judged: tuple, failure, counts, acceptance) -> Evalu
     return Evaluation(
         files=files,
         overall=overall,
-        steps=steps,
+        steps=judged.steps,
         mutation=mutation,
         metrics=figures,
         unmet=missed,

@@ -45,6 +45,16 @@ class StoredShard:
         return self.dir / layout.LOG
 
 
+def repetitions(done: list[StoredShard]) -> tuple[tuple[dict, ...], ...]:
+    """The processes of each repetition of a combined run: repetition i of every shard that has one
+    (a shard none of whose tests recorded a repeated metric has none)."""
+    count = max((len(shard.repetitions) for shard in done), default=0)
+    return tuple(
+        tuple(p for shard in done if i < len(shard.repetitions) for p in shard.repetitions[i])
+        for i in range(count)
+    )
+
+
 def text(shard: tuple[int, int] | None) -> str | None:
     return f"{shard[0]}/{shard[1]}" if shard else None
 
