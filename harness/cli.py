@@ -11,11 +11,13 @@ import click
 from harness import __version__
 from harness import init as first_spec
 from harness.errors import HarnessError
-from harness.evaluate import history
+from harness.evaluate import history, metric_history
 from harness.evaluate.compare import compare
 from harness.report import markdown, terminal
+from harness.report import metrics as metric_text
 from harness.run.session import RunOptions
 from harness.spec.catalog import find_spec
+from harness.spec.model import METRIC_STATS
 from harness.spec.project import load_project
 from harness.spec.requirements import check as check_requirements
 from harness.store import disk, layout, records
@@ -310,12 +312,26 @@ def combine(ctx, module, mutants) -> None:
 @click.argument("module")
 @click.option("--step", type=click.IntRange(min=1), help="Step N's runs instead of the module's.")
 @click.option("--file", "file", metavar="PATH", help="One file's figure instead of the overall.")
+@click.option("--metric", metavar="NAME", help="A figure the tests recorded instead of coverage.")
+@click.option("--stat", type=click.Choice(METRIC_STATS), help="With --metric: one statistic and its Δ.")
 @click.option("--limit", type=click.IntRange(min=1), help="Only the last N runs.")
 @click.option("--json", "as_json", is_flag=True, help="Print the runs as JSON.")
 @click.pass_context
-def history_cmd(ctx, module, step, file, limit, as_json) -> None:
-    """MODULE's finished runs from trace.yml: date, commit, status, tests, coverage and Δ."""
+def history_cmd(ctx, module, step, file, metric, stat, limit, as_json) -> None:
+    """MODULE's finished runs from trace.yml: date, commit, status, tests, coverage and Δ (or a metric)."""
     project = _project(ctx)
+    if metric is not None:
+        if file is not None:
+            raise click.UsageError("--metric and --file show different figures; give one of them")
+        figures = metric_history.select(project, module, metric, stat, step, limit)
+        click.echo(
+            metric_history.json_text(figures)
+            if as_json
+            else metric_text.history_table(figures, project.trace_file)
+        )
+        return
+    if stat is not None:
+        raise click.UsageError("--stat is a statistic of a metric: give --metric NAME too")
     shown = history.select(project, module, step, file, limit)
     click.echo(history.json_text(shown) if as_json else terminal.history_table(shown, project.trace_file))
 

@@ -89,6 +89,9 @@ def _with_charts(at: layout.ModuleFiles, result: dict, runs: list, jobs: Jobs | 
     links, drawings = charts.module_charts(at, result, runs)
     if not result.get("files"):
         disk.remove(at.files_chart)  # what sits beside the report always matches it
+    linked = {at.dir / link["path"] for link in links}
+    for stale in (path for path in at.metric_charts() if path not in linked):
+        disk.remove(stale)  # a metric no longer recorded or bound
     for kind, data, path in drawings:
         if jobs is None:
             _draw(kind, data, path)

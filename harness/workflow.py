@@ -9,13 +9,14 @@ from pathlib import Path
 
 from harness.errors import DataError, HarnessError, SpecError, UsageError
 from harness.evaluate import history, shape
+from harness.evaluate import metrics as metric_targets
 from harness.evaluate.evaluation import Inputs, acceptance_of, evaluate_run, revise
 from harness.evaluate.status import carry_forward_items
-from harness.measure import baseline, coverage, per_test
+from harness.measure import baseline, coverage, metrics, per_test
 from harness.measure.session import EarlyReports, Measured, Session, measure
 from harness.publish import Produced, publish
 from harness.report import junit, markdown, site, terminal
-from harness.run import prewarm, progress, workers
+from harness.run import prewarm, progress, repeat, workers
 from harness.run.background import Jobs
 from harness.run.session import RunOptions, run_session
 from harness.run.span import RunSpan, run_span
@@ -49,22 +50,27 @@ def prepare(
     if options.shard:
         return Inputs()
     at = layout.files(project, spec.id)
+    carried, carried_metrics = _carried_items(project, spec, files, echo) if step is None else ([], [])
     return Inputs(
-        carried=tuple(_carried_items(project, spec, files, echo)) if step is None else (),
+        carried=tuple(carried),
         baseline=baseline.baseline_for(
             project, at, spec.baseline, spec.source, rebaseline, options, echo, str(spec.path)
         )
         if spec.baseline
         else None,
+        carried_metrics=tuple(carried_metrics),
     )
 
 
-def _carried_items(project: Project, spec: ModuleSpec, files: list[str], echo: Echo) -> list[dict]:
+def _carried_items(project: Project, spec: ModuleSpec, files: list[str], echo: Echo):
+    """The carry-forward items of the module named by `carry_forward.from`: coverage's, and apart its
+    metric targets' (from its `metrics` section)."""
     if not spec.carry_forward_from:
-        return []
+        return [], []
     source = records.load_module(project, spec.carry_forward_from, "carry_forward.from")
     items = source.get("carry_forward", [])
-    if not items:
+    figures = (source.get("metrics") or {}).get("carry_forward") or []
+    if not items and not figures:
         echo(
             f"Note: {spec.carry_forward_from} has no carry-forward items (it was not accepted with variance)"
         )
@@ -74,7 +80,7 @@ def _carried_items(project: Project, spec: ModuleSpec, files: list[str], echo: E
                 f"{spec.path}: carry_forward.from: item '{item['file']}' of "
                 f"{spec.carry_forward_from} is not under this module's source"
             )
-    return items
+    return items, figures
 
 
 def run_module(
@@ -106,8 +112,9 @@ def run_module(
         try:
             early = EarlyReports(project.root, work / "out", steps)
             session = _session(project, spec, suites, work, options, step, echo, early, per_test_wanted)
+            repetitions = _repeat(project, spec, step, session, work, options, echo)
             measuring = Session(
-                project.root, _processes(session), session.data_file, work, spec.source, steps
+                project.root, _processes(session), session.data_file, work, spec.source, steps, repetitions
             )
             with Jobs() as jobs:
                 measured = measure(
@@ -132,6 +139,7 @@ def _run_shard(project, spec, suites, at, options: RunOptions, started: str, spa
     work = shards.fresh_dir(at, options.shard)
     try:
         session = _session(project, spec, suites, work, options, at.step, echo)
+        repetitions = _repeat(project, spec, at.step, session, work, options, echo)
         meta = {
             "root": str(project.root),  # where the data's absolute file names point: combine maps them
             "started_at": started,
@@ -139,6 +147,7 @@ def _run_shard(project, spec, suites, at, options: RunOptions, started: str, spa
             "shard": list(options.shard),
             "options": options.as_dict(),
             "processes": _processes(session),
+            "repetitions": [list(processes) for processes in repetitions],
         }
         shards.save(work, meta)
         span.end_as(trace.ShardFinished, exit_codes=tuple(session.exit_codes))
@@ -154,6 +163,28 @@ def _run_shard(project, spec, suites, at, options: RunOptions, started: str, spa
 
 def _processes(session) -> list[dict]:
     return [process.as_dict() for process in session.processes]
+
+
+def _repeat(project: Project, spec: ModuleSpec, step, session, work: Path, options: RunOptions, echo: Echo):
+    """`repeat: K`: the test files that recorded a metric judged on K repetitions run K-1 more times
+    (repetition i only those of metrics with K >= i); each repetition's processes count the samples of
+    the tests that recorded in the session itself (a shard's own, though a repetition runs whole files)."""
+    own, steps = (spec.steps[step - 1].metrics, ()) if step else (spec.metrics, spec.steps)
+    wanted = metric_targets.repeats(own, steps)
+    processes = _processes(session)
+    if not wanted or any(p["exit_code"] not in (0, 1, 5) for p in processes):
+        return ()
+    rounds = [
+        metrics.files_recording(processes, [name for name, k in wanted.items() if k >= number])
+        for number in range(2, max(wanted.values()) + 1)
+    ]
+    if not rounds[0]:
+        return ()
+    names = ", ".join(sorted(wanted))
+    echo(f"Repeating {len(rounds[0])} test file(s) up to {len(rounds)} more time(s) for {names}")
+    counted = metrics.tests_recording(processes, wanted)
+    ran = repeat.again(project.root, rounds, spec.source, work, options, echo, steps, session.log_file)
+    return tuple(tuple({**p, "counted": counted} for p in _processes(s)) for s in ran)
 
 
 def _session(
@@ -253,8 +284,9 @@ def combine_module(project: Project, spec: ModuleSpec, echo: Echo) -> dict:
             echo(f"Combining {len(done)} shards of {spec.id}")
             processes = [p for s in done for p in s.processes]
             started = min(s.meta["started_at"] for s in done)
+            steps, repetitions = _step_numbers(spec, None), shards.repetitions(done)
             measuring = Session(
-                project.root, processes, work / ".coverage", work, spec.source, _step_numbers(spec, None)
+                project.root, processes, work / ".coverage", work, spec.source, steps, repetitions
             )
             with Jobs() as jobs:
                 measured = measure(measuring, started, options.as_dict(), None, len(done), jobs)
@@ -302,9 +334,10 @@ def accept(project: Project, spec: ModuleSpec, rationale: str) -> dict:
             overall=result["overall"]["percent"],
         )
         kept = ("file", "percent", "target", "missing")
-        carried = trace.CarryForwardCreated(
-            module=spec.id, commit=commit, items=tuple({k: i[k] for k in kept} for i in items)
-        )
+        figures = metric_targets.carry_forward_items(result.get("metrics"), spec.id)
+        metric_kept = ("metric", "stat", "final", "unit", "bounds")
+        logged = [{k: i[k] for k in kept} for i in items] + [{k: i[k] for k in metric_kept} for i in figures]
+        carried = trace.CarryForwardCreated(module=spec.id, commit=commit, items=tuple(logged))
         trace.append(project, accepted, carried)
         acceptance = acceptance_of(trace.read(project), spec.id)
         mutation_doc = mutation_store.fresh(project, spec.id)

@@ -8,9 +8,11 @@ place status is decided.
 
 from dataclasses import dataclass
 
+from harness.evaluate import metrics as metric_targets
 from harness.evaluate import mutation as gating
 from harness.evaluate import status as states
 from harness.evaluate import targets
+from harness.measure.metrics import stored_figures
 from harness.measure.session import Measured
 from harness.spec.model import ModuleSpec, Step
 from harness.store import trace
@@ -19,10 +21,12 @@ from harness.store import trace
 @dataclass(frozen=True)
 class Inputs:
     """Looked up before any test runs: the items carried in from another module (a module-level run
-    only) and the baseline figures (`{"module", "suites", "measured_at", "files": {path: %}, "overall"}`)."""
+    only: coverage's, and apart the metric targets' of its `metrics` section) and the baseline figures
+    (`{"module", "suites", "measured_at", "files": {path: %}, "overall", "metrics": {name: figure}}`)."""
 
     carried: tuple[dict, ...] = ()
     baseline: dict | None = None
+    carried_metrics: tuple[dict, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -34,11 +38,23 @@ class Evaluation:
     overall: dict
     steps: list[dict]
     mutation: dict | None  # scores against `mutation:` targets; None without either
+    metrics: dict | None  # recorded figures against `metrics:` targets; None without either
     unmet: list[str]
     status: str
     reason: str | None
     acceptance: dict | None  # shown only when it is what makes the module complete
     carry_forward: list[dict]
+
+
+@dataclass(frozen=True)
+class Judged:
+    """What was judged against the targets before status is decided (the sections of a result)."""
+
+    files: dict[str, dict]
+    overall: dict
+    steps: list[dict]
+    mutation: dict | None
+    metrics: dict | None
 
 
 def acceptance_of(events: list[trace.Event], module_id: str) -> dict | None:
@@ -63,10 +79,10 @@ def evaluate_run(
     mutation = None
     if has_figures and not step:
         mutation = _mutation(spec, inputs.carried, mutation_doc, list(files))
+    figures = _metrics(spec, step, inputs, measured)
     counts = measured.outcomes.totals.counts()
-    return _decide(
-        spec.id, files, overall, steps, mutation, measured.failure, counts, None if step else acceptance
-    )
+    judged = Judged(files, overall, steps, mutation, figures)
+    return _decide(spec.id, judged, measured.failure, counts, None if step else acceptance)
 
 
 def revise(spec: ModuleSpec, stored: dict, acceptance: dict | None, mutation_doc: dict | None) -> Evaluation:
@@ -77,27 +93,49 @@ def revise(spec: ModuleSpec, stored: dict, acceptance: dict | None, mutation_doc
     if stored["files"] and not failed:
         mutation = _mutation(spec, tuple(stored.get("carried_in", [])), mutation_doc, list(stored["files"]))
     failure = stored["reason"] if failed else None
-    files, overall, steps = stored["files"], stored["overall"], stored.get("steps", [])
-    return _decide(spec.id, files, overall, steps, mutation, failure, stored["tests"], acceptance)
+    steps, figures = stored.get("steps", []), stored.get("metrics")
+    judged = Judged(stored["files"], stored["overall"], steps, mutation, figures)
+    return _decide(spec.id, judged, failure, stored["tests"], acceptance)
 
 
-def _decide(module_id, files, overall, steps, mutation, failure, counts, acceptance) -> Evaluation:
-    figures = bool(files) and not failure
-    missed = [*states.unmet(files, overall), *(mutation["unmet"] if mutation else [])] if figures else []
+def _decide(module_id: str, judged: Judged, failure, counts, acceptance) -> Evaluation:
+    """Status from what was judged, the failure, the test counts and the acceptance; with accepted
+    variance, the carry-forward items (a metric target's in the metrics section)."""
+    files, overall, mutation, figures = judged.files, judged.overall, judged.mutation, judged.metrics
+    missed = []
+    if files and not failure:
+        missed = [*states.unmet(files, overall), *(mutation["unmet"] if mutation else [])]
+        missed += figures["unmet"] if figures else []
     accepted = acceptance["accepted"] if acceptance else None
     state = states.status(failure, counts, missed, accepted)
     variance = state == "complete_with_variance"
+    if figures is not None:
+        items = metric_targets.carry_forward_items(figures, module_id) if variance else []
+        figures = {**figures, "carry_forward": items}
     return Evaluation(
         files=files,
         overall=overall,
-        steps=steps,
+        steps=judged.steps,
         mutation=mutation,
+        metrics=figures,
         unmet=missed,
         status=state,
         reason=failure or _test_reason(counts),
         acceptance=acceptance if variance else None,
         carry_forward=states.carry_forward_items(files, overall, module_id) if variance else [],
     )
+
+
+def _metrics(spec: ModuleSpec, step: Step | None, inputs: Inputs, measured: Measured) -> dict | None:
+    """The recorded figures against the module's `metrics:` (with the carried ones it does not bound
+    itself) and each step's, or in a step run the step's alone."""
+    if step:
+        own, steps = step.metrics, ()
+    else:
+        carried = metric_targets.carried_targets(inputs.carried_metrics)
+        own, steps = metric_targets.with_carried(spec.metrics, carried), spec.steps
+    baseline = stored_figures((inputs.baseline or {}).get("metrics") or {}) or None
+    return metric_targets.assess(own, measured.metrics, baseline, steps)
 
 
 def _mutation(spec: ModuleSpec, carried_in: tuple[dict, ...], doc: dict | None, measured: list[str]):

@@ -5,6 +5,7 @@ mutate` or `harness accept`): both take what was decided from `decided`, so noth
 anywhere else. `map_row` is a module's row in MAP.md.
 """
 
+from harness.evaluate import metrics as metric_targets
 from harness.evaluate import mutation as gating
 from harness.evaluate.evaluation import Evaluation, Inputs
 from harness.evaluate.status import STATUS_LABELS
@@ -37,6 +38,7 @@ def assemble(
         "artifacts": _artifacts(has_coverage, spec_link, spec),
         "references": list(spec.references), "notes": spec.notes, "mutation": decided["mutation"],
         "deselected": measured.outcomes.deselected, "subtests": dict(tally.subtests),
+        "metrics": decided["metrics"],
     }  # fmt: skip
 
 
@@ -46,7 +48,7 @@ def revise(stored: dict, ev: Evaluation) -> dict:
 
 
 def decided_fields(ev: Evaluation) -> dict:
-    """What the evaluation decides of a result: status, why, what is unmet, mutation, acceptance."""
+    """What the evaluation decides of a result: status, why, what is unmet, mutation, metrics, acceptance."""
     return {
         "status": ev.status,
         "status_label": STATUS_LABELS[ev.status],
@@ -55,6 +57,7 @@ def decided_fields(ev: Evaluation) -> dict:
         "acceptance": ev.acceptance,
         "carry_forward": ev.carry_forward,
         "mutation": ev.mutation,
+        "metrics": ev.metrics,
     }
 
 
@@ -104,4 +107,7 @@ def map_row(spec: ModuleSpec, result: dict, link: str) -> dict:
         "link": link,
         "mutation": ((result.get("mutation") or {}).get("overall") or {}).get("score"),
         "mutated": gating.mutated_files(result),
+        "metrics": metric_targets.counts(
+            result.get("metrics"), (result.get("acceptance") or {}).get("accepted", [])
+        ),
     }

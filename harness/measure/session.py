@@ -5,7 +5,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.errors import DataError
-from harness.measure import coverage
+from harness.measure import coverage, metrics
+from harness.measure.metrics import Measurement
 from harness.measure.outcomes import Outcomes, read_records
 from harness.run.background import Jobs
 from harness.spec import git
@@ -29,13 +30,16 @@ class Measured:
     shards: int | None = None
     # Per step number: per-file figures of that step's own tests (coverage.py's per-test contexts).
     step_files: dict[int, dict[str, dict]] = field(default_factory=dict)
+    # The figures tests recorded (`harness_metric`): the session's, then each repetition's (`repeat: K`).
+    metrics: tuple[Measurement, ...] = ()
 
 
 @dataclass(frozen=True)
 class Session:
     """What there is to measure: the pytest processes (as `Process.as_dict` gives them), the coverage data,
     the work directory, and what the module measures (`sources`, for messages; `steps`: the step numbers
-    to give figures of, in a module run)."""
+    to give figures of, in a module run). `repetitions` are the processes of each repetition of the
+    tests that record a repeated metric (`metrics.measure` says which of their samples count)."""
 
     root: Path
     processes: list[dict]
@@ -43,6 +47,7 @@ class Session:
     work: Path
     sources: tuple[str, ...]
     steps: tuple[int, ...] = ()
+    repetitions: tuple[tuple[dict, ...], ...] = ()
 
     @property
     def out(self) -> Path:
@@ -58,7 +63,7 @@ def measure(
     jobs: Jobs | None = None,
     early: dict | None = None,
 ) -> Measured:
-    """Outcomes, coverage figures (per step too) and, if the session broke, why.
+    """Outcomes, coverage figures (per step too), recorded figures and, if the session broke, why.
 
     coverage.py's XML and HTML reports are written by a job of `jobs` (without jobs, inline), unless
     `early` is the JSON report `EarlyReports` made with them.
@@ -90,7 +95,13 @@ def measure(
         step=step,
         shards=shards,
         step_files=step_files,
+        metrics=_metrics(session),
     )
+
+
+def _metrics(session: Session) -> tuple[Measurement, ...]:
+    """The figures of the session, then of each repetition."""
+    return tuple(metrics.measure(processes) for processes in (session.processes, *session.repetitions))
 
 
 class EarlyReports:

@@ -3,6 +3,7 @@
 import datetime as dt
 
 from harness.evaluate.history import Counts, Run, Shown, figure
+from harness.report import metrics as metric_text
 from harness.report.markdown import (
     MARKS,
     STATUS_LABELS,
@@ -61,6 +62,8 @@ def terminal_table(result: dict) -> str:
             if compared:
                 figures = f"{pct(e['baseline']):>8}  {figures}  {delta(e['delta']):>6}"
             lines.append(f"  {path:<{width}}  {figures}  {goal(e):>6}  {MARKS[state(e, accepted, key)][1]}")
+    figures = metric_text.terminal_lines(result)
+    lines += ["  Metric targets:", *figures] if figures else []
     lines.append(status_line(result))
     if result.get("reason"):
         lines.append(f"Reason: {result['reason']}")
@@ -82,6 +85,7 @@ def shortfall_lines(result: dict) -> list[str]:
                 metric = "" if s["metric"] == "percent" else f" {s['metric']}"
                 lines.append(f"{key}:{metric} {pct(s['figure'], 2)} < target {target_pct(s['target'])}{note}")
     lines += _mutation_shortfalls(result.get("mutation"), accepted)
+    lines += metric_text.check_lines(result)
     reason = f" ({result['reason']})" if result.get("reason") else ""
     return [*lines, f"{result['module']}: {STATUS_LABELS[result['status']]}{reason}"]
 
@@ -131,6 +135,15 @@ def github_annotations(result: dict, limit: int = ANNOTATIONS) -> list[str]:
     if len(lines) > limit:
         more = len(lines) - limit
         lines = [*lines[:limit], f"::notice::{more} more files below target; see the completion report"]
+    return lines + _metric_annotations(result, accepted)
+
+
+def _metric_annotations(result: dict, accepted: list[str]) -> list[str]:
+    """One annotation per missed metric target (a figure has no file or line to point at)."""
+    lines = []
+    for check, line in metric_text.missed(result):
+        kind = {"below": "error", "warn": "warning", "accepted": "notice"}[metric_text.state(check, accepted)]
+        lines.append(f"::{kind} title=Metric below target::{_gh_data(line)}")
     return lines
 
 
@@ -275,5 +288,7 @@ def report_line(report: str, result: dict) -> str:
 def accept_lines(module_id: str, result: dict) -> list[str]:
     """`harness accept`: the status, and each carry-forward item with its figure and target."""
     items = result["carry_forward"]
-    lines = [f"{module_id}: {result['status_label']}; {len(items)} carry-forward item(s):"]
-    return lines + [f"  {item['file']}: {pct(item['percent'])} -> target {goal_item(item)}" for item in items]
+    figures = (result.get("metrics") or {}).get("carry_forward") or []
+    lines = [f"{module_id}: {result['status_label']}; {len(items) + len(figures)} carry-forward item(s):"]
+    lines += [f"  {item['file']}: {pct(item['percent'])} -> target {goal_item(item)}" for item in items]
+    return lines + [f"  metric:{i['metric']}.{i['stat']}: {metric_text.item_text(i)}" for i in figures]

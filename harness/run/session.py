@@ -1,6 +1,7 @@
 """Runs a module's suites in `python -m pytest` subprocesses under pytest-cov, one per selection."""
 
 import functools
+import json
 import os
 import re
 import subprocess
@@ -16,7 +17,7 @@ from harness.run.env import RECORDS_ENV, SHARD_ENV, STEPS_ENV, TEST_CONTEXTS_ENV
 from harness.run.explain import explain
 from harness.run.progress import Silent
 from harness.run.records import iter_records
-from harness.run.steps import steps_env
+from harness.run.steps import step_paths
 
 _SUMMARY_WORDS = ("passed", "failed", "error", "skipped", "no tests ran", "deselected")
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")  # colour codes, when a project runs pytest with --color=yes
@@ -59,6 +60,8 @@ class Process:
     records: Path
     error: str | None  # pytest's own explanation when it did not run the tests through (status 2-5)
     summary: str = ""  # pytest's closing line, e.g. "31 passed, 1 skipped in 4.12s"
+    # Per step number, the suite paths whose tests it takes from this process (`steps.step_paths`).
+    steps: tuple[tuple[int, tuple[str, ...]], ...] = ()
 
     def as_dict(self) -> dict:
         """The process as plain data: what measuring it needs, and what a shard record keeps."""
@@ -69,6 +72,7 @@ class Process:
             "exit_code": self.exit_code,
             "error": self.error,
             "records": str(self.records),
+            "steps": [[number, list(paths)] for number, paths in self.steps],
         }
 
 
@@ -152,8 +156,9 @@ def run_session(
         progress.start(f"pytest {number}/{len(invocations)}" if len(invocations) > 1 else "pytest")
         try:
             run_env = {**env, RECORDS_ENV: str(records)}
+            own_steps = step_paths(steps, inv.k, inv.markers) if steps else []
             if steps:
-                run_env[STEPS_ENV] = steps_env(steps, inv.k, inv.markers)
+                run_env[STEPS_ENV] = json.dumps(own_steps)
             last = number == len(invocations) and while_exiting is not None
             exiting = functools.partial(while_exiting, data_file) if last else None
             code, summary, deselected = _run(cmd, root, run_env, log_file, options, progress, exiting)
@@ -162,7 +167,8 @@ def run_session(
         summary = with_deselected(summary, deselected)
         error = explain(code, log_file, start, root)
         echo(f"    {summary or error or f'pytest exited with status {code}'}")
-        processes.append(Process(inv, code, records, error, summary))
+        owned = tuple((number, tuple(paths)) for number, paths in own_steps)
+        processes.append(Process(inv, code, records, error, summary, owned))
     return Session(tuple(processes), data_file, log_file)
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import yaml
 
 from harness.errors import SpecError, yaml_problem
+from harness.spec.metrics import parse_metrics
 from harness.spec.model import Baseline, ModuleSpec, SpecSource, Step, Suite, Target
 
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -24,6 +25,7 @@ _TOP_KEYS = {
     "notes",
     "references",
     "artifacts",
+    "metrics",
 }
 _TARGET_KEYS = {"percent", "lines", "branches", "mutation", "warn_only"}
 
@@ -95,6 +97,7 @@ class _Parser:
             notes=self.text(data.get("notes", ""), "notes", allow_empty=True),
             references=self.strings(data.get("references"), "references"),
             artifacts=self.strings(data.get("artifacts"), "artifacts"),
+            metrics=parse_metrics(data.get("metrics"), "metrics", "metrics", self.fail),
         )
 
     def known(self, data: dict, allowed: set[str], where: str) -> None:
@@ -182,7 +185,7 @@ class _Parser:
         key = f"steps[{index}]"
         if not isinstance(value, dict):
             raise self.fail(key, "expected a mapping with name, suites, targets")
-        self.known(value, {"name", "suites", "targets"}, key)
+        self.known(value, {"name", "suites", "targets", "metrics"}, key)
         name = self.text(value.get("name"), f"{key}.name")
         suites = value.get("suites") or []
         if not isinstance(suites, list):
@@ -191,6 +194,7 @@ class _Parser:
             name=name,
             suites=tuple(self.suite(f"{key}.suites[{i}]", s) for i, s in enumerate(suites, 1)),
             targets=self.targets(value.get("targets"), f"{key}.targets", f"step {index}"),
+            metrics=parse_metrics(value.get("metrics"), f"{key}.metrics", f"step {index}", self.fail),
         )
 
     def baseline(self, value) -> Baseline | None:

@@ -6,6 +6,8 @@ outputs under `steps/<n>/`), and under it `.work/`, scratch space of runs in pro
 the caches of `harness run` and `harness mutate`.
 """
 
+import hashlib
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +28,7 @@ MUTATION_HTML = "mutation.html"  # the mutation record in the ecosystem's web co
 BADGE = "badge.svg"
 TREND_CHART = "charts/coverage-trend.svg"
 FILES_CHART = "charts/files.svg"
+METRIC_CHART = "charts/metric-{}.svg"  # a recorded metric's trend, by its name made safe for a file name
 MAP_CHART = "coverage-trend.svg"  # under reports/, shown in MAP.md
 # What a run's pytest processes and coverage.py leave in its work directory, and which of them the
 # report's "Artifacts" list links (relative to the report), with and without coverage figures.
@@ -97,6 +100,13 @@ class ModuleFiles:
     per_test_data: Path  # the last whole run's coverage data, each test's lines under its own context
     per_test_meta: Path  # the tree it ran on, each test's duration and outcome, the start-up
 
+    def metric_chart(self, name: str) -> Path:
+        return self.dir / metric_chart(name)
+
+    def metric_charts(self) -> list[Path]:
+        """The metric trend charts beside the report now (some may be of metrics no longer recorded)."""
+        return sorted((self.dir / METRIC_CHART).parent.glob(METRIC_CHART.format("*").rsplit("/", 1)[1]))
+
     def shard(self, index: int, count: int) -> Path:
         return self.shards / split_name(index, count)
 
@@ -135,6 +145,15 @@ def files(project: Project, module_id: str, step: int | None = None) -> ModuleFi
         per_test_data=work / "test-contexts.coverage",
         per_test_meta=work / "test-contexts.json",
     )
+
+
+def metric_chart(name: str) -> str:
+    """A metric's trend chart, relative to the report: the name's letters, digits, `.`, `_` and `-`,
+    the rest `_` and then a digest of the name (so that `a b` and `a_b` do not share a file)."""
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", name)
+    if safe != name:
+        safe += "-" + hashlib.sha256(name.encode("utf-8")).hexdigest()[:8]
+    return METRIC_CHART.format(safe)
 
 
 def split_name(index: int, count: int) -> str:

@@ -16,6 +16,7 @@ from typing import ClassVar
 import yaml
 
 from harness.errors import DataError, yaml_problem
+from harness.spec.model import METRIC_STATS
 from harness.spec.project import Project
 from harness.store import disk, layout
 
@@ -88,6 +89,41 @@ class Counts:
         return cls(*(_int(value.get(k)) for k in ("passed", "failed", "skipped", "errors")))
 
 
+@dataclass(frozen=True)
+class MetricFigure:
+    """A figure tests recorded, as a run judged it (a repeated metric's medians): its unit and its
+    statistics (`spec.model.METRIC_STATS`, in that order; None where the event lacks one)."""
+
+    unit: str | None = None
+    count: float | None = None
+    min: float | None = None
+    mean: float | None = None
+    p50: float | None = None
+    p95: float | None = None
+    p99: float | None = None
+    max: float | None = None
+
+    def stat(self, stat: str) -> float | None:
+        return getattr(self, stat)
+
+    @classmethod
+    def of(cls, figure: dict) -> "MetricFigure":
+        """A figure of a result's `metrics` section (`unit` and the statistics; the rest left out)."""
+        return cls(figure.get("unit"), *(figure.get(stat) for stat in METRIC_STATS))
+
+    @classmethod
+    def read(cls, value) -> "MetricFigure | None":
+        if not isinstance(value, dict):
+            return None
+        return cls(_text(value.get("unit")), *(_number(value.get(stat)) for stat in METRIC_STATS))
+
+
+def _metric_figures(value) -> dict[str, MetricFigure]:
+    if not isinstance(value, dict):
+        return {}
+    return {str(name): figure for name, v in value.items() if (figure := MetricFigure.read(v)) is not None}
+
+
 @dataclass(frozen=True, kw_only=True)
 class Event:
     """What every event has: when, which module, and the git commit (None outside git)."""
@@ -122,6 +158,8 @@ def _plain(value):
         return dataclasses.asdict(value)
     if isinstance(value, tuple):
         return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
     return value
 
 
@@ -147,7 +185,7 @@ class RunStarted(RunEvent):
 @dataclass(frozen=True, kw_only=True)
 class RunFinished(RunEvent):
     """A result was written: the figures `harness history` and the trend charts read back (`shards`: how
-    many shards a combine merged)."""
+    many shards a combine merged; `metrics`: per recorded metric its figure as judged)."""
 
     KIND: ClassVar[str] = "run_finished"
     shards: int | None = _f(_int)
@@ -158,6 +196,7 @@ class RunFinished(RunEvent):
     overall: float | None = _f(_number)
     unmet: tuple[str, ...] = _f(_texts, ())
     files: dict[str, float | None] = _f(_percents, factory=dict)
+    metrics: dict[str, MetricFigure] = _f(_metric_figures, factory=dict)
 
     @classmethod
     def of_result(cls, result: dict, run: str | None, commit: str | None) -> "RunFinished":
@@ -175,6 +214,10 @@ class RunFinished(RunEvent):
             overall=result["overall"]["percent"],
             unmet=tuple(result["unmet"]),
             files={p: f["percent"] for p, f in result["files"].items()},
+            metrics={
+                name: MetricFigure.of(figure)
+                for name, figure in ((result.get("metrics") or {}).get("figures") or {}).items()
+            },
         )
 
 

@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from harness.errors import DataError
+from harness.spec.model import METRIC_STATS
 from harness.spec.project import Project
 from harness.store import layout, trace
 from tests.harness.store.killers import KILL_AT_REPLACE, KILL_MID_WRITE, child
@@ -31,6 +32,10 @@ ONE_OF_EACH = [
         overall=71.25,
         unmet=("calc/ops.py", "mutation:overall"),
         files={"calc/ops.py": 71.25, "calc/__init__.py": 100.0},
+        metrics={
+            "ws_connect_ms": trace.MetricFigure("ms", 40, 10.0, 22.0, 22.0, 32.05, 33.61, 34.0),
+            "refused": trace.MetricFigure("", 1, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0),
+        },
     ),
     trace.RunFailed(**COMMON, run="r2", step=None, shard=None, combine=2, reason="no module 'x'"),
     trace.RunInterrupted(**COMMON, run="r3", step=1, shard=None, combine=None, reason=None),
@@ -73,7 +78,8 @@ def test_fields_that_are_missing_or_unusable_read_as_none_and_unknown_kinds_are_
     layout.trace(project).write_text(
         textwrap.dedent(
             """\
-            - {event: run_finished, module: m, overall: "high", tests: [1], step: -1, files: {a.py: .nan}}
+            - {event: run_finished, module: m, overall: "high", tests: [1], step: -1, files: {a.py: .nan},
+               metrics: {lat: {unit: 3, p95: fast, max: 4}, odd: [1]}}
             - {event: mutation_finished, module: m, score: true}
             - {event: something_by_hand, module: m}
             - just a string
@@ -88,6 +94,7 @@ def test_fields_that_are_missing_or_unusable_read_as_none_and_unknown_kinds_are_
         None,
         {"a.py": None},
     )
+    assert finished.metrics == {"lat": trace.MetricFigure(max=4.0)}
     assert mutation.score is None and accepted.accepted == () and accepted.at == "2026-01-02T10:00:00"
 
 
@@ -135,6 +142,23 @@ def test_append_keeps_existing_text_and_refuses_broken_yaml(tmp_path):
         trace.append(project, ONE_OF_EACH[0])
     assert "\n" not in str(err.value)  # one line, as every exit-2 message
     assert path.read_text() == "- [unclosed\n"
+
+
+def test_a_metric_figures_statistics_are_the_specs_in_order():
+    fields = [f.name for f in dataclasses.fields(trace.MetricFigure)]
+    assert fields == ["unit", *METRIC_STATS]
+
+
+def test_a_results_figures_reach_its_run_finished_event_without_their_test_counts():
+    figure = {"unit": "ms", "count": 2, "min": 1.0, "mean": 1.5, "p50": 1.5, "p95": 1.95, "p99": 1.99}
+    result = {
+        "module": "m", "step": None, "overall": {"target": None, "percent": 50.0}, "status": "complete",
+        "reason": None, "tests": {"passed": 1, "failed": 0, "skipped": 0, "errors": 0}, "unmet": [],
+        "files": {}, "metrics": {"figures": {"lat": {**figure, "max": 2.0, "tests": 1, "repeat": 1}}},
+    }  # fmt: skip
+    event = trace.RunFinished.of_result(result, "r1", None)
+    assert event.metrics == {"lat": trace.MetricFigure("ms", 2, 1.0, 1.5, 1.5, 1.95, 1.99, 2.0)}
+    assert trace.RunFinished.of_result({**result, "metrics": None}, "r1", None).metrics == {}
 
 
 def test_events_are_frozen():
