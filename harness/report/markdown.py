@@ -169,15 +169,21 @@ def arcs(entry: dict) -> str:
     return ", ".join(shown[:SHOWN_ARCS]) + (f" and {more} more" if more > 0 else "")
 
 
-def _environment() -> Environment:
-    env = Environment(
+def templates(autoescape: bool) -> Environment:
+    """The report templates' Jinja2 environment: undefined names fail, block tags leave no blank lines;
+    `autoescape` for HTML (the site), not for Markdown."""
+    return Environment(
         loader=PackageLoader("harness.report", "templates"),
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
-        autoescape=False,
+        autoescape=autoescape,
     )
+
+
+def _environment() -> Environment:
+    env = templates(autoescape=False)
     named = (pct, target_pct, delta, day, cell, goal, goal_item, step_goal, codes, metric_name, origin)
     env.filters.update({f.__name__: f for f in named}, tests=tests_line)
     env.filters.update(

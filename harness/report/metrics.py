@@ -2,10 +2,9 @@
 check`'s and `harness run`'s lines, the MAP.md cell and `harness history --metric`'s table, all from a
 result's `metrics` section."""
 
-import datetime as dt
-
 from harness.evaluate.metric_history import MetricShown
 from harness.evaluate.status import STATUS_LABELS
+from harness.report import columns
 from harness.report.marks import MARKS
 from harness.spec.model import METRIC_STATS
 
@@ -203,7 +202,7 @@ def history_table(shown: MetricShown, trace_file: str) -> str:
         )
         body.append(
             (
-                _when(run.run.at),
+                columns.when(run.run.at),
                 (run.run.commit or "—")[:7],
                 STATUS_LABELS.get(run.run.status, run.run.status or "—"),
                 *cells,
@@ -211,17 +210,6 @@ def history_table(shown: MetricShown, trace_file: str) -> str:
                 notes,
             )
         )
-    widths = [max(len(r[i]) for r in [head, *body]) for i in range(len(head))]
-    align = "<<<" + ">" * (len(head) - 4) + "<"
     unit_text = f" ({unit})" if unit else ""
-    lines = [f"{what}, {shown.name}{unit_text}: {count} finished run{'s' if shown.total != 1 else ''}"]
-    for row in [head, *body]:
-        lines.append("  ".join(f"{c:{a}{w}}" for c, a, w in zip(row, align, widths, strict=True)).rstrip())
-    return "\n".join(lines)
-
-
-def _when(at: str | None) -> str:
-    try:
-        return dt.datetime.fromisoformat(at).strftime("%Y-%m-%d %H:%M") if at else "—"
-    except ValueError:
-        return at
+    title = f"{what}, {shown.name}{unit_text}: {count} finished run{'s' if shown.total != 1 else ''}"
+    return "\n".join([title, *columns.table(head, body, "<<<" + ">" * (len(head) - 4) + "<")])

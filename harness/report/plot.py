@@ -64,6 +64,13 @@ def trend(data: dict) -> bytes:
     values = [v for p in points for v in (p["overall"], p["mutation"]) if v is not None]
     values += [data["target"]] if data["target"] is not None else []
     ax.set_ylim(max(0, min(values, default=0) - 5), min(100, max(values, default=100) + 5) + 0.5)
+    return _by_run(fig, ax, data, points)
+
+
+def _by_run(fig, ax, data: dict, points: list[dict]) -> bytes:
+    """What every chart of runs ends with: a tick per run (or integer ticks when there are too many),
+    the grid, the titles and the legend beside the axes; the SVG bytes."""
+    xs = [p["run"] for p in points]
     if len(points) <= MAX_TICK_LABELS:
         ax.set_xticks(xs, [p["label"] for p in points])
     else:
@@ -179,12 +186,4 @@ def metric_trend(data: dict) -> bytes:
         ax.axhline(b["value"], color=STAT_COLORS[b["stat"]], linestyle=BOUND_STYLES[b["kind"]], label=label)
     for i, x in enumerate(p["run"] for p in points if p["missing"]):
         ax.axvspan(x - 0.4, x + 0.4, color=COLORS["under"], alpha=0.15, label="no figure" if i == 0 else None)
-    if len(points) <= MAX_TICK_LABELS:
-        ax.set_xticks(xs, [p["label"] for p in points])
-    else:
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_xlim(xs[0] - 0.6, xs[-1] + 0.6)
-    ax.grid(axis="y", alpha=0.3)
-    _labels(ax, data)
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)
-    return _svg(fig)
+    return _by_run(fig, ax, data, points)

@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
-from jinja2 import Environment, PackageLoader, StrictUndefined
+from jinja2 import Environment
 
-from harness.report import markdown_html, mutation_html
+from harness.report import markdown, markdown_html, mutation_html
 from harness.store import layout
 from harness.store import mutation_schema as schema
 
@@ -189,14 +189,7 @@ def _runs(runs) -> str:
 
 @cache
 def _environment() -> Environment:
-    return Environment(
-        loader=PackageLoader("harness.report", "templates"),
-        undefined=StrictUndefined,
-        autoescape=True,
-        keep_trailing_newline=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+    return markdown.templates(autoescape=True)
 
 
 def _template(name: str):

@@ -1,8 +1,7 @@
 """Terminal text: the run's table and status line; `check`, `diff`, `list` and `history`; CI annotations."""
 
-import datetime as dt
-
 from harness.evaluate.history import Counts, Run, Shown, figure
+from harness.report import columns
 from harness.report import metrics as metric_text
 from harness.report.markdown import (
     MARKS,
@@ -195,7 +194,7 @@ def history_table(shown: Shown, trace_file: str) -> str:
     head = ("Date", "Commit", "Status", "Tests", "File" if file else "Overall", "Δ", "Notes")
     body = [
         (
-            _date(run.at),
+            columns.when(run.at),
             (run.commit or "—")[:7],
             STATUS_LABELS.get(run.status, run.status or "—"),
             _tests_cell(run.tests),
@@ -205,20 +204,8 @@ def history_table(shown: Shown, trace_file: str) -> str:
         )
         for run, change in rows
     ]
-    widths = [max(len(r[i]) for r in [head, *body]) for i in range(len(head))]
-    align = "<<<<>><"
-    lines = [f"{what}: {shown} finished run{'s' if total != 1 else ''}"]
-    for row in [head, *body]:
-        cells = [f"{c:{a}{w}}" for c, a, w in zip(row, align, widths, strict=True)]
-        lines.append("  ".join(cells).rstrip())
-    return "\n".join(lines)
-
-
-def _date(at: str | None) -> str:
-    try:
-        return dt.datetime.fromisoformat(at).strftime("%Y-%m-%d %H:%M") if at else "—"
-    except ValueError:
-        return at
+    title = f"{what}: {shown} finished run{'s' if total != 1 else ''}"
+    return "\n".join([title, *columns.table(head, body, "<<<<>><")])
 
 
 def _delta(change: float | None) -> str:
