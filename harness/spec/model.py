@@ -52,6 +52,17 @@ class Target:
 
 
 @dataclass(frozen=True)
+class PatchTarget:
+    """Minimums for the lines a change adds or edits (`harness check --changed`): line coverage, branch
+    coverage and mutation score of the patch; `warn_only` reports a miss without failing."""
+
+    coverage: float | None = None
+    branches: float | None = None
+    mutation: float | None = None
+    warn_only: bool = False
+
+
+@dataclass(frozen=True)
 class Step:
     """A named part of a module with its own suites and targets."""
 
@@ -86,6 +97,8 @@ class ModuleSpec:
     notes: str = ""
     references: tuple[str, ...] = ()
     artifacts: tuple[str, ...] = ()
+    patch: PatchTarget | None = None
+    record_tests: bool = False  # keep which test ran which line after each whole run (affected tests)
 
     def all_suites(self) -> tuple[Suite, ...]:
         """The module's suites followed by every step's, without repeats."""
