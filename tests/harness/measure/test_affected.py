@@ -135,7 +135,7 @@ def test_changed_and_new_test_files_run_whole(tree):
         ("calc/extra.py", "def f():\n    return 1\n", "calc/extra.py is a new source file"),
         ("docs/data.txt", "other\n", "docs/data.txt changed: the tests read it"),
         ("calc/table.json", "{}", "calc/table.json changed beside the measured code or the suites"),
-        ("suites/tests/helper.py", "X = 1\n", "suites/tests/helper.py was added to a directory the tests list"),
+        ("suites/tests/helper.py", "X = 1\n", "suites/tests/helper.py was added to a directory the tests"),
         ("calc/data.bin", "new", "calc/data.bin was added to a directory the tests list"),
     ],
 )
