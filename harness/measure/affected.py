@@ -20,7 +20,6 @@ from harness.errors import DataError
 from harness.measure import per_test
 from harness.measure.per_test import Record
 from harness.measure.source_diff import compare
-from harness.spec.model import ModuleSpec
 from harness.spec.project import Project
 
 CONFIG = (
@@ -42,7 +41,7 @@ CONFIG = (
 )
 TEST_FILES = ("test_*.py", "*_test.py")  # pytest's default python_files
 COLLECTION = " (collection)"  # a failed record's suffix for a file that did not collect
-IMPORT_TIME = ""  # the node id of lines run outside any test (selection.IMPORT_TIME)
+IMPORT_TIME = ""  # the node id of lines run outside any test (as `harness mutate` names it)
 
 
 @dataclass(frozen=True)
@@ -63,17 +62,17 @@ class Selection:
         return {"tests": sorted(self.tests or ()), "files": list(self.files)}
 
 
-def select(project: Project, spec: ModuleSpec, measured: list[str]) -> Selection:
-    """The tests the working tree's changes affect, from the module's record (`measured`: the files
-    the module measures now, as `check_spec` lists them)."""
-    record, why = per_test.read_record(project, spec)
+def select(project: Project, module_id: str, spec_digest: str, measured: list[str]) -> Selection:
+    """The tests the working tree's changes affect, from the module's record (`spec_digest`: the
+    spec's as it is now; `measured`: the files the module measures now, as `check_spec` lists them)."""
+    record, why = per_test.read_record(project, module_id)
     if record is None:
         return _every(why, 0)
 
     def text(rel: str) -> str:
         return (project.root / rel).read_bytes().decode("utf-8", "surrogateescape")
 
-    return choose(record, spec.path.digest(), per_test.digests(project), measured, text)
+    return choose(record, spec_digest, per_test.digests(project), measured, text)
 
 
 def choose(

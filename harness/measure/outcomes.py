@@ -1,10 +1,9 @@
 """Test outcomes from the session plugin's records: counts by the file and class that collected each test."""
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.errors import DataError
+from harness.run.records import iter_records
 
 OUTCOMES = ("passed", "failed", "skipped", "errors")
 
@@ -81,20 +80,3 @@ def read_records(paths: tuple[Path, ...]) -> Outcomes:
             elif record.get("event") == "collected":
                 outcomes.startup = max(outcomes.startup, float(record.get("seconds", 0.0)))
     return outcomes
-
-
-def iter_records(path: Path, start: int = 0):
-    """`(end offset, record)` for each complete JSON line from byte `start`; a half-written line waits."""
-    if not path.is_file():
-        return
-    with path.open("rb") as handle:
-        handle.seek(start)
-        offset = start
-        for line in handle:
-            if not line.endswith(b"\n"):
-                return
-            offset += len(line)
-            try:
-                yield offset, json.loads(line)
-            except ValueError as err:
-                raise DataError(f"{path}: unreadable test record: {err}") from err

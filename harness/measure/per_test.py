@@ -1,10 +1,12 @@
-"""The module's own run as the mutation mapping.
+"""The per-test record: which test ran which line, kept by `harness run` for `harness mutate` and for
+`harness run --changed`.
 
-`harness run` of a module that gates on mutation scores labels each test's lines with its node id
-(`harness.run.plugin.StepContexts`) and keeps the coverage data, with each test's duration and
-outcome and the session's start-up, under `reports/<id>/.work/`. `harness mutate` then takes which
-tests ran which line from it instead of running the suites once more under coverage — as long as the
-project's files are as they were when that run started (their paths, sizes and modification times).
+`harness run` of a module that gates on mutation scores (or asks for the record: `record_tests: true`,
+a `patch:` key) labels each test's lines with its node id (`harness.run.plugin.StepContexts`) and
+keeps the coverage data, with each test's duration and outcome and the session's start-up, under
+`reports/<id>/.work/`. `harness mutate` then takes which tests ran which line from it instead of
+running the suites once more under coverage — as long as the project's files are as they were when
+that run started (their paths, sizes and modification times).
 
 Only a whole-module run with no extra pytest arguments is kept: a step, a shard or `-- -k …` ran a
 part of the tests, and a mutant must be given every test that ran its lines.
@@ -13,27 +15,50 @@ The same record tells `harness run --changed` which tests a change affects (`har
 on this machine or on another one (CI restores the record made on the main branch): besides the
 contexts it holds the source state it was made from — every project file's git blob id and the text
 of each measured file — the project files the session imported and opened and the directories it
-listed, the suite paths and the spec's digest (`Record`).
+listed, the suite paths, the spec's digest and the run's per-file figures (`Record`).
+
+A run of the affected tests only (`--changed`) never replaces the record: its own contexts are kept
+apart (`keep(..., selected=True)`), for `harness mutate --changed` on the same tree.
 """
 
 import hashlib
 import json
-import os
-import shutil
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
-from harness.errors import DataError, HarnessError
+from harness.errors import DataError
 from harness.measure.outcomes import Outcomes
-from harness.mutation.selection import LineTests, read_contexts
-from harness.run.env import READS_DIR
+from harness.run.env import READS_DIR, STEP_CONTEXT
+from harness.spec import tree
 from harness.spec.model import ModuleSpec
 from harness.spec.project import Project
+from harness.store import disk, layout
 
-DATA, META = "test-contexts.coverage", "test-contexts.json"
-VERSION = 2  # 2: the record holds its source state (files, sources, reads); 1 had contexts only
+VERSION = 2  # 2: the record holds its source state (files, sources, reads, figures); 1 had contexts only
 EXIT_SECONDS = 1.0  # added to a session's start-up for pytest's report and exit (the mapping run's measure)
+
+
+class Kept(NamedTuple):
+    """Per measured file, per line, the node ids that ran it; the duration of every test that passed;
+    and the seconds a session takes beyond its tests."""
+
+    lines: dict[str, dict[int, frozenset[str]]]
+    durations: dict[str, float]
+    overhead: float
+
+
+@dataclass(frozen=True)
+class Origin:
+    """What a whole run's record adds for `harness run --changed`, from the caller: the files the module
+    measures (as `check_spec` lists them), the spec's digest, the suite paths and the run's per-file
+    figures (`coverage.file_figures`, carried for the files a selected run does not run)."""
+
+    measured: tuple[str, ...]
+    spec: str
+    suites: tuple[str, ...]
+    figures: dict[str, dict] = field(default_factory=dict)
 
 
 def wanted(spec: ModuleSpec, step: int | None, shard, pytest_args: tuple[str, ...]) -> bool:
@@ -48,71 +73,66 @@ def wanted(spec: ModuleSpec, step: int | None, shard, pytest_args: tuple[str, ..
 
 
 def tree_stamp(project: Project) -> str:
-    """A digest of the project's files (path, size, modification time) that mutants are made from and
-    tests run in, leaving out what the harness itself writes (reports, the trace, MAP.md)."""
-    from harness.mutation.isolate import project_files
-
-    own = {project.trace_file, project.map_file}
-    digest = hashlib.sha256()
-    for rel in project_files(project.root, project.reports_dir):
-        if rel in own:
-            continue
-        try:
-            info = (project.root / rel).stat()
-        except OSError:
-            continue
-        digest.update(f"{rel}\0{info.st_size}\0{info.st_mtime_ns}\n".encode("utf-8", "surrogateescape"))
-    return digest.hexdigest()
+    """A digest of the project's files that mutants are made from and tests run in, leaving out what the
+    harness itself writes (reports, the trace, MAP.md)."""
+    return tree.fingerprint(project, layout.own_files(project))
 
 
-def keep(project: Project, spec: ModuleSpec, data_file: Path, outcomes: Outcomes, stamp: str) -> bool:
+def _paths(project: Project, module_id: str, selected: bool) -> tuple[Path, Path]:
+    at = layout.files(project, module_id)
+    return (at.selected_data, at.selected_meta) if selected else (at.per_test_data, at.per_test_meta)
+
+
+def keep(
+    project: Project,
+    module_id: str,
+    data_file: Path,
+    outcomes: Outcomes,
+    stamp: str,
+    origin: Origin | None = None,
+    selected: bool = False,
+) -> bool:
     """Keep the run's per-test contexts for `harness mutate` if the tree is still as it was when the
-    run started (`stamp`); otherwise drop what an earlier run kept. Written atomically; a failure to
-    write (a full disk) only loses the shortcut, never the run."""
-    work = project.module_dir(spec.id) / ".work"
-    data, meta = work / DATA, work / META
-    partials = [
-        data.with_name(f".{DATA}.{os.getpid()}.partial"),
-        meta.with_name(f".{META}.{os.getpid()}.partial"),
-    ]
+    run started (`stamp`); otherwise drop what an earlier run kept. A whole run with an `origin` keeps
+    its source state too; a run of the affected tests (`selected`) is kept apart from the whole run's
+    record. A failure to write (a full disk) only loses the shortcut, never the run."""
+    data, meta_path = _paths(project, module_id, selected)
     try:
-        meta.unlink(missing_ok=True)  # never a new description of old data, or the other way round
-        if not data_file.is_file() or tree_stamp(project) != stamp:
-            data.unlink(missing_ok=True)
-            return False
-        work.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(data_file, partials[0])
-        os.replace(partials[0], data)
-        doc = {
-            "tree": stamp,
-            "durations": outcomes.durations,
-            "failed": sorted(outcomes.failed()),
-            "startup": outcomes.startup,
-            **source_state(project, spec, data_file.parent / READS_DIR),
-        }
-        partials[1].write_text(json.dumps(doc), encoding="utf-8")
-        os.replace(partials[1], meta)
-        return True
+        with disk.locked(project):
+            disk.remove(meta_path)  # never a new description of old data, or the other way round
+            if not data_file.is_file() or tree_stamp(project) != stamp:
+                disk.remove(data)
+                return False
+            disk.copy_file(data_file, data)
+            meta = {
+                "tree": stamp,
+                "durations": outcomes.durations,
+                "failed": sorted(outcomes.failed()),
+                "startup": outcomes.startup,
+            }
+            if origin is not None:
+                meta.update(source_state(project, origin, data_file.parent / READS_DIR))
+            disk.write_json(meta_path, meta, indent=None)
     except OSError:
-        for partial in partials:
-            partial.unlink(missing_ok=True)
         return False
+    return True
 
 
-def load(project: Project, spec: ModuleSpec, files: list[str]) -> LineTests | None:
-    """Which tests ran which lines of `files`, from the last kept run, or None: none kept, the
-    project's files changed since, or what was kept cannot be read (a mapping run then does)."""
+def load(project: Project, module_id: str, files: list[str], selected: bool = False) -> Kept | None:
+    """Which tests ran which lines of `files`, from the last kept run (`selected`: the last run of the
+    affected tests), or None: none kept, the project's files changed since, or what was kept cannot be
+    read (a mapping run then does)."""
     from coverage.exceptions import CoverageException
 
-    work = project.module_dir(spec.id) / ".work"
+    data, meta_path = _paths(project, module_id, selected)
     try:
-        doc = json.loads((work / META).read_text(encoding="utf-8"))
-        if doc.get("tree") != tree_stamp(project) or not (work / DATA).is_file():
+        doc = json.loads(meta_path.read_text(encoding="utf-8"))
+        if doc.get("tree") != tree_stamp(project) or not data.is_file():
             return None
         failed = set(doc["failed"])
         usable = {test: float(s) for test, s in doc["durations"].items() if test not in failed}
         startup = float(doc["startup"])
-        lines = read_contexts(work / DATA, project.root, files, failed)
+        lines = read_contexts(data, project.root, files, failed)
     except (
         OSError,
         ValueError,
@@ -124,7 +144,46 @@ def load(project: Project, spec: ModuleSpec, files: list[str]) -> LineTests | No
         sqlite3.Error,
     ):
         return None
-    return LineTests(lines, usable, startup + EXIT_SECONDS)
+    return Kept(lines, usable, startup + EXIT_SECONDS)
+
+
+def node_id(context: str) -> str:
+    """`suites/test_x.py::test_y|run` -> `suites/test_x.py::test_y` (pytest-cov's --cov-context=test);
+    `harness-steps:1,3 suites/test_x.py::test_y` -> the same (a `harness run`'s per-test contexts)."""
+    if context.startswith(STEP_CONTEXT):
+        return context.partition(" ")[2]
+    return context.rpartition("|")[0] if context.endswith(("|setup", "|run", "|teardown")) else context
+
+
+def read_contexts(data_file: Path, data_root: Path, files: list[str], failed: set[str]) -> dict:
+    """{file: {line: node ids}} for `files` (relative to `data_root`) from a coverage data file.
+
+    Tests that failed without any mutant can kill nothing, so they are left out.
+    """
+    from coverage import CoverageData
+
+    data = CoverageData(basename=str(data_file))
+    data.read()
+    wanted, lines = set(files), {}
+    outside = []
+    data_root = data_root.resolve()
+    for measured in data.measured_files():
+        path = Path(measured).resolve()
+        if not path.is_relative_to(data_root):
+            outside.append(measured)
+            continue
+        rel = path.relative_to(data_root).as_posix()
+        if rel in wanted:
+            lines[rel] = {
+                line: frozenset(n for n in map(node_id, contexts) if n not in failed)
+                for line, contexts in data.contexts_by_lineno(measured).items()
+            }
+    if not lines and outside:
+        raise DataError(
+            f"the tests imported the measured files from {Path(outside[0]).parent}, not from the copy"
+            f" at {data_root}; an installed copy of the project shadows it (install it editable)"
+        )
+    return lines
 
 
 def blob_id(data: bytes) -> str:
@@ -134,11 +193,9 @@ def blob_id(data: bytes) -> str:
 
 def digests(project: Project) -> dict[str, str]:
     """Every project file a run may depend on (as `tree_stamp` lists them), by path: its blob id."""
-    from harness.mutation.isolate import project_files
-
-    own = {project.trace_file, project.map_file}
+    own = layout.own_files(project)
     found = {}
-    for rel in project_files(project.root, project.reports_dir):
+    for rel in tree.project_files(project.root, project.reports_dir):
         if rel in own:
             continue
         try:
@@ -148,26 +205,21 @@ def digests(project: Project) -> dict[str, str]:
     return found
 
 
-def source_state(project: Project, spec: ModuleSpec, reads: Path) -> dict:
+def source_state(project: Project, origin: Origin, reads: Path) -> dict:
     """What the record adds for `harness run --changed`: the state its tests ran on and read."""
-    from harness.spec.preflight import check_spec
-
-    try:
-        measured = check_spec(project, spec)
-    except HarnessError:
-        measured = []
     files = digests(project)
     sources = {}
-    for rel in measured:
+    for rel in origin.measured:
         if rel in files and rel.endswith(".py"):
             sources[rel] = (project.root / rel).read_bytes().decode("utf-8", "surrogateescape")
     return {
         "version": VERSION,
         "root": str(project.root),
-        "spec": spec.path.digest(),
-        "suites": sorted({suite.path for suite in spec.all_suites()}),
+        "spec": origin.spec,
+        "suites": sorted(origin.suites),
         "files": files,
         "sources": sources,
+        "figures": origin.figures,
         **_reads(project.root, reads),
     }
 
@@ -195,7 +247,7 @@ def _under(root: Path, paths) -> list[str]:
 @dataclass(frozen=True)
 class Record:
     """A kept whole run, as `harness run --changed` reads it: which test ran which line (`data`, read
-    with `lines`), every test with its outcome, and the source state it ran on."""
+    with `lines`), every test with its outcome, the source state it ran on and its per-file figures."""
 
     data: Path
     root: Path  # where the run ran: the coverage data names files under it
@@ -208,6 +260,7 @@ class Record:
     imported: frozenset[str]
     opened: frozenset[str]
     listed: frozenset[str]
+    figures: dict[str, dict] = field(default_factory=dict)
 
     def lines(self, files: list[str]) -> dict[str, dict[int, frozenset[str]]]:
         """{file: {line: node ids}} for `files`, every test counted (failed ones too); the empty
@@ -215,18 +268,18 @@ class Record:
         return read_contexts(self.data, self.root, files, set())
 
 
-def read_record(project: Project, spec: ModuleSpec) -> tuple[Record | None, str]:
+def read_record(project: Project, module_id: str) -> tuple[Record | None, str]:
     """The module's kept record, or None and why it cannot be used (in a few words)."""
-    work = project.module_dir(spec.id) / ".work"
-    if not (work / META).is_file() or not (work / DATA).is_file():
+    at = layout.files(project, module_id)
+    if not at.per_test_meta.is_file() or not at.per_test_data.is_file():
         return None, "no record of which test ran which line yet (a whole `harness run` keeps one)"
     try:
-        doc = json.loads((work / META).read_text(encoding="utf-8"))
+        doc = json.loads(at.per_test_meta.read_text(encoding="utf-8"))
         if doc.get("version", 1) < VERSION:
             return None, "the record does not hold the source it was made from (made by an older harness)"
         tests = frozenset(doc["durations"]) | frozenset(doc["failed"])
         return Record(
-            data=work / DATA,
+            data=at.per_test_data,
             root=Path(doc["root"]),
             tests=tests,
             failed=frozenset(doc["failed"]),
@@ -237,6 +290,7 @@ def read_record(project: Project, spec: ModuleSpec) -> tuple[Record | None, str]
             imported=frozenset(doc["imported"]),
             opened=frozenset(doc["opened"]),
             listed=frozenset(doc["listed"]),
+            figures=dict(doc.get("figures") or {}),
         ), ""
     except (OSError, ValueError, KeyError, TypeError) as err:
         return None, f"the record cannot be read ({type(err).__name__}: {err})"

@@ -8,11 +8,17 @@ import re
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-from harness.evaluate.shape import mutated_files
-from harness.evaluate.targets import STATUS_LABELS
-from harness.report.charts import markdown_image
+from harness.evaluate.mutation import mutated_files
+from harness.evaluate.status import STATUS_LABELS
 
+MARKDOWN_SPECIAL = set("\\[]*_`<>")
 ICONS = {"complete": "✅", "complete_with_variance": "✅", "in_progress": "🔄", "failed": "❌"}
+
+
+def markdown_image(alt: str, path: str) -> str:
+    """`![alt](path)`, the alt escaped so that `__init__.py` or `[x]` stays literal text."""
+    escaped = "".join(f"\\{c}" if c in MARKDOWN_SPECIAL else c for c in alt)
+    return f"![{escaped}]({path})"
 
 
 def pct(value, digits: int = 1) -> str:
@@ -130,22 +136,12 @@ def _environment() -> Environment:
         keep_trailing_newline=True,
         autoescape=False,
     )
+    named = (pct, target_pct, delta, day, cell, goal, goal_item, step_goal, codes, metric_name, origin)
+    env.filters.update({f.__name__: f for f in named}, tests=tests_line)
     env.filters.update(
-        pct=pct,
-        target_pct=target_pct,
-        delta=delta,
-        day=day,
-        cell=cell,
-        goal=goal,
-        goal_item=goal_item,
-        step_goal=step_goal,
-        codes=codes,
         image=lambda chart: markdown_image(chart["alt"], chart["path"]),
-        metric_name=metric_name,
         mutation_cell=lambda path, r: mutation_cell(r.get("mutation"), path),
-        origin=origin,
     )
-    env.filters.update(tests=tests_line)
     env.globals.update(labels=STATUS_LABELS, icons=ICONS, mark=mark, step_mark=step_mark, shortfall=shortfall)
     env.globals.update(mutation_total=mutation_total, mutated_files=mutated_files)
     return env

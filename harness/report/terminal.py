@@ -10,6 +10,7 @@ from harness.report.markdown import (
     day,
     delta,
     goal,
+    goal_item,
     metric_name,
     origin,
     pct,
@@ -19,12 +20,14 @@ from harness.report.markdown import (
 )
 
 __all__ = [
+    "accept_lines",
     "diff_table",
     "first_uncovered_line",
     "github_annotations",
     "history_table",
     "list_line",
     "mutation_lines",
+    "report_line",
     "short_files",
     "shortfall_lines",
     "status_line",
@@ -259,3 +262,15 @@ def _mutation_target(check: dict) -> str:
         return ""
     ok = check["gating_met"] and check["met"] is not False
     return f"{check['target']:>5g}%  {'ok' if ok else ('warn' if check['gating_met'] else 'short')}"
+
+
+def report_line(report: str, result: dict) -> str:
+    """`harness report`: where the report is and the module's status."""
+    return f"{report}: {result['status_label']}"
+
+
+def accept_lines(module_id: str, result: dict) -> list[str]:
+    """`harness accept`: the status, and each carry-forward item with its figure and target."""
+    items = result["carry_forward"]
+    lines = [f"{module_id}: {result['status_label']}; {len(items)} carry-forward item(s):"]
+    return lines + [f"  {item['file']}: {pct(item['percent'])} -> target {goal_item(item)}" for item in items]

@@ -3,15 +3,15 @@
 import functools
 import os
 import re
-import signal
 import subprocess
-import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.measure.outcomes import iter_records
+from harness.run import processes
+from harness.run.command import PLUGIN
+from harness.run.command import pytest as pytest_command
 from harness.run.env import (
     READS_DIR,
     READS_ENV,
@@ -23,6 +23,7 @@ from harness.run.env import (
 )
 from harness.run.explain import explain
 from harness.run.progress import Silent
+from harness.run.records import iter_records
 from harness.run.steps import steps_env
 
 _SUMMARY_WORDS = ("passed", "failed", "error", "skipped", "no tests ran", "deselected")
@@ -39,6 +40,10 @@ class RunOptions:
     pytest_args: tuple[str, ...] = ()
     verbose: bool = False
     quiet: bool = False
+
+    def as_dict(self) -> dict:
+        """What a result and a shard record keep of the options."""
+        return {"workers": self.workers, "pytest_args": list(self.pytest_args)}
 
 
 @dataclass(frozen=True)
@@ -59,6 +64,17 @@ class Process:
     records: Path
     error: str | None  # pytest's own explanation when it did not run the tests through (status 2-5)
     summary: str = ""  # pytest's closing line, e.g. "31 passed, 1 skipped in 4.12s"
+
+    def as_dict(self) -> dict:
+        """The process as plain data: what measuring it needs, and what a shard record keeps."""
+        return {
+            "paths": list(self.invocation.paths),
+            "k": self.invocation.k,
+            "markers": self.invocation.markers,
+            "exit_code": self.exit_code,
+            "error": self.error,
+            "records": str(self.records),
+        }
 
 
 @dataclass(frozen=True)
@@ -86,25 +102,19 @@ def plan(suites) -> list[Invocation]:
     return [Invocation(tuple(paths), k, m) for (k, m), paths in groups.items()]
 
 
-def command(
-    inv: Invocation,
-    sources: tuple[str, ...],
-    options: RunOptions,
-    append: bool,
-) -> list[str]:
-    """The pytest command line for one invocation."""
-    cmd = [sys.executable, "-m", "pytest", *inv.paths, "-p", "harness.run.plugin"]
-    cmd += [f"--cov={source}" for source in sources]
-    cmd += ["--cov-branch", "--cov-report="]
-    if append:
-        cmd.append("--cov-append")
-    if inv.k:
-        cmd += ["-k", inv.k]
-    if inv.markers:
-        cmd += ["-m", inv.markers]
-    if options.workers:
-        cmd += ["-n", str(options.workers)]
-    return cmd + list(options.pytest_args)
+def command(inv: Invocation, sources: tuple[str, ...], options: RunOptions, append: bool) -> list[str]:
+    """The pytest command line of one invocation: under pytest-cov with branches, and the harness's plugin."""
+    return pytest_command(
+        inv.paths,
+        plugins=[PLUGIN],
+        cov=sources,
+        branch=True,
+        append=append,
+        k=inv.k,
+        markers=inv.markers,
+        workers=options.workers,
+        extra=options.pytest_args,
+    )
 
 
 def run_session(
@@ -225,7 +235,7 @@ def _run(
             except BaseException:
                 # Interrupted (Ctrl-C, SIGTERM): pytest must not run on alone into a work dir that is
                 # about to be removed.
-                _stop(proc)
+                processes.stop(proc, grace=_STOP_GRACE)
                 raise
             finally:
                 copier.join()
@@ -279,17 +289,3 @@ class _Tail:
                 self.done += 1
                 self.failed += record["outcome"] in ("failed", "errors")
         return self.done, self.total, self.failed
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    """Stop pytest and everything it started (its process group): SIGTERM, then SIGKILL."""
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(proc.pid, sig)
-        except (ProcessLookupError, PermissionError):
-            return
-        try:
-            proc.wait(timeout=_STOP_GRACE)
-            return
-        except subprocess.TimeoutExpired:
-            continue

@@ -19,12 +19,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from harness.measure import per_test
+from harness.spec.project import Project
+from harness.store import layout
 from tests.harness.conftest import build_throwaway
 from tests.harness.gitrepo import Repo, make_repo
 
 DOCS = Path(__file__).parents[2] / "docs" / "harness.md"
 BIN = Path(sys.executable).parent
+RECORD = layout.files(Project(Path("/p")), "mod-a")  # where the record lives, relative to a root
 SPEC = {
     "id": "mod-a",
     "title": "A",
@@ -159,7 +161,7 @@ def test_the_workflow_fetches_history_and_caches_the_record_the_harness_keeps():
     pattern = paths.pop().rsplit("/", 1)[1]
     assert all(
         re.fullmatch(pattern.replace(".", r"\.").replace("*", ".*"), f)
-        for f in (per_test.DATA, per_test.META)
+        for f in (RECORD.per_test_data.name, RECORD.per_test_meta.name)
     )
 
 
@@ -168,12 +170,13 @@ def test_the_main_push_keeps_a_record_that_the_pull_request_restores(origin, tmp
     replay = _main_push(origin, tmp_path, cache)
     [(key, files)] = cache.items()
     assert key == f"harness-record-mod-a-{origin.git('rev-parse', 'main')}"
-    assert sorted(Path(p).name for p in files) == sorted([per_test.DATA, per_test.META])
+    names = sorted([RECORD.per_test_data.name, RECORD.per_test_meta.name])
+    assert sorted(Path(p).name for p in files) == names
     replay.context.update({"github.event.pull_request.base.sha": "another", "github.base_ref": "main"})
     clone = _clone(origin, tmp_path / "ci-pr", "main")
     pr_steps = [s for s in workflow()["jobs"]["gate"]["steps"] if "cache/restore" in s.get("uses", "")]
     replay._step(pr_steps[0], clone.root)  # the exact key is gone: the prefix finds main's newest
-    assert (clone.root / "reports/mod-a/.work" / per_test.META).is_file()
+    assert (clone.root / RECORD.per_test_meta.relative_to(Path("/p"))).is_file()
     shutil.rmtree(clone.root)
 
 

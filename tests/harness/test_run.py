@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from harness.store.disk import BEGIN, END
+from harness.store.mapfile import BEGIN, END
 
 OPS, INIT = "calc/ops.py", "calc/__init__.py"
 

@@ -10,7 +10,6 @@ import coverage
 import pytest
 
 from harness.measure import coverage as coverage_reports
-from harness.report import charts
 from harness.run import background, workers
 from harness.run.progress import Silent
 from harness.run.session import RunOptions, _follow, bytecode_env, run_session
@@ -170,20 +169,6 @@ def test_forked_jobs_write_what_inline_jobs_write(throwaway, tmp_path, monkeypat
     assert (forked / "coverage.xml").read_text().count("<line ") == (
         inline / "coverage.xml"
     ).read_text().count("<line ")
-
-
-def test_a_chart_drawn_from_the_same_data_is_not_drawn_again(tmp_path):
-    result = {"module": "m", "overall": {"target": 80}, "files": {"a.py": {"percent": 50.0, "target": 80}}}
-    links, drawings = charts.module_charts(tmp_path, result, [])
-    assert [kind for kind, _, _ in drawings] == ["files"] and [link.path for link in links] == [
-        charts.FILES_SVG
-    ]
-    charts.draw(drawings)
-    svg = (tmp_path / charts.FILES_SVG).read_bytes()
-    assert b"<!-- harness chart " in svg.splitlines()[1]
-    assert charts.module_charts(tmp_path, result, [])[1] == []  # same data: the file stands
-    changed = {**result, "files": {"a.py": {"percent": 60.0, "target": 80}}}
-    assert [kind for kind, _, _ in charts.module_charts(tmp_path, changed, [])[1]] == ["files"]
 
 
 def test_advice_is_plain_data():

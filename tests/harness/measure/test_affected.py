@@ -9,6 +9,7 @@ from harness.measure import affected, per_test
 from harness.spec.catalog import find_spec as resolve_spec
 from harness.spec.preflight import check_spec
 from harness.spec.project import load_project
+from harness.store import layout
 
 SPEC = {
     "id": "mod-a",
@@ -62,7 +63,7 @@ def tree(recorded):
         def select(self) -> affected.Selection:
             project = load_project(recorded.root)
             spec = resolve_spec(project, "mod-a")
-            return affected.select(project, spec, check_spec(project, spec))
+            return affected.select(project, spec.id, spec.path.digest(), check_spec(project, spec))
 
     yield Tree()
     for rel, data in saved.items():
@@ -75,7 +76,7 @@ def tree(recorded):
 
 def test_the_record_holds_the_source_state_and_what_the_tests_read(recorded):
     project = load_project(recorded.root)
-    record, why = per_test.read_record(project, resolve_spec(project, "mod-a"))
+    record, why = per_test.read_record(project, "mod-a")
     assert record is not None, why
     assert record.sources["calc/ops.py"] == (recorded.root / "calc/ops.py").read_text(encoding="utf-8")
     assert record.files == per_test.digests(project)
@@ -161,12 +162,12 @@ def test_a_source_that_does_not_parse_runs_every_test(tree):
 def test_a_changed_spec_or_no_record_runs_every_test(tree, recorded):
     tree.write("suites/mod-a/module.yml", yaml.safe_dump({**SPEC, "title": "Another"}))
     assert tree.select().reason == "the module's spec changed since the record was made"
-    meta = recorded.root / "reports/mod-a/.work" / per_test.META
-    doc = json.loads(meta.read_text(encoding="utf-8"))
-    tree.write(f"reports/mod-a/.work/{per_test.META}", json.dumps({**doc, "version": 1}))
+    at = layout.files(load_project(recorded.root), "mod-a")
+    doc = json.loads(at.per_test_meta.read_text(encoding="utf-8"))
+    tree.write(at.per_test_meta.relative_to(recorded.root).as_posix(), json.dumps({**doc, "version": 1}))
     assert tree.select().reason.startswith("the record does not hold the source it was made from")
-    (recorded.root / "reports/mod-a/.work" / per_test.DATA).rename(recorded.root / "kept.coverage")
+    at.per_test_data.rename(recorded.root / "kept.coverage")
     try:
         assert tree.select().reason.startswith("no record of which test ran which line yet")
     finally:
-        (recorded.root / "kept.coverage").rename(recorded.root / "reports/mod-a/.work" / per_test.DATA)
+        (recorded.root / "kept.coverage").rename(at.per_test_data)

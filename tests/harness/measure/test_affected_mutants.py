@@ -89,7 +89,7 @@ def test_a_selected_run_fails_exactly_when_the_full_run_fails(copy, tmp_path):
     try:
         for mutant in sample:
             (copy / TARGET).write_text(mutant.text, encoding="utf-8")
-            selection = affected.select(project, spec, check_spec(project, spec))
+            selection = affected.select(project, spec.id, spec.path.digest(), check_spec(project, spec))
             full = _fails(copy)
             if selection.everything:
                 chosen = full  # the harness runs every test: the same run

@@ -1,12 +1,9 @@
 """PATCH.md, the "This change" section, `check --changed`'s lines and the annotations, from patch.json.
 
 The inputs are made by the real evaluation (`patch_coverage`'s figures as plain data, `patch_mutation`,
-`gate`, `document`); the outputs are compared with gold files in tests/harness/gold/patch.*. A
-difference writes the actual output to tests/harness/report/actual/ and fails; after an intended change,
-review it and copy it over the gold file (that copy is the only way gold changes).
+`gate`, `document`); the outputs are compared with gold files in tests/harness/report/gold/patch.*
+(`goldtest`: a difference keeps the actual output in actual/ and fails).
 """
-
-from pathlib import Path
 
 import pytest
 
@@ -15,9 +12,7 @@ from harness.evaluate.patch_json import document
 from harness.report import patch as render
 from harness.spec.changes import ChangedFile, Changes
 from harness.spec.model import PatchTarget
-
-GOLD = Path(__file__).parents[1] / "gold"
-ACTUAL = Path(__file__).parent / "actual"
+from tests.harness.report.goldtest import compare
 
 CHANGES = Changes(
     "origin/main",
@@ -89,14 +84,6 @@ NOTHING = _doc(
 CASES = {"failed": FAILED, "warned": WARNED, "nothing": NOTHING}
 
 
-def _compare(actual: str, name: str) -> None:
-    gold = GOLD / name
-    if not gold.is_file() or gold.read_text(encoding="utf-8") != actual:
-        ACTUAL.mkdir(exist_ok=True)
-        (ACTUAL / name).write_text(actual, encoding="utf-8")
-        pytest.fail(f"{name} differs from the gold file: review {ACTUAL / name}, then copy it to {gold}")
-
-
 def test_headline_says_the_change_in_one_line():
     assert render.headline(FAILED) == (
         "patch coverage 87.5% (14 of 16 lines; missing: utils.py 212, 219), branches 75% (3 of 4),"
@@ -141,8 +128,6 @@ def test_annotations_sit_on_the_exact_changed_lines():
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_reports_match_gold(case):
     doc = CASES[case]
-    _compare(render.patch_markdown(doc), f"patch.{case}.PATCH.md")
-    _compare(render.change_section(doc), f"patch.{case}.summary.md")
-    _compare(
-        "\n".join([*render.annotations(doc), "--", *render.check_lines(doc)]) + "\n", f"patch.{case}.txt"
-    )
+    compare(render.patch_markdown(doc), f"patch.{case}.PATCH.md")
+    compare(render.change_section(doc), f"patch.{case}.summary.md")
+    compare("\n".join([*render.annotations(doc), "--", *render.check_lines(doc)]) + "\n", f"patch.{case}.txt")

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.mutate import finish
 from harness.mutation.engine import MutateOptions, mutate
 from harness.mutation.execute import server_command
 from harness.mutation.fork import Fallback, FastMode, Server
@@ -14,7 +15,7 @@ from harness.mutation.selection import IMPORT_TIME, LineTests, Timing
 from harness.spec.catalog import find_spec
 from harness.spec.project import load_project
 from tests.harness.conftest import build_throwaway
-from tests.harness.test_mutation import EXPECTED, FAST, build, by_position
+from tests.harness.mutation.test_mutate import EXPECTED, FAST, build, by_position
 
 LIMITS = """\
 LIMIT = 10
@@ -48,7 +49,8 @@ def run(root: Path, module: str, plain: bool, *files: str, timing=TIMING) -> tup
     project = load_project(root)
     lines: list[str] = []
     options = MutateOptions(files, workers=2, fresh=True, timing=timing, plain=plain)
-    return mutate(project, find_spec(project, module), options, lines.append, root), lines
+    spec = find_spec(project, module)
+    return finish(project, spec, mutate(project, spec, options, lines.append, root), lines.append), lines
 
 
 def limits(root: Path, conftest: str = ""):

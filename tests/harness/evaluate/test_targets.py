@@ -2,7 +2,10 @@
 
 import pytest
 
+from harness.evaluate import status as states
 from harness.evaluate import targets
+from harness.evaluate.compare import compare
+from harness.measure.session import failure_reason
 from harness.spec.model import Step, Suite, Target
 
 FIG = {"percent": 70.0, "lines_percent": 80.0, "branches_percent": 50.0, "statements": 10, "missed": 2}
@@ -45,7 +48,7 @@ def test_evaluate_baseline_delta_and_binding_target():
 def test_warn_only_target_does_not_gate():
     entry = targets.evaluate(FIG, [Target("f", 90, warn_only=True)], baseline=None)
     assert (entry["met"], entry["gating"], entry["gating_met"], entry["target"]) == (False, False, True, 90)
-    assert targets.unmet({"f": entry}, None) == []
+    assert states.unmet({"f": entry}, None) == []
 
 
 def test_no_target_means_met_is_none():
@@ -74,7 +77,7 @@ def test_step_targets_gate_the_file_too():
     steps = (Step("one", (Suite("t.py"),), (Target("f.py", 75, origin="step 1"),)),)
     files = targets.evaluate_files({"f.py": FIG}, (Target("f.py", 60),), (), steps, {})
     assert [c["origin"] for c in files["f.py"]["checks"]] == ["targets", "step 1"]
-    assert targets.unmet(files, None) == ["f.py"]
+    assert states.unmet(files, None) == ["f.py"]
     rows = targets.step_rows(steps, files)
     assert rows == [
         {
@@ -112,7 +115,7 @@ def test_step_targets_gate_the_file_too():
     ],
 )
 def test_status(failure, tests, unmet, accepted, expected):
-    assert targets.status(failure, tests, unmet, accepted) == expected
+    assert states.status(failure, tests, unmet, accepted) == expected
 
 
 @pytest.mark.parametrize(
@@ -132,7 +135,7 @@ def test_status(failure, tests, unmet, accepted, expected):
     ],
 )  # fmt: skip
 def test_failure_reason(processes, tests, coverage_problem, expected):
-    assert targets.failure_reason(processes, tests, coverage_problem) == expected
+    assert failure_reason(processes, tests, coverage_problem) == expected
 
 
 def test_carry_forward_items_round_trip_into_targets():
@@ -142,7 +145,7 @@ def test_carry_forward_items_round_trip_into_targets():
         20.0,
     )
     overall = targets.evaluate({"percent": 50.0}, [Target("overall", 60, origin="overall")], None)
-    items = targets.carry_forward_items(
+    items = states.carry_forward_items(
         {"x.py": entry, "ok.py": targets.evaluate(FIG, [], None)}, overall, "m1"
     )
     assert items == [
@@ -179,7 +182,7 @@ def test_compare_two_results():
         "files": {"x": {"percent": 50.0}, "new": {"percent": 1.0}},
         "overall": {"percent": 45.0},
     }
-    out = targets.compare(a, b)
+    out = compare(a, b)
     assert out["files"] == {
         "gone": {"a": 5.0, "b": None, "delta": None},
         "new": {"a": None, "b": 1.0, "delta": None},

@@ -9,17 +9,20 @@ from coverage import CoverageData
 
 from harness.errors import UsageError
 from harness.evaluate import mutation as gating
-from harness.evaluate.shape import mutated_files
+from harness.evaluate.mutation import mutated_files
 from harness.measure.coverage import step_contexts
-from harness.mutation import operators, record
-from harness.mutation.engine import PROGRESS_EVERY, SAVE_EVERY, Checkpoint, _Progress
+from harness.measure.per_test import node_id, read_contexts
+from harness.mutation import operators
+from harness.mutation.engine import PROGRESS_EVERY, Keep, _Progress, in_shard
 from harness.mutation.execute import FIRST_STAGE, Job, Killers, failed_test, stages
 from harness.mutation.generate import generate
-from harness.mutation.isolate import environment, import_roots, project_files
-from harness.mutation.selection import LineTests, Naming, Timing, mutant_words, node_id, read_contexts
+from harness.mutation.isolate import environment, import_roots
+from harness.mutation.selection import LineTests, Naming, Timing, mutant_words
 from harness.report.markdown import mutation_total
 from harness.spec.model import Target
 from harness.spec.project import Project
+from harness.spec.tree import project_files
+from harness.store import layout
 from harness.store import mutation as stored
 
 EVERY_KIND = """\
@@ -144,7 +147,7 @@ def entries(*statuses, file="a.py"):
 
 
 def test_score_counts_timeouts_as_kills_and_leaves_out_equivalents():
-    files = record.summarize(
+    files = stored.summarize(
         ["a.py", "b.py"], entries("killed", "timeout", "survived", "no_tests", "equivalent")
     )
     assert files["a.py"] == {
@@ -157,12 +160,12 @@ def test_score_counts_timeouts_as_kills_and_leaves_out_equivalents():
         "score": 50.0,
     }
     assert files["b.py"]["score"] is None
-    assert record.total(files)["score"] == 50.0
+    assert stored.total(files)["score"] == 50.0
 
 
 def test_marking_equivalent_rescores_and_keeps_the_mutant_listed():
-    doc = record.document("m", ["a.py"], entries("killed", "survived"))
-    marked = record.mark_equivalent(doc, {"000000000001": "same behaviour"})
+    doc = stored.document("m", ["a.py"], entries("killed", "survived"))
+    marked = stored.mark_equivalent(doc, {"000000000001": "same behaviour"})
     assert marked["files"]["a.py"]["score"] == 100.0
     assert marked["mutants"][1] == {
         "id": "000000000001",
@@ -173,21 +176,21 @@ def test_marking_equivalent_rescores_and_keeps_the_mutant_listed():
 
 
 def test_a_run_of_some_files_keeps_the_others():
-    previous = record.document("m", ["a.py", "b.py"], entries("killed") + entries("survived", file="b.py"))
-    files, mutants = record.merge(previous, ["a.py"], entries("survived"))
+    previous = stored.document("m", ["a.py", "b.py"], entries("killed") + entries("survived", file="b.py"))
+    files, mutants = stored.merge(previous, ["a.py"], entries("survived"))
     assert files == ["a.py", "b.py"]
     assert [(m["file"], m["status"]) for m in mutants] == [("b.py", "survived"), ("a.py", "survived")]
 
 
 def test_a_file_changed_since_its_mutants_were_made_is_stale():
-    doc = record.document("m", ["a.py", "b.py"], [], sources={"a.py": record.digest("x = 1\n")})
-    assert record.stale(doc, {"a.py": "x = 1\n", "b.py": "y = 2\n"}) == ["b.py"]
-    assert record.stale(doc, {"a.py": "x = 2\n"}) == ["a.py"]
+    doc = stored.document("m", ["a.py", "b.py"], [], sources={"a.py": stored.digest("x = 1\n")})
+    assert stored.stale(doc, {"a.py": "x = 1\n", "b.py": "y = 2\n"}) == ["b.py"]
+    assert stored.stale(doc, {"a.py": "x = 2\n"}) == ["a.py"]
 
 
 def test_shards_partition_the_mutants():
     ids = [m.id for m in generate("m.py", EVERY_KIND)]
-    slices = [[i for i in ids if record.in_shard(i, k, 3)] for k in (1, 2, 3)]
+    slices = [[i for i in ids if in_shard(i, k, 3)] for k in (1, 2, 3)]
     assert sorted(i for s in slices for i in s) == sorted(ids)
     assert all(slices)
 
@@ -218,7 +221,7 @@ def test_gating_is_unrounded_honours_warn_only_and_the_overall_target():
 
 def test_survivors_name_line_operator_change_and_function():
     mutant = generate("m.py", EVERY_KIND)[0]
-    doc = record.document("m", ["m.py"], [record.entry(mutant, "survived", ("t::x",))])
+    doc = stored.document("m", ["m.py"], [stored.entry(mutant, "survived", ("t::x",))])
     assert gating.survivors(doc, "m.py") == [
         {
             "id": mutant.id,
@@ -369,11 +372,11 @@ def test_the_test_that_killed_a_neighbour_runs_first_and_the_set_stays(tmp_path)
 def test_the_result_section_carries_scores_targets_survivors_and_equivalents():
     first, second, third = generate("m.py", EVERY_KIND)[:3]
     mutants = [
-        record.entry(first, "survived", ("t::x",)),
-        record.entry(second, "killed", ("t::x",)),
-        record.entry(third, "equivalent", ("t::x",), "same behaviour"),
+        stored.entry(first, "survived", ("t::x",)),
+        stored.entry(second, "killed", ("t::x",)),
+        stored.entry(third, "equivalent", ("t::x",), "same behaviour"),
     ]
-    doc = record.document("m", ["m.py"], mutants, finished_at="2026-01-01T00:00:00+00:00", commit=None)
+    doc = stored.document("m", ["m.py"], mutants, finished_at="2026-01-01T00:00:00+00:00", commit=None)
     section = gating.result_section(doc, gating.evaluate(doc["files"], lambda p: [Target(p, mutation=60)]))
     entry = section["files"]["m.py"]
     assert (entry["score"], entry["target"], entry["gating_met"]) == (50.0, 60, False)
@@ -402,27 +405,27 @@ def test_files_are_named_from_the_root_or_the_working_directory(tmp_path):
         chosen_files(project, spec, measured, ("../outside/x.py",), tmp_path)
 
 
-def test_verdicts_reach_the_cache_every_interval_and_at_the_end(tmp_path):
+def test_verdicts_reach_the_store_as_they_come_and_fold_into_the_cache(tmp_path):
     project = Project(tmp_path)
     jobs = [Job(m, ("t::a",), 1.0) for m in generate("pkg/pick.py", EVERY_KIND)[:3]]
     keys = {job.mutant.id: f"key-{n}" for n, job in enumerate(jobs)}
-    now, shown = [0.0], []
-    checkpoint = Checkpoint(project, "m", keys, lambda job, verdict: shown.append(verdict), lambda: now[0])
-
-    def cached():
-        return (stored.read_json(stored.cache_path(project, "m"), "cache") or {}).get("mutants", {})
-
-    checkpoint(jobs[0], "killed")
-    assert cached() == {}  # within the interval: kept, not yet written
-    now[0] = SAVE_EVERY
-    checkpoint(jobs[1], "survived")
-    assert cached() == {
-        jobs[0].mutant.id: {"key": "key-0", "status": "killed"},
-        jobs[1].mutant.id: {"key": "key-1", "status": "survived"},
+    shown = []
+    verdicts = stored.Verdicts(project, "m")
+    keep = Keep(verdicts, keys, lambda job, verdict: shown.append(verdict))
+    keep(jobs[0], "killed")
+    assert stored.Verdicts(project, "m").cached() == {jobs[0].mutant.id: {"key": "key-0", "status": "killed"}}
+    keep(jobs[1], "survived")
+    journal = layout.files(project, "m").mutation_journal
+    with journal.open("a") as handle:
+        handle.write('{"id": "cut short by a ki')  # a kill in the middle of a line loses that line only
+    assert set(stored.Verdicts(project, "m").cached()) == {jobs[0].mutant.id, jobs[1].mutant.id}
+    keep(jobs[2], "timeout")
+    verdicts.fold()  # the end of the run, however it ended
+    assert not journal.exists()
+    assert stored.Verdicts(project, "m").cached() == {
+        job.mutant.id: {"key": key, "status": status}
+        for job, key, status in zip(jobs, keys.values(), ["killed", "survived", "timeout"], strict=True)
     }
-    checkpoint(jobs[2], "timeout")
-    checkpoint.save()  # the end of the run, however it ended
-    assert cached()[jobs[2].mutant.id] == {"key": "key-2", "status": "timeout"}
     assert shown == ["killed", "survived", "timeout"]
 
 

@@ -7,7 +7,10 @@ import pytest
 import yaml
 
 from harness.evaluate import history
-from harness.evaluate.history import Counts, Run
+from harness.evaluate.history import Run
+from harness.spec.project import Project
+from harness.store import trace
+from harness.store.trace import Counts
 
 # Two modules' runs interleaved as concurrent runs append them, an interrupted run, a step run, a
 # shard-combine, a mutation score, and what hand edits or older harness versions leave behind.
@@ -115,19 +118,24 @@ COMBINED = Run(
 )
 
 
+def _events(text: str = TRACE) -> list[trace.Event]:
+    """The events trace.yml's one reader makes of `text` (what it does not know, it skips)."""
+    return [event for event in map(trace.parse, yaml.safe_load(text)) if event is not None]
+
+
 def test_finished_runs_of_one_module_in_trace_order():
-    runs = history.runs_from_events(yaml.safe_load(TRACE), "mod-a")
+    runs = history.runs_from_events(_events(), "mod-a")
     assert runs == [FIRST, FAILED, COMBINED]
 
 
 def test_step_runs_are_their_own_history():
-    [run] = history.runs_from_events(yaml.safe_load(TRACE), "mod-a", step=1)
+    [run] = history.runs_from_events(_events(), "mod-a", step=1)
     assert (run.step, run.overall, run.commit) == (1, 66.5, "cccccccccccc")
-    assert history.runs_from_events(yaml.safe_load(TRACE), "mod-a", step=2) == []
+    assert history.runs_from_events(_events(), "mod-a", step=2) == []
 
 
 def test_a_mutation_event_before_any_run_is_not_a_run():
-    events = [{"event": "mutation_finished", "module": "m", "score": 50.0}]
+    events = [trace.MutationFinished(module="m", score=50.0)]
     assert history.runs_from_events(events, "m") == []
 
 
@@ -248,19 +256,17 @@ def test_real_runs_are_read_back(throwaway):
 
 
 def test_read_runs_reads_the_trace_file(tmp_path):
-    path = tmp_path / "trace.yml"
-    path.write_text(TRACE, encoding="utf-8")
-    assert history.read_runs(path, "mod-a") == [FIRST, FAILED, COMBINED]
+    (tmp_path / "trace.yml").write_text(TRACE, encoding="utf-8")
+    assert history.read_runs(Project(tmp_path), "mod-a") == [FIRST, FAILED, COMBINED]
 
 
 def test_read_histories_reads_each_modules_runs(tmp_path):
-    path = tmp_path / "trace.yml"
-    path.write_text(TRACE, encoding="utf-8")
-    found = history.read_histories(path, ["mod-a", "mod-b", "mod-z"])
+    (tmp_path / "trace.yml").write_text(TRACE, encoding="utf-8")
+    found = history.read_histories(Project(tmp_path), ["mod-a", "mod-b", "mod-z"])
     assert found["mod-a"] == [FIRST, FAILED, COMBINED]
     assert [r.overall for r in found["mod-b"]] == [90.0] and found["mod-z"] == []
 
 
 def test_an_event_about_to_be_appended_reads_as_a_run():
-    event = yaml.safe_load(TRACE)[3]
+    event = trace.parse(yaml.safe_load(TRACE)[3])
     assert history.run_from_event(event) == dataclasses.replace(FIRST, mutation=None)

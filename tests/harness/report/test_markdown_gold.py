@@ -1,36 +1,24 @@
-"""Rendered reports against gold files.
+"""Rendered reports against gold files (`goldtest.py`: a mismatch is kept in actual/ and fails).
 
 The inputs are stored results (gold/*.results.json, from real runs of a throwaway project with fixed
-timestamps); the outputs are gold/*.md. After an intended template change, regenerate the gold files with
-
-    HARNESS_REGEN_GOLD=1 .venv/bin/pytest tests/harness/test_render_gold.py
-
-and review the diff before committing it.
+timestamps); the outputs are gold/*.md and the terminal's text.
 """
 
 import json
-import os
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
 from harness.evaluate import shape
 from harness.report import markdown, terminal
+from tests.harness.report.goldtest import compare as _compare
+from tests.harness.report.goldtest import gold_text
 
-GOLD = Path(__file__).parent / "gold"
 CASES = ["in_progress", "variance", "failed", "crashed"]
 
 
 def _result(name: str) -> dict:
-    return json.loads((GOLD / f"{name}.results.json").read_text(encoding="utf-8"))
-
-
-def _compare(actual: str, gold_name: str) -> None:
-    gold = GOLD / gold_name
-    if os.environ.get("HARNESS_REGEN_GOLD"):
-        gold.write_text(actual, encoding="utf-8")
-    assert actual == gold.read_text(encoding="utf-8"), f"{gold_name} differs; see the module docstring"
+    return json.loads(gold_text(f"{name}.results.json"))
 
 
 @pytest.mark.parametrize("name", CASES)
@@ -104,7 +92,7 @@ def test_list_lines_match_gold():
 
 
 def test_diff_table_matches_gold():
-    from harness.evaluate.targets import compare
+    from harness.evaluate.compare import compare
 
     _compare(terminal.diff_table(compare(_result("variance"), _result("in_progress"))) + "\n", "diff.txt")
 

@@ -13,10 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from harness.measure import per_test as run_contexts
+from harness.measure import per_test
 from harness.spec.catalog import find_spec
 from harness.spec.model import Target
 from harness.spec.project import load_project
+from harness.store import layout
+from harness.store.mutation import total
 from tests.harness.conftest import Throwaway, build_throwaway
 
 OPS = '''\
@@ -182,12 +184,13 @@ def test_a_survivor_marked_equivalent_leaves_the_score_but_stays_listed(copied):
     doc = json.loads((copied.root / "reports/m/mutation.json").read_text())
     assert doc["files"]["calc/ops.py"]["score"] == 100 * 10 / 13
     assert [m["rationale"] for m in doc["mutants"] if m["status"] == "equivalent"] == ["0 never reaches it"]
-    event = copied.trace()[-1]
+    *_, event, scored = copied.trace()
     assert (event["event"], event["mutant"], event["rationale"]) == (
         "mutant_equivalent",
         survivor["id"],
         "0 never reaches it",
     )
+    assert (scored["event"], scored["score"]) == ("mutation_finished", doc_score(doc))
     killed = next(m["id"] for m in doc["mutants"] if m["status"] == "killed")
     refused = copied.harness("mutate", "m", "--equivalent", killed, "--rationale", "x")
     assert (refused.exit_code, refused.output.strip()) == (
@@ -229,22 +232,22 @@ def test_mutate_takes_the_tests_of_each_line_from_the_last_harness_run_while_no_
 
 def test_only_a_whole_module_run_of_a_module_with_mutation_targets_keeps_its_test_contexts(copied):
     spec = find_spec(load_project(copied.root), "m")
-    assert run_contexts.wanted(spec, None, None, ())
-    assert not run_contexts.wanted(spec, 1, None, ())  # a step ran a part of the tests
-    assert not run_contexts.wanted(spec, None, (1, 2), ())
-    assert not run_contexts.wanted(spec, None, None, ("-k", "add"))
+    assert per_test.wanted(spec, None, None, ())
+    assert not per_test.wanted(spec, 1, None, ())  # a step ran a part of the tests
+    assert not per_test.wanted(spec, None, (1, 2), ())
+    assert not per_test.wanted(spec, None, None, ("-k", "add"))
     plain = dataclasses.replace(spec, targets=(Target("calc/ops.py", percent=90),))
-    assert not run_contexts.wanted(plain, None, None, ())
+    assert not per_test.wanted(plain, None, None, ())
     project = load_project(copied.root)
-    assert run_contexts.load(project, spec, ["calc/ops.py"]) is None  # never kept
-    work = copied.root / "reports/m/.work"
-    meta, data = work / run_contexts.META, work / run_contexts.DATA
-    meta.write_text(json.dumps({"tree": run_contexts.tree_stamp(project)}), encoding="utf-8")
+    assert per_test.load(project, "m", ["calc/ops.py"]) is None  # never kept
+    at = layout.files(project, "m")
+    meta, data = at.per_test_meta, at.per_test_data
+    meta.write_text(json.dumps({"tree": per_test.tree_stamp(project)}), encoding="utf-8")
     data.write_bytes(b"not a coverage data file")
-    assert run_contexts.load(project, spec, ["calc/ops.py"]) is None  # unreadable: a mapping run does
-    whole = {"tree": run_contexts.tree_stamp(project), "durations": {}, "failed": [], "startup": 1.0}
+    assert per_test.load(project, "m", ["calc/ops.py"]) is None  # unreadable: a mapping run does
+    whole = {"tree": per_test.tree_stamp(project), "durations": {}, "failed": [], "startup": 1.0}
     meta.write_text(json.dumps(whole), encoding="utf-8")
-    assert run_contexts.load(project, spec, ["calc/ops.py"]) is None
+    assert per_test.load(project, "m", ["calc/ops.py"]) is None
     result = copied.harness("mutate", "m", "--file", "calc/ops.py", *FAST)
     assert result.exit_code == 1, result.output  # the score, 10 of 14, is under its 90% target
     assert "mapping tests to lines: the module's suites once" in result.output
@@ -331,6 +334,41 @@ def test_a_stopped_run_resumes_from_the_verdicts_it_reached(copied):
     again = copied.harness("mutate", "m", *FAST)
     assert f"{11 - len(reached)} to run, {3 + len(reached)} decided without running" in again.output
     assert by_position(json.loads((copied.root / "reports/m/mutation.json").read_text())) == EXPECTED
+
+
+def test_a_run_killed_outright_loses_only_the_mutants_it_was_running(copied, tmp_path):
+    at = layout.files(load_project(copied.root), "m")
+    at.mutation_cache.unlink()
+    cmd = [sys.executable, "-c", "from harness.cli import main; main()", "--root", str(copied.root)]
+    env = {**os.environ, "TMPDIR": str(tmp_path)}  # the copies it cannot remove stay in tmp_path
+    proc = subprocess.Popen(
+        [*cmd, "mutate", "m", "-v", *FAST],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+        start_new_session=True,
+    )
+    seen = []
+    for line in proc.stdout:  # until two verdicts are out
+        seen.append(line)
+        if line.lstrip().startswith("[2/"):
+            break
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.communicate(timeout=30)
+    reached = stored_verdicts(copied.root)
+    assert len(reached) >= 2, "".join(seen)
+    assert not at.mutation_cache.exists()  # it never got to fold the journal into the cache
+    again = copied.harness("mutate", "m", *FAST)
+    assert f"{11 - len(reached)} to run, {3 + len(reached)} decided without running" in again.output
+    assert by_position(json.loads(at.mutation.read_text())) == EXPECTED
+
+
+def stored_verdicts(root: Path) -> dict:
+    """The verdicts the store holds for module m (the cache and the journal of verdicts as they came)."""
+    from harness.store.mutation import Verdicts
+
+    return Verdicts(load_project(root), "m").cached()
 
 
 def _cwd_in(proc: Path, folder: Path) -> bool:
@@ -433,3 +471,8 @@ def test_a_file_without_mutants_is_scored_without_running_the_suites(copied):
     doc = json.loads((copied.root / "reports/m/mutation.json").read_text())
     assert doc["files"]["calc/__init__.py"]["mutants"] == 0
     assert by_position({"mutants": [m for m in doc["mutants"] if m["file"] == "calc/ops.py"]}) == EXPECTED
+
+
+def doc_score(doc: dict) -> float:
+    """The overall score of a stored mutation.json."""
+    return total(doc["files"])["score"]

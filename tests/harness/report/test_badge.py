@@ -1,4 +1,4 @@
-"""The module badge: what it says, well-formed SVG, the same bytes for the same result, README Markdown."""
+"""The module badge: what it says, well-formed SVG, the same bytes for the same result."""
 
 import sys
 import xml.etree.ElementTree as ET
@@ -48,20 +48,6 @@ def test_the_same_result_gives_the_same_bytes_whatever_was_drawn_before():
     assert badge.badge_svg("mod-a", "complete", 90.0) == first
 
 
-def test_write_badge_and_its_readme_markdown(tmp_path):
-    result = {"module": "mod-a", "status": "in_progress", "overall": {"percent": 61.11}}
-    out = tmp_path / "reports" / "mod-a"
-    path = badge.write_badge(out, result)
-    assert path == out / "badge.svg" and path.read_bytes() == badge.badge_svg("mod-a", "in_progress", 61.11)
-    assert badge.markdown(path, tmp_path, result) == "![mod-a: in progress 61.1%](reports/mod-a/badge.svg)"
-    linked = badge.markdown(path, tmp_path, result, link="reports/mod-a/COMPLETION_STATUS.md")
-    assert (
-        linked == "[![mod-a: in progress 61.1%](reports/mod-a/badge.svg)](reports/mod-a/COMPLETION_STATUS.md)"
-    )
-
-
-def test_without_anybadge_no_badge_is_written(tmp_path, monkeypatch):
-    monkeypatch.setitem(sys.modules, "anybadge", None)  # as if the `charts` extra were not installed
+def test_without_anybadge_there_is_no_badge(monkeypatch):
+    monkeypatch.setitem(sys.modules, "anybadge", None)  # as if anybadge were not installed
     assert badge.badge_svg("mod-a", "complete", 90.0) is None
-    assert badge.write_badge(tmp_path, {"module": "mod-a", "status": "complete", "overall": None}) is None
-    assert list(tmp_path.iterdir()) == []

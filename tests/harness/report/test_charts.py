@@ -1,12 +1,8 @@
 """Charts: what each one plots against gold files, and SVG that is well-formed, labelled and reproducible.
 
-The inputs are the stored results of test_render_gold.py (gold/*.results.json) and runs made here; the
-outputs are gold/charts.*.json, the data each chart plots (points, bar order, marks, alt text). After an
-intended change, regenerate them with
-
-    HARNESS_REGEN_GOLD=1 .venv/bin/pytest tests/harness/test_charts.py
-
-and review the diff before committing it.
+The inputs are the stored results of test_markdown_gold.py (gold/*.results.json) and runs made here;
+the outputs are gold/charts.*.json, the data each chart plots (points, bar order, marks, alt text),
+compared by `goldtest.py` (a mismatch is kept in actual/ and fails).
 """
 
 import hashlib
@@ -22,32 +18,25 @@ import pytest
 
 from harness.evaluate import history
 from harness.report import charts, plot
+from harness.spec.project import Project
+from harness.store import layout, trace
+from tests.harness.report.goldtest import compare, gold_text
 
-GOLD = Path(__file__).parent / "gold"
 SVG = "{http://www.w3.org/2000/svg}"
 
 
 def _result(name: str) -> dict:
-    return json.loads((GOLD / f"{name}.results.json").read_text(encoding="utf-8"))
+    return json.loads(gold_text(f"{name}.results.json"))
 
 
 def _runs(module: str = "module-6.6") -> list[history.Run]:
     """Four runs: tests failed, a crash (no figure), two passing, then a mutation score after the last."""
     figures = [(61.25, "failed"), (None, "failed"), (70.5, "in_progress"), (88.0, "complete")]
-    events = []
+    events: list[trace.Event] = []
     for day, (overall, status) in enumerate(figures, start=1):
-        events.append(
-            {
-                "at": f"2026-01-0{day}T10:00:00+00:00",
-                "event": "run_finished",
-                "module": module,
-                "step": None,
-                "commit": f"{day}" * 40,
-                "status": status,
-                "overall": overall,
-            }
-        )
-    events.append({"event": "mutation_finished", "module": module, "score": 64.321})
+        at, commit = f"2026-01-0{day}T10:00:00+00:00", f"{day}" * 40
+        events.append(trace.RunFinished(at=at, module=module, commit=commit, status=status, overall=overall))
+    events.append(trace.MutationFinished(module=module, score=64.321))
     return history.runs_from_events(events, module)
 
 
@@ -63,11 +52,7 @@ def _many_files(count: int) -> dict:
 
 
 def _compare(actual: dict, gold_name: str) -> None:
-    gold = GOLD / gold_name
-    text = json.dumps(actual, indent=2, ensure_ascii=False) + "\n"
-    if os.environ.get("HARNESS_REGEN_GOLD"):
-        gold.write_text(text, encoding="utf-8")
-    assert text == gold.read_text(encoding="utf-8"), f"{gold_name} differs; see the module docstring"
+    compare(json.dumps(actual, indent=2, ensure_ascii=False) + "\n", gold_name)
 
 
 def test_trend_data_matches_gold():
@@ -185,51 +170,51 @@ def test_same_data_gives_the_same_bytes_in_separate_processes(drawn):
     assert _hashes_in_child("4242") == here  # another process, another string-hash seed
 
 
-def _write_module_charts(out_dir: Path, result: dict, runs: list) -> list[charts.ChartLink]:
-    """As a run draws a module's charts (there, in background jobs): the links, the SVGs drawn."""
-    links, drawings = charts.module_charts(out_dir, result, runs)
-    charts.draw(drawings)
-    return links
+def _module_files(tmp_path: Path) -> layout.ModuleFiles:
+    return layout.files(Project(tmp_path), "module-6.6")
 
 
-def test_write_module_charts_writes_svgs_and_returns_markdown_links(tmp_path):
-    links = _write_module_charts(tmp_path, _result("variance"), _runs())
-    assert [link.path for link in links] == [charts.TREND_SVG, charts.FILES_SVG]
-    for link in links:
-        ET.fromstring((tmp_path / link.path).read_bytes())
-        assert link.markdown().startswith("![") and link.markdown().endswith(f"]({link.path})")
-    section = charts.report_section(links)
-    assert section.startswith("## Charts\n\n![Line chart of module-6.6") and section.endswith(".svg)\n")
+def test_module_charts_link_a_trend_and_a_files_chart_beside_the_report(tmp_path):
+    at = _module_files(tmp_path)
+    links, drawings = charts.module_charts(at, _result("variance"), _runs())
+    assert [link["path"] for link in links] == [layout.TREND_CHART, layout.FILES_CHART]
+    assert [(kind, path) for kind, _, path in drawings] == [
+        ("trend", at.trend_chart),
+        ("files", at.files_chart),
+    ]
+    assert all(link["alt"] == data["alt"] for link, (_, data, _) in zip(links, drawings, strict=True))
+    for kind, data, _ in drawings:
+        ET.fromstring(charts.svg(kind, data))
 
 
-def test_a_result_without_figures_has_no_files_chart_and_loses_the_old_one(tmp_path):
-    _write_module_charts(tmp_path, _result("variance"), _runs())
-    links = _write_module_charts(tmp_path, _result("crashed"), _runs())
-    assert [link.path for link in links] == [charts.TREND_SVG]
-    assert not (tmp_path / charts.FILES_SVG).exists()
-    assert _write_module_charts(tmp_path / "none", _result("crashed"), []) == []
+def test_a_result_without_figures_has_no_files_chart(tmp_path):
+    links, drawings = charts.module_charts(_module_files(tmp_path), _result("crashed"), _runs())
+    assert [link["path"] for link in links] == [layout.TREND_CHART]
+    assert [kind for kind, _, _ in drawings] == ["trend"]
+    assert charts.module_charts(_module_files(tmp_path), _result("crashed"), []) == ([], [])
 
 
-def test_alt_text_markdown_is_escaped():
-    link = charts.ChartLink("c.svg", "pkg/__init__.py [a] *b* b\\c")
-    assert link.markdown() == r"![pkg/\_\_init\_\_.py \[a\] \*b\* b\\c](c.svg)"
+def test_a_chart_drawn_from_the_same_data_is_not_drawn_again(tmp_path):
+    at = _module_files(tmp_path)
+    _, drawings = charts.module_charts(at, _result("variance"), [])
+    [(kind, data, path)] = drawings
+    path.parent.mkdir(parents=True)
+    path.write_bytes(charts.svg(kind, data))
+    assert b"<!-- harness chart " in path.read_bytes().splitlines()[1]
+    assert charts.module_charts(at, _result("variance"), [])[1] == []
+    assert [kind for kind, _, _ in charts.module_charts(at, _result("failed"), [])[1]] == ["files"]
 
 
-def test_map_chart_is_written_beside_the_reports_with_a_link_from_map_md(tmp_path):
+def test_the_map_chart_is_svg_with_its_alt_text():
     rows = [{"module": "module-6.6", "percent": 88.0}]
-    link = charts.write_map_chart(tmp_path / "reports", tmp_path / "MAP.md", rows, {"module-6.6": _runs()})
-    assert link.path == "reports/coverage-trend.svg"
-    assert (tmp_path / link.path).read_bytes() == charts.map_chart(rows, {"module-6.6": _runs()})
-    assert charts.write_map_chart(tmp_path / "reports", tmp_path / "MAP.md", [], {}) is None
+    svg, alt = charts.map_chart(rows, {"module-6.6": _runs()})
+    assert svg == plot.map_trend(charts.map_data(rows, {"module-6.6": _runs()}))
+    assert alt == charts.map_data(rows, {"module-6.6": _runs()})["alt"]
+    assert charts.map_chart([], {}) is None
 
 
-def test_without_matplotlib_nothing_is_drawn_and_the_report_says_why(tmp_path, monkeypatch):
+def test_without_matplotlib_nothing_is_drawn(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "harness.report.plot", None)  # as if matplotlib could not be imported
     assert not charts.available()
-    assert _write_module_charts(tmp_path, _result("variance"), _runs()) == []
-    assert list(tmp_path.iterdir()) == []
-    assert charts.report_section([]) == f"## Charts\n\n{charts.UNAVAILABLE}\n"
-    rows = [{"module": "module-6.6", "percent": 88.0}]
-    assert charts.write_map_chart(tmp_path, tmp_path / "MAP.md", rows, {}) is None
-    with pytest.raises(ImportError, match=r"harness\[charts\]"):
-        charts.map_chart(rows, {})
+    assert charts.module_charts(_module_files(tmp_path), _result("variance"), _runs()) == ([], [])
+    assert charts.map_chart([{"module": "module-6.6", "percent": 88.0}], {}) is None
