@@ -66,9 +66,15 @@ class Changes:
         return tuple(f.path for f in self.files if f.binary)
 
 
-def changes(root: Path, ref: str | None = None, untracked: bool = True) -> Changes:
+def changes(
+    root: Path, ref: str | None = None, untracked: bool = True, leave_out: Iterable[str] = ()
+) -> Changes:
     """The change in the working tree at `root` since the merge base of `ref` (default: the main
-    branch, `DEFAULT_REFS`) and HEAD. Raises UsageError (one line) for a REF that does not resolve."""
+    branch, `DEFAULT_REFS`) and HEAD. Raises UsageError (one line) for a REF that does not resolve.
+
+    `leave_out`: files and directories (relative to `root`) that are no part of any change, such as
+    what the harness itself writes (reports, the trace, MAP.md); the working tree counts as
+    `uncommitted` only for differences outside them."""
     top = _git(root, "rev-parse", "--show-toplevel", fail=None)
     if top is None:
         raise UsageError(f"--changed: {root} is not in a git repository")
@@ -85,10 +91,11 @@ def changes(root: Path, ref: str | None = None, untracked: bool = True) -> Chang
         raise UsageError(
             f"--changed {name}: no common ancestor with HEAD (a shallow clone? fetch with fetch-depth: 0)"
         )
-    files, deleted = parse_diff(_git(root, *_DIFF_OPTIONS, base, "--"))
+    where = (".", *(f":(exclude){path}" for path in leave_out))
+    files, deleted = parse_diff(_git(root, *_DIFF_OPTIONS, base, "--", *where))
     if untracked:
-        files += [_untracked(root, path) for path in _untracked_paths(root)]
-    dirty = _git(root, "diff", "--quiet", "--relative", "HEAD", "--", fail=None) is None
+        files += [_untracked(root, path) for path in _untracked_paths(root, where)]
+    dirty = _git(root, "diff", "--quiet", "--relative", "HEAD", "--", *where, fail=None) is None
     dirty = dirty or any(f.status == "untracked" for f in files)
     ordered = tuple(sorted(files, key=lambda f: f.path))
     return Changes(name, base, head, ordered, tuple(sorted(deleted)), dirty)
@@ -205,8 +212,8 @@ def unquote(text: str) -> str:
     return out.decode("utf-8", "surrogateescape")
 
 
-def _untracked_paths(root: Path) -> list[str]:
-    out = _git(root, "ls-files", "-z", "--others", "--exclude-standard")
+def _untracked_paths(root: Path, where: tuple[str, ...]) -> list[str]:
+    out = _git(root, "ls-files", "-z", "--others", "--exclude-standard", "--", *where)
     return [name for name in out.split("\0") if name]
 
 

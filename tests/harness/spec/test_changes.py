@@ -59,6 +59,25 @@ def test_staged_unstaged_and_untracked_edits_count_too(repo):
     assert [f.path for f in changes(repo.root, "main", untracked=False).files] == ["a.py", "b.py"]
 
 
+def test_what_is_left_out_is_no_part_of_the_change_nor_makes_the_tree_uncommitted(repo):
+    repo.write("reports/m/results.json", "{}\n")
+    repo.write("trace.yml", "[]\n")
+    repo.commit("the harness's outputs, committed as this repository does")
+    repo.git("checkout", "-q", "-b", "feature")
+    repo.write("a.py", "ONE\ntwo\nthree\nfour\nfive\n")
+    head = repo.commit("edit a")
+    repo.write("reports/m/results.json", '{"run": 2}\n')  # a run rewrote its outputs
+    repo.write("reports/m/PATCH.md", "# new\n")
+    repo.write("trace.yml", "[]\n- more\n")
+
+    found = changes(repo.root, "main", leave_out=("reports", "trace.yml"))
+
+    assert found.files == (ChangedFile("a.py", (1,), "modified"),)
+    assert (found.head, found.uncommitted) == (head, False)
+    assert changes(repo.root, "main").uncommitted is True
+    assert "reports/m/PATCH.md" in [f.path for f in changes(repo.root, "main").files]
+
+
 def test_a_rename_is_followed_and_only_its_edited_lines_count(repo):
     repo.git("checkout", "-q", "-b", "feature")
     repo.git("mv", "a.py", "renamed.py")
