@@ -72,6 +72,7 @@ class ModuleFiles:
     result: Path
     log: Path
     junit: Path
+    coverage_report: Path  # coverage.py's JSON report of the last run, beside results.json
     html: Path
     badge: Path
     trend_chart: Path
@@ -118,6 +119,7 @@ def files(project: Project, module_id: str, step: int | None = None) -> ModuleFi
         result=out / RESULT,
         log=out / LOG,
         junit=out / JUNIT,
+        coverage_report=out / COVERAGE_JSON,
         html=out / HTML,
         badge=out / BADGE,
         trend_chart=out / TREND_CHART,
