@@ -21,7 +21,9 @@ def document(
     affected: dict | None = None,
 ) -> dict:
     """The whole patch.json. `affected` is what `harness run --changed` ran: `{"tests": n, "of": n,
-    "reason": str | None}` (None when it ran every test with nothing to say)."""
+    "reason": str | None}` (`reason`: why every test ran), and for a run of the affected tests only
+    also `counts` (outcomes), `failure` (why the session broke) and `files` (`module_files`); None when
+    the coverage is the last whole run's."""
     measured = {f.path for f in coverage.files}
     return {
         "format": FORMAT,
@@ -70,6 +72,11 @@ def _counts(mutation: PatchMutation, path: str | None) -> dict:
     return {**mutation.counts(path), "score": mutation.score(path)}
 
 
+def mutation_part(mutation: PatchMutation) -> dict:
+    """patch.json's `mutation`: the counts, the score and the survivors."""
+    return _mutation(mutation)
+
+
 def _mutation(mutation: PatchMutation) -> dict:
     return {**_counts(mutation, None), "survivors": [_mutant(m) for m in mutation.survivors]}
 
@@ -104,3 +111,20 @@ def _gate(target: PatchTarget | None, verdict: Verdict) -> dict:
             for c in verdict.checks
         ],
     }
+
+
+FIGURES = ("percent", "lines_percent", "branches_percent", "statements", "missed")
+
+
+def module_files(recorded: dict[str, dict], selected: dict[str, dict], ran: frozenset[str]) -> dict:
+    """Per measured file, its figures after a run of the affected tests: the run's own, marked
+    `partial`, where a test of it ran the file (or the record has no figures of it); else the whole
+    run's, from its record, marked `carried`. (`recorded`, `selected`: `coverage.file_figures` of each.)"""
+    files = {}
+    for path in sorted(set(recorded) | set(selected)):
+        if path in ran or path not in recorded:
+            figures = selected.get(path, {})
+            files[path] = {**{k: figures.get(k) for k in FIGURES}, "partial": True}
+        else:
+            files[path] = {**{k: recorded[path].get(k) for k in FIGURES}, "carried": "record"}
+    return files

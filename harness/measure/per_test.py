@@ -147,6 +147,15 @@ def load(project: Project, module_id: str, files: list[str], selected: bool = Fa
     return Kept(lines, usable, startup + EXIT_SECONDS)
 
 
+def on_tree(project: Project, module_id: str) -> bool:
+    """Whether the whole run's record was made on the project's files as they are now."""
+    try:
+        doc = json.loads(layout.files(project, module_id).per_test_meta.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(doc, dict) and doc.get("tree") == tree_stamp(project)
+
+
 def node_id(context: str) -> str:
     """`suites/test_x.py::test_y|run` -> `suites/test_x.py::test_y` (pytest-cov's --cov-context=test);
     `harness-steps:1,3 suites/test_x.py::test_y` -> the same (a `harness run`'s per-test contexts)."""

@@ -109,6 +109,24 @@ def check_lines(doc: dict) -> list[str]:
     return lines
 
 
+def affected_lines(doc: dict) -> list[str]:
+    """`harness run --changed` of the affected tests only: how many ran and how they ended, and each
+    measured file's figure, marked as the affected tests' own or carried from the whole run's record."""
+    facts = doc.get("affected") or {}
+    if facts.get("files") is None:
+        return []
+    counts = facts.get("counts") or {}
+    tally = ", ".join(f"{n} {k}" for k, n in counts.items() if n or k == "passed")
+    lines = [f"{doc['module']}: {facts['tests']} of {facts['of']} tests (affected by the change): {tally}"]
+    if facts.get("failure"):
+        lines.append(f"  the session broke: {facts['failure']}")
+    width = max((len(p) for p in facts["files"]), default=0)
+    for path, f in facts["files"].items():
+        whence = "carried from the last whole run" if f.get("carried") else "the affected tests only"
+        lines.append(f"  {path:<{width}}  {percent(f['percent']):>6}  ({whence})")
+    return lines
+
+
 def _where(doc: dict, metric: str) -> str:
     if metric == "coverage" and doc["totals"]["missing_lines"]:
         return f" (missing: {missing_text(doc)})"

@@ -8,7 +8,7 @@ The inputs are made by the real evaluation (`patch_coverage`'s figures as plain 
 import pytest
 
 from harness.evaluate.patch import FilePatch, PatchCoverage, gate, patch_mutation
-from harness.evaluate.patch_json import document
+from harness.evaluate.patch_json import document, module_files
 from harness.report import patch as render
 from harness.spec.changes import ChangedFile, Changes
 from harness.spec.model import PatchTarget
@@ -71,9 +71,20 @@ def _doc(target: PatchTarget | None, entries=ENTRIES, coverage=COVERAGE, affecte
     return document("mod-a", CHANGES, coverage, mutation, target, gate(coverage, mutation, target), affected)
 
 
-FAILED = _doc(
-    PatchTarget(coverage=90, branches=70, mutation=80), affected={"tests": 12, "of": 319, "reason": None}
-)
+RECORDED = {
+    "app/utils.py": {"percent": 91.25, "lines_percent": 92.0, "branches_percent": 88.0, "statements": 240},
+    "app/views.py": {"percent": 100.0, "lines_percent": 100.0, "branches_percent": None, "statements": 40},
+}
+SELECTED = {"app/utils.py": {"percent": 31.5, "statements": 240}, "app/views.py": {"percent": 0.0}}
+AFFECTED = {
+    "tests": 12,
+    "of": 319,
+    "reason": None,
+    "counts": {"passed": 11, "failed": 1, "skipped": 0, "errors": 0},
+    "failure": None,
+    "files": module_files(RECORDED, SELECTED, frozenset({"app/utils.py"})),
+}
+FAILED = _doc(PatchTarget(coverage=90, branches=70, mutation=80), affected=AFFECTED)
 WARNED = _doc(PatchTarget(coverage=90, warn_only=True), entries=None)
 NOTHING = _doc(
     PatchTarget(coverage=90),
@@ -114,6 +125,25 @@ def test_check_lines_name_the_file_and_lines_or_survivors_of_each_missed_target(
     ]
     assert render.check_lines(NOTHING)[-1] == "patch: passed: no line of the change can be measured"
     assert render.check_lines(WARNED)[-1] == "patch: missed, warn only"
+
+
+def test_files_the_affected_tests_did_not_run_carry_the_whole_runs_figures_marked_so():
+    files = AFFECTED["files"]
+    assert files["app/utils.py"] == {
+        "percent": 31.5,
+        "lines_percent": None,
+        "branches_percent": None,
+        "statements": 240,
+        "missed": None,
+        "partial": True,
+    }
+    assert files["app/views.py"]["percent"] == 100.0 and files["app/views.py"]["carried"] == "record"
+    assert render.affected_lines(FAILED) == [
+        "mod-a: 12 of 319 tests (affected by the change): 11 passed, 1 failed",
+        "  app/utils.py   31.5%  (the affected tests only)",
+        "  app/views.py    100%  (carried from the last whole run)",
+    ]
+    assert render.affected_lines(NOTHING) == []  # every test ran: the module's own table says it all
 
 
 def test_annotations_sit_on_the_exact_changed_lines():
