@@ -180,7 +180,6 @@ def test_the_main_push_keeps_a_record_that_the_pull_request_restores(origin, tmp
     shutil.rmtree(clone.root)
 
 
-@pytest.mark.xfail(strict=True, reason="`harness check --changed` is wired by the lead (INTEGRATION.md)")
 def test_the_pull_request_runs_the_gate_and_writes_the_comment(origin, tmp_path):
     replay = _main_push(origin, tmp_path, {})
     clone, done = _pull_request(origin, tmp_path, replay)
