@@ -169,8 +169,8 @@ def check(
 ) -> Outcome:
     """`harness check MODULE --changed [REF] [--run]`: with --run, the affected tests and (for a
     `patch: {mutation}` target) the patch's mutants first; the module's own result as `check` reads it."""
+    change = change_of(project, spec, ref)
     if fresh:
-        change = change_of(project, spec, ref)
         result, tests_failed = _run(project, spec, change, RunOptions(workers=workers), echo)
         if spec.patch is not None and spec.patch.mutation is not None:
             from harness import mutate as mutation  # libcst and mutmut: only for mutation
@@ -178,11 +178,10 @@ def check(
             options = mutation.options((), workers or 1, None, False, False, None, None)
             _mutate(project, spec, change, options, echo, project.root)
         doc = document(project, spec, change, echo)
-        return Outcome(doc, result, tests_failed or not doc["gate"]["passed"])
-    change = change_of(project, spec, ref)
-    result = records.load_if_any(layout.files(project, spec.id))
-    doc = document(project, spec, change, echo, publish=False)
-    tests_failed = _broken(doc["affected"] or {})
+    else:
+        result = records.load_if_any(layout.files(project, spec.id))
+        doc = document(project, spec, change, echo, publish=False)
+        tests_failed = _broken(doc["affected"] or {})
     module_failed = result is not None and result["status"] not in PASSING
     return Outcome(doc, result, tests_failed or module_failed or not doc["gate"]["passed"])
 
