@@ -175,6 +175,16 @@ def test_check_changed_gates_on_the_patch_and_says_where(work, tmp_path, monkeyp
     assert work.harness("check", "mod-a", "--changed").exit_code == 0  # the same tree as main's
 
 
+def test_check_run_changed_after_a_whole_run_gates_on_the_modules_own_targets_too(work):
+    work.write("suites/mod-a/module.yml", yaml.safe_dump({**SPEC, "targets": {"calc/ops.py": 99}}))
+
+    done = work.harness("check", "mod-a", "--run", "--changed", "main")
+
+    assert "Every test runs: the module's spec changed since the record was made" in done.output
+    assert "patch: passed: no line of the change can be measured" in done.output
+    assert done.exit_code == 1 and "calc/ops.py" in work.result("mod-a")["unmet"]
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
