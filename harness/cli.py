@@ -15,6 +15,7 @@ from harness.evaluate import history, metric_history
 from harness.evaluate.compare import compare
 from harness.report import markdown, terminal
 from harness.report import metrics as metric_text
+from harness.report import patch as render_patch
 from harness.run.session import RunOptions
 from harness.spec.catalog import find_spec
 from harness.spec.model import METRIC_STATS
@@ -86,6 +87,25 @@ def _parse_workers(ctx, param, value):
     if count < 1:
         raise click.BadParameter(f"{count} is smaller than 1")
     return count
+
+
+def _changed_option(command):
+    """`--changed [REF]`: the change since the merge base of REF (default: the main branch) and HEAD."""
+    return click.option(
+        "--changed",
+        is_flag=False,
+        flag_value="",
+        default=None,
+        metavar="[REF]",
+        help="Only the change since REF's merge base (default: the main branch): see 'Gating pull requests'.",
+    )(command)
+
+
+def _changed():
+    """The `--changed` orchestration (imported only when the option is given)."""
+    from harness import changed
+
+    return changed
 
 
 class _Group(click.Group):
@@ -185,12 +205,14 @@ def init_cmd(ctx, module_id, sources, suites, k, markers, in_pyproject) -> None:
 )
 @click.option("-v", "--verbose", is_flag=True, help="Stream pytest's output.")
 @click.option("-q", "--quiet", is_flag=True, help="Print only the status line (and errors).")
+@_changed_option
 @click.argument("pytest_args", nargs=-1, type=click.UNPROCESSED)
 @click.pass_context
-def run(ctx, module, step, workers, shard, rebaseline, verbose, quiet, pytest_args) -> None:
+def run(ctx, module, step, workers, shard, rebaseline, verbose, quiet, changed, pytest_args) -> None:
     """Run MODULE's suites under coverage, write reports/<id>/, trace.yml and MAP.md.
 
-    Arguments after `--` go to pytest unchanged (the baseline suites get them too).
+    Arguments after `--` go to pytest unchanged (the baseline suites get them too). With --changed,
+    only the tests the change affects run, and reports/<id>/patch.json and PATCH.md are written.
     """
     if shard and step:
         raise click.UsageError("--shard and --step cannot be combined")
@@ -200,6 +222,14 @@ def run(ctx, module, step, workers, shard, rebaseline, verbose, quiet, pytest_ar
     check_requirements(project.root, workers, tuple(pytest_args))
     spec = find_spec(project, module)
     options = RunOptions(workers, shard, tuple(pytest_args), verbose=verbose, quiet=quiet)
+    if changed is not None:
+        what = "runs the tests the change affects"
+        _changed().refuse_with(what, step=step, shard=shard, rebaseline=rebaseline, pytest_args=pytest_args)
+        with _terminate_as_interrupt():
+            outcome = _changed().run(project, spec, changed, options, _silent if quiet else _echo)
+        if quiet and outcome.doc is not None:
+            click.echo(f"patch: {render_patch.headline(outcome.doc)}")
+        ctx.exit(outcome.code)
     with _terminate_as_interrupt():
         result = _workflow().run_module(
             project, spec, options, _silent if quiet else _echo, step=step, rebaseline=rebaseline
@@ -226,33 +256,62 @@ def _silent(line: str) -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write a Markdown summary for a pull-request comment to this file.",
 )
+@_changed_option
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    help="With --run: pytest-xdist workers for the tests, and workers for the patch's mutants.",
+)
 @click.pass_context
-def check(ctx, module, fresh, annotations, comment) -> None:
-    """CI gate: every file below its target, with figure and target; exit 1 if a gating target is missed."""
+def check(ctx, module, fresh, annotations, comment, changed, workers) -> None:
+    """CI gate: every file below its target, with figure and target; exit 1 if a gating target is missed.
+
+    With --changed, also the change's own figures against the spec's `patch:` targets (exit 1 when the
+    gate fails); with --run, only the tests the change affects run, then the patch's mutants.
+    """
     project = _project(ctx)
     spec = find_spec(project, module)
+    doc = None
     if fresh:
-        check_requirements(project.root)
-        result = _workflow().run_module(project, spec, RunOptions(), _echo)
+        check_requirements(project.root, workers)
+    if changed is not None:
+        with _terminate_as_interrupt():
+            outcome = _changed().check(project, spec, changed, fresh, workers, _echo)
+        result, doc, code = outcome.result, outcome.doc, outcome.code
+    elif fresh:
+        result = _workflow().run_module(project, spec, RunOptions(workers=workers), _echo)
+        code = _exit_for(result)
     else:
         result = records.load_module(project, spec.id)
-        if records.spec_changed(result, spec):
-            click.echo(
-                f"warning: {spec.path} changed after this result was recorded"
-                f" ({result['finished_at']}); `harness check --run` measures again",
-                err=True,
-            )
-    for line in terminal.shortfall_lines(result):
+        code = _exit_for(result)
+    if result is not None and not fresh and records.spec_changed(result, spec):
+        click.echo(
+            f"warning: {spec.path} changed after this result was recorded"
+            f" ({result['finished_at']}); `harness check --run` measures again",
+            err=True,
+        )
+    _gate_output(result, doc, annotations, comment)
+    ctx.exit(code)
+
+
+def _gate_output(result: dict | None, doc: dict | None, annotations: bool | None, comment: Path | None):
+    """`check`'s lines, annotations, step summary and comment: the module's (when it has a result)
+    and the change's (with --changed)."""
+    lines = terminal.shortfall_lines(result) if result is not None else []
+    lines += render_patch.affected_lines(doc) + render_patch.check_lines(doc) if doc is not None else []
+    for line in lines:
         click.echo(line)
     if annotations if annotations is not None else os.environ.get("GITHUB_ACTIONS") == "true":
-        for line in terminal.github_annotations(result):
+        found = terminal.github_annotations(result) if result is not None else []
+        for line in found + (render_patch.annotations(doc) if doc is not None else []):
             click.echo(line)
+    parts = [markdown.github_summary(result)] if result is not None else []
+    parts += [render_patch.change_section(doc)] if doc is not None else []
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary:
-        disk.append_text(Path(summary), markdown.github_summary(result) + "\n")
+        disk.append_text(Path(summary), "\n".join(parts) + "\n")
     if comment:
-        disk.atomic_write(comment, markdown.github_summary(result))
-    ctx.exit(_exit_for(result))
+        disk.atomic_write(comment, "\n".join(parts))
 
 
 @main.command()
@@ -373,6 +432,7 @@ def site_cmd(ctx, out) -> None:
 @click.option("--rationale", help="Why the --equivalent mutants cannot be told apart from the original.")
 @click.option("--plain", is_flag=True, help="Run every mutant as its own python -m pytest (the reference).")
 @click.option("-v", "--verbose", is_flag=True, help="A line per mutant.")
+@_changed_option
 @click.pass_context
 def mutate(
     ctx,
@@ -387,18 +447,26 @@ def mutate(
     rationale,
     plain,
     verbose,
+    changed,
 ):
     """Mutation testing of MODULE's source with its suites; writes reports/<id>/mutation.json and .html.
 
-    With --equivalent ID --rationale TEXT, marks survivors equivalent instead of running.
+    With --equivalent ID --rationale TEXT, marks survivors equivalent instead of running. With
+    --changed, only the mutants on changed lines: patch.json instead of mutation.json.
     """
     from harness import mutate as mutation  # libcst and mutmut: only for this command
 
     project = _project(ctx)
     spec = find_spec(project, module)
     if equivalent or rationale is not None:
+        if changed is not None:
+            _changed().refuse_with("makes the mutants of the change", equivalent=True)
         ctx.exit(mutation.mark(project, spec, equivalent, rationale, _echo))
     check_requirements(project.root, mutation=True)
     options = mutation.options(files, workers, shard, fresh, verbose, timeout_factor, timeout_slack, plain)
+    if changed is not None:
+        _changed().refuse_with("makes the mutants of the change", shard=shard)
+        with _terminate_as_interrupt():
+            ctx.exit(_changed().mutate(project, spec, changed, options, _echo, Path.cwd()).code)
     with _terminate_as_interrupt():
         ctx.exit(mutation.run(project, spec, options, _echo, Path.cwd()))

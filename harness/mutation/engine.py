@@ -40,6 +40,9 @@ class MutateOptions:
     verbose: bool = False
     timing: Timing = field(default_factory=Timing)
     plain: bool = False
+    # `--changed`: per file, the lines a change adds or edits; only the mutants whose first mutated
+    # line is one of them are made, and the tests of the last run of the affected tests map them
+    changed: dict[str, frozenset[int]] | None = None
 
 
 def chosen_files(project: Project, spec: ModuleSpec, measured: list[str], names: tuple[str, ...], cwd: Path):
@@ -78,6 +81,8 @@ def mutate(project: Project, spec: ModuleSpec, options: MutateOptions, echo: Ech
     files = chosen_files(project, spec, check_spec(project, spec), options.files, cwd)
     texts = {f: (project.root / f).read_bytes().decode("utf-8") for f in files}
     mutants = [m for f in files for m in generate(f, texts[f])]
+    if options.changed is not None:
+        mutants = [m for m in mutants if m.line in options.changed.get(m.file, ())]
     order = [m.id for m in mutants]
     if options.shard:
         mutants = [m for m in mutants if in_shard(m.id, *options.shard)]
@@ -153,6 +158,12 @@ def _mapping(
     """Which tests ran which lines: from the module's last `harness run` if it kept them and the
     project's files are unchanged since (not with --fresh), else from a mapping run split over the
     workers' copies (`(copy, environment, log)` each)."""
+    kept = None
+    if options.changed is not None and not options.fresh:
+        kept = per_test.load(project, spec.id, files, selected=True)
+        if kept is not None:
+            echo("  tests mapped to lines by the last `harness run --changed` (no file changed since)")
+            return LineTests(*kept)
     kept = None if options.fresh else per_test.load(project, spec.id, files)
     if kept is not None:
         echo("  tests mapped to lines by the module's last `harness run` (no file changed since)")

@@ -8,3 +8,9 @@ STEPS_ENV = "HARNESS_STEPS"
 # which line, kept for `harness mutate` (harness.measure.per_test)
 TEST_CONTEXTS_ENV = "HARNESS_TEST_CONTEXTS"
 STEP_CONTEXT = "harness-steps:"  # + the step numbers, e.g. `harness-steps:1,3`; a test in no step: none
+# A directory: each pytest process of a session that records per-test contexts writes `<pid>.json` into
+# it, the files it imported and opened and the directories it listed (harness.measure.per_test)
+READS_ENV = "HARNESS_READS"
+READS_DIR = "reads"  # its name in the session's work directory
+# A JSON file `{"tests": [node ids], "files": [test files]}`: run only those (`harness run --changed`)
+SELECT_ENV = "HARNESS_SELECT"

@@ -13,7 +13,15 @@ from pathlib import Path
 from harness.run import processes
 from harness.run.command import PLUGIN
 from harness.run.command import pytest as pytest_command
-from harness.run.env import RECORDS_ENV, SHARD_ENV, STEPS_ENV, TEST_CONTEXTS_ENV
+from harness.run.env import (
+    READS_DIR,
+    READS_ENV,
+    RECORDS_ENV,
+    SELECT_ENV,
+    SHARD_ENV,
+    STEPS_ENV,
+    TEST_CONTEXTS_ENV,
+)
 from harness.run.explain import explain
 from harness.run.progress import Silent
 from harness.run.records import iter_records
@@ -127,12 +135,15 @@ def run_session(
     steps: tuple = (),
     while_exiting: Callable[[Path], None] | None = None,
     test_contexts: bool = False,
+    selection: Path | None = None,
 ) -> Session:
     """Run every invocation, all writing one coverage data file in `workdir`.
 
     `steps` (the spec's) labels each test's lines with its steps, which is all per-step figures need
     (`harness.run.plugin.StepContexts`); `test_contexts` labels them with the test's node id too,
-    for `harness mutate` (`harness.measure.per_test`).
+    for `harness mutate` (`harness.measure.per_test`), and records the project files each process
+    imported and opened (`workdir/reads/`). `selection` (a file `harness.measure.affected` wrote) runs
+    only the tests it names.
     `while_exiting(data_file)` is called once the last pytest process has finished its session (its
     coverage data saved) and while it still reports and exits.
     """
@@ -141,9 +152,13 @@ def run_session(
     env = {**bytecode_env(os.environ), "COVERAGE_FILE": str(data_file)}
     env.pop(SHARD_ENV, None)
     env.pop(STEPS_ENV, None)
-    env.pop(TEST_CONTEXTS_ENV, None)
+    for name in (TEST_CONTEXTS_ENV, READS_ENV, SELECT_ENV):
+        env.pop(name, None)
     if test_contexts:
         env[TEST_CONTEXTS_ENV] = "1"
+        env[READS_ENV] = str(workdir / READS_DIR)
+    if selection is not None:
+        env[SELECT_ENV] = str(selection)
     if options.shard:
         env[SHARD_ENV] = f"{options.shard[0]}/{options.shard[1]}"
     progress = progress or Silent()

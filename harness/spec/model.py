@@ -80,6 +80,17 @@ class MetricTarget:
 
 
 @dataclass(frozen=True)
+class PatchTarget:
+    """Minimums for the lines a change adds or edits (`harness check --changed`): line coverage, branch
+    coverage and mutation score of the patch; `warn_only` reports a miss without failing."""
+
+    coverage: float | None = None
+    branches: float | None = None
+    mutation: float | None = None
+    warn_only: bool = False
+
+
+@dataclass(frozen=True)
 class Step:
     """A named part of a module with its own suites and targets."""
 
@@ -116,6 +127,8 @@ class ModuleSpec:
     references: tuple[str, ...] = ()
     artifacts: tuple[str, ...] = ()
     metrics: tuple[MetricTarget, ...] = ()
+    patch: PatchTarget | None = None
+    record_tests: bool = False  # keep which test ran which line after each whole run (affected tests)
 
     def all_suites(self) -> tuple[Suite, ...]:
         """The module's suites followed by every step's, without repeats."""

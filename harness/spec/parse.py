@@ -8,7 +8,7 @@ import yaml
 
 from harness.errors import SpecError, yaml_problem
 from harness.spec.metrics import parse_metrics
-from harness.spec.model import Baseline, ModuleSpec, SpecSource, Step, Suite, Target
+from harness.spec.model import Baseline, ModuleSpec, PatchTarget, SpecSource, Step, Suite, Target
 
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _TOP_KEYS = {
@@ -26,8 +26,11 @@ _TOP_KEYS = {
     "references",
     "artifacts",
     "metrics",
+    "patch",
+    "record_tests",
 }
 _TARGET_KEYS = {"percent", "lines", "branches", "mutation", "warn_only"}
+_PATCH_KEYS = {"coverage", "branches", "mutation", "warn_only"}
 
 
 def load_spec(path: Path) -> ModuleSpec:
@@ -98,6 +101,8 @@ class _Parser:
             references=self.strings(data.get("references"), "references"),
             artifacts=self.strings(data.get("artifacts"), "artifacts"),
             metrics=parse_metrics(data.get("metrics"), "metrics", "metrics", self.fail),
+            patch=self.patch(data.get("patch", None), "patch" in data),
+            record_tests=self.flag(data.get("record_tests", False), "record_tests"),
         )
 
     def known(self, data: dict, allowed: set[str], where: str) -> None:
@@ -166,10 +171,26 @@ class _Parser:
         }
         if not figures:
             raise self.fail(key, "give at least one of percent, lines, branches, mutation")
-        warn_only = value.get("warn_only", False)
-        if not isinstance(warn_only, bool):
-            raise self.fail(f"{key}.warn_only", "expected true or false")
+        warn_only = self.flag(value.get("warn_only", False), f"{key}.warn_only")
         return Target(pattern, warn_only=warn_only, origin=origin, **figures)
+
+    def flag(self, value, key: str) -> bool:
+        if not isinstance(value, bool):
+            raise self.fail(key, "expected true or false")
+        return value
+
+    def patch(self, value, given: bool) -> PatchTarget | None:
+        """`patch: {coverage, branches, mutation, warn_only}`, each optional; `patch: {}` gates nothing
+        but still asks for the patch's figures."""
+        if not given:
+            return None
+        value = {} if value is None else value
+        if not isinstance(value, dict):
+            raise self.fail("patch", "expected a mapping of coverage, branches, mutation, warn_only")
+        self.known(value, _PATCH_KEYS, "patch")
+        metrics = ("coverage", "branches", "mutation")
+        figures = {m: self.percent(value[m], f"patch.{m}") for m in metrics if m in value}
+        return PatchTarget(**figures, warn_only=self.flag(value.get("warn_only", False), "patch.warn_only"))
 
     def targets(self, value, key: str, origin: str) -> tuple[Target, ...]:
         if value is None:

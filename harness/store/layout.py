@@ -25,6 +25,8 @@ HTML = "htmlcov"
 SHARD_RECORD = "shard.json"
 MUTATION = "mutation.json"
 MUTATION_HTML = "mutation.html"  # the mutation record in the ecosystem's web component, beside mutation.json
+PATCH = "patch.json"  # the change in front of the reviewer (`--changed`), and its report
+PATCH_REPORT = "PATCH.md"
 BADGE = "badge.svg"
 TREND_CHART = "charts/coverage-trend.svg"
 FILES_CHART = "charts/files.svg"
@@ -83,6 +85,7 @@ class ModuleFiles:
     result: Path
     log: Path
     junit: Path
+    coverage_report: Path  # coverage.py's JSON report of the last run, beside results.json
     html: Path
     badge: Path
     trend_chart: Path
@@ -99,6 +102,15 @@ class ModuleFiles:
     mutation_logs: Path
     per_test_data: Path  # the last whole run's coverage data, each test's lines under its own context
     per_test_meta: Path  # the tree it ran on, each test's duration and outcome, the start-up
+    # `--changed`: the last run of the affected tests (its contexts, kept apart from the whole run's),
+    # its coverage.py JSON report, and the verdicts of the last `harness mutate --changed`, each with
+    # the tree it was made on; patch.json and PATCH.md are made from them
+    selected_data: Path
+    selected_meta: Path
+    selected_report: Path
+    selected_mutants: Path
+    patch: Path
+    patch_report: Path
 
     def metric_chart(self, name: str) -> Path:
         return self.dir / metric_chart(name)
@@ -128,6 +140,7 @@ def files(project: Project, module_id: str, step: int | None = None) -> ModuleFi
         result=out / RESULT,
         log=out / LOG,
         junit=out / JUNIT,
+        coverage_report=out / COVERAGE_JSON,
         html=out / HTML,
         badge=out / BADGE,
         trend_chart=out / TREND_CHART,
@@ -144,6 +157,12 @@ def files(project: Project, module_id: str, step: int | None = None) -> ModuleFi
         mutation_logs=work / "mutation-logs",
         per_test_data=work / "test-contexts.coverage",
         per_test_meta=work / "test-contexts.json",
+        selected_data=work / "changed-contexts.coverage",
+        selected_meta=work / "changed-contexts.json",
+        selected_report=work / "changed-coverage.json",
+        selected_mutants=work / "changed-mutants.json",
+        patch=module_dir / PATCH,
+        patch_report=module_dir / PATCH_REPORT,
     )
 
 

@@ -50,6 +50,10 @@ def _texts(value) -> tuple[str, ...]:
     return tuple(str(v) for v in value) if isinstance(value, list | tuple) else ()
 
 
+def _flag(value) -> bool | None:
+    return value if isinstance(value, bool) else None
+
+
 def _ints(value) -> tuple[int, ...]:
     return tuple(v for v in value if isinstance(v, int)) if isinstance(value, list | tuple) else ()
 
@@ -307,6 +311,41 @@ class MutantEquivalent(Event):
     rationale: str | None = _f(_text)
 
 
+@dataclass(frozen=True, kw_only=True)
+class PatchMeasured(Event):
+    """`--changed`: a change's figures against the spec's `patch:` targets, as patch.json has them
+    (`commit` is HEAD; `base` the merge base the change is measured from). `tests` of `of` ran."""
+
+    KIND: ClassVar[str] = "patch_measured"
+    ref: str | None = _f(_text)
+    base: str | None = _f(_text)
+    uncommitted: bool | None = _f(_flag)
+    lines_percent: float | None = _f(_number)
+    branches_percent: float | None = _f(_number)
+    mutation_score: float | None = _f(_number)
+    tests: int | None = _f(_int)
+    of: int | None = _f(_int)
+    passed: bool | None = _f(_flag)
+
+    @classmethod
+    def of_patch(cls, doc: dict) -> "PatchMeasured":
+        """The event of a patch.json document (`harness.evaluate.patch_json.document`)."""
+        totals, mutation, affected = doc["totals"], doc["mutation"] or {}, doc["affected"] or {}
+        return cls(
+            module=doc["module"],
+            commit=doc["head"]["commit"],
+            ref=doc["base"]["ref"],
+            base=doc["base"]["commit"],
+            uncommitted=doc["head"]["uncommitted"],
+            lines_percent=totals["lines_percent"],
+            branches_percent=totals["branches_percent"],
+            mutation_score=mutation.get("score"),
+            tests=affected.get("tests"),
+            of=affected.get("of"),
+            passed=doc["gate"]["passed"],
+        )
+
+
 KINDS: dict[str, type[Event]] = {
     cls.KIND: cls
     for cls in (
@@ -321,6 +360,7 @@ KINDS: dict[str, type[Event]] = {
         MutationInterrupted,
         MutationShardFinished,
         MutantEquivalent,
+        PatchMeasured,
     )
 }
 RUN_ENDS = (RunFinished, RunFailed, RunInterrupted, ShardFinished)

@@ -53,6 +53,18 @@ ONE_OF_EACH = [
     trace.MutantEquivalent(
         **COMMON, mutant="0a1b2c3d4e5f", file="calc/ops.py", line=9, operator="constant", rationale="same"
     ),
+    trace.PatchMeasured(
+        **COMMON,
+        ref="origin/main",
+        base="b" * 40,
+        uncommitted=False,
+        lines_percent=87.5,
+        branches_percent=None,
+        mutation_score=60.0,
+        tests=12,
+        of=319,
+        passed=False,
+    ),
 ]
 
 
