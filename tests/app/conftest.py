@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from harness.plugin.redis_server import RedisServer
-from tests.app.served_app import ServedApp, serve, start_redis, stop, stop_uncrashed
+from suites.served.app import ServedApp, serve, start_redis, stop, stop_uncrashed
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,6 @@
 """Adds isolated tournaments to a target_app database for the served tests; prints them as JSON.
 
-Run as `python tests/app/_served_seed.py COUNT` with TARGET_APP_DB and JWT_SIGNING_KEY set, after
+Run as `python suites/served/seed.py COUNT` with TARGET_APP_DB and JWT_SIGNING_KEY set, after
 `python -m target_app init`. Each tournament has its own organizer, two participants, a spectator and
 one scheduled match, so a test's connection and message limits never meet another test's. Tokens (for
 these and for the demo users) are minted by the app's own `create_token`.

@@ -1,7 +1,8 @@
 """target_app served for real by `python -m target_app serve` in a subprocess, with seeded data.
 
 The served tests' library: `serve()` starts one on a free loopback port, `ServedApp` connects real
-clients (`served_client.Client`) and sends plain HTTP; `tests/app/conftest.py` turns it into fixtures.
+clients (`suites.served.client.Client`) and sends plain HTTP; `tests/app/conftest.py` and the module
+suites' fixtures start them.
 """
 
 from __future__ import annotations
@@ -23,10 +24,10 @@ import pytest
 from websockets.asyncio.client import connect
 
 from harness.plugin.redis_server import RedisServer, find_redis_server, free_port
-from tests.app.served_client import FRAME_TIMEOUT, Client
+from suites.served.client import FRAME_TIMEOUT, Client
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-SEED_SCRIPT = Path(__file__).with_name("_served_seed.py")
+SEED_SCRIPT = Path(__file__).with_name("seed.py")
 
 # The production stack's origin validator admits this (ALLOWED_HOSTS defaults to localhost,127.0.0.1).
 ORIGIN = "http://localhost"
@@ -89,7 +90,7 @@ class ServedApp:
         """A fresh isolated tournament, never handed out before on this server."""
         arena = next(self.arenas, None)
         if arena is None:
-            pytest.fail(f"all {ARENAS} seeded arenas are used; raise ARENAS in tests/app/served_app.py")
+            pytest.fail(f"all {ARENAS} seeded arenas are used; raise ARENAS in suites/served/app.py")
         return arena
 
     @asynccontextmanager
