@@ -4,9 +4,34 @@ import os
 import tempfile
 from pathlib import Path
 
+from django.core.exceptions import ImproperlyConfigured
+
 
 def _env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+def _env_number(name: str, default: int, kind: type = int) -> int | float:
+    """A positive number from the environment (`kind` int or float), else `default`; junk stops start-up."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = kind(raw)
+    except ValueError:
+        value = None
+    if value is None or not value > 0 or value == float("inf"):
+        raise ImproperlyConfigured(f"{name}={raw!r}: expected a positive {kind.__name__}")
+    return value
+
+
+def _env_flag(name: str, default: bool) -> bool:
+    raw = os.environ.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw not in {"0", "1", "true", "false"}:
+        raise ImproperlyConfigured(f"{name}={raw!r}: expected 1, 0, true or false")
+    return raw in {"1", "true"}
 
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -63,16 +88,17 @@ else:
 
 # Consumers (realtime/consumers.py, realtime/match_consumer.py).
 WS_ALLOWED_ORIGINS = _env_list("WS_ALLOWED_ORIGINS", "")
-WS_MAX_PAYLOAD_BYTES = 16384
+WS_MAX_PAYLOAD_BYTES = _env_number("WS_MAX_PAYLOAD_BYTES", 16384)
 
-# Rate limits (realtime/ratelimit.py, realtime/middleware_ratelimit.py).
-WS_RATE_ENABLED = True
-WS_CONN_PER_USER = 3
-WS_CONN_PER_IP = 10
-WS_MSG_RATE = 10
-WS_MSG_BURST = 20
-WS_RATE_CLOSE_AFTER = 5
-WS_ROOM_MAX = 2000
+# Rate limits (realtime/ratelimit.py, realtime/middleware_ratelimit.py). A deployment sizes them from
+# the environment, like the hosts above (docs/protocol.md, "Running").
+WS_RATE_ENABLED = _env_flag("WS_RATE_ENABLED", True)
+WS_CONN_PER_USER = _env_number("WS_CONN_PER_USER", 3)
+WS_CONN_PER_IP = _env_number("WS_CONN_PER_IP", 10)
+WS_MSG_RATE = _env_number("WS_MSG_RATE", 10, float)
+WS_MSG_BURST = _env_number("WS_MSG_BURST", 20)
+WS_RATE_CLOSE_AFTER = _env_number("WS_RATE_CLOSE_AFTER", 5)
+WS_ROOM_MAX = _env_number("WS_ROOM_MAX", 2000)
 
 # Score batching (realtime/utils.py).
 SCORE_BATCH_WINDOW_MS = 100
