@@ -79,7 +79,7 @@ REDIS_URL = os.environ.get("REDIS_URL") or None
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "BACKEND": "target_app.realtime.layers.BoundedRedisChannelLayer",
             "CONFIG": {"hosts": [REDIS_URL]},
         }
     }
