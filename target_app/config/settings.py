@@ -89,6 +89,13 @@ else:
 # Consumers (realtime/consumers.py, realtime/match_consumer.py).
 WS_ALLOWED_ORIGINS = _env_list("WS_ALLOWED_ORIGINS", "")
 WS_MAX_PAYLOAD_BYTES = _env_number("WS_MAX_PAYLOAD_BYTES", 16384)
+# The largest frame the server reads at all (`serve` gives it to uvicorn); larger ones close 1009.
+WS_MAX_FRAME_BYTES = _env_number("WS_MAX_FRAME_BYTES", 1024 * 1024)
+if WS_MAX_FRAME_BYTES <= WS_MAX_PAYLOAD_BYTES:
+    raise ImproperlyConfigured(
+        f"WS_MAX_FRAME_BYTES ({WS_MAX_FRAME_BYTES}) must exceed WS_MAX_PAYLOAD_BYTES "
+        f"({WS_MAX_PAYLOAD_BYTES}): frames between them are the ones answered with 4009"
+    )
 
 # Rate limits (realtime/ratelimit.py, realtime/middleware_ratelimit.py). A deployment sizes them from
 # the environment, like the hosts above (docs/protocol.md, "Running").
