@@ -110,6 +110,10 @@ WS_ROOM_MAX = _env_number("WS_ROOM_MAX", 2000)
 # Score batching (realtime/utils.py).
 SCORE_BATCH_WINDOW_MS = 100
 
+# `GET /api/debug/runtime` (target_app/introspection.py): counts of tasks and objects for load tests.
+# Off unless TARGET_APP_INTROSPECTION=1; never in production.
+RUNTIME_INTROSPECTION = _env_flag("TARGET_APP_INTROSPECTION", False)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
