@@ -25,6 +25,8 @@ from websockets.asyncio.client import connect
 
 from harness.plugin.redis_server import RedisServer, find_redis_server, free_port
 from suites.served.client import FRAME_TIMEOUT, Client
+from suites.served.coverage import coverage_env
+from suites.served.process import ProcessStats, read_stats
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SEED_SCRIPT = Path(__file__).with_name("seed.py")
@@ -36,8 +38,16 @@ ARENAS = 100  # isolated tournaments seeded per server: one per test that sends 
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 10.0
 POLL_SECONDS = 0.05
-# Settings the server must not inherit from whoever runs the tests.
-SCRUBBED_ENV = ("REDIS_URL", "WS_ALLOWED_ORIGINS", "ALLOWED_HOSTS", "TARGET_APP_DB", "TARGET_APP_SECRET_KEY")
+# Settings the server must not inherit from whoever runs the tests (nor any WS_* limit).
+SCRUBBED_ENV = (
+    "REDIS_URL",
+    "ALLOWED_HOSTS",
+    "TARGET_APP_DB",
+    "TARGET_APP_SECRET_KEY",
+    "TARGET_APP_INTROSPECTION",
+    "FORWARDED_ALLOW_IPS",
+    "COVERAGE_PROCESS_START",
+)
 
 
 @dataclass(frozen=True)
@@ -76,6 +86,8 @@ class ServedApp:
     demo_tokens: dict[str, str]  # demo role → token (the spectator's from `python -m target_app token`)
     inactive: Member
     arenas: Iterator[Arena] = field(repr=False)
+    db_path: Path | None = None  # the server's SQLite file (tests change rows behind its back)
+    crowd: list[Member] = field(default_factory=list, repr=False)  # spectators of no match, for load
     signing_key: str = field(default=SIGNING_KEY, repr=False)  # the server's JWT key, to forge tokens
 
     @property
@@ -163,12 +175,28 @@ class ServedApp:
     def alive(self) -> bool:
         return self.process.poll() is None
 
+    def stats(self) -> ProcessStats:
+        """The server process's RSS, peak RSS, open file descriptors and threads, from /proc."""
+        return read_stats(self.process.pid)
+
+    async def runtime(self) -> dict:
+        """`GET /api/debug/runtime`: the server's tasks, consumers, threads and objects (served with
+        `TARGET_APP_INTROSPECTION=1` in `serve(env=...)`)."""
+        status, counts = await self.http("GET", "/api/debug/runtime")
+        assert status == 200, f"/api/debug/runtime answered {status}: serve with TARGET_APP_INTROSPECTION=1"
+        return counts
+
 
 # -- starting and stopping --------------------------------------------------------------------------
 
 
-def _server_env(db: Path, redis_url: str | None) -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items() if key not in SCRUBBED_ENV}
+def _server_env(db: Path, redis_url: str | None, extra: dict[str, str]) -> dict[str, str]:
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in SCRUBBED_ENV and not key.startswith("WS_")
+    }
+    env.update(extra)
     env.update(
         TARGET_APP_DB=str(db),
         JWT_SIGNING_KEY=SIGNING_KEY,
@@ -255,13 +283,27 @@ def _launch(db: Path, env: dict[str, str], log_path: Path) -> tuple[subprocess.P
     pytest.fail(f"target_app serve exited {process.returncode}; its log:\n{log}")
 
 
-def serve(workdir: Path, redis_url: str | None = None) -> ServedApp:
-    """Initialise and seed a database in `workdir`, then serve it; fails the test if it never answers."""
+def serve(
+    workdir: Path,
+    redis_url: str | None = None,
+    *,
+    env: dict[str, str] | None = None,
+    arenas: int = ARENAS,
+    crowd: int = 0,
+    nodeid: str = "",
+) -> ServedApp:
+    """Initialise and seed a database in `workdir`, then serve it; fails the test if it never answers.
+
+    `env` adds to the server's environment (e.g. `{"WS_ROOM_MAX": "500"}`, as a deployment sizes its
+    limits); `crowd` seeds that many more users, spectators of no match. `nodeid` is the test that
+    starts the server: when the session is measured, every target_app process started here is too,
+    under that test's steps (suites.served.coverage).
+    """
     db = workdir / "target_app.sqlite3"
-    env = _server_env(db, redis_url)
+    env = {**_server_env(db, redis_url, env or {}), **coverage_env(workdir, nodeid)}
     demo = _run_json([sys.executable, "-m", "target_app", "init", "--db", str(db)], env)
-    seeded = _run_json([sys.executable, str(SEED_SCRIPT), str(ARENAS)], env)
-    arenas = (
+    seeded = _run_json([sys.executable, str(SEED_SCRIPT), str(arenas), str(crowd)], env)
+    arena_iter = (
         Arena(item["tournament"], item["match"], {role: Member(**u) for role, u in item["users"].items()})
         for item in seeded["arenas"]
     )
@@ -276,7 +318,9 @@ def serve(workdir: Path, redis_url: str | None = None) -> ServedApp:
         demo=demo,
         demo_tokens=demo_tokens,
         inactive=Member(**seeded["inactive"]),
-        arenas=arenas,
+        arenas=arena_iter,
+        db_path=db,
+        crowd=[Member(**member) for member in seeded["crowd"]],
     )
 
 

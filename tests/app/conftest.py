@@ -50,14 +50,14 @@ def any_served(request: pytest.FixtureRequest) -> ServedApp:
 
 
 @pytest.fixture
-def serve_app(tmp_path: Path) -> Iterator:
+def serve_app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator:
     """A factory for a private served app (for tests that break its Redis); stopped at teardown."""
     started: list[ServedApp] = []
 
     def start(redis_url: str | None = None) -> ServedApp:
         workdir = tmp_path / f"app{len(started)}"
         workdir.mkdir()
-        app = serve(workdir, redis_url)
+        app = serve(workdir, redis_url, nodeid=request.node.nodeid)
         started.append(app)
         return app
 
