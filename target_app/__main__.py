@@ -86,7 +86,7 @@ def server_options(environ) -> dict:
     from django.conf import settings
     from uvicorn.config import LOGGING_CONFIG
 
-    from target_app.logredact import uvicorn_log_config
+    from target_app.serverlog import uvicorn_log_config
 
     trusted_proxies = environ.get("FORWARDED_ALLOW_IPS", "").strip()
     return {
@@ -95,7 +95,8 @@ def server_options(environ) -> dict:
         "ws_max_size": settings.WS_MAX_FRAME_BYTES,
         "proxy_headers": bool(trusted_proxies),
         "forwarded_allow_ips": trusted_proxies or None,
-        "log_config": uvicorn_log_config(LOGGING_CONFIG),  # logged paths carry `?token=…`: redact them
+        # Logged paths carry `?token=…`: redacted; a client's bad frame: one line, no traceback.
+        "log_config": uvicorn_log_config(LOGGING_CONFIG),
         "log_level": environ.get("TARGET_APP_LOG_LEVEL", "info").lower(),
     }
 

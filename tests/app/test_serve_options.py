@@ -25,4 +25,4 @@ def test_the_production_stack_serves_with_redacted_logs():
     assert (options["ws"], options["lifespan"]) == ("websockets-sansio", "off")
     assert options["log_level"] == "warning"
     filters = {name: handler.get("filters") for name, handler in options["log_config"]["handlers"].items()}
-    assert filters and all("redact_tokens" in names for names in filters.values())
+    assert filters and all({"redact_tokens", "client_faults"} <= set(names) for names in filters.values())
