@@ -25,7 +25,7 @@ class BoundedRedisChannelLayer(RedisChannelLayer):
 
     reply_timeout = None
     pool_size = 32
-    pool_wait = 5.0
+    pool_wait = 30.0  # as the limiter's: waiting is the server being busy, not Redis being down
 
     def create_pool(self, index):
         host = dict(self.hosts[index])

@@ -23,8 +23,10 @@ BUCKET_MIN_TTL_SECONDS = 60
 _TOKEN_EPSILON = 1e-9
 # Redis connections a backend keeps at most; more concurrent calls wait for one (see `RedisBackend`).
 POOL_SIZE = 32
-# How long a call waits for a pooled connection before Redis counts as unreachable.
-POOL_WAIT_SECONDS = 5.0
+# How long a call waits for a pooled connection before Redis counts as unreachable: long, because a
+# wait is the server being busy (a thousand clients leaving at once on a loaded machine took over 5 s),
+# not Redis being down (then connections fail at once and go back to the pool).
+POOL_WAIT_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
