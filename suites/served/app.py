@@ -11,6 +11,7 @@ import asyncio
 import http.client
 import json
 import os
+import re
 import secrets
 import subprocess
 import sys
@@ -324,12 +325,24 @@ def serve(
     )
 
 
-def stop_uncrashed(app: ServedApp) -> None:
-    """Stop the server, then fail if anything it served during the session ended in a traceback."""
+# A JWT's header is base64url JSON, so every token starts `eyJ`; a redacted log holds none.
+JWT_SHAPE = re.compile(r"eyJ[\w-]{6,}\.[\w-]+")
+
+
+def stop_checked(app: ServedApp) -> None:
+    """Stop the server, then fail if its log holds a traceback or anything shaped like a JWT."""
     stop(app.process)
+    check_log(app)
+
+
+def check_log(app: ServedApp) -> None:
+    """Fail if the server's log holds a traceback or anything shaped like a JWT."""
     log = app.log()
     if "Traceback" in log:
-        pytest.fail(f"the served app logged a traceback during the session:\n{log[log.index('Traceback') :]}")
+        pytest.fail(f"the served app logged a traceback:\n{log[log.index('Traceback') :]}")
+    if token := JWT_SHAPE.search(log):
+        line = log[log.rfind("\n", 0, token.start()) + 1 : log.find("\n", token.end())]
+        pytest.fail(f"the served app logged a token: {line}")
 
 
 def start_redis() -> RedisServer:
