@@ -6,7 +6,7 @@ import pytest
 import redis
 
 from harness.plugin.redis_server import RedisServer
-from suites.served.app import ServedApp, check_log, serve, start_redis, stop
+from suites.served.app import ServedApp, check_log, serve, serve_replica, start_redis, stop
 
 
 @pytest.fixture(scope="module")
@@ -22,16 +22,20 @@ def serving(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, redis_server: RedisServer
 ) -> Iterator[Callable[..., ServedApp]]:
     """Starts target_app as production runs it: `python -m target_app serve`, REDIS_URL on this file's
-    Redis (channel layer and limits). `serving(env={...}, crowd=N, arenas=N, redis_url=...)`.
+    Redis (channel layer and limits). `serving(env={...}, crowd=N, arenas=N, redis_url=...)`;
+    `serving(replica_of=app)` starts a second process on `app`'s database and Redis.
 
     Every server is stopped when the file is done, and the file fails if a server's log holds a
     traceback or a token.
     """
     started: list[ServedApp] = []
 
-    def start(*, redis_url: str | None = None, **options) -> ServedApp:
+    def start(*, redis_url: str | None = None, replica_of: ServedApp | None = None, **options) -> ServedApp:
         workdir = tmp_path_factory.mktemp("served")
-        app = serve(workdir, redis_url or redis_server.url, nodeid=request.node.nodeid, **options)
+        if replica_of is not None:  # another process on that server's database and Redis
+            app = serve_replica(replica_of, workdir)
+        else:
+            app = serve(workdir, redis_url or redis_server.url, nodeid=request.node.nodeid, **options)
         started.append(app)
         return app
 

@@ -8,6 +8,7 @@ suites' fixtures start them.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import http.client
 import json
 import os
@@ -89,6 +90,7 @@ class ServedApp:
     arenas: Iterator[Arena] = field(repr=False)
     db_path: Path | None = None  # the server's SQLite file (tests change rows behind its back)
     crowd: list[Member] = field(default_factory=list, repr=False)  # spectators of no match, for load
+    env: dict[str, str] = field(default_factory=dict, repr=False)  # the server's environment
     signing_key: str = field(default=SIGNING_KEY, repr=False)  # the server's JWT key, to forge tokens
 
     @property
@@ -322,7 +324,17 @@ def serve(
         arenas=arena_iter,
         db_path=db,
         crowd=[Member(**member) for member in seeded["crowd"]],
+        env=env,
     )
+
+
+def serve_replica(app: ServedApp, workdir: Path) -> ServedApp:
+    """Another `serve` process on `app`'s database and Redis, as a second replica behind a balancer.
+
+    It shares `app`'s users, tokens and arenas (an arena handed out by one is not handed out again).
+    """
+    process, port = _launch(app.db_path, app.env, workdir / "server.log")
+    return dataclasses.replace(app, process=process, port=port, log_path=workdir / "server.log")
 
 
 # A JWT's header is base64url JSON, so every token starts `eyJ`; a redacted log holds none.
