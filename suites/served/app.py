@@ -12,7 +12,6 @@ import dataclasses
 import http.client
 import json
 import os
-import re
 import secrets
 import subprocess
 import sys
@@ -28,6 +27,7 @@ from websockets.asyncio.client import connect
 from harness.plugin.redis_server import RedisServer, find_redis_server, free_port
 from suites.served.client import FRAME_TIMEOUT, Client
 from suites.served.coverage import coverage_env
+from suites.served.leaks import JWT_SHAPE
 from suites.served.process import ProcessStats, read_stats
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -335,10 +335,6 @@ def serve_replica(app: ServedApp, workdir: Path) -> ServedApp:
     """
     process, port = _launch(app.db_path, app.env, workdir / "server.log")
     return dataclasses.replace(app, process=process, port=port, log_path=workdir / "server.log")
-
-
-# A JWT's header is base64url JSON, so every token starts `eyJ`; a redacted log holds none.
-JWT_SHAPE = re.compile(r"eyJ[\w-]{6,}\.[\w-]+")
 
 
 def stop_checked(app: ServedApp) -> None:
