@@ -10,10 +10,8 @@ import base64
 import hashlib
 import hmac
 import json
-import sqlite3
 import time
 from collections.abc import Callable
-from contextlib import closing
 from dataclasses import dataclass
 from urllib.parse import quote
 
@@ -306,20 +304,13 @@ async def test_claims_beyond_the_user_grant_nothing(app, knock):
     assert (status, body["error"]) == (403, "permission_denied")
 
 
-def _set_user(app: ServedApp, user_id: int, **fields) -> None:
-    """Change a user's row behind the server's back, as an admin in another tool would."""
-    assignments = ", ".join(f"{name} = ?" for name in fields)
-    with closing(sqlite3.connect(app.db_path, timeout=10)) as db, db:
-        db.execute(f"UPDATE auth_user SET {assignments} WHERE id = ?", (*fields.values(), user_id))
-
-
 async def test_a_token_replayed_after_demotion_carries_no_admin_rights(app):
     elsewhere = app.arena()
     staff = elsewhere.users["spectator"]
-    _set_user(app, staff.id, is_staff=1)
+    app.set_user(staff.id, is_staff=1)
     async with app.join(elsewhere.tournament_path, staff.token) as opened_as_admin:
         assert opened_as_admin.welcome["role"] == "admin"
-        _set_user(app, staff.id, is_staff=0)
+        app.set_user(staff.id, is_staff=0)
         await opened_as_admin.send({"type": "announce", "data": {"message": "still admin?"}})
         await opened_as_admin.expect_error("permission_denied")  # checked as it arrives
         async with app.join(elsewhere.tournament_path, staff.token) as replayed:
@@ -332,7 +323,7 @@ async def test_a_token_replayed_after_deactivation_is_refused_and_open_rights_en
     elsewhere = app.arena()
     organizer = elsewhere.users["organizer"]
     async with app.join(elsewhere.tournament_path, organizer.token) as opened:
-        _set_user(app, organizer.id, is_active=0)
+        app.set_user(organizer.id, is_active=0)
         frames, code = await _refused(app, elsewhere.match_path, token=organizer.token)
         assert (frames[0]["code"], code) == ("inactive_user", 4001)
         await opened.send({"type": "announce", "data": {"message": "one more"}})

@@ -8,11 +8,13 @@ suites' fixtures start them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import http.client
 import json
 import os
 import secrets
+import sqlite3
 import subprocess
 import sys
 import time
@@ -105,7 +107,7 @@ class ServedApp:
         """A fresh isolated tournament, never handed out before on this server."""
         arena = next(self.arenas, None)
         if arena is None:
-            pytest.fail(f"all {ARENAS} seeded arenas are used; raise ARENAS in suites/served/app.py")
+            pytest.fail("all seeded arenas are used; seed more: serve(arenas=...)")
         return arena
 
     @asynccontextmanager
@@ -143,15 +145,17 @@ class ServedApp:
         token: str | None = None,
         body: object = None,
         raw: bytes | None = None,
+        headers: dict[str, str] | None = None,
     ) -> tuple[int, object]:
-        """One plain HTTP request; returns (status, parsed JSON body or None)."""
-        return await asyncio.to_thread(self._http, method, path, token, body, raw)
+        """One plain HTTP request; returns (status, the body parsed as JSON, or its text if not JSON)."""
+        return await asyncio.to_thread(self._http, method, path, token, body, raw, headers or {})
 
-    def _http(self, method: str, path: str, token: str | None, body: object, raw: bytes | None):
+    def _http(self, method, path, token, body, raw, extra_headers):
         connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=FRAME_TIMEOUT)
         headers = {"Content-Type": "application/json"}
         if token is not None:
             headers["Authorization"] = f"Bearer {token}"
+        headers.update(extra_headers)
         payload = raw if raw is not None else (None if body is None else json.dumps(body).encode())
         try:
             connection.request(method, path, body=payload, headers=headers)
@@ -160,7 +164,13 @@ class ServedApp:
         finally:
             connection.close()
         is_json = response.getheader("Content-Type", "").startswith("application/json")
-        return response.status, json.loads(content) if is_json else None
+        return response.status, json.loads(content) if is_json else content.decode(errors="replace")
+
+    def set_user(self, user_id: int, **fields: object) -> None:
+        """Change a user's row behind the server's back (`is_staff=0`), as an admin in another tool would."""
+        assignments = ", ".join(f"{name} = ?" for name in fields)
+        with contextlib.closing(sqlite3.connect(self.db_path, timeout=FRAME_TIMEOUT)) as db, db:
+            db.execute(f"UPDATE auth_user SET {assignments} WHERE id = ?", (*fields.values(), user_id))
 
     def log(self) -> str:
         """Everything the server printed so far (stdout and stderr)."""
