@@ -73,9 +73,10 @@ def scenario(request) -> tuple[Flood, tuple[str, int]]:
 def test_the_flood_ran_at_ten_thousand_a_minute(scenario, harness_metric):
     result, _ = scenario
     harness_metric("messages_sent", result.sent)
+    harness_metric("messages_unsent", result.unsent)  # due while the limiter had closed every connection
     harness_metric("flood_per_minute", result.per_minute, "1/min")
-    # The pace, less the turns when every seat was reopening (none had an open connection to send on).
-    assert result.per_minute >= 0.8 * PER_MINUTE
+    assert result.per_minute >= 0.95 * PER_MINUTE
+    assert result.sent >= len(result.turns) / 2
 
 
 def test_the_bucket_admits_exactly_what_it_allows(scenario, harness_metric):

@@ -44,6 +44,7 @@ class Flood:
 
     sessions: list[Session]
     refused_connections: list[dict] = field(default_factory=list)  # error frames of refused reconnects
+    turns: list[float] = field(default_factory=list)  # when each frame's turn came, sent or not
 
     def _frames(self, kind: str) -> list[dict]:
         return [frame for s in self.sessions for _, _, _, frame in s.answered if _kind(frame) == kind]
@@ -54,9 +55,13 @@ class Flood:
 
     @property
     def per_minute(self) -> float:
-        """The pace the frames went out at, from the first send to the last."""
-        times = [at for s in self.sessions for _, at in s.sent]
-        return (len(times) - 1) / (max(times) - min(times)) * 60
+        """The pace the flood offered frames at: one per turn, whether a connection was open or not."""
+        return (len(self.turns) - 1) / (self.turns[-1] - self.turns[0]) * 60
+
+    @property
+    def unsent(self) -> int:
+        """Turns when every connection was closed (the limiter's doing) or still reopening."""
+        return len(self.turns) - self.sent
 
     @property
     def admitted(self) -> int:
@@ -156,7 +161,7 @@ async def flood(seats: list[tuple[ServedApp, str]], token: str, per_minute: floa
     for place in places:
         place.task = asyncio.create_task(place.run())
     try:
-        await _send_until(places, until, 60.0 / per_minute)
+        await _send_until(places, until, 60.0 / per_minute, result.turns)
         await _answers_in(places)
         # Close what is still open: each seat's listener then records the close and its task ends.
         for place in places:
@@ -173,10 +178,11 @@ async def flood(seats: list[tuple[ServedApp, str]], token: str, per_minute: floa
     return result
 
 
-async def _send_until(places: list[_Seat], until: float, interval: float) -> None:
+async def _send_until(places: list[_Seat], until: float, interval: float, turns: list[float]) -> None:
     number, turn, next_at = 0, 0, time.monotonic()
     while (now := time.monotonic()) < until:
         await asyncio.sleep(max(0.0, next_at - now))
+        turns.append(time.monotonic())  # when it really came: a late loop sends the missed ones at once
         next_at += interval
         for offset in range(len(places)):  # the next seat with an open connection
             place = places[(turn + offset) % len(places)]
