@@ -229,6 +229,23 @@ async def test_each_frame_error_is_answered_with_its_code_and_the_connection_sta
         await client.ping_pong()  # still open
 
 
+async def test_subscribe_shows_the_connected_match_and_nothing_more(app):
+    arena = app.arena()
+    spectator = arena.users["spectator"]
+    async with app.join(arena.match_path, spectator.token) as client:
+        await client.send({"type": "subscribe", "match_id": 1, "data": {"match_id": 1}})  # ids ignored
+        data = await client.expect("subscribed")
+    assert (data["match_id"], data["tournament_id"]) == (arena.match, arena.tournament)
+    assert set(data) == {
+        "match_id", "tournament_id", "state", "score1", "score2", "winner_id", "participant1", "participant2"
+    }  # fmt: skip
+    assert {data["participant1"]["id"], data["participant2"]["id"]} == {
+        arena.users["participant1"].id,
+        arena.users["participant2"].id,
+    }
+    assert leaks(json.dumps(data), spectator.token) == []
+
+
 # -- a client that never reads ------------------------------------------------------------------
 
 
