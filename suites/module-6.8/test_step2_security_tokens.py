@@ -137,7 +137,8 @@ TOKENS: dict[str, tuple[Callable[[Knock], str], str]] = {
     "signature-of-another-token": (_foreign_signature, "bad_signature"),
     "signature-stripped": (lambda k: forge(HS256, k.claims(), None), "bad_signature"),
     "signature-altered": (lambda k: _altered(forge(HS256, k.claims(), k.key)), "bad_signature"),
-    "signature-truncated": (lambda k: forge(HS256, k.claims(), k.key)[:-4], "malformed"),  # not base64
+    # 43 characters less 2: a length base64 cannot have (4n + 1), whatever the characters are.
+    "signature-truncated": (lambda k: forge(HS256, k.claims(), k.key)[:-2], "malformed"),
     # time
     "expired": (lambda k: forge(HS256, k.claims(exp=k.now - 1), k.key), "expired"),
     "expired-a-year-ago": (
