@@ -194,16 +194,11 @@ def _query(path: str, token: str) -> str:
     return f"{path}?token={quote(token, safe='')}"
 
 
-async def _refused(app: ServedApp, path: str, **connect) -> tuple[list[dict], int | None]:
-    async with app.connect(path, **connect) as client:
-        return await client.until_closed()
-
-
 @pytest.mark.parametrize("case", TOKENS)
 async def test_a_bad_token_is_refused_over_websocket_with_its_auth_error(app, arena, knock, case):
     make, auth_error = TOKENS[case]
     token = make(knock)
-    frames, code = await _refused(app, _query(arena.match_path, token))
+    frames, code = await app.refusal(_query(arena.match_path, token))
     assert code == 4001
     assert len(frames) == 1, frames
     assert_error(frames[0], auth_error)
@@ -226,7 +221,7 @@ async def test_the_same_token_is_refused_over_http_with_the_same_code(app, arena
 async def test_a_token_too_long_for_a_request_line_is_refused_before_the_app(app, arena, knock):
     token = forge(HS256, knock.claims(pad="x" * 9000), knock.key)  # a valid signature, and too long
     with pytest.raises(InvalidStatus) as refused:
-        await _refused(app, _query(arena.match_path, token))
+        await app.refusal(_query(arena.match_path, token))
     assert refused.value.response.status_code == 414  # URI too long: the handshake never reaches the app
     assert leaks(refused.value.response.body.decode(errors="replace"), token) == []
 
@@ -234,7 +229,7 @@ async def test_a_token_too_long_for_a_request_line_is_refused_before_the_app(app
 async def test_a_bearer_header_too_large_is_refused_before_the_app(app, arena, knock):
     token = forge(HS256, knock.claims(pad="x" * 20000), knock.key)  # a valid signature, and too large
     with pytest.raises(InvalidStatus) as refused:
-        await _refused(app, arena.match_path, headers={"Authorization": f"Bearer {token}"})
+        await app.refusal(arena.match_path, headers={"Authorization": f"Bearer {token}"})
     assert refused.value.response.status_code == 431  # request header fields too large
     # The HTTP parser reads it: the token is the spectator's, who may not start a match.
     status, body = await app.http("POST", f"/api/matches/{arena.match}/start", token=token)
@@ -244,9 +239,9 @@ async def test_a_bearer_header_too_large_is_refused_before_the_app(app, arena, k
 async def test_the_query_token_is_the_one_checked_with_no_fallback_to_the_header(app, arena, knock):
     good = arena.users["spectator"].token
     headers = {"Authorization": f"Bearer {good}"}
-    frames, code = await _refused(app, _query(arena.match_path, "not-a-jwt"), headers=headers)
+    frames, code = await app.refusal(_query(arena.match_path, "not-a-jwt"), headers=headers)
     assert (frames[0]["code"], code) == ("malformed", 4001)
-    frames, code = await _refused(app, f"{_query(arena.match_path, 'not-a-jwt')}&token={good}")
+    frames, code = await app.refusal(f"{_query(arena.match_path, 'not-a-jwt')}&token={good}")
     assert (frames[0]["code"], code) == ("malformed", 4001)  # the first of two is the one checked
 
 
@@ -261,7 +256,7 @@ async def test_the_query_token_is_the_one_checked_with_no_fallback_to_the_header
 )
 async def test_only_a_bearer_authorization_carries_a_token(app, arena, authorization, auth_error):
     value = authorization.format(token=arena.users["spectator"].token)
-    frames, code = await _refused(app, arena.match_path, headers={"Authorization": value})
+    frames, code = await app.refusal(arena.match_path, headers={"Authorization": value})
     assert (frames[0]["code"], code) == (auth_error, 4001)
 
 
@@ -325,7 +320,7 @@ async def test_a_token_replayed_after_deactivation_is_refused_and_open_rights_en
     organizer = elsewhere.users["organizer"]
     async with app.join(elsewhere.tournament_path, organizer.token) as opened:
         app.set_user(organizer.id, is_active=0)
-        frames, code = await _refused(app, elsewhere.match_path, token=organizer.token)
+        frames, code = await app.refusal(elsewhere.match_path, token=organizer.token)
         assert (frames[0]["code"], code) == ("inactive_user", 4001)
         await opened.send({"type": "announce", "data": {"message": "one more"}})
         frames, code = await opened.until_closed()

@@ -76,9 +76,8 @@ async def test_a_fourth_connection_is_refused_whichever_room_it_targets(app):
         clients = [
             await held.enter_async_context(app.join(path, user.token)) for path in rooms[:CONN_PER_USER]
         ]
-        async with app.connect(rooms[3], user.token) as fourth:
-            await fourth.expect_error("too_many_connections")
-            assert await fourth.close_code() == 4029
+        frames, code = await app.refusal(rooms[3], user.token)
+        assert code == 4029 and [frame["code"] for frame in frames] == ["too_many_connections"]
         async with app.join(rooms[3], arena.users["participant2"].token) as someone_else:
             await someone_else.ping_pong()  # the limit is the user's, not the room's
         for client in clients:
@@ -169,9 +168,8 @@ async def test_a_redis_outage_during_a_flood_still_limits_it(outage_app, outage_
         )
     # A new connection cannot join its group while Redis is down: accepted, told, closed 1011.
     assert {frame["code"] for frame in result.refused_connections} <= {"too_many_connections", "unavailable"}
-    async with app.connect(arena.match_path, arena.users["participant1"].token) as late:
-        await late.expect_error("unavailable")
-        assert await late.close_code() == 1011
+    frames, code = await app.refusal(arena.match_path, arena.users["participant1"].token)
+    assert code == 1011 and [frame["code"] for frame in frames] == ["unavailable"]
     log = app.log()
     assert log.count("Redis unreachable (") == 1, log  # the switch to in-process, logged once
     assert app.alive()

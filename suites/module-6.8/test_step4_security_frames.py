@@ -88,8 +88,7 @@ async def test_an_origin_outside_allowed_hosts_is_refused_at_the_handshake(app, 
 )
 async def test_an_allowed_host_that_is_not_an_allowed_origin_is_closed_4003(app, origin):
     arena = app.arena()
-    async with app.connect(arena.match_path, arena.users["spectator"].token, origin=origin) as client:
-        frames, code = await client.until_closed()
+    frames, code = await app.refusal(arena.match_path, arena.users["spectator"].token, origin=origin)
     assert code == 4003 and len(frames) == 1
     assert_error(frames[0], "origin_not_allowed")
 
@@ -312,7 +311,6 @@ async def _next_or_none(raw: RawSocket):
 async def test_each_connect_time_refusal_gets_its_error_then_its_close(app, path, token, code, close):
     arena = app.arena()
     target = path.format(match=arena.match_path)
-    async with app.connect(target, arena.users[token].token if token else None) as client:
-        frames, got = await client.until_closed()
+    frames, got = await app.refusal(target, arena.users[token].token if token else None)
     assert got == close and len(frames) == 1
     assert_error(frames[0], code)

@@ -130,6 +130,15 @@ class ServedApp:
         ) as ws:
             yield Client(ws)
 
+    async def refusal(self, path: str, token: str | None = None, **connect) -> tuple[list[dict], int | None]:
+        """Connect, and read every frame up to the server's close: (frames, close code).
+
+        For connections the server must refuse after accepting (an `error` frame, then the close);
+        one it keeps open fails the test when the read times out. `connect` as for `connect()`.
+        """
+        async with self.connect(path, token, **connect) as client:
+            return await client.until_closed()
+
     @asynccontextmanager
     async def join(self, path: str, token: str) -> AsyncIterator[Client]:
         """Connect and receive `connection_established` (kept in `client.welcome`)."""
