@@ -5,7 +5,7 @@ from channels_redis.core import RedisChannelLayer
 
 
 class BoundedRedisChannelLayer(RedisChannelLayer):
-    """channels_redis's layer, fixed for three things that broke target_app under load.
+    """channels_redis's layer, with the two things changed that broke target_app under load.
 
     - Its pool: channels_redis builds a plain redis-py pool, capped at 100 connections, that raises
       "Too many connections" (a ConnectionError) when a connect or disconnect storm needs more at
