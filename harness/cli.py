@@ -134,7 +134,7 @@ class _Group(click.Group):
     "--root",
     type=click.Path(file_okay=False, path_type=Path),
     help="Project root (default: the nearest directory upward with a pyproject.toml, setup.cfg, setup.py,"
-    " pytest.ini or tox.ini, else the git work tree's root).",
+    " pytest.ini, .pytest.ini, pytest.toml, .pytest.toml or tox.ini, else the git work tree's root).",
 )
 @click.pass_context
 def main(ctx: click.Context, root: Path | None) -> None:
@@ -149,8 +149,8 @@ def list_cmd(ctx: click.Context) -> None:
     """The modules found, with their status from the last run; each spec gets `run`'s pre-flight checks."""
     project = _project(ctx)
     rows, broken = _workflow().survey(project)
-    for module_id, title, result, invalid in rows:
-        click.echo(terminal.list_line(module_id, title, result, invalid=invalid))
+    for line in terminal.list_lines(rows) if rows else []:
+        click.echo(line)
     if not rows and not broken:
         click.echo(f"no module specs found ({', '.join(project.spec_globs)})")
     for err in broken:
@@ -350,7 +350,7 @@ def diff(ctx, a, b, as_json) -> None:
     if as_json:
         click.echo(json.dumps(comparison, indent=2))
         return
-    click.echo(terminal.diff_table(comparison))
+    click.echo(terminal.diff_table(comparison, (a, b)))
 
 
 @main.command()

@@ -34,6 +34,7 @@ def options(
 
 def run(project: Project, spec: ModuleSpec, options: MutateOptions, echo: Echo, cwd: Path) -> int:
     """`harness mutate MODULE`: the mutants run and stored; the exit status (a shard: 0)."""
+    stored.load(layout.files(project, spec.id))  # the record this adds to: unreadable, stop before any work
     mutated = mutate(project, spec, options, echo, cwd)
     if options.shard:
         _store_shard(project, spec, options.shard, mutated, echo)

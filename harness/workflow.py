@@ -53,6 +53,8 @@ def prepare(
     if options.shard:
         return Inputs()
     at = layout.files(project, spec.id)
+    if step is None:
+        mutation_store.load(at)  # read again when the result is published; unreadable: stop before the tests
     carried, carried_metrics = _carried_items(project, spec, files, echo) if step is None else ([], [])
     return Inputs(
         carried=tuple(carried),

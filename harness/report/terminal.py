@@ -26,7 +26,7 @@ __all__ = [
     "first_uncovered_line",
     "github_annotations",
     "history_table",
-    "list_line",
+    "list_lines",
     "mutation_lines",
     "report_line",
     "short_files",
@@ -163,24 +163,33 @@ def _gh_property(text: str) -> str:
     return _gh_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
-def diff_table(comparison: dict) -> str:
-    """`harness diff`: one row per file and the overall, A's figure, B's and the change."""
+def diff_table(comparison: dict, refs: tuple[str, str] | None = None) -> str:
+    """`harness diff`: one row per file and the overall, A's figure, B's and the change. The columns are
+    named by module, or by `refs` (as the command was given them) when both results are one module's."""
     rows = [*comparison["files"].items(), ("Overall", comparison["overall"])]
     width = max(len(p) for p, _ in rows)
-    lines = [f"{'File':<{width}}  {comparison['a']!s:>12}  {comparison['b']!s:>12}  {'Δ':>7}"]
+    a, b = refs if refs and comparison["a"] == comparison["b"] else (comparison["a"], comparison["b"])
+    lines = [f"{'File':<{width}}  {a!s:>12}  {b!s:>12}  {'Δ':>7}"]
     for path, row in rows:
         lines.append(f"{path:<{width}}  {pct(row['a']):>12}  {pct(row['b']):>12}  {delta(row['delta']):>7}")
     return "\n".join(lines)
 
 
-def list_line(module_id: str, title: str, result: dict | None, invalid: bool = False) -> str:
-    """`harness list`: a module, its last status, coverage and date (or that it has not run)."""
-    summary = "invalid spec (see stderr)" if invalid else "not run yet"
-    if result is not None and not invalid:
-        summary = (
-            f"{result['status_label']}  {pct(result['overall']['percent'])}  {day(result['finished_at'])}"
-        )
-    return f"{module_id:<16} {summary:<48} {title}"
+def list_lines(rows: list[tuple[str, str, dict | None, bool]]) -> list[str]:
+    """`harness list`: per module (id, title, last result, whether its spec is invalid) its status,
+    coverage and date, or that it has not run or its spec is invalid, in columns."""
+    body = []
+    for module_id, title, result, invalid in rows:
+        if invalid or result is None:
+            status, figure, date = ("invalid spec (see stderr)" if invalid else "not run yet"), "", ""
+        else:
+            status, figure, date = (
+                result["status_label"],
+                pct(result["overall"]["percent"]),
+                day(result["finished_at"]),
+            )
+        body.append((module_id, status, figure, date, title))
+    return columns.table(("Module", "Status", "Coverage", "Date", "Title"), body, "<<><<")
 
 
 def history_table(shown: Shown, trace_file: str) -> str:

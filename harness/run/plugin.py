@@ -127,6 +127,24 @@ def step_context(numbers: list[int]) -> str:
     return STEP_CONTEXT + ",".join(str(number) for number in numbers)
 
 
+def steps_label(steps: list[tuple[int, tuple[str, ...]]], nodeid: str) -> str:
+    """The coverage context of a test: the steps whose suite paths hold it (`harness-steps:` for none)."""
+    return step_context([number for number, paths in steps if any(within(nodeid, p) for p in paths)])
+
+
+def subprocess_context(nodeid: str) -> str | None:
+    """The step label a process started for this test should put on its own coverage data, if any.
+
+    A server a test starts runs target code outside pytest's process; measured with a static context of
+    this label, its lines count for the test's steps as the test's own lines do. None when the session
+    does not label steps. Per-test labels (`harness mutate`) are not given: a shared server serves many.
+    """
+    steps = os.environ.get(STEPS_ENV)
+    if not steps:
+        return None
+    return steps_label([(number, tuple(paths)) for number, paths in json.loads(steps)], nodeid)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     path = os.environ.get(RECORDS_ENV)
     # xdist workers report to the controller, which records for everyone.
@@ -156,7 +174,7 @@ class StepContexts:
 
     @pytest.hookimpl(tryfirst=True)  # before the test's fixtures are set up
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
-        label = step_context([n for n, paths in self.steps if any(within(item.nodeid, p) for p in paths)])
+        label = steps_label(self.steps, item.nodeid)
         if self.per_test:  # which test ran which line, for `harness mutate`: a context per test
             label = f"{label} {item.nodeid}"
         if label == self.current:

@@ -33,10 +33,25 @@ _TARGET_KEYS = {"percent", "lines", "branches", "mutation", "warn_only"}
 _PATCH_KEYS = {"coverage", "branches", "mutation", "warn_only"}
 
 
+class _UniqueKeys(yaml.SafeLoader):
+    """YAML's safe loader, refusing a mapping that names a key twice (PyYAML keeps the last silently)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r}", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
 def load_spec(path: Path) -> ModuleSpec:
     """Parse and validate the spec at `path`; raises SpecError naming the file and key."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeys)
     except OSError as err:
         raise SpecError(f"{path}: cannot read: {err.strerror}") from err
     except yaml.YAMLError as err:

@@ -49,7 +49,8 @@ def stored(project: Project, module_id: str) -> Stored:
     mutation = None
     if layout.MUTATION in files and layout.MUTATION_HTML not in files:
         mutation = stored_mutation.recover_texts(project, stored_mutation.load(at))
-    return Stored(records.load_if_any(at), reports, files, mutation)
+    result = records.load(at.result) if at.result.is_file() else None  # unreadable: a DataError, exit 2
+    return Stored(result, reports, files, mutation)
 
 
 def check_replaceable(dest: Path) -> None:

@@ -23,6 +23,7 @@ from harness.store import disk, layout
 # libyaml's safe loader parses the same YAML as PyYAML's several times faster; the trace grows with
 # every run, and every run reads it.
 _SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_SAFE_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # the same text, several times faster
 
 
 def _text(value) -> str | None:
@@ -377,10 +378,12 @@ def parse(entry) -> Event | None:
 def read_raw(project: Project) -> list:
     """trace.yml's entries as YAML gives them (an empty list when there is no file yet)."""
     path = layout.trace(project)
-    if not path.is_file():
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
         return []
     try:
-        entries = yaml.load(path.read_text(encoding="utf-8"), Loader=_SAFE_LOADER)
+        entries = yaml.load(text, Loader=_SAFE_LOADER)
     except yaml.YAMLError as err:
         raise DataError(f"{path}: {yaml_problem(err)}; fix or move it") from err
     if entries is None:
@@ -390,9 +393,26 @@ def read_raw(project: Project) -> list:
     return entries
 
 
+# The events of the trace file as last read, by path, with the file's identity then: a command reads
+# the trace several times (history, acceptance, abandoned runs, charts) and a long trace takes a
+# while to parse. Every write replaces the file (a new inode), so a changed file is never taken for it.
+_READ: dict[str, tuple[tuple[int, int, int], list[Event]]] = {}
+
+
 def read(project: Project) -> list[Event]:
-    """Every event of trace.yml this harness knows, in order."""
-    return [event for event in map(parse, read_raw(project)) if event is not None]
+    """Every event of trace.yml this harness knows, in order (do not change what it returns)."""
+    path = layout.trace(project)
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        return []
+    stamp = (info.st_ino, info.st_size, info.st_mtime_ns)
+    cached = _READ.get(str(path))
+    if cached is not None and cached[0] == stamp:
+        return list(cached[1])
+    events = [event for event in map(parse, read_raw(project)) if event is not None]
+    _READ[str(path)] = (stamp, events)
+    return list(events)
 
 
 def of_module(events: Iterable[Event], kind: type[Event], module_id: str) -> list:
@@ -415,5 +435,7 @@ def append(
         if old and not old.endswith(b"\n"):
             old += b"\n"
         entries = [event.to_dict() for event in events]
-        text = yaml.safe_dump(entries, sort_keys=False, allow_unicode=True, default_flow_style=False)
+        text = yaml.dump(
+            entries, Dumper=_SAFE_DUMPER, sort_keys=False, allow_unicode=True, default_flow_style=False
+        )
         disk.atomic_write(path, old + text.encode("utf-8"))

@@ -506,3 +506,15 @@ def test_a_file_without_mutants_is_scored_without_running_the_suites(copied):
 def doc_score(doc: dict) -> float:
     """The overall score of a stored mutation.json."""
     return total(doc["files"])["score"]
+
+
+def test_an_unreadable_mutation_record_stops_mutate_and_run_before_any_test(throwaway):
+    throwaway.spec("m", suites=["suites/tests/test_ops.py"])
+    (throwaway.root / "reports/m").mkdir(parents=True)
+    (throwaway.root / "reports/m/mutation.json").write_text("{", encoding="utf-8")
+    for args in (("mutate", "m"), ("run", "m")):
+        outcome = throwaway.harness(*args)
+        assert outcome.exit_code == 2, outcome.output
+        assert "mutation.json: not a readable mutation result" in outcome.output
+        assert "Mutating" not in outcome.output and "Running" not in outcome.output
+    assert not (throwaway.root / "trace.yml").exists()  # no run started

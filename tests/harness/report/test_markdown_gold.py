@@ -91,8 +91,10 @@ def test_annotation_text_is_escaped():
 
 
 def test_list_lines_match_gold():
-    lines = [terminal.list_line(r["module"], r["title"], r) for r in map(_result, CASES)]
-    lines.append(terminal.list_line("mod-new", "Not run yet", None))
+    rows = [(r["module"], r["title"], r, False) for r in map(_result, CASES)]
+    lines = terminal.list_lines(
+        [*rows, ("mod-new", "Not run yet", None, False), ("mod-bad", "Bad", None, True)]
+    )
     _compare("\n".join(lines) + "\n", "list.txt")
 
 

@@ -70,3 +70,13 @@ def test_a_directory_harness_did_not_build_is_left_alone(ran, tmp_path):
     refusal = "exists and is not a site harness built; remove it or choose another --out"
     assert outcome.output == f"Error: {tmp_path / 'mine'}: {refusal}\n"
     assert (tmp_path / "mine/keep.txt").read_text(encoding="utf-8") == "mine"
+
+
+def test_an_unreadable_result_stops_the_site_as_every_other_command(throwaway, tmp_path):
+    throwaway.spec("mod-s", suites=["suites/tests/test_ops.py"])
+    assert throwaway.harness("run", "mod-s").exit_code == 0
+    (throwaway.root / "reports/mod-s/results.json").write_text("{", encoding="utf-8")
+    outcome = throwaway.harness("site", "--out", str(tmp_path / "site"))
+    assert outcome.exit_code == 2
+    assert outcome.output.startswith("Error: ") and "results.json: unreadable result" in outcome.output
+    assert not (tmp_path / "site").exists()

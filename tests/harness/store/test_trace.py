@@ -176,3 +176,22 @@ def test_a_results_figures_reach_its_run_finished_event_without_their_test_count
 def test_events_are_frozen():
     with pytest.raises(dataclasses.FrozenInstanceError):
         ONE_OF_EACH[0].run = "other"
+
+
+def test_the_c_dumper_writes_what_pyyaml_would(tmp_path):
+    """Appends use libyaml's dumper when there is one, for its speed; the text must be PyYAML's own."""
+    entries = [event.to_dict() for event in ONE_OF_EACH]
+    options = {"sort_keys": False, "allow_unicode": True, "default_flow_style": False}
+    assert yaml.dump(entries, Dumper=trace._SAFE_DUMPER, **options) == yaml.safe_dump(entries, **options)
+
+
+def test_a_trace_read_again_is_the_file_as_it_is_now(tmp_path):
+    project = _project(tmp_path)
+    trace.append(project, ONE_OF_EACH[0])
+    first = trace.read(project)
+    first.append("changing the list handed out changes nothing kept")
+    assert trace.read(project) == [ONE_OF_EACH[0]]
+    layout.trace(project).write_text(
+        layout.trace(project).read_text() + "- {event: run_started, module: x}\n"
+    )
+    assert [e.module for e in trace.read(project)] == ["m", "x"]  # edited by hand: read anew
