@@ -108,7 +108,7 @@ WS_RATE_CLOSE_AFTER = _env_number("WS_RATE_CLOSE_AFTER", 5)
 WS_ROOM_MAX = _env_number("WS_ROOM_MAX", 2000)
 
 # Score batching (realtime/utils.py).
-SCORE_BATCH_WINDOW_MS = 100
+SCORE_BATCH_WINDOW_MS = _env_number("SCORE_BATCH_WINDOW_MS", 100)
 
 # `GET /api/debug/runtime` (target_app/introspection.py): counts of tasks and objects for load tests.
 # Off unless TARGET_APP_INTROSPECTION=1; never in production.
