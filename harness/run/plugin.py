@@ -4,7 +4,9 @@ It writes one JSON line per collected-count and per finished test to `$HARNESS_R
 node id (so a test counts under the file that collected it, inherited classes included), and, when
 `$HARNESS_SHARD` is `K/N`, keeps only the K-th of N slices of the collected tests. The harness reads
 the records for its counts and tails them for the progress display. With `$HARNESS_STEPS` it names
-coverage.py's dynamic context after the steps each test belongs to (`StepContexts`).
+coverage.py's dynamic context after the steps each test belongs to (`StepContexts`). With
+`$HARNESS_SHUFFLE_SEED` it runs the tests in that seed's order, with `$HARNESS_ORDER` in the order a file
+lists (`harness.run.order`). A test that pytest-rerunfailures ran again carries its failed attempts.
 """
 
 from __future__ import annotations
@@ -15,7 +17,16 @@ import time
 
 import pytest
 
-from harness.run.env import RECORDS_ENV, SHARD_ENV, STEP_CONTEXT, STEPS_ENV, TEST_CONTEXTS_ENV
+from harness.errors import HarnessError
+from harness.run import order
+from harness.run.env import (
+    ORDER_ENV,
+    RECORDS_ENV,
+    SHARD_ENV,
+    STEP_CONTEXT,
+    STEPS_ENV,
+    TEST_CONTEXTS_ENV,
+)
 
 _LOADED = time.monotonic()  # pytest loads this plugin while it reads its arguments, before collecting
 
@@ -27,16 +38,46 @@ def shard_of(nodeids: list[str], index: int, count: int) -> set[str]:
 
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    # trylast: -k / -m deselection runs first, so shards split what would really run.
+    # trylast: -k / -m deselection runs first, so shards split what would really run; and an explicit
+    # order (a replay) is the last word on what runs and when.
     shard = os.environ.get(SHARD_ENV)
-    if not shard:
-        return
-    index, count = (int(part) for part in shard.split("/"))
-    keep = shard_of([item.nodeid for item in items], index, count)
-    deselected = [item for item in items if item.nodeid not in keep]
-    if deselected:
-        items[:] = [item for item in items if item.nodeid in keep]
-        config.hook.pytest_deselected(items=deselected)
+    if shard:
+        index, count = (int(part) for part in shard.split("/"))
+        keep = shard_of([item.nodeid for item in items], index, count)
+        deselected = [item for item in items if item.nodeid not in keep]
+        if deselected:
+            items[:] = [item for item in items if item.nodeid in keep]
+            config.hook.pytest_deselected(items=deselected)
+    wanted = _pytest_usage(order.order_from, os.environ)
+    if wanted is not None:
+        kept, deselected = _pytest_usage(order.explicit, items, wanted)
+        items[:] = kept
+        if deselected:
+            config.hook.pytest_deselected(items=deselected)
+
+
+class Shuffle:
+    """Puts the collected tests in a seed's order before other plugins reorder them.
+
+    Before, as pytest-randomly does: a plugin that groups tests with a stable sort (pytest-django puts
+    database test cases first) keeps its grouping, and the order still follows from the seed alone.
+    """
+
+    def __init__(self, seed: int):
+        self.seed = seed
+
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]):
+        items[:] = order.shuffled(items, self.seed)
+        return (yield)
+
+
+def _pytest_usage(function, *args):
+    """Call `function`; a HarnessError becomes pytest's usage error (one line, exit status 4)."""
+    try:
+        return function(*args)
+    except HarnessError as err:
+        raise pytest.UsageError(str(err)) from None
 
 
 def within(nodeid: str, path: str) -> bool:
@@ -50,6 +91,13 @@ def step_context(numbers: list[int]) -> str:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    seed = _pytest_usage(order.seed_from, os.environ)
+    # The harness owns the order: pytest-randomly (when installed) still reseeds `random` per test, but
+    # must not shuffle the tests again with a seed of its own (as `--randomly-dont-reorganize` says).
+    if (seed is not None or os.environ.get(ORDER_ENV)) and hasattr(config.option, "randomly_reorganize"):
+        config.option.randomly_reorganize = False
+    if seed is not None:
+        config.pluginmanager.register(Shuffle(seed), "harness-shuffle")
     path = os.environ.get(RECORDS_ENV)
     # xdist workers report to the controller, which records for everyone.
     if path and not hasattr(config, "workerinput"):
@@ -95,22 +143,25 @@ class Recorder:
     def __init__(self, path: str):
         self._out = open(path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115  (closed at unconfigure)
         self._open: dict[str, list[pytest.TestReport]] = {}
+        self._reruns: dict[str, list[dict]] = {}  # failed attempts of tests pytest-rerunfailures ran again
         self._collected = False
 
     def _write(self, record: dict) -> None:
         self._out.write(json.dumps(record) + "\n")  # line-buffered: each record reaches the file whole
 
-    def pytest_collection_finish(self, session: pytest.Session) -> None:
-        self._write({"event": "collected", "count": len(session.items), "seconds": _since_loaded()})
+    def _write_collected(self, config: pytest.Config, count: int) -> None:
         self._collected = True
+        self._write({"event": "collected", "count": count, "seconds": _since_loaded()})
+        self._write(_order_record(config))
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        self._write_collected(session.config, len(session.items))
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_xdist_node_collection_finished(self, node, ids: list[str]) -> None:
         # With xdist the controller collects nothing; every worker collects the same ids.
         if not self._collected:
-            self._collected = True
-            count = len(_kept(node.config, ids))
-            self._write({"event": "collected", "count": count, "seconds": _since_loaded()})
+            self._write_collected(node.config, len(_kept(node.config, ids)))
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:
@@ -127,10 +178,28 @@ class Recorder:
             )
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.outcome == "rerun":  # pytest-rerunfailures: this attempt failed and the test runs again
+            self._reruns.setdefault(report.nodeid, []).append(_attempt(report))
+            self._open[report.nodeid] = [report]  # the attempt's teardown still comes, and is dropped
+            return
         reports = self._open.setdefault(report.nodeid, [])
+        if reports and reports[0].outcome == "rerun":
+            if report.when != "setup":
+                return
+            reports.clear()  # the next attempt starts
         reports.append(report)
         if report.when not in ("setup", "call"):  # teardown, or xdist's "???" for a crashed worker
-            self._write(_fold(self._open.pop(report.nodeid)))
+            self._write(self._record(self._open.pop(report.nodeid)))
+
+    def _record(self, reports: list[pytest.TestReport]) -> dict:
+        record = _fold(reports)
+        reruns = self._reruns.pop(record["nodeid"], None)
+        if reruns:  # a pass after these failures is a flaky test, never a plain pass
+            record["reruns"] = reruns
+        worker = getattr(reports[-1], "worker_id", None)  # xdist: which worker process ran it
+        if worker:
+            record["worker"] = worker
+        return record
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, exitstatus) -> None:
@@ -140,7 +209,8 @@ class Recorder:
 
     def pytest_unconfigure(self) -> None:
         for reports in self._open.values():  # a test whose teardown never came (session aborted)
-            self._write(_fold(reports))
+            if reports[0].outcome != "rerun":
+                self._write(self._record(reports))
         self._open.clear()
         self._out.close()
 
@@ -148,6 +218,29 @@ class Recorder:
 def _since_loaded() -> float:
     """Seconds from this plugin's loading to the end of collection: about a session's start-up."""
     return round(time.monotonic() - _LOADED, 3)
+
+
+def _order_record(config: pytest.Config) -> dict:
+    """How the session ordered its tests: a harness seed, an explicit order, pytest-randomly's seed, or as
+    collected. Replaying a repetition takes the order its records show; the seed is for a person."""
+    record: dict = {"event": "order"}
+    seed = order.seed_from(os.environ)
+    if seed is not None:
+        record["shuffle_seed"] = seed
+    elif os.environ.get(ORDER_ENV):
+        record["replay"] = True
+    elif getattr(config.option, "randomly_reorganize", False) and config.pluginmanager.hasplugin("randomly"):
+        record["randomly_seed"] = config.option.randomly_seed
+    return record
+
+
+def _attempt(report: pytest.TestReport) -> dict:
+    """A failed attempt of a test that ran again: how it failed, in the record's own words."""
+    return {
+        "outcome": "failed" if report.when == "call" else "errors",
+        "message": _message(report),
+        "details": report.longreprtext,
+    }
 
 
 def _kept(config: pytest.Config, ids: list[str]) -> list[str]:
