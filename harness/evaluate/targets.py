@@ -11,6 +11,7 @@ STATUS_LABELS = {
     "complete_with_variance": "Complete with Documented Variance",
     "in_progress": "In Progress",
     "failed": "Failed",
+    "unstable": "Unstable",  # unstable tests or coverage across runs (harness.evaluate.stability_verdict)
 }
 
 

@@ -113,11 +113,11 @@ def totals(report: dict) -> dict:
         "statements": summary["num_statements"],
         "missed": summary["missing_lines"],
         "percent": summary["percent_covered"],
-        **_split_percents(summary),
+        **split_percents(summary),
     }
 
 
-def _split_percents(summary: dict) -> dict:
+def split_percents(summary: dict) -> dict:
     """Line-only and branch-only percents (computed when an older coverage.py leaves them out)."""
     statements, branches = summary["num_statements"], summary.get("num_branches", 0)
     lines = summary.get("percent_statements_covered")
@@ -138,7 +138,7 @@ def _figures(data: dict) -> dict:
         "statements": summary["num_statements"],
         "missed": summary["missing_lines"],
         "percent": summary["percent_covered"],
-        **_split_percents(summary),
+        **split_percents(summary),
         "missing": format_lines(statements, missing),
         "missing_branches": [_arc(a, b) for a, b in data.get("missing_branches", [])],
         "gaps": [_gap(start, end, missing, data) for start, end in ranges],

@@ -10,9 +10,16 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from harness.evaluate.shape import mutated_files
 from harness.evaluate.targets import STATUS_LABELS
+from harness.report import stability as stability_report
 from harness.report.charts import markdown_image
 
-ICONS = {"complete": "✅", "complete_with_variance": "✅", "in_progress": "🔄", "failed": "❌"}
+ICONS = {
+    "complete": "✅",
+    "complete_with_variance": "✅",
+    "in_progress": "🔄",
+    "failed": "❌",
+    "unstable": "⚠️",
+}
 
 
 def pct(value, digits: int = 1) -> str:
@@ -146,6 +153,7 @@ def _environment() -> Environment:
         origin=origin,
     )
     env.filters.update(tests=tests_line)
+    env.filters.update(stability_report.FILTERS)
     env.globals.update(labels=STATUS_LABELS, icons=ICONS, mark=mark, step_mark=step_mark, shortfall=shortfall)
     env.globals.update(mutation_total=mutation_total, mutated_files=mutated_files)
     return env
@@ -216,6 +224,11 @@ def compile_templates() -> None:
     """Compile the templates a run renders (`harness.run.prewarm` does this while pytest runs)."""
     for name in ("completion_status.md.j2", "map_block.md.j2"):
         _ENV.get_template(name)
+
+
+def render_partial(name: str, **context) -> str:
+    """One template of the report on its own (a section), blank-line runs folded as in the whole report."""
+    return re.sub(r"\n{3,}", "\n\n", _ENV.get_template(name).render(**context))
 
 
 def completion_status(result: dict) -> str:
