@@ -27,7 +27,7 @@ from harness.run.session import bytecode_env
 
 Fails = Callable[[tuple[str, ...]], bool]
 
-BUDGET = 24  # replays per test at most: ddmin needs about 2·log2(n) for one culprit among n tests
+BUDGET = 24  # replays per test to find the order: ddmin needs about 2·log2(n) for one culprit in n
 CONFIRM = 2  # replays of the shortest order that must fail again before it is called a reproduction
 
 
@@ -71,22 +71,16 @@ def shortest_order(
     test: str, before: Sequence[str], fails: Fails, budget: int = BUDGET, confirm: int = CONFIRM
 ) -> Reproduction:
     """Replay `before` + `test`; if the test fails again, cut `before` down to the tests it needs."""
-    probe = _Probe(test, fails, budget + confirm)
+    probe = _Probe(test, fails, budget)
     before = tuple(before)
     if not probe(before):
-        note = (
-            f"replaying the {_tests(len(before))} that ran before it, in their order, did not fail it again"
-        )
-        return Reproduction(test, (), probe.runs, False, note)
-    probe.budget = budget
+        return Reproduction(test, (), probe.runs, False, _not_again(len(before)))
     culprits, minimal = ddmin(before, probe)
     probe.budget = probe.runs + confirm
     for _ in range(confirm):  # a test that fails one time in three must not pass for order-dependent
         probe.known.pop(culprits, None)
         if not probe(culprits):
-            note = (
-                "failed again when its order was replayed, then passed with the same order: not deterministic"
-            )
+            note = "failed again in the order it failed in, then passed in that same order: not deterministic"
             return Reproduction(test, (), probe.runs, False, note)
     return Reproduction(test, (*culprits, test), probe.runs, minimal, _found(culprits, len(before), minimal))
 
@@ -135,11 +129,15 @@ def _tests(count: int) -> str:
     return f"{count} test" if count == 1 else f"{count} tests"
 
 
+def _not_again(before: int) -> str:
+    if not before:
+        return "it ran first in its process when it failed, and passed when run alone again"
+    return f"replaying the {_tests(before)} that ran before it, in order, did not fail it again"
+
+
 def _found(culprits: tuple[str, ...], before: int, minimal: bool) -> str:
     if not culprits:
-        return (
-            "fails when run alone, in a fresh process: it needs a test that ran before it in the passing runs"
-        )
+        return "fails when run alone, in a fresh process; passes after tests that ran before it elsewhere"
     text = f"fails after {_tests(len(culprits))} of the {_tests(before)} that ran before it"
     return text if minimal else f"{text} (bisecting ran out of replays: shorter, perhaps not shortest)"
 

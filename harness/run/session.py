@@ -7,7 +7,7 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -110,6 +110,7 @@ def run_session(
     steps: tuple = (),
     while_exiting: Callable[[Path], None] | None = None,
     test_contexts: bool = False,
+    extra_env: Mapping[str, str] | None = None,
 ) -> Session:
     """Run every invocation, all writing one coverage data file in `workdir`.
 
@@ -117,7 +118,8 @@ def run_session(
     (`harness.run.plugin.StepContexts`); `test_contexts` labels them with the test's node id too,
     for `harness mutate` (`harness.measure.per_test`).
     `while_exiting(data_file)` is called once the last pytest process has finished its session (its
-    coverage data saved) and while it still reports and exits.
+    coverage data saved) and while it still reports and exits. `extra_env` goes into every pytest
+    process's environment (a repetition's shuffle seed, `harness.run.order.order_env`).
     """
     workdir.mkdir(parents=True, exist_ok=True)
     data_file, log_file = workdir / ".coverage", workdir / "pytest.log"
@@ -129,6 +131,7 @@ def run_session(
         env[TEST_CONTEXTS_ENV] = "1"
     if options.shard:
         env[SHARD_ENV] = f"{options.shard[0]}/{options.shard[1]}"
+    env.update(extra_env or {})
     progress = progress or Silent()
     processes, invocations = [], plan(suites)
     for number, inv in enumerate(invocations, 1):
