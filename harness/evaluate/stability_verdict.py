@@ -82,9 +82,10 @@ def dependent_line(test: OrderDependent) -> str:
 def unstable_line(file: UnstableFile, repetitions: int) -> str:
     covered = []
     if file.lines:
-        covered.append(f"lines {spans(file.lines)}")
+        covered.append(f"{'line' if len(file.lines) == 1 else 'lines'} {spans(file.lines)}")
     if file.branches:
-        covered.append(f"branches {', '.join(arc_text(arc) for arc in file.branches)}")
+        arcs = ", ".join(arc_text(arc) for arc in file.branches)
+        covered.append(f"{'branch' if len(file.branches) == 1 else 'branches'} {arcs}")
     text = f"unstable coverage: {file.path} {' and '.join(covered)} covered in some repetitions only"
     text += f" ({file.low:.1f}% to {file.high:.1f}%)"
     if file.met_in is not None and 0 < len(file.met_in) < repetitions:

@@ -33,9 +33,11 @@ def findings(stab: Mapping) -> str:
         _count(dependent, "order-dependent test") if dependent else "no order-dependent tests",
     ]
     if stab.get("repetitions", 1) > 1:
-        coverage = f"{_count(lines, 'unstable line')} and {_count(branches, 'unstable branch')}"
-        parts.append(f"{coverage} in {_count(unstable, 'file')}" if unstable else "no unstable lines")
-    return ", ".join(parts).replace("branchs", "branches")
+        named = [_count(lines, "unstable line")] if lines else []
+        named += [_count(branches, "unstable branch").replace("branchs", "branches")] if branches else []
+        where = f"in {_count(unstable, 'file')}"
+        parts.append(f"{' and '.join(named)} {where}" if unstable else "no unstable lines")
+    return ", ".join(parts)
 
 
 def kinds(failures: Sequence[Mapping]) -> str:
