@@ -299,3 +299,34 @@ def test_without_repetitions_only_the_history_speaks():
     assert doc["seen_flaky"][0]["test"] == C and len(doc["blocking"]) == 1
     assert verdicts.spans([3, 4, 5, 9, 11, 12]) == "3-5, 9, 11-12"
     assert verdicts.arc_text((12, -1)) == "12->exit"
+
+
+def test_the_spec_stability_key_parses_from_yaml_and_from_a_pyproject_table(tmp_path):
+    from harness.spec.parse import load_spec, spec_from_table
+
+    base = {"id": "mod-a", "title": "A", "source": "calc", "suites": ["suites/tests"]}
+    stability = {
+        "flaky": "warn",
+        "quarantine": [{"test": "suites/tests/test_net.py::test_*", "reason": "  the network is slow  "}],
+        "reruns": 2,
+        "repeat": 5,
+        "shuffle": True,
+    }
+    expected = StabilityPolicy(
+        flaky="warn",
+        quarantine=(Quarantined("suites/tests/test_net.py::test_*", "the network is slow"),),
+        reruns=2,
+        repeat=5,
+        shuffle=True,
+    )
+    path = tmp_path / "module.yml"
+    path.write_text(json.dumps({**base, "stability": stability}))  # JSON is YAML
+    assert load_spec(path).stability == expected
+    assert (
+        spec_from_table(tmp_path / "pyproject.toml", "mod-a", {**base, "stability": stability}).stability
+        == expected
+    )
+    path.write_text(json.dumps(base))
+    assert load_spec(path).stability == StabilityPolicy(
+        flaky="fail", quarantine=(), reruns=0, repeat=1, shuffle=False
+    )
