@@ -5,25 +5,14 @@ its process. Replaying those tests and it, in their order, tells whether the ord
 them down by delta debugging (Zeller's ddmin: halves, then quarters, ... and their complements) finds
 the few it needs: usually one test that leaks state, or none when the test fails alone, in a fresh
 process. `fails(order)` runs an order (its last test is the one watched) and says whether that test
-failed; `pytest_replay` is one that runs pytest for real.
+failed; `harness.run.replay.pytest_replay` is one that runs pytest for real.
 """
 
 from __future__ import annotations
 
 import itertools
-import os
-import subprocess
-import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
-
-from harness.errors import DataError
-from harness.measure.outcomes import split_nodeid
-from harness.measure.repetitions import read_tests
-from harness.run.env import RECORDS_ENV, SHARD_ENV, SHUFFLE_ENV, STEPS_ENV, TEST_CONTEXTS_ENV
-from harness.run.order import order_env, write_order
-from harness.run.session import bytecode_env
 
 Fails = Callable[[tuple[str, ...]], bool]
 
@@ -145,29 +134,3 @@ def _found(culprits: tuple[str, ...], before: int, minimal: bool) -> str:
 def reproduce(suspects: Sequence[tuple[str, Sequence[str]]], fails: Fails, budget: int = BUDGET) -> dict:
     """`{test: Reproduction}` for each `(test, the tests that ran before it when it failed)`."""
     return {test: shortest_order(test, before, fails, budget) for test, before in suspects}
-
-
-def pytest_replay(root: Path, workdir: Path, pytest_args: Sequence[str] = ()) -> Fails:
-    """A `fails` that runs each order in a fresh `python -m pytest` in `root`, collecting only the files the
-    order names; its order files, records and log go into `workdir`."""
-    workdir.mkdir(parents=True, exist_ok=True)
-    numbers = itertools.count(1)
-    env = bytecode_env(os.environ)
-    for name in (SHARD_ENV, SHUFFLE_ENV, STEPS_ENV, TEST_CONTEXTS_ENV):
-        env.pop(name, None)
-
-    def fails(order: tuple[str, ...]) -> bool:
-        number = next(numbers)
-        order_file = write_order(workdir / f"order-{number}.txt", order)
-        records, log = workdir / f"replay-{number}.jsonl", workdir / f"replay-{number}.log"
-        files = list(dict.fromkeys(split_nodeid(nodeid)[0] for nodeid in order))
-        cmd = [sys.executable, "-m", "pytest", *files, "-p", "harness.run.plugin", "-p", "no:cacheprovider"]
-        run_env = {**env, RECORDS_ENV: str(records), **order_env(order_file=order_file)}
-        with log.open("w", encoding="utf-8") as out:
-            subprocess.run([*cmd, *pytest_args], cwd=root, env=run_env, stdout=out, stderr=subprocess.STDOUT)
-        tests, _, _ = read_tests([records])
-        if order[-1] not in tests:
-            raise DataError(f"replaying an order did not run {order[-1]} (see {log})")
-        return tests[order[-1]].failed
-
-    return fails

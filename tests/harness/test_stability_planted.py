@@ -3,12 +3,14 @@ the same project without them is reported stable. See `planted.py` for what is p
 
 import pytest
 
+from harness.errors import DataError
 from harness.evaluate import stability_verdict as verdicts
 from harness.evaluate.stability import analyse, lowest_figures, suspects
 from harness.measure.repetitions import merge, read_coverage, read_repetition
 from harness.report import stability as stability_report
-from harness.run.bisect import pytest_replay, reproduce
+from harness.run.bisect import reproduce
 from harness.run.order import order_env
+from harness.run.replay import pytest_replay
 from harness.run.session import RunOptions, run_session
 from harness.spec.model import StabilityPolicy, Suite
 from tests.harness import planted
@@ -136,3 +138,14 @@ def test_the_project_without_them_is_reported_stable(tmp_path, clean_env):
         "**stable**: no flaky tests, no order-dependent tests, no unstable lines."
         in stability_report.render(doc)
     )
+
+
+def test_a_replay_that_cannot_run_its_test_says_so(found, tmp_path):
+    root, _, _, _ = found
+    fails = pytest_replay(root, tmp_path / "replay")
+    assert fails(("suites/tests/test_plain.py::test_one",)) is False
+    with pytest.raises(
+        DataError, match=r"replaying an order did not run suites/tests/test_plain\.py::test_nope"
+    ):
+        fails(("suites/tests/test_plain.py::test_nope",))
+    assert "test_nope was not collected" in (tmp_path / "replay" / "replay-2.log").read_text()
