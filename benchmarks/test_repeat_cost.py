@@ -75,7 +75,7 @@ def _repeated(root: Path, spec, work: Path, seeds: list[int]):
 def test_repeat_cost_and_findings(tmp_path, bench_print):
     root = bundled(tmp_path / "bundled")
     spec = load_spec(root / "suites" / MODULE / "module.yml")
-    _session(root, spec, root / ".work" / "warm-up")  # compiled bytecode, Hypothesis' database: for neither side
+    _session(root, spec, root / ".work" / "warm-up")  # compiling, Hypothesis' database: for neither side
     singles, repeats, added = [], [], []
     for number in range(ROUNDS):
         singles.append(_single(root, spec, root / ".work" / f"single-{number}"))
