@@ -91,7 +91,7 @@ def _command(spec: ModuleSpec, paths, k: str | None, markers: str | None, append
         "-p",
         "harness.run.plugin",
     ]
-    cmd += ["-p", "no:randomly", "-p", "no:cacheprovider", "-q"]
+    cmd += ["-p", "no:randomly", "-p", "no:rerunfailures", "-p", "no:cacheprovider", "-q"]
     cmd += ["--cov-append"] if append else []
     cmd += ["-k", k] if k else []
     return cmd + (["-m", markers] if markers else [])

@@ -31,7 +31,9 @@ class Job:
     fork: bool = False
 
 
-PYTEST_OPTIONS = ("-x", "-q", "-rfE", "-p", "no:randomly", "-p", "no:cacheprovider")
+# pytest-rerunfailures off: a mutant's failing test re-run into a pass would count as survived; and its
+# server thread (started in every session with xdist installed) would keep the fast mode from forking.
+PYTEST_OPTIONS = ("-x", "-q", "-rfE", "-p", "no:randomly", "-p", "no:rerunfailures", "-p", "no:cacheprovider")
 FIRST_STAGE = 1.0  # seconds of recorded test time, at least, in a mutant's first run (`stages`)
 FORK_START = 0.25  # seconds a forked child takes to start and end around its tests (session fixtures too)
 
