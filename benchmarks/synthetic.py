@@ -1,6 +1,6 @@
 """Deterministic stored results of any size, for the report-scale benchmark and tests."""
 
-from harness.evaluate import targets
+from harness.evaluate import status, targets
 from harness.spec.model import Target
 
 
@@ -69,7 +69,7 @@ def large_result(files: int, below_every: int = 3) -> dict:
         "tests": {"passed": files * 3, "failed": 0, "skipped": 0, "errors": 0},
         "overall": {**overall, "stretch": None},
         "files": entries,
-        "unmet": targets.unmet(entries, overall),
+        "unmet": status.unmet(entries, overall),
         "steps": [],
         "baseline": None,
         "suites": {},

@@ -171,9 +171,10 @@ def _mutmut(venv: Path, *requirements: str) -> tuple[Path | None, str]:
 
 def _real_project(dest: Path, module: str, file: str) -> Path:
     """This checkout in `dest` (as harness copies it), and mutmut set up for `file` and `module`'s suites."""
-    from harness.mutation.isolate import make_copy, project_files
+    from harness.mutation.isolate import make_copy
     from harness.spec.catalog import find_spec
     from harness.spec.project import load_project
+    from harness.spec.tree import project_files
 
     repo = Path(__file__).resolve().parents[1]
     make_copy(repo, project_files(repo, "reports"), dest)
@@ -197,14 +198,16 @@ def _real_project(dest: Path, module: str, file: str) -> Path:
 RUN = """\
 import sys
 from pathlib import Path
-from harness.spec.catalog import find_spec
+from harness.mutate import finish
 from harness.mutation.engine import MutateOptions, mutate
+from harness.spec.catalog import find_spec
 from harness.spec.project import load_project
 root, module, mode, workers, *files = sys.argv[1:]
 project = load_project(Path(root))
+spec = find_spec(project, module)
 # "reuse": the tests of each line come from the `harness run` just before (`fresh` would ignore it)
 options = MutateOptions(tuple(files), int(workers), fresh=mode != "reuse", plain=mode == "plain")
-mutate(project, find_spec(project, module), options, print, Path(root))
+finish(project, spec, mutate(project, spec, options, print, Path(root)), print)
 """
 
 
@@ -219,7 +222,8 @@ def _run_harness(root: Path, module: str, mode: str, *files: str) -> tuple[int, 
         run = subprocess.run([*cli, "run", module, "-q"], env=_clean_env(), capture_output=True, text=True)
         assert run.returncode in (0, 1), f"harness run {module}: {run.stdout}{run.stderr}"
         RUN_SECONDS.append(time.perf_counter() - started)
-        (root / f"reports/{module}/.work/mutation-cache.json").unlink(missing_ok=True)
+        for cache in ("mutation-cache.json", "mutation-verdicts.jsonl"):
+            (root / f"reports/{module}/.work/{cache}").unlink(missing_ok=True)
     started = time.perf_counter()
     run = [sys.executable, "-c", RUN, str(root), module, mode, str(WORKERS), *files]
     subprocess.run(run, env=_clean_env(), check=False, capture_output=True)

@@ -20,9 +20,11 @@ from harness.mutation.engine import MutateOptions, fast_mode, plan_jobs
 from harness.mutation.execute import FORK_START, Job, Pool, stages
 from harness.mutation.fork import servers
 from harness.mutation.generate import Mutant, generate
-from harness.mutation.isolate import Workspace, environment, import_roots, make_copy, project_files
+from harness.mutation.isolate import Workspace, environment, import_roots, make_copy
+from harness.mutation.selection import LineTests
 from harness.spec.catalog import find_spec
 from harness.spec.project import load_project
+from harness.spec.tree import project_files
 
 MODULE = "module-6.7"
 FILES = (
@@ -100,7 +102,9 @@ def test_fast_mode_verdicts_equal_plain_pytest_verdicts(tmp_path, bench_print):
         workers = [
             (c, e, ws.work(n) / "pytest.log") for n, (c, e) in enumerate(zip(ws.copies, envs, strict=True), 1)
         ]
-        tests = map_tests(spec, [(c, e, log.parent) for c, e, log in workers], list(FILES), logs, print)
+        tests = LineTests(
+            *map_tests(spec, [(c, e, log.parent) for c, e, log in workers], list(FILES), logs, print)
+        )
         plan = plan_jobs(project, spec, options, mutants, tests, texts)
         made = {j.mutant.id: j for j in plan.jobs if j.mutant.operator == "handmade"}
         made["handmade-2"] = Job(made["handmade-2"].mutant, made["handmade-2"].tests, HANG_SECONDS, True)

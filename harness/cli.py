@@ -8,17 +8,17 @@ from pathlib import Path
 
 import click
 
-from harness import __version__, acceptance, outputs
+from harness import __version__
 from harness import init as first_spec
 from harness.errors import HarnessError
-from harness.evaluate import history, targets
+from harness.evaluate import history
+from harness.evaluate.compare import compare
 from harness.report import markdown, terminal
 from harness.run.session import RunOptions
-from harness.spec.catalog import all_specs, find_spec
-from harness.spec.model import ModuleSpec
-from harness.spec.preflight import check_spec
+from harness.spec.catalog import find_spec
 from harness.spec.project import load_project
-from harness.store import layout, records
+from harness.spec.requirements import check as check_requirements
+from harness.store import disk, layout, records
 
 PASSING = ("complete", "complete_with_variance")
 
@@ -111,7 +111,8 @@ class _Group(click.Group):
 @click.option(
     "--root",
     type=click.Path(file_okay=False, path_type=Path),
-    help="Project root (default: nearest directory upward with a pyproject.toml).",
+    help="Project root (default: the nearest directory upward with a pyproject.toml, setup.cfg, setup.py,"
+    " pytest.ini or tox.ini, else the git work tree's root).",
 )
 @click.pass_context
 def main(ctx: click.Context, root: Path | None) -> None:
@@ -125,19 +126,10 @@ def main(ctx: click.Context, root: Path | None) -> None:
 def list_cmd(ctx: click.Context) -> None:
     """The modules found, with their status from the last run; each spec gets `run`'s pre-flight checks."""
     project = _project(ctx)
-    found = all_specs(project)
-    broken = [f for f in found if not isinstance(f, ModuleSpec)]
-    for spec in (f for f in found if isinstance(f, ModuleSpec)):
-        try:
-            check_spec(project, spec)
-        except HarnessError as err:
-            broken.append(err)
-            click.echo(terminal.list_line(spec.id, spec.title, None, invalid=True))
-            continue
-        at = layout.files(project, spec.id)
-        result = records.load(at.result) if at.result.is_file() else None
-        click.echo(terminal.list_line(spec.id, spec.title, result))
-    if not found:
+    rows, broken = _workflow().survey(project)
+    for module_id, title, result, invalid in rows:
+        click.echo(terminal.list_line(module_id, title, result, invalid=invalid))
+    if not rows and not broken:
         click.echo(f"no module specs found ({', '.join(project.spec_globs)})")
     for err in broken:
         click.echo(f"invalid spec: {err}", err=True)
@@ -168,6 +160,7 @@ def init_cmd(ctx, module_id, sources, suites, k, markers, in_pyproject) -> None:
     --suites it runs pytest's testpaths, else tests/ and test/. It never overwrites a spec.
     """
     project = _project(ctx)
+    check_requirements(project.root)
     try:
         first_spec.init_project(project, module_id, sources, suites, in_pyproject, _echo, k, markers)
     except first_spec.MeasureFailed as err:
@@ -182,7 +175,7 @@ def init_cmd(ctx, module_id, sources, suites, k, markers, in_pyproject) -> None:
     "--workers",
     callback=_parse_workers,
     metavar="N|auto",
-    help="Run with pytest-xdist, N workers; auto: as many as the last run says pay off (maybe none).",
+    help="Run with pytest-xdist (the workers extra), N workers; auto: as many as the last run says pay off.",
 )
 @click.option("--shard", callback=_parse_shard, metavar="K/N", help="Run the K-th of N deterministic slices.")
 @click.option(
@@ -202,6 +195,7 @@ def run(ctx, module, step, workers, shard, rebaseline, verbose, quiet, pytest_ar
     if quiet and verbose:
         raise click.UsageError("--quiet and --verbose cannot be combined")
     project = _project(ctx)
+    check_requirements(project.root, workers, tuple(pytest_args))
     spec = find_spec(project, module)
     options = RunOptions(workers, shard, tuple(pytest_args), verbose=verbose, quiet=quiet)
     with _terminate_as_interrupt():
@@ -236,10 +230,11 @@ def check(ctx, module, fresh, annotations, comment) -> None:
     project = _project(ctx)
     spec = find_spec(project, module)
     if fresh:
+        check_requirements(project.root)
         result = _workflow().run_module(project, spec, RunOptions(), _echo)
     else:
         result = records.load_module(project, spec.id)
-        if result.get("spec_sha256") not in (None, spec.path.digest()):
+        if records.spec_changed(result, spec):
             click.echo(
                 f"warning: {spec.path} changed after this result was recorded"
                 f" ({result['finished_at']}); `harness check --run` measures again",
@@ -252,10 +247,9 @@ def check(ctx, module, fresh, annotations, comment) -> None:
             click.echo(line)
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary:
-        with open(summary, "a", encoding="utf-8") as handle:
-            handle.write(markdown.github_summary(result) + "\n")
+        disk.append_text(Path(summary), markdown.github_summary(result) + "\n")
     if comment:
-        comment.write_text(markdown.github_summary(result), encoding="utf-8")
+        disk.atomic_write(comment, markdown.github_summary(result))
     ctx.exit(_exit_for(result))
 
 
@@ -266,8 +260,8 @@ def report(ctx, module) -> None:
     """Render COMPLETION_STATUS.md and MAP.md again from the stored result, without running tests."""
     project = _project(ctx)
     spec = find_spec(project, module)
-    result = outputs.rerender(project, spec)
-    click.echo(f"{project.relative(layout.files(project, spec.id).report)}: {result['status_label']}")
+    result = _workflow().rerender(project, spec)
+    click.echo(terminal.report_line(project.relative(layout.files(project, spec.id).report), result))
 
 
 @main.command()
@@ -278,10 +272,9 @@ def accept(ctx, module, rationale) -> None:
     """Accept MODULE with documented variance; its unmet targets become carry-forward items."""
     project = _project(ctx)
     spec = find_spec(project, module)
-    result = acceptance.accept_module(project, spec, rationale)
-    click.echo(f"{spec.id}: {result['status_label']}; {len(result['carry_forward'])} carry-forward item(s):")
-    for item in result["carry_forward"]:
-        click.echo(f"  {item['file']}: {markdown.pct(item['percent'])} -> target {markdown.goal_item(item)}")
+    result = _workflow().accept(project, spec, rationale)
+    for line in terminal.accept_lines(spec.id, result):
+        click.echo(line)
 
 
 @main.command()
@@ -292,7 +285,7 @@ def accept(ctx, module, rationale) -> None:
 def diff(ctx, a, b, as_json) -> None:
     """Per-file comparison of two stored results (module ids, spec paths or results.json paths)."""
     project = _project(ctx)
-    comparison = targets.compare(records.load_any(project, a), records.load_any(project, b))
+    comparison = compare(records.load_any(project, a), records.load_any(project, b))
     if as_json:
         click.echo(json.dumps(comparison, indent=2))
         return
@@ -307,24 +300,10 @@ def combine(ctx, module, mutants) -> None:
     """Merge the shards of MODULE (default: every module with shards) into one result."""
     project = _project(ctx)
     if mutants:
-        from harness.mutation import command as mutation
+        from harness import mutate  # libcst and mutmut: only for mutation
 
-        code, combined = mutation.combine(project, module, _echo)
-        for spec in combined:
-            _workflow().refresh_mutation(project, spec, _echo)
-        ctx.exit(code)
-    if module:
-        specs = [find_spec(project, module)]
-    else:
-        specs = [
-            s
-            for s in all_specs(project)
-            if isinstance(s, ModuleSpec) and layout.files(project, s.id).shards.is_dir()
-        ]
-        if not specs:
-            raise HarnessError("no module has shards to combine")
-    codes = [_exit_for(_workflow().combine_module(project, spec, _echo)) for spec in specs]
-    ctx.exit(max(codes))
+        ctx.exit(mutate.combine(project, module, _echo))
+    ctx.exit(max(_exit_for(result) for result in _workflow().combine_all(project, module, _echo)))
 
 
 @main.command("history")
@@ -384,19 +363,13 @@ def mutate(
 
     With --equivalent ID --rationale TEXT, marks survivors equivalent instead of running.
     """
-    from harness.mutation import command as mutation  # libcst and mutmut: only for this command
+    from harness import mutate as mutation  # libcst and mutmut: only for this command
 
     project = _project(ctx)
     spec = find_spec(project, module)
     if equivalent or rationale is not None:
-        code = mutation.mark(project, spec, equivalent, rationale, _echo)
-    else:
-        options = mutation.options(
-            files, workers, shard, fresh, verbose, timeout_factor, timeout_slack, plain=plain
-        )
-        with _terminate_as_interrupt():
-            doc = mutation.run(project, spec, options, _echo, Path.cwd())
-        code = 0 if shard else mutation.show(spec, doc, _echo)
-    if not shard:
-        _workflow().refresh_mutation(project, spec, _echo)
-    ctx.exit(code)
+        ctx.exit(mutation.mark(project, spec, equivalent, rationale, _echo))
+    check_requirements(project.root, mutation=True)
+    options = mutation.options(files, workers, shard, fresh, verbose, timeout_factor, timeout_slack, plain)
+    with _terminate_as_interrupt():
+        ctx.exit(mutation.run(project, spec, options, _echo, Path.cwd()))

@@ -1,5 +1,6 @@
 """`harness init`: find a project's packages and tests, measure them once, write a first module spec."""
 
+import configparser
 import json
 import re
 import shutil
@@ -100,12 +101,36 @@ def find_suites(root: Path) -> tuple[tuple[str, ...], str]:
 
 
 def default_id(root: Path, sources: tuple[str, ...]) -> str:
-    """The project's name from pyproject.toml, else its first package's, as a module id."""
+    """The project's name (pyproject.toml, else setup.cfg), else its first package's, as a module id."""
+    name = _project_name(root) or (sources[0].rsplit("/", 1)[-1] if sources else root.name)
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", str(name)).strip("-._") or "module"
+
+
+def _project_name(root: Path) -> str | None:
+    """`[project] name` of pyproject.toml, else `[metadata] name` of setup.cfg; None when neither says."""
     try:
         name = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))["project"]["name"]
     except (OSError, tomllib.TOMLDecodeError, KeyError, TypeError):
-        name = sources[0].rsplit("/", 1)[-1] if sources else root.name
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", str(name)).strip("-._") or "module"
+        name = None
+    if name is None:
+        parser = configparser.ConfigParser(interpolation=None)
+        try:
+            parser.read(root / "setup.cfg", encoding="utf-8")
+        except (configparser.Error, UnicodeDecodeError):
+            return None
+        name = parser.get("metadata", "name", fallback=None)
+    return (str(name).strip() or None) if name is not None else None
+
+
+def settings_note(project: Project) -> str | None:
+    """Where the project's harness settings live, for a root without a pyproject.toml (None with one)."""
+    if project.pyproject.is_file():
+        return None
+    how = "given by --root" if project.found_by == "--root" else f"found by its {project.found_by}"
+    return (
+        f"Project root: {project.root} ({how}). It has no pyproject.toml, so harness uses its default"
+        " settings; to change them, create pyproject.toml there with a [tool.harness] table"
+    )
 
 
 def plan(
@@ -293,6 +318,14 @@ def init_project(
     project: Project, module_id, sources, suites, in_pyproject: bool, echo: Echo, k=None, markers=None
 ) -> Path:
     """Find what the options leave open, measure once, write the spec; returns where it went."""
+    if in_pyproject and not project.pyproject.is_file():
+        raise UsageError(
+            f"{project.root}: no pyproject.toml for --pyproject to add the spec to; create one"
+            " (an empty file will do) or leave out --pyproject to write suites/<id>/module.yml"
+        )
+    note = settings_note(project)
+    if note:
+        echo(note)
     if not sources:
         sources, layout = find_sources(project.root)
         echo(f"Found {layout}: {', '.join(sources)}")

@@ -1,29 +1,21 @@
 """A module's run history, read back from the `run_finished` events of trace.yml, and its table."""
 
 import dataclasses
-import datetime as dt
 import json
-import math
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from harness.errors import UsageError
 from harness.spec.catalog import find_spec, looks_like_path
 from harness.spec.project import Project
-from harness.store import disk
-
-
-@dataclass(frozen=True)
-class Counts:
-    passed: int | None
-    failed: int | None
-    skipped: int | None
-    errors: int | None
+from harness.store import trace
+from harness.store.trace import Counts
 
 
 @dataclass(frozen=True)
 class Run:
-    """One finished run (module, step or shard-combine) as its `run_finished` event recorded it.
+    """One finished run (module, step or shard-combine) as its `run_finished` event recorded it, and the
+    module's overall mutation score after the `harness mutate` that followed it, if one did.
 
     Every field is None when the event lacks it or holds something unusable (older or hand-edited
     events); `files` maps each measured file to its percent and is not to be mutated.
@@ -42,76 +34,48 @@ class Run:
     mutation: float | None = None
 
 
-def read_runs(trace_path: Path, module_id: str, step: int | None = None) -> list[Run]:
+def read_runs(project: Project, module_id: str, step: int | None = None) -> list[Run]:
     """The module's finished runs (of step `step`, or module-level runs) in the order they were published."""
-    return runs_from_events(disk.read_trace(trace_path), module_id, step)
+    return runs_from_events(trace.read(project), module_id, step)
 
 
-def read_histories(trace_path: Path, module_ids: list[str]) -> dict[str, list[Run]]:
+def read_histories(project: Project, module_ids: list[str]) -> dict[str, list[Run]]:
     """Module-level runs of each module, from one reading of trace.yml (for the MAP.md chart)."""
-    events = disk.read_trace(trace_path)
+    events = trace.read(project)
     return {module_id: runs_from_events(events, module_id) for module_id in module_ids}
 
 
-def runs_from_events(events: list, module_id: str, step: int | None = None) -> list[Run]:
-    """Runs from trace events; a `mutation_finished` event gives its score to the run before it.
+def runs_from_events(events: list[trace.Event], module_id: str, step: int | None = None) -> list[Run]:
+    """Runs from trace events; a `mutation_finished` event gives the module's score to the run before it.
 
-    Events of other modules, interrupted runs (started, never finished), shard events and anything that
-    is not a mapping are skipped; the trace's order is the order results replaced one another.
+    Events of other modules and other kinds (interrupted runs, shards) are skipped; the trace's order is
+    the order results replaced one another.
     """
     runs: list[Run] = []
-    for ev in events:
-        if not isinstance(ev, dict) or ev.get("module") != module_id or ev.get("step") != step:
+    for event in events:
+        if event.module != module_id:
             continue
-        if ev.get("event") == "run_finished":
-            runs.append(run_from_event(ev))
-        elif ev.get("event") == "mutation_finished" and runs:
-            runs[-1] = dataclasses.replace(runs[-1], mutation=_number(ev.get("score")))
+        if isinstance(event, trace.RunFinished) and event.step == step:
+            runs.append(run_from_event(event))
+        elif isinstance(event, trace.MutationFinished) and step is None and runs:
+            runs[-1] = dataclasses.replace(runs[-1], mutation=event.score)
     return runs
 
 
-def run_from_event(ev: dict) -> Run:
+def run_from_event(event: trace.RunFinished) -> Run:
     """One `run_finished` event as a Run (also for an event about to be appended)."""
-    files = ev.get("files")
     return Run(
-        at=_when(ev.get("at")),
-        commit=_text(ev.get("commit")),
-        step=_int(ev.get("step")),
-        shards=_int(ev.get("shards")),
-        status=_text(ev.get("status")),
-        reason=_text(ev.get("reason")),
-        tests=_tests(ev.get("tests")),
-        overall=_number(ev.get("overall")),
-        target=_number(ev.get("target")),
-        files={str(p): _number(v) for p, v in files.items()} if isinstance(files, dict) else {},
+        at=event.at,
+        commit=event.commit,
+        step=event.step,
+        shards=event.shards,
+        status=event.status,
+        reason=event.reason,
+        tests=event.tests,
+        overall=event.overall,
+        target=event.target,
+        files=dict(event.files),
     )
-
-
-def _number(value) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        return None
-    return float(value)
-
-
-def _int(value) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
-
-
-def _text(value) -> str | None:
-    return value if isinstance(value, str) else None
-
-
-def _when(value) -> str | None:
-    # An unquoted timestamp written by hand comes back from YAML as a datetime.
-    if isinstance(value, dt.datetime | dt.date):
-        return value.isoformat()
-    return _text(value)
-
-
-def _tests(value) -> Counts | None:
-    if not isinstance(value, dict):
-        return None
-    return Counts(*(_int(value.get(k)) for k in ("passed", "failed", "skipped", "errors")))
 
 
 def figure(run: Run, file: str | None = None) -> float | None:
@@ -154,7 +118,7 @@ def select(
 ) -> Shown:
     """The runs `harness history` shows for module `ref` (an id or a spec path)."""
     module_id = find_spec(project, ref).id if looks_like_path(ref) else ref
-    runs = read_runs(project.trace_path, module_id, step)
+    runs = read_runs(project, module_id, step)
     if not runs:
         find_spec(project, module_id)  # an unknown module is a usage error, not an empty history
         return Shown(module_id, step, None, [], 0)

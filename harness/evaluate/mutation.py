@@ -2,7 +2,7 @@
 
 from collections.abc import Callable, Iterable
 
-from harness.mutation.record import total
+from harness.store.mutation import total
 
 
 def check(score: float | None, rules: Iterable) -> dict:
@@ -127,3 +127,10 @@ def result_section(doc: dict, verdict: dict) -> dict:
         "overall": overall,
         "unmet": verdict["unmet"],
     }
+
+
+def mutated_files(result: dict) -> tuple[int, int]:
+    """(files with mutation results, files measured): a total over some of the files says so."""
+    mutated = (result.get("mutation") or {}).get("files", {})
+    files = result.get("files", {})
+    return sum(1 for path in files if path in mutated), len(files)

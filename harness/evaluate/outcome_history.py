@@ -5,58 +5,22 @@ machines' runs combined), and quarantined tests that have passed long enough to 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 
-from harness.errors import DataError
 from harness.evaluate.stability import outcomes_by_test, overall, quarantine_reason
-from harness.measure.outcomes import split_nodeid
 from harness.measure.repetitions import Repetition
 from harness.spec.model import Quarantined
+from harness.store.outcome_log import RunOutcomes
 
-OUTCOMES = ("passed", "failed", "errors", "skipped", "flaky")  # flaky: passed and failed within the run
 FAILING = ("failed", "errors", "flaky")
 RELEASE_AFTER = 10  # passing runs in a row after which a quarantined test is reported ready to leave
-
-
-@dataclass(frozen=True)
-class RunOutcomes:
-    """One run's outcome of each test, at one source state (`harness.measure.source_state`)."""
-
-    state: str
-    at: str  # ISO-8601, when the run finished
-    outcomes: Mapping[str, str] = field(default_factory=dict)
-    run: str = ""  # the run's id in trace.yml
 
 
 def from_repetitions(reps: Sequence[Repetition], state: str, at: str, run: str = "") -> RunOutcomes:
     """A run's record: each test's outcome over its repetitions (one for a plain run), `flaky` when it
     passed in one and failed in another or passed only when run again (`stability.overall`)."""
     return RunOutcomes(state, at, {test: overall(runs) for test, runs in outcomes_by_test(reps).items()}, run)
-
-
-def encode(record: RunOutcomes) -> dict:
-    """The stored form: node ids by outcome, then by file (`{"passed": {"t/test_a.py": ["test_x"]}}`)."""
-    tests: dict[str, dict[str, list[str]]] = {}
-    for test, outcome in sorted(record.outcomes.items()):
-        file = split_nodeid(test)[0]
-        rest = test[len(file) + 2 :] if test.startswith(f"{file}::") else ""
-        tests.setdefault(outcome, {}).setdefault(file, []).append(rest)
-    return {"state": record.state, "at": record.at, "run": record.run, "tests": tests}
-
-
-def decode(data, where: str) -> RunOutcomes:
-    """A stored record back; DataError naming `where` when it is not one."""
-    try:
-        outcomes = {}
-        for outcome, files in data["tests"].items():
-            if outcome not in OUTCOMES:
-                raise ValueError(f"unknown outcome {outcome!r}")
-            for file, names in files.items():
-                outcomes.update({f"{file}::{name}" if name else file: outcome for name in names})
-        return RunOutcomes(str(data["state"]), str(data["at"]), outcomes, str(data.get("run", "")))
-    except (KeyError, TypeError, AttributeError, ValueError) as err:
-        raise DataError(f"{where}: not a test outcome record: {err}") from err
 
 
 @dataclass(frozen=True)
@@ -121,14 +85,3 @@ def ready_to_leave(
         if streak >= after
     ]
     return tuple(ready)
-
-
-def combine(*logs: Sequence[RunOutcomes]) -> list[RunOutcomes]:
-    """Several logs (this machine's, CI artifacts) as one, in time order, each run once."""
-    seen, merged = set(), []
-    for record in sorted((r for log in logs for r in log), key=lambda r: r.at):
-        key = (record.run, record.state, record.at) if record.run else id(record)
-        if key not in seen:
-            seen.add(key)
-            merged.append(record)
-    return merged

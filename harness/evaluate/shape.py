@@ -1,16 +1,17 @@
-"""The result of a run as one plain dict, shaped for results.json from the run's typed parts (pure)."""
+"""The result as one plain dict, shaped for results.json from the run and its one evaluation (pure).
 
-import json
+`assemble` shapes a run's result; `revise` gives a stored result a new evaluation (after `harness
+mutate` or `harness accept`): both take what was decided from `decided`, so nothing is patched in
+anywhere else. `map_row` is a module's row in MAP.md.
+"""
 
-from harness.evaluate.contract import Evaluation, Inputs, Measured
-from harness.evaluate.targets import STATUS_LABELS
+from harness.evaluate import mutation as gating
+from harness.evaluate.evaluation import Evaluation, Inputs
+from harness.evaluate.status import STATUS_LABELS
 from harness.measure.outcomes import Outcomes
+from harness.measure.session import Measured
 from harness.spec.model import ModuleSpec
 from harness.store import layout
-
-
-def dumps(result: dict) -> str:
-    return json.dumps(result, indent=2, sort_keys=False) + "\n"
 
 
 def assemble(
@@ -20,21 +21,41 @@ def assemble(
     step = spec.steps[measured.step - 1] if measured.step else None
     tally = measured.outcomes.totals
     has_coverage = measured.files is not None and not measured.failure
+    decided = decided_fields(ev)
     return {
-        "module": spec.id, "title": spec.title, "status": ev.status,
-        "status_label": STATUS_LABELS[ev.status], "reason": ev.reason,
+        "module": spec.id, "title": spec.title, "status": decided["status"],
+        "status_label": decided["status_label"], "reason": decided["reason"],
         "started_at": measured.started_at, "finished_at": measured.finished_at, "commit": measured.commit,
         "step": {"number": measured.step, "name": step.name} if step else None, "shards": measured.shards,
         "options": measured.options, "spec": spec_link, "spec_sha256": spec_sha256,
         "branch": bool(has_coverage and measured.branch),
-        "tests": tally.counts(), "overall": ev.overall, "files": ev.files, "unmet": ev.unmet,
+        "tests": tally.counts(), "overall": ev.overall, "files": ev.files, "unmet": decided["unmet"],
         "steps": ev.steps, "baseline": _baseline_meta(inputs.baseline),
         "suites": _suites(measured.outcomes), "skips": tally.skips, "failures": tally.failures,
-        "acceptance": inputs.acceptance if ev.status == "complete_with_variance" else None,
-        "carry_forward": ev.carry_forward, "carried_in": [] if step else list(inputs.carried),
+        "acceptance": decided["acceptance"], "carry_forward": decided["carry_forward"],
+        "carried_in": [] if step else list(inputs.carried),
         "artifacts": _artifacts(has_coverage, spec_link, spec),
-        "references": list(spec.references), "notes": spec.notes, "mutation": ev.mutation,
+        "references": list(spec.references), "notes": spec.notes, "mutation": decided["mutation"],
+        "deselected": measured.outcomes.deselected, "subtests": dict(tally.subtests),
     }  # fmt: skip
+
+
+def revise(stored: dict, ev: Evaluation) -> dict:
+    """A stored result with a new evaluation of the same figures (its keys stay in their order)."""
+    return {**stored, **decided_fields(ev)}
+
+
+def decided_fields(ev: Evaluation) -> dict:
+    """What the evaluation decides of a result: status, why, what is unmet, mutation, acceptance."""
+    return {
+        "status": ev.status,
+        "status_label": STATUS_LABELS[ev.status],
+        "reason": ev.reason,
+        "unmet": ev.unmet,
+        "acceptance": ev.acceptance,
+        "carry_forward": ev.carry_forward,
+        "mutation": ev.mutation,
+    }
 
 
 def _artifacts(has_coverage: bool, spec_link: str, spec: ModuleSpec) -> list[str]:
@@ -52,7 +73,10 @@ def _suites(outcomes: Outcomes) -> dict:
     return {
         file: {
             **entry.tally.counts(),
-            "classes": {cls: t.counts() for cls, t in sorted(entry.classes.items())},
+            "classes": {
+                cls: {**t.counts(), "subtests": dict(t.subtests)} for cls, t in sorted(entry.classes.items())
+            },
+            "subtests": dict(entry.tally.subtests),
         }
         for file, entry in sorted(outcomes.files.items())
     }
@@ -69,12 +93,5 @@ def map_row(spec: ModuleSpec, result: dict, link: str) -> dict:
         "finished_at": result["finished_at"],
         "link": link,
         "mutation": ((result.get("mutation") or {}).get("overall") or {}).get("score"),
-        "mutated": mutated_files(result),
+        "mutated": gating.mutated_files(result),
     }
-
-
-def mutated_files(result: dict) -> tuple[int, int]:
-    """(files with mutation results, files measured): a total over some of the files says so."""
-    mutated = (result.get("mutation") or {}).get("files", {})
-    files = result.get("files", {})
-    return sum(1 for path in files if path in mutated), len(files)

@@ -1,18 +1,11 @@
-"""Coverage against targets and baselines, status and carry-forward: pure functions on plain data."""
+"""Coverage figures against targets and baselines: which targets hold a file, and are they met (pure)."""
 
-from harness.evaluate import mutation as gating
-from harness.evaluate.contract import Evaluation, Inputs, Measured
+from collections.abc import Callable
+
 from harness.spec.globs import matches
 from harness.spec.model import ModuleSpec, Step, Target
 
 METRICS = (("percent", "percent"), ("lines", "lines_percent"), ("branches", "branches_percent"))
-STATUS_LABELS = {
-    "complete": "Complete",
-    "complete_with_variance": "Complete with Documented Variance",
-    "in_progress": "In Progress",
-    "failed": "Failed",
-    "unstable": "Unstable",  # unstable tests or coverage across runs (harness.evaluate.stability_verdict)
-}
 
 
 def resolve(path: str, targets: tuple[Target, ...], carried: tuple[Target, ...] = ()) -> Target | None:
@@ -51,6 +44,11 @@ def constraints(path: str, targets, carried, steps: tuple[Step, ...]) -> list[Ta
     """The module-level target for `path` plus every step target that names it."""
     found = [t for t in [resolve(path, targets, carried)] if t]
     return found + [t for step in steps if (t := resolve(path, step.targets))]
+
+
+def rules_for(spec: ModuleSpec, carried: tuple[Target, ...] = ()) -> Callable[[str], list[Target]]:
+    """The targets a module holds a file to: `constraints` with the spec's targets, steps and `carried`."""
+    return lambda path: constraints(path, spec.targets, carried, spec.steps)
 
 
 def evaluate(figures: dict, rules: list[Target], baseline: float | None) -> dict:
@@ -92,79 +90,6 @@ def evaluate_files(figures, targets, carried, steps, baseline: dict[str, float],
                 checks.append(check(step_files.get(number, {}).get(path, fig), rule))
         files[path] = entry(fig, checks, baseline.get(path))
     return files
-
-
-def unmet(files: dict[str, dict], overall: dict | None) -> list[str]:
-    """Keys (file paths, then "overall") whose gating targets are not met."""
-    keys = [path for path, entry in files.items() if not entry["gating_met"]]
-    if overall and not overall["gating_met"]:
-        keys.append("overall")
-    return keys
-
-
-def status(failure: str | None, tests: dict, unmet_keys: list[str], accepted: list[str] | None) -> str:
-    """Failed beats everything; then Complete, accepted variance, or In Progress."""
-    if failure or tests.get("failed") or tests.get("errors"):
-        return "failed"
-    if not unmet_keys:
-        return "complete"
-    if accepted is not None and set(unmet_keys) <= set(accepted):
-        return "complete_with_variance"
-    return "in_progress"
-
-
-def failure_reason(processes, tests: dict, coverage_problem: str | None) -> str | None:
-    """Why a session counts as broken rather than merely failing tests (None when it ran properly).
-
-    `processes` are `(exit status, pytest's own explanation)` pairs; a status of 5 (nothing collected)
-    breaks the session only when no process ran a test (a shard or a `-k` may select nothing).
-    """
-    for code, error in processes:
-        if code not in (0, 1, 5):
-            return error or f"pytest exited with status {code}"
-    if sum(tests.values()) == 0:
-        return next((error for code, error in processes if code == 5 and error), "pytest collected no tests")
-    return coverage_problem
-
-
-def carry_forward_items(files: dict[str, dict], overall: dict | None, module: str) -> list[dict]:
-    """Unmet gating targets as items a later module can take over."""
-    items = []
-    for path, entry in files.items():
-        for c in entry["checks"]:
-            if c["warn_only"] or c["met"]:
-                continue
-            items.append(
-                {
-                    "file": path,
-                    "from": module,
-                    "origin": c["origin"],
-                    "percent": entry["percent"],
-                    "target": {m: c[m] for m, _ in METRICS if c[m] is not None},
-                    "missing": entry.get("missing", ""),
-                    "functions": _gap_functions(entry),
-                }
-            )
-    if overall and not overall["gating_met"]:
-        items.append(
-            {
-                "file": "overall",
-                "from": module,
-                "origin": "overall",
-                "percent": overall["percent"],
-                "target": {"percent": overall["target"]},
-                "missing": "",
-                "functions": [],
-            }
-        )
-    return items
-
-
-def _gap_functions(entry: dict) -> list[str]:
-    names: dict[str, None] = {}
-    for gap in entry.get("gaps", []):
-        names.update(dict.fromkeys(gap["functions"]))
-    return list(names)
 
 
 def carried_targets(items: list[dict], overall: bool = False) -> tuple[Target, ...]:
@@ -216,81 +141,3 @@ def _step_row(path: str, entry: dict, figures: dict, target: Target) -> dict:
         "met": c["met"],
         "short": c["short"],
     }
-
-
-def compare(a: dict, b: dict) -> dict:
-    """Per-file and overall comparison of two stored results: A's percent, B's, and B minus A."""
-    files = {}
-    for path in sorted(set(a.get("files", {})) | set(b.get("files", {}))):
-        pa = a.get("files", {}).get(path, {}).get("percent")
-        pb = b.get("files", {}).get(path, {}).get("percent")
-        files[path] = {"a": pa, "b": pb, "delta": pb - pa if pa is not None and pb is not None else None}
-    oa, ob = (r.get("overall", {}).get("percent") for r in (a, b))
-    overall = {"a": oa, "b": ob, "delta": ob - oa if oa is not None and ob is not None else None}
-    return {"a": a.get("module"), "b": b.get("module"), "files": files, "overall": overall}
-
-
-def evaluate_run(spec: ModuleSpec, inputs: Inputs, measured: Measured) -> Evaluation:
-    """The one evaluation of a run: files, overall, steps, unmet keys, status and carry-forward items."""
-    step = spec.steps[measured.step - 1] if measured.step else None
-    has_figures = measured.files is not None and not measured.failure
-    files, overall = _coverage_entries(spec, step, inputs, measured) if has_figures else ({}, _no_overall())
-    overall["stretch"] = None if step else spec.stretch
-    counts = measured.outcomes.totals.counts()
-    mutation = None if step or not has_figures else _mutation(spec, inputs, list(files))
-    missed = [*unmet(files, overall), *(mutation["unmet"] if mutation else [])] if has_figures else []
-    accepted = inputs.acceptance["accepted"] if inputs.acceptance else None
-    state = status(measured.failure, counts, missed, accepted)
-    variance = state == "complete_with_variance"
-    return Evaluation(
-        files=files,
-        overall=overall,
-        steps=step_rows(() if step else spec.steps, files, measured.step_files) if has_figures else [],
-        unmet=missed,
-        status=state,
-        reason=measured.failure or _test_reason(counts),
-        carry_forward=carry_forward_items(files, overall, spec.id) if variance else [],
-        mutation=mutation,
-    )
-
-
-def _mutation(spec: ModuleSpec, inputs: Inputs, measured: list[str]) -> dict | None:
-    """Mutation scores against the spec's `mutation:` targets (module and step targets, and overall)."""
-    carried = carried_targets(list(inputs.carried))
-    return gating.assess(
-        inputs.mutation, measured, lambda p: constraints(p, spec.targets, carried, spec.steps), spec.overall
-    )
-
-
-def _coverage_entries(spec: ModuleSpec, step: Step | None, inputs: Inputs, measured: Measured):
-    """Per-file and overall entries against the module's (or the step's) targets and the baseline."""
-    base = inputs.baseline or {"files": {}, "overall": None}
-    if step:
-        file_targets, carried, steps, rules = step.targets, (), (), []
-    else:
-        file_targets, steps = spec.targets, spec.steps
-        carried = carried_targets(list(inputs.carried))
-        # Without an overall target of its own, the module takes over a carried overall item.
-        rules = [spec.overall] if spec.overall else list(carried_targets(list(inputs.carried), overall=True))
-    files = evaluate_files(measured.files, file_targets, carried, steps, base["files"], measured.step_files)
-    return files, evaluate(measured.totals, rules, base["overall"])
-
-
-def _no_overall() -> dict:
-    return {
-        "statements": None,
-        "missed": None,
-        "percent": None,
-        "baseline": None,
-        "delta": None,
-        "target": None,
-        "met": None,
-        "gating": False,
-        "gating_met": True,
-        "checks": [],
-    }
-
-
-def _test_reason(counts: dict) -> str | None:
-    bad = counts["failed"] + counts["errors"]
-    return f"{bad} test{'s' if bad != 1 else ''} failed or errored" if bad else None

@@ -112,9 +112,19 @@ def totals(report: dict) -> dict:
     return {
         "statements": summary["num_statements"],
         "missed": summary["missing_lines"],
+        **_branch_counts(summary),
         "percent": summary["percent_covered"],
         **split_percents(summary),
     }
+
+
+def _branch_counts(summary: dict) -> dict:
+    """Branches and missed branches: with statements and missed lines, what `percent_covered` is made of.
+
+    percent = (statements - missed + branches - branches_missed) / (statements + branches); both 0
+    without branch coverage.
+    """
+    return {"branches": summary.get("num_branches", 0), "branches_missed": summary.get("missing_branches", 0)}
 
 
 def split_percents(summary: dict) -> dict:
@@ -137,6 +147,7 @@ def _figures(data: dict) -> dict:
     return {
         "statements": summary["num_statements"],
         "missed": summary["missing_lines"],
+        **_branch_counts(summary),
         "percent": summary["percent_covered"],
         **split_percents(summary),
         "missing": format_lines(statements, missing),
@@ -193,6 +204,7 @@ def _weak_regions(functions: dict) -> list[dict]:
                     "start_line": region.get("start_line"),
                     "statements": summary["num_statements"],
                     "missed": summary["missing_lines"],
+                    **_branch_counts(summary),
                     "percent": summary["percent_covered"],
                 }
             )

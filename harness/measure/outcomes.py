@@ -1,17 +1,18 @@
 """Test outcomes from the session plugin's records: counts by the file and class that collected each test."""
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.errors import DataError
+from harness.run.records import iter_records
+from harness.spec.nodeids import split_nodeid
 
 OUTCOMES = ("passed", "failed", "skipped", "errors")
+SUBTEST_OUTCOMES = ("passed", "failed", "skipped")
 
 
 @dataclass
 class Tally:
-    """Counts of outcomes, with the skip reasons and failure messages behind them."""
+    """Counts of outcomes, with the skip reasons and failure messages behind them, and of subtests."""
 
     passed: int = 0
     failed: int = 0
@@ -19,12 +20,16 @@ class Tally:
     errors: int = 0
     skips: list[dict] = field(default_factory=list)
     failures: list[dict] = field(default_factory=list)
+    subtests: dict[str, int] = field(default_factory=lambda: dict.fromkeys(SUBTEST_OUTCOMES, 0))
 
     def counts(self) -> dict[str, int]:
+        """The tests' outcomes (subtests are counted apart: `subtests`)."""
         return {name: getattr(self, name) for name in OUTCOMES}
 
-    def add(self, outcome: str, record: dict) -> None:
+    def add(self, outcome: str, record: dict, subtests: dict | None = None) -> None:
         setattr(self, outcome, getattr(self, outcome) + 1)
+        for name in SUBTEST_OUTCOMES:
+            self.subtests[name] += int((subtests or {}).get(name, 0))
         if outcome == "skipped":
             self.skips.append(record)
         elif outcome in ("failed", "errors"):
@@ -41,13 +46,15 @@ class SuiteFile:
 
 @dataclass
 class Outcomes:
-    """Every test of a session: totals, per collecting file, each test's duration by node id, and the
-    session's start-up (the longest from the session plugin's loading to the end of collection)."""
+    """Every test of a session: totals, per collecting file, each test's duration by node id, the
+    session's start-up (the longest from the session plugin's loading to the end of collection), and
+    how many tests the selection (`-k`, `-m`, `--deselect`) left out."""
 
     totals: Tally = field(default_factory=Tally)
     files: dict[str, SuiteFile] = field(default_factory=dict)
     durations: dict[str, float] = field(default_factory=dict)
     startup: float = 0.0
+    deselected: int = 0
 
     def failed(self) -> set[str]:
         """The node ids of the tests that failed or errored (a collection error: `<file> (collection)`)."""
@@ -61,18 +68,12 @@ class Outcomes:
         detail = {"test": test, "message": record.get("message", "")}
         outcome = record["outcome"]
         for tally in (self.totals, entry.tally, entry.classes.setdefault(cls, Tally())):
-            tally.add(outcome, detail)
+            tally.add(outcome, detail, record.get("subtests"))
         self.durations[nodeid] = float(record.get("duration", 0.0))
 
 
-def split_nodeid(nodeid: str) -> tuple[str, str]:
-    """The collecting file and the (dotted, for nested) class of a node id; "" for module level."""
-    parts = nodeid.split("[", 1)[0].split("::")  # a parameter id may itself contain "::"
-    return parts[0], ".".join(parts[1:-1])
-
-
 def read_records(paths: tuple[Path, ...]) -> Outcomes:
-    """Fold the records files of every pytest process of a session, in order."""
+    """Fold the records files of every pytest process of a session (or of every shard), in order."""
     outcomes = Outcomes()
     for path in paths:
         for _, record in iter_records(path):
@@ -80,21 +81,6 @@ def read_records(paths: tuple[Path, ...]) -> Outcomes:
                 outcomes.add(record)
             elif record.get("event") == "collected":
                 outcomes.startup = max(outcomes.startup, float(record.get("seconds", 0.0)))
+            elif record.get("event") == "deselected":  # one per process; a shard's are its slice's
+                outcomes.deselected += int(record["count"])
     return outcomes
-
-
-def iter_records(path: Path, start: int = 0):
-    """`(end offset, record)` for each complete JSON line from byte `start`; a half-written line waits."""
-    if not path.is_file():
-        return
-    with path.open("rb") as handle:
-        handle.seek(start)
-        offset = start
-        for line in handle:
-            if not line.endswith(b"\n"):
-                return
-            offset += len(line)
-            try:
-                yield offset, json.loads(line)
-            except ValueError as err:
-                raise DataError(f"{path}: unreadable test record: {err}") from err

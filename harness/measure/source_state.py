@@ -12,6 +12,8 @@ import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
+from harness.spec.tree import project_files  # the same files `harness mutate` copies
+
 DIGEST_CHARS = 16
 
 
@@ -62,8 +64,6 @@ def _digest(root: Path, paths: Sequence[str]) -> str:
 
 def _walk(root: Path, own: Sequence[str]) -> list[str]:
     """Every project file outside the harness's own outputs, caches and virtualenvs."""
-    from harness.mutation.isolate import project_files  # the same walk `harness mutate` copies
-
     skipped = {path.strip("/") for path in own}
     files = project_files(root, "reports")
     return [rel for rel in files if rel.split("/")[0] not in skipped and rel not in skipped]

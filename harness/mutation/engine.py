@@ -2,30 +2,29 @@
 
 import hashlib
 import re
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.errors import UsageError
-from harness.measure import per_test as run_contexts
-from harness.mutation import record
+from harness.measure import per_test
 from harness.mutation.collect import map_tests
 from harness.mutation.execute import Job, Pool, server_command
 from harness.mutation.fork import FastMode, servers
 from harness.mutation.generate import Mutant, generate
-from harness.mutation.isolate import Workspace, environment, import_roots, project_files
+from harness.mutation.isolate import Workspace, environment, import_roots
 from harness.mutation.selection import LineTests, Naming, Timing, mutant_words
+from harness.spec import git
 from harness.spec.model import ModuleSpec
 from harness.spec.preflight import check_spec
 from harness.spec.project import Project
-from harness.store import disk
+from harness.spec.tree import project_files
+from harness.store import disk, layout, trace
 from harness.store import mutation as stored
 
 Echo = Callable[[str], None]
 SERVER_START = 300.0  # seconds a fast-mode server may take to import and collect the suites
-SAVE_EVERY = 30.0  # seconds between saves of new verdicts to the cache while mutants run
 PROGRESS_EVERY = 30.0  # the longest silence between progress lines, verdicts permitting
 
 
@@ -62,14 +61,26 @@ def chosen_files(project: Project, spec: ModuleSpec, measured: list[str], names:
     return list(dict.fromkeys(chosen))
 
 
-def mutate(project: Project, spec: ModuleSpec, options: MutateOptions, echo: Echo, cwd: Path) -> dict:
-    """Run the mutants; returns the mutation.json written (or, for a shard, the shard's file)."""
+@dataclass(frozen=True)
+class Mutated:
+    """What a run of the mutants gives: the files mutated, an entry per mutant (in source order), the
+    order of every mutant of those files (a shard ran some of them), and when, at which commit, on
+    which sources."""
+
+    files: list[str]
+    entries: list[dict]
+    order: list[str]
+    meta: dict
+
+
+def mutate(project: Project, spec: ModuleSpec, options: MutateOptions, echo: Echo, cwd: Path) -> Mutated:
+    """Run the mutants of the chosen files (of the shard, with `options.shard`) and judge each one."""
     files = chosen_files(project, spec, check_spec(project, spec), options.files, cwd)
     texts = {f: (project.root / f).read_bytes().decode("utf-8") for f in files}
     mutants = [m for f in files for m in generate(f, texts[f])]
     order = [m.id for m in mutants]
     if options.shard:
-        mutants = [m for m in mutants if record.in_shard(m.id, *options.shard)]
+        mutants = [m for m in mutants if in_shard(m.id, *options.shard)]
     shard = f"{options.shard[0]}/{options.shard[1]}" if options.shard else None
     workers = f"{options.workers} worker(s)"
     label = f" (shard {shard})" if shard else ""
@@ -78,17 +89,21 @@ def mutate(project: Project, spec: ModuleSpec, options: MutateOptions, echo: Ech
     try:
         entries = _run(project, spec, options, files, mutants, texts, echo)
     except KeyboardInterrupt:
-        stored.log_events(project, [stored.event(project, spec.id, "mutation_interrupted", shard=shard)])
+        commit = git.commit(project.root)
+        trace.append(project, trace.MutationInterrupted(module=spec.id, commit=commit, shard=shard))
         raise
     meta = {
         "started_at": started,
         "finished_at": disk.now(),
-        "commit": stored.git_commit(project.root),
-        "sources": {f: record.digest(texts[f]) for f in files},
+        "commit": git.commit(project.root),
+        "sources": {f: stored.digest(texts[f]) for f in files},
     }
-    if options.shard:
-        return _finish_shard(project, spec, options, files, order, entries, meta, echo)
-    return finish(project, spec, files, entries, meta, echo)
+    return Mutated(files, entries, order, meta)
+
+
+def in_shard(mutant_id: str, index: int, count: int) -> bool:
+    """Shard `index` of `count` (1-based) takes the mutants whose id falls in its residue class."""
+    return int(mutant_id, 16) % count == index - 1
 
 
 def _run(project, spec, options, files, mutants, texts, echo) -> list[dict]:
@@ -98,7 +113,7 @@ def _run(project, spec, options, files, mutants, texts, echo) -> list[dict]:
         return []
     copied = project_files(project.root, project.reports_dir)
     roots = import_roots(files, set(copied))
-    logs = project.module_dir(spec.id) / ".work" / "mutation-logs"
+    logs = layout.files(project, spec.id).mutation_logs
     with Workspace(project.root, copied, options.workers) as ws:
         envs = [environment(copy, roots) for copy in ws.copies]
         workers = [
@@ -114,17 +129,18 @@ def _run(project, spec, options, files, mutants, texts, echo) -> list[dict]:
                 " (no tests, equivalent, cached)"
             )
             progress = _Progress(len(plan.jobs), echo, options.verbose)
-            checkpoint = Checkpoint(project, spec.id, plan.keys, progress)
-            pool = Pool(workers, checkpoint, logs, started, tests.durations, tests.overhead)
+            verdicts = stored.Verdicts(project, spec.id)
+            keep = Keep(verdicts, plan.keys, progress)
+            pool = Pool(workers, keep, logs, started, tests.durations, tests.overhead)
             try:
-                verdicts = pool.run(plan.jobs)
+                judged = pool.run(plan.jobs)
             finally:
-                checkpoint.save()
+                verdicts.fold()
         if started:
             _report_modes(pool, echo)
     entries = dict(plan.done)
     for job in plan.jobs:
-        entries[job.mutant.id] = record.entry(job.mutant, verdicts[job.mutant.id], job.tests)
+        entries[job.mutant.id] = stored.entry(job.mutant, judged[job.mutant.id], job.tests)
     return [entries[m.id] for m in mutants]
 
 
@@ -134,42 +150,26 @@ def _mapping(
     """Which tests ran which lines: from the module's last `harness run` if it kept them and the
     project's files are unchanged since (not with --fresh), else from a mapping run split over the
     workers' copies (`(copy, environment, log)` each)."""
-    tests = None if options.fresh else run_contexts.load(project, spec, files)
-    if tests is not None:
+    kept = None if options.fresh else per_test.load(project, spec.id, files)
+    if kept is not None:
         echo("  tests mapped to lines by the module's last `harness run` (no file changed since)")
-        return tests
+        return LineTests(*kept)
     split = f", split over {len(workers)} workers" if len(workers) > 1 else ""
     echo(f"  mapping tests to lines: the module's suites once, under coverage with test contexts{split}")
-    return map_tests(spec, [(copy, env, log.parent) for copy, env, log in workers], files, logs, echo)
+    copies = [(copy, env, log.parent) for copy, env, log in workers]
+    return LineTests(*map_tests(spec, copies, files, logs, echo))
 
 
-class Checkpoint:
-    """Passes each verdict on to the progress display and keeps it for the cache, saving what is new
-    every SAVE_EVERY seconds and once more however the run ends (`save`): a run that is interrupted,
-    or killed outright, loses at most the last interval's verdicts, and the next run starts from the
-    rest. Called from the pool's worker threads."""
+class Keep:
+    """Hands each verdict to the store as it comes (`Verdicts.add`, so a run killed outright loses only
+    the mutants it was running) and to the progress display. Called from the pool's worker threads."""
 
-    def __init__(self, project: Project, module_id: str, keys: dict, progress, clock=time.monotonic):
-        self.project, self.module_id, self.keys = project, module_id, keys
-        self.progress, self.clock = progress, clock
-        self.lock = threading.Lock()
-        self.pending: dict[str, dict] = {}
-        self.saved_at = clock()
+    def __init__(self, verdicts: stored.Verdicts, keys: dict[str, str], progress):
+        self.verdicts, self.keys, self.progress = verdicts, keys, progress
 
     def __call__(self, job: Job, verdict: str) -> None:
-        with self.lock:
-            self.pending[job.mutant.id] = {"key": self.keys[job.mutant.id], "status": verdict}
-            due = self.clock() - self.saved_at >= SAVE_EVERY
+        self.verdicts.add(job.mutant.id, self.keys[job.mutant.id], verdict)
         self.progress(job, verdict)
-        if due:
-            self.save()
-
-    def save(self) -> None:
-        with self.lock:
-            pending, self.pending = self.pending, {}
-            self.saved_at = self.clock()
-        if pending:
-            stored.update_cache(self.project, self.module_id, pending)
 
 
 def _report_modes(pool: Pool, echo: Echo) -> None:
@@ -201,25 +201,22 @@ class Plan:
 def plan_jobs(project, spec, options, mutants: list[Mutant], tests: LineTests, texts: dict[str, str]) -> Plan:
     """Per mutant: equivalent (marked), no_tests, a cached verdict that still holds, or a job to run."""
     marks = stored.equivalent_marks(project, spec.id)
-    stored_cache = (
-        None if options.fresh else stored.read_json(stored.cache_path(project, spec.id), "mutation cache")
-    )
-    cached = (stored_cache or {}).get("mutants", {})
+    cached = {} if options.fresh else stored.Verdicts(project, spec.id).cached()
     digests, naming = _Digests(project.root), Naming(project.root)
     plan = Plan([], {}, {})
     for mutant in mutants:
         selected = tests.covering(mutant.file, mutant.lines, _users(texts[mutant.file], mutant))
         selected = naming.first(selected, mutant_words(mutant.function))
         if mutant.id in marks:
-            plan.done[mutant.id] = record.entry(mutant, "equivalent", selected, marks[mutant.id])
+            plan.done[mutant.id] = stored.entry(mutant, "equivalent", selected, marks[mutant.id])
             continue
         if not selected:
-            plan.done[mutant.id] = record.entry(mutant, "no_tests", ())
+            plan.done[mutant.id] = stored.entry(mutant, "no_tests", ())
             continue
-        key = record.cache_key(mutant.id, digests.text(texts[mutant.file]), selected, digests.tests(selected))
+        key = cache_key(mutant.id, digests.text(texts[mutant.file]), selected, digests.tests(selected))
         hit = cached.get(mutant.id, {})
-        if hit.get("key") == key and hit.get("status") in ("killed", "survived", "timeout"):
-            plan.done[mutant.id] = record.entry(mutant, hit["status"], selected)
+        if hit.get("key") == key and hit.get("status") in stored.JUDGED:
+            plan.done[mutant.id] = stored.entry(mutant, hit["status"], selected)
         else:
             plan.keys[mutant.id] = key
             fork = not tests.ran_outside_tests(mutant.file, mutant.lines)
@@ -245,7 +242,7 @@ class _Digests:
         self.root, self.memo = root, {}
 
     def text(self, text: str) -> str:
-        return record.digest(text)
+        return stored.digest(text)
 
     def file(self, rel: str) -> str:
         if rel not in self.memo:
@@ -288,41 +285,7 @@ class _Progress:
             self.shown_at = self.clock()
 
 
-def finish(
-    project: Project, spec: ModuleSpec, files: list[str], entries: list[dict], meta: dict, echo: Echo
-) -> dict:
-    """Write mutation.json (keeping files this run did not mutate) and log `mutation_finished`."""
-    path = stored.result_path(project, spec.id)
-    previous = stored.read_json(path, "mutation result")
-    all_files, mutants = record.merge(previous, files, entries)
-    sources = {**(previous or {}).get("sources", {}), **meta["sources"]}
-    meta = {**meta, "sources": {f: sources[f] for f in all_files if f in sources}}
-    doc = record.document(spec.id, all_files, mutants, **meta)
-    stored.write_json(project, path, doc)
-    scores = {f: doc["files"][f]["score"] for f in files}
-    stored.log_events(project, [stored.event(project, spec.id, "mutation_finished", files=scores)])
-    echo(f"Mutation result: {project.relative(path)}")
-    return doc
-
-
-def _finish_shard(project, spec, options, files, order, entries, meta, echo) -> dict:
-    index, count = options.shard
-    data = {
-        "module": spec.id,
-        "shard": [index, count],
-        "files": files,
-        "order": order,
-        **meta,
-        "mutants": entries,
-    }
-    path = stored.shard_dir(project, spec.id) / f"{index}-of-{count}.json"
-    stored.write_json(project, path, data)
-    ev = stored.event(
-        project, spec.id, "mutation_shard_finished", shard=f"{index}/{count}", mutants=len(entries)
-    )
-    stored.log_events(project, [ev])
-    echo(
-        f"Shard {index}/{count} stored in {project.relative(path)};"
-        f" run `harness combine {spec.id} --mutation` when all are done"
-    )
-    return data
+def cache_key(mutant_id: str, file_digest: str, tests: tuple[str, ...], test_digests: dict[str, str]) -> str:
+    """What a stored verdict depends on: the mutated file, the covering tests and their files' contents."""
+    parts = [mutant_id, file_digest, *sorted(tests), *(f"{p}={d}" for p, d in sorted(test_digests.items()))]
+    return hashlib.sha256("\0".join(parts).encode("utf-8")).hexdigest()

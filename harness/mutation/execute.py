@@ -1,12 +1,7 @@
 """Running mutants in workers' private copies: forked from a worker's pytest server, or as a plain pytest."""
 
-import contextlib
 import functools
-import os
 import queue
-import signal
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -16,6 +11,9 @@ from pathlib import Path
 from harness.errors import DataError
 from harness.mutation.fork import Fallback, Server
 from harness.mutation.generate import Mutant
+from harness.run.command import MUTANT_OPTIONS, pytest
+from harness.run.processes import Running, join_all, run_group
+from harness.store import disk
 
 KILLED, SURVIVED, TIMEOUT = "killed", "survived", "timeout"
 
@@ -31,9 +29,6 @@ class Job:
     fork: bool = False
 
 
-# pytest-rerunfailures off: a mutant's failing test re-run into a pass would count as survived; and its
-# server thread (started in every session with xdist installed) would keep the fast mode from forking.
-PYTEST_OPTIONS = ("-x", "-q", "-rfE", "-p", "no:randomly", "-p", "no:rerunfailures", "-p", "no:cacheprovider")
 FIRST_STAGE = 1.0  # seconds of recorded test time, at least, in a mutant's first run (`stages`)
 FORK_START = 0.25  # seconds a forked child takes to start and end around its tests (session fixtures too)
 
@@ -63,14 +58,13 @@ def stages(tests: tuple[str, ...], durations: dict[str, float], start: float) ->
 
 
 def pytest_command(tests: tuple[str, ...]) -> list[str]:
-    """Plain pytest of the selected tests: stop at the first failure, in the given order, no cache;
-    `-rfE` names the failing test, which goes first for the next mutants of the same function."""
-    return [sys.executable, "-m", "pytest", *tests, *PYTEST_OPTIONS]
+    """Plain pytest of a mutant's selected tests (`MUTANT_OPTIONS`)."""
+    return pytest(tests, extra=MUTANT_OPTIONS)
 
 
 def server_command(paths) -> tuple[str, ...]:
     """The fast mode's server: pytest of the suites with the options of a plain run, and serve.py."""
-    return (sys.executable, "-m", "pytest", *paths, *PYTEST_OPTIONS, "-p", "harness.mutation.serve")
+    return tuple(pytest(paths, extra=[*MUTANT_OPTIONS, "-p", "harness.mutation.serve"]))
 
 
 def failed_test(log: Path) -> str | None:
@@ -135,8 +129,8 @@ class Pool:
         self.startup = startup  # seconds a plain pytest takes beyond its tests
         self.modes = {"forked": 0, "plain": 0}
         self.reasons: dict[str, int] = {}  # why mutants of the fast mode ran plain
-        self.stopping = threading.Event()
-        self.running: dict[int, subprocess.Popen] = {}
+        self.running = Running()
+        self.stopping = self.running.stopping
         self.lock = threading.Lock()
         self.verdicts: dict[str, str] = {}
         self.error: BaseException | None = None
@@ -150,25 +144,13 @@ class Pool:
         threads = [
             threading.Thread(target=self._work, args=(n, todo), daemon=True) for n in range(len(self.copies))
         ]
-        for thread in threads:
-            thread.start()
-        try:
-            for thread in threads:
-                while thread.is_alive():
-                    thread.join(0.2)
-        finally:
-            self.stop()
-            for thread in threads:
-                thread.join()
+        join_all(threads, self.stop)
         if self.error:
             raise self.error
         return self.verdicts
 
     def stop(self) -> None:
-        with self.lock:
-            self.stopping.set()
-            for proc in self.running.values():
-                _kill_group(proc)
+        self.running.stop_all()
         for server in self.servers:
             server.stop()
 
@@ -228,11 +210,9 @@ class Pool:
             return KILLED
         if self.stopping.is_set():
             return None
-        self.logs.mkdir(parents=True, exist_ok=True)
         kept = self.logs / f"mutant-{job.mutant.id}.log"
-        kept.write_bytes(
-            log.read_bytes() + b"\n--- the same tests without the mutant ---\n" + control_log.read_bytes()
-        )
+        both = log.read_bytes() + b"\n--- the same tests without the mutant ---\n" + control_log.read_bytes()
+        disk.atomic_write(kept, both)
         raise DataError(
             f"pytest exited {code} on mutant {job.mutant.id} and {control} without it; see {kept}"
         )
@@ -285,71 +265,5 @@ class Pool:
 
     def _pytest(self, number: int, copy: Path, env: dict, log: Path, tests, timeout: float) -> int | None:
         """pytest's exit status, or None when it ran past `timeout` seconds."""
-        register = functools.partial(self.register, number)
+        register = functools.partial(self.running.register, number)
         return run_group(pytest_command(tests), copy, env, log, timeout, register)
-
-    def register(self, number: int, proc: subprocess.Popen | None) -> None:
-        """Worker `number`'s running process (None: finished), killed at once if the pool is stopping."""
-        with self.lock:
-            if proc is None:
-                self.running.pop(number, None)
-                return
-            self.running[number] = proc
-            if self.stopping.is_set():  # started just as the pool was told to stop
-                _kill_group(proc)
-
-
-def run_group(cmd, cwd: Path, env: dict, log: Path, timeout: float | None, register=None) -> int | None:
-    """Run `cmd` in its own process group, output to `log`; None if it ran past `timeout`.
-
-    However it ends (done, timed out, interrupted), the whole group is killed afterwards: servers or
-    workers the tests started and left behind must not outlive the run.
-    """
-    with log.open("w", encoding="utf-8") as out:
-        proc = subprocess.Popen(
-            cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
-        if register:
-            register(proc)
-        try:
-            return proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            return None
-        finally:
-            _kill_group(proc)
-            proc.wait()
-            if register:
-                register(None)
-
-
-def run_interruptibly(runs: list[tuple[list[str], Path, dict, Path]]) -> list[int | None]:
-    """`run_group` of each `(cmd, cwd, env, log)` at once, each in a thread: Ctrl-C / SIGTERM reach the
-    main thread, which then kills every group. The exit statuses, in order.
-
-    Run from the main thread directly, a signal arriving between the start of a process and the
-    `try` that kills it would leave pytest running on into a copy that is about to be removed.
-    """
-    pool = Pool([(cwd, env, log) for _, cwd, env, log in runs], lambda job, verdict: None, runs[0][3].parent)
-    done: dict[int, int | None] = {}
-
-    def run(number: int) -> None:
-        cmd, cwd, env, log = runs[number]
-        done[number] = run_group(cmd, cwd, env, log, None, functools.partial(pool.register, number))
-
-    threads = [threading.Thread(target=run, args=(number,)) for number in range(len(runs))]
-    for thread in threads:
-        thread.start()
-    try:
-        for thread in threads:
-            while thread.is_alive():
-                thread.join(0.2)
-    finally:
-        pool.stop()
-        for thread in threads:
-            thread.join()
-    return [done.get(number) for number in range(len(runs))]
-
-
-def _kill_group(proc: subprocess.Popen) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGKILL)

@@ -4,12 +4,13 @@ import contextlib
 import json
 import os
 import select
-import signal
 import subprocess
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+from harness.run import processes
 
 ENV = "HARNESS_MUTATION_SERVE"  # "<fd of requests>,<fd of replies>": the pipes serve.py talks over
 REPLY_MARGIN = 30.0  # seconds the server may take beyond a mutant's timeout before it counts as broken
@@ -151,7 +152,7 @@ class Server:
         """End it now, from any thread: the worker's pending read then sees the pipe close."""
         self.off = True
         if self.proc is not None:
-            _terminate(self.proc)
+            processes.stop(self.proc, grace=STOP_GRACE, leader_first=True)
 
     def _end(self, graceful: bool) -> None:
         proc, self.proc, self.serving = self.proc, None, False
@@ -165,16 +166,4 @@ class Server:
         if graceful:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(REPLY_MARGIN)
-        _terminate(proc)
-
-
-def _terminate(proc: subprocess.Popen) -> None:
-    """SIGTERM first (serve.py then kills its child's process group), then the server's whole group."""
-    if proc.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            proc.send_signal(signal.SIGTERM)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(STOP_GRACE)
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
+        processes.stop(proc, grace=STOP_GRACE, leader_first=True)

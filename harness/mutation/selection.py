@@ -5,9 +5,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.errors import DataError
-from harness.run.env import STEP_CONTEXT
-
 IMPORT_TIME = ""  # coverage.py's context for lines run outside any test (imports during collection)
 
 
@@ -103,42 +100,3 @@ def mutant_words(function: str | None) -> tuple[str, ...]:
     qualified name (`Class.method`). A module- or class-level line has none: its likely killers are
     the tests that ran the lines using what it binds (`LineTests.covering`'s `users`)."""
     return tuple(function.split(".")) if function else ()
-
-
-def node_id(context: str) -> str:
-    """`suites/test_x.py::test_y|run` -> `suites/test_x.py::test_y` (pytest-cov's --cov-context=test);
-    `harness-steps:1,3 suites/test_x.py::test_y` -> the same (a `harness run`'s per-test contexts)."""
-    if context.startswith(STEP_CONTEXT):
-        return context.partition(" ")[2]
-    return context.rpartition("|")[0] if context.endswith(("|setup", "|run", "|teardown")) else context
-
-
-def read_contexts(data_file: Path, data_root: Path, files: list[str], failed: set[str]) -> dict:
-    """{file: {line: node ids}} for `files` (relative to `data_root`) from a coverage data file.
-
-    Tests that failed without any mutant can kill nothing, so they are left out.
-    """
-    from coverage import CoverageData
-
-    data = CoverageData(basename=str(data_file))
-    data.read()
-    wanted, lines = set(files), {}
-    outside = []
-    data_root = data_root.resolve()
-    for measured in data.measured_files():
-        path = Path(measured).resolve()
-        if not path.is_relative_to(data_root):
-            outside.append(measured)
-            continue
-        rel = path.relative_to(data_root).as_posix()
-        if rel in wanted:
-            lines[rel] = {
-                line: frozenset(n for n in map(node_id, contexts) if n not in failed)
-                for line, contexts in data.contexts_by_lineno(measured).items()
-            }
-    if not lines and outside:
-        raise DataError(
-            f"the tests imported the measured files from {Path(outside[0]).parent}, not from the copy"
-            f" at {data_root}; an installed copy of the project shadows it (install it editable)"
-        )
-    return lines

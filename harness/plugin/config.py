@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import tomllib
 from dataclasses import dataclass
+from importlib import resources
 
 import pytest
 
@@ -19,34 +21,13 @@ class IniOption:
     default: str
 
 
-INI_OPTIONS = (
-    IniOption(
-        "harness_asgi_factory",
-        "module:attribute naming the project's production ASGI application, or a zero-argument "
-        "factory returning it; harness_asgi_app strips its origin validators per test",
-        "",
-    ),
-    IniOption(
-        "harness_jwt_key_setting",
-        "Django setting holding the JWT signing key (falls back to SECRET_KEY when unset or empty)",
-        "JWT_SIGNING_KEY",
-    ),
-    IniOption("harness_jwt_user_claim", "JWT claim carrying the user's primary key", "user_id"),
-    IniOption("harness_jwt_algorithm", "JWT algorithm harness_jwt signs with (HS256/HS384/HS512)", "HS256"),
-    IniOption(
-        "harness_ws_auth",
-        "how harness_ws.connect(user=...) logs a user in: jwt (a token) or session (a session cookie)",
-        "jwt",
-    ),
-    IniOption("harness_token_query_param", "query-string parameter harness_ws puts tokens in", "token"),
-    IniOption("harness_rate_limit_prefix", "prefix harness_rate_limits adds to its setting names", "WS_"),
-    IniOption("harness_redis_url_setting", "Django setting harness_redis points at its server", "REDIS_URL"),
-    IniOption(
-        "harness_looptime",
-        "true: run every async test on looptime's virtual clock (unless marked looptime(False))",
-        "false",
-    ),
-)
+def _ini_options() -> tuple[IniOption, ...]:
+    """The options as options.toml lists them (a table of data, kept beside this module)."""
+    table = tomllib.loads(resources.files(__package__).joinpath("options.toml").read_text(encoding="utf-8"))
+    return tuple(IniOption(name, entry["help"], entry["default"]) for name, entry in table.items())
+
+
+INI_OPTIONS = _ini_options()
 
 
 @dataclass(frozen=True)

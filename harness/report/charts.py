@@ -1,42 +1,23 @@
-"""Charts of coverage: what each one plots (plain data), its Markdown with alt text, and its SVG file."""
+"""Charts of coverage: what each one plots (plain data, with its text alternative) and its SVG bytes.
+
+Nothing here writes a file: `module_charts` says what to draw where, `svg` draws one chart, and the
+publisher stores the bytes.
+"""
 
 import hashlib
 import importlib
 import json
-import os
-from dataclasses import dataclass
 from pathlib import Path
 
 from harness.evaluate.history import Run
-from harness.store import disk
+from harness.store import layout
 
 MAX_RUNS = 50  # a trend shows the latest runs; older ones stay in `harness history`
 MAX_FILES = 30  # bars for the files furthest from their targets; beyond, a histogram shows them all
 MAP_RUNS = 20
 MAP_ALT_MODULES = 12
-TREND_SVG = "charts/coverage-trend.svg"
-FILES_SVG = "charts/files.svg"
-MAP_SVG = "coverage-trend.svg"
 BINS = tuple(range(0, 101, 10))
-MARKDOWN_SPECIAL = set("\\[]*_`<>")
 UNAVAILABLE = "Charts are not drawn: matplotlib is not installed (`pip install 'harness[charts]'`)."
-
-
-@dataclass(frozen=True)
-class ChartLink:
-    """A written chart: its path relative to the Markdown file that shows it, and its text alternative."""
-
-    path: str
-    alt: str
-
-    def markdown(self) -> str:
-        return markdown_image(self.alt, self.path)
-
-
-def markdown_image(alt: str, path: str) -> str:
-    """`![alt](path)`, the alt escaped so that `__init__.py` or `[x]` stays literal text."""
-    escaped = "".join(f"\\{c}" if c in MARKDOWN_SPECIAL else c for c in alt)
-    return f"![{escaped}]({path})"
 
 
 def _plot():
@@ -51,21 +32,12 @@ def available() -> bool:
     return _plot() is not None
 
 
-def report_section(links: list[ChartLink]) -> str:
-    """The report's "Charts" section: the images, or one line saying why there are none."""
-    if not available():
-        return f"## Charts\n\n{UNAVAILABLE}\n"
-    if not links:
-        return ""
-    return "## Charts\n\n" + "\n\n".join(link.markdown() for link in links) + "\n"
+def module_charts(at: layout.ModuleFiles, result: dict, runs: list[Run]) -> tuple[list[dict], list[tuple]]:
+    """The module's (or step's) charts as the report links them (`{"path", "alt"}`, relative to the
+    report), and what must be drawn for them: `(kind, data, path)`, for `svg`.
 
-
-def module_charts(out_dir: Path, result: dict, runs: list[Run]) -> tuple[list[ChartLink], list[tuple]]:
-    """The links of a module's (or step's) charts, and what `draw` must draw for them: (kind, data, path).
-
-    A result without figures (a failed run) has no files chart: an older one is removed so that what
-    sits beside the report always matches it. A chart already drawn from the same data (by the same
-    drawing code and matplotlib) is not drawn again. Without matplotlib there is nothing to link or draw.
+    A result without figures (a failed run) has no files chart. A chart already drawn from the same data
+    (by the same drawing code and matplotlib) is not drawn again. Without matplotlib there is nothing.
     """
     if _plot() is None:
         return [], []
@@ -73,24 +45,20 @@ def module_charts(out_dir: Path, result: dict, runs: list[Run]) -> tuple[list[Ch
     if runs:
         step = (result.get("step") or {}).get("number")
         data = trend_data(result["module"], runs, (result.get("overall") or {}).get("target"), step)
-        charts.append(("trend", data, out_dir / TREND_SVG))
-        links.append(ChartLink(TREND_SVG, data["alt"]))
+        charts.append(("trend", data, at.trend_chart))
+        links.append({"path": layout.TREND_CHART, "alt": data["alt"]})
     if result.get("files"):
         data = files_data(result)
-        charts.append(("files", data, out_dir / FILES_SVG))
-        links.append(ChartLink(FILES_SVG, data["alt"]))
-    else:
-        (out_dir / FILES_SVG).unlink(missing_ok=True)
+        charts.append(("files", data, at.files_chart))
+        links.append({"path": layout.FILES_CHART, "alt": data["alt"]})
     return links, [chart for chart in charts if not _drawn_already(*chart)]
 
 
-def draw(drawings: list[tuple]) -> None:
-    """Draw each (kind, data, path) of `module_charts` with matplotlib and write it, stamped."""
-    plot = _plot()
-    for kind, data, path in drawings:
-        svg = getattr(plot, kind)(data)
-        declaration, _, rest = svg.partition(b"\n")
-        disk.atomic_write(path, b"\n".join([declaration, _stamp(kind, data), rest]))
+def svg(kind: str, data: dict) -> bytes:
+    """One chart of `module_charts` drawn with matplotlib, stamped with what it was drawn from."""
+    drawn = getattr(_plot(), kind)(data)
+    declaration, _, rest = drawn.partition(b"\n")
+    return b"\n".join([declaration, _stamp(kind, data), rest])
 
 
 def _stamp(kind: str, data: dict) -> bytes:
@@ -105,32 +73,21 @@ def _stamp(kind: str, data: dict) -> bytes:
 
 def _drawn_already(kind: str, data: dict, path: Path) -> bool:
     try:
-        with path.open("rb") as svg:
-            head = svg.read(512)
+        with path.open("rb") as drawn:
+            head = drawn.read(512)
     except OSError:
         return False
     return _stamp(kind, data) in head
 
 
-def map_chart(rows: list[dict], histories: dict[str, list[Run]]) -> bytes:
-    """SVG of every module's overall coverage over its latest runs (matplotlib required)."""
-    plot = _plot()
-    if plot is None:
-        raise ImportError(UNAVAILABLE)
-    return plot.map_trend(map_data(rows, histories))
-
-
-def write_map_chart(
-    reports: Path, map_path: Path, rows: list[dict], histories: dict[str, list[Run]]
-) -> ChartLink | None:
-    """Write `reports/coverage-trend.svg`; the link is relative to MAP.md. None without matplotlib or rows."""
+def map_chart(rows: list[dict], histories: dict[str, list[Run]]) -> tuple[bytes, str] | None:
+    """MAP.md's chart of every module's overall coverage over its latest runs, and its text alternative;
+    None without matplotlib or without rows."""
     plot = _plot()
     if not rows or plot is None:
         return None
     data = map_data(rows, histories)
-    disk.atomic_write(reports / MAP_SVG, plot.map_trend(data))
-    path = Path(os.path.relpath(reports / MAP_SVG, map_path.parent)).as_posix()
-    return ChartLink(path, data["alt"])
+    return plot.map_trend(data), data["alt"]
 
 
 def _round(value: float | None) -> float | None:

@@ -13,7 +13,7 @@ import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from harness.measure.outcomes import iter_records
+from harness.run.records import iter_records
 
 # Each outcome that is not a pass: the <testsuite> count it adds to, and its element in <testcase>.
 _COUNTED = {"failed": "failures", "errors": "errors", "skipped": "skipped"}

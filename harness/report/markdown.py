@@ -8,18 +8,18 @@ import re
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-from harness.evaluate.shape import mutated_files
-from harness.evaluate.targets import STATUS_LABELS
+from harness.evaluate.mutation import mutated_files
+from harness.evaluate.status import STATUS_LABELS
 from harness.report import stability as stability_report
-from harness.report.charts import markdown_image
 
-ICONS = {
-    "complete": "✅",
-    "complete_with_variance": "✅",
-    "in_progress": "🔄",
-    "failed": "❌",
-    "unstable": "⚠️",
-}
+MARKDOWN_SPECIAL = set("\\[]*_`<>")
+ICONS = {"complete": "✅", "complete_with_variance": "✅", "in_progress": "🔄", "failed": "❌", "unstable": "⚠️"}
+
+
+def markdown_image(alt: str, path: str) -> str:
+    """`![alt](path)`, the alt escaped so that `__init__.py` or `[x]` stays literal text."""
+    escaped = "".join(f"\\{c}" if c in MARKDOWN_SPECIAL else c for c in alt)
+    return f"![{escaped}]({path})"
 
 
 def pct(value, digits: int = 1) -> str:
@@ -128,6 +128,55 @@ def tests_line(t: dict, compact: bool = False) -> str:
     return f"{t['passed']} passed, {t['failed']} failed, {t['skipped']} skipped, {t['errors']} errors"
 
 
+def tests_summary(result: dict) -> str:
+    """The tests' outcomes, then the tests the selection left out and the subtests, when there are any."""
+    text = tests_line(result["tests"])
+    if result.get("deselected"):
+        text += f", {result['deselected']} deselected"
+    subtests = result.get("subtests") or {}
+    if any(subtests.values()):
+        counts = ", ".join(f"{subtests.get(k, 0)} {k}" for k in ("passed", "failed", "skipped"))
+        text += f"; subtests: {counts}"
+    return text
+
+
+def subtests_cell(counts: dict | None) -> str:
+    """A class's subtests in the Tests table: `21039`, or `7 (1 failed, 1 skipped)`; `—` for none."""
+    counts = counts or {}
+    if not any(counts.values()):
+        return "—"
+    others = [f"{counts[k]} {k}" for k in ("failed", "skipped") if counts.get(k)]
+    return f"{counts.get('passed', 0)}" + (f" ({', '.join(others)})" if others else "")
+
+
+def has_baseline(result: dict) -> bool:
+    """Whether the run had a baseline to compare with (else the tables leave out Baseline and Δ)."""
+    rows = [result.get("overall") or {}, *result.get("files", {}).values()]
+    return bool(result.get("baseline")) or any(row.get("baseline") is not None for row in rows)
+
+
+def table_columns(result: dict) -> dict[str, bool]:
+    """The file table's optional columns: branch counts (a branch-measured result that has them: not
+    one stored before they were kept) and Baseline and Δ (a run with a baseline)."""
+    branches = bool(result.get("branch")) and "branches" in (result.get("overall") or {})
+    return {"branches": branches, "baseline": has_baseline(result)}
+
+
+def branch_only(entry: dict) -> bool:
+    """A file short of 100% only because some branches never ran: every statement did."""
+    return entry.get("missed") == 0 and bool(entry.get("branches_missed")) and (entry["percent"] or 0) < 100
+
+
+SHOWN_ARCS = 10  # of a file's missing branches, in the list of files short only by branches
+
+
+def arcs(entry: dict) -> str:
+    """A file's missing branches (`12->14, 30->exit`), the first SHOWN_ARCS and how many more."""
+    shown = entry.get("missing_branches", [])
+    more = len(shown) - SHOWN_ARCS
+    return ", ".join(shown[:SHOWN_ARCS]) + (f" and {more} more" if more > 0 else "")
+
+
 def _environment() -> Environment:
     env = Environment(
         loader=PackageLoader("harness.report", "templates"),
@@ -137,22 +186,13 @@ def _environment() -> Environment:
         keep_trailing_newline=True,
         autoescape=False,
     )
+    named = (pct, target_pct, delta, day, cell, goal, goal_item, step_goal, codes, metric_name, origin)
+    env.filters.update({f.__name__: f for f in named}, tests=tests_line)
     env.filters.update(
-        pct=pct,
-        target_pct=target_pct,
-        delta=delta,
-        day=day,
-        cell=cell,
-        goal=goal,
-        goal_item=goal_item,
-        step_goal=step_goal,
-        codes=codes,
         image=lambda chart: markdown_image(chart["alt"], chart["path"]),
-        metric_name=metric_name,
         mutation_cell=lambda path, r: mutation_cell(r.get("mutation"), path),
-        origin=origin,
     )
-    env.filters.update(tests=tests_line)
+    env.filters.update(tests_summary=tests_summary, subtests=subtests_cell, arcs=arcs)
     env.filters.update(stability_report.FILTERS)
     env.globals.update(labels=STATUS_LABELS, icons=ICONS, mark=mark, step_mark=step_mark, shortfall=shortfall)
     env.globals.update(mutation_total=mutation_total, mutated_files=mutated_files)
@@ -199,13 +239,18 @@ def mutation_total(score: float | None, mutated: tuple[int, int]) -> str:
 
 
 def report_view(files: dict[str, dict], mutation: dict | None = None) -> dict:
-    """Which files the report's tables and gap analysis show, and how much of each list is cut."""
+    """Which files the report's tables and gap analysis show, and how much of each list is cut.
+
+    `branch_only` lists the files short of 100% only by branches that are not below a target (those have
+    the gap analysis).
+    """
     below = [(p, e) for p, e in files.items() if e.get("met") is False or mutation_gap(mutation, p)]
     if len(files) <= SUMMARISE_ABOVE:
-        return {"summarised": False, "rows": list(files.items()), "gaps": below, "compact": [], "cut": {}}
+        view = {"summarised": False, "rows": list(files.items()), "gaps": below, "compact": [], "cut": {}}
+        return _with_branch_only(view, files, {p for p, _ in below})
     below.sort(key=lambda pe: -shortfall(pe[1]))
     rest = [(p, e) for p, e in files.items() if e.get("met") is not False]
-    return {
+    view = {
         "summarised": True,
         "rows": below[:TABLE_ROWS],
         "others": rest[:TABLE_ROWS],
@@ -218,6 +263,14 @@ def report_view(files: dict[str, dict], mutation: dict | None = None) -> dict:
             "gaps": max(0, len(below) - FULL_GAPS - COMPACT_GAPS),
         },
     }
+    return _with_branch_only(view, files, {p for p, _ in below})
+
+
+def _with_branch_only(view: dict, files: dict[str, dict], analysed: set[str]) -> dict:
+    found = [(p, e) for p, e in files.items() if p not in analysed and branch_only(e)]
+    view["branch_only"] = found[:COMPACT_GAPS]
+    view["cut"]["branch_only"] = max(0, len(found) - COMPACT_GAPS)
+    return view
 
 
 def compile_templates() -> None:
@@ -236,6 +289,7 @@ def completion_status(result: dict) -> str:
         r=result,
         accepted=_accepted(result),
         view=report_view(result.get("files", {}), result.get("mutation")),
+        cols=table_columns(result),
         # Results stored before step rows named their metric show module-wide figures there.
         steps_scoped=any("metric" in row for step in result.get("steps", []) for row in step["rows"]),
     )

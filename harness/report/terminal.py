@@ -10,21 +10,25 @@ from harness.report.markdown import (
     day,
     delta,
     goal,
+    goal_item,
+    has_baseline,
     metric_name,
     origin,
     pct,
     state,
     target_pct,
-    tests_line,
+    tests_summary,
 )
 
 __all__ = [
+    "accept_lines",
     "diff_table",
     "first_uncovered_line",
     "github_annotations",
     "history_table",
     "list_line",
     "mutation_lines",
+    "report_line",
     "short_files",
     "shortfall_lines",
     "status_line",
@@ -47,14 +51,16 @@ def terminal_table(result: dict) -> str:
     files = result.get("files", {})
     if files:
         width = max(len(p) for p in [*files, "Overall"])
-        lines.append(f"  {'File':<{width}}  {'Baseline':>8}  {'Final':>7}  {'Δ':>6}  {'Target':>6}")
+        compared = has_baseline(result)  # without a baseline, no Baseline and Δ columns
+        head = f"{'Baseline':>8}  {'Final':>7}  {'Δ':>6}" if compared else f"{'Final':>7}"
+        lines.append(f"  {'File':<{width}}  {head}  {'Target':>6}")
         accepted = _accepted(result)
         for path, e in [*files.items(), ("Overall", result["overall"])]:
             key = "overall" if path == "Overall" else path
-            lines.append(
-                f"  {path:<{width}}  {pct(e['baseline']):>8}  {pct(e['percent']):>7}  {delta(e['delta']):>6}"
-                f"  {goal(e):>6}  {MARKS[state(e, accepted, key)][1]}"
-            )
+            figures = f"{pct(e['percent']):>7}"
+            if compared:
+                figures = f"{pct(e['baseline']):>8}  {figures}  {delta(e['delta']):>6}"
+            lines.append(f"  {path:<{width}}  {figures}  {goal(e):>6}  {MARKS[state(e, accepted, key)][1]}")
     lines.append(status_line(result))
     if result.get("reason"):
         lines.append(f"Reason: {result['reason']}")
@@ -62,7 +68,7 @@ def terminal_table(result: dict) -> str:
 
 
 def status_line(result: dict) -> str:
-    return f"Status: {STATUS_LABELS[result['status']]}  ({tests_line(result['tests'])})"
+    return f"Status: {STATUS_LABELS[result['status']]}  ({tests_summary(result)})"
 
 
 def shortfall_lines(result: dict) -> list[str]:
@@ -259,3 +265,15 @@ def _mutation_target(check: dict) -> str:
         return ""
     ok = check["gating_met"] and check["met"] is not False
     return f"{check['target']:>5g}%  {'ok' if ok else ('warn' if check['gating_met'] else 'short')}"
+
+
+def report_line(report: str, result: dict) -> str:
+    """`harness report`: where the report is and the module's status."""
+    return f"{report}: {result['status_label']}"
+
+
+def accept_lines(module_id: str, result: dict) -> list[str]:
+    """`harness accept`: the status, and each carry-forward item with its figure and target."""
+    items = result["carry_forward"]
+    lines = [f"{module_id}: {result['status_label']}; {len(items)} carry-forward item(s):"]
+    return lines + [f"  {item['file']}: {pct(item['percent'])} -> target {goal_item(item)}" for item in items]

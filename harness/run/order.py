@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import TypeVar
 
 from harness.errors import UsageError
-from harness.measure.outcomes import split_nodeid
 from harness.run.env import ORDER_ENV, SHUFFLE_ENV
+from harness.spec.nodeids import split_nodeid
 
 T = TypeVar("T")
 

@@ -6,7 +6,12 @@ node id (so a test counts under the file that collected it, inherited classes in
 the records for its counts and tails them for the progress display. With `$HARNESS_STEPS` it names
 coverage.py's dynamic context after the steps each test belongs to (`StepContexts`). With
 `$HARNESS_SHUFFLE_SEED` it runs the tests in that seed's order, with `$HARNESS_ORDER` in the order a file
-lists (`harness.run.order`). A test that pytest-rerunfailures ran again carries its failed attempts.
+lists (`harness.run.ordering`). A test that pytest-rerunfailures ran again carries its failed attempts.
+
+A test's subtests (unittest's `subTest`, pytest's `subtests` fixture) are counted in its record; a
+failed subtest fails the test. The tests the selection left out (`-k`, `-m`, `--deselect`; not the
+shard's slicing) are one `deselected` record, from the xdist workers too, so a run's counts are the same
+with workers and shards as without.
 """
 
 from __future__ import annotations
@@ -17,18 +22,12 @@ import time
 
 import pytest
 
-from harness.errors import HarnessError
-from harness.run import order
-from harness.run.env import (
-    ORDER_ENV,
-    RECORDS_ENV,
-    SHARD_ENV,
-    STEP_CONTEXT,
-    STEPS_ENV,
-    TEST_CONTEXTS_ENV,
-)
+from harness.run import ordering
+from harness.run.env import RECORDS_ENV, SHARD_ENV, STEP_CONTEXT, STEPS_ENV, TEST_CONTEXTS_ENV
 
 _LOADED = time.monotonic()  # pytest loads this plugin while it reads its arguments, before collecting
+SLICED = pytest.StashKey[set]()  # the node ids the shard's slicing left out
+_DESELECTED = "harness_deselected"  # an xdist worker's count, in its workeroutput
 
 
 def shard_of(nodeids: list[str], index: int, count: int) -> set[str]:
@@ -45,39 +44,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         index, count = (int(part) for part in shard.split("/"))
         keep = shard_of([item.nodeid for item in items], index, count)
         deselected = [item for item in items if item.nodeid not in keep]
+        config.stash[SLICED] = {item.nodeid for item in deselected}
         if deselected:
             items[:] = [item for item in items if item.nodeid in keep]
             config.hook.pytest_deselected(items=deselected)
-    wanted = _pytest_usage(order.order_from, os.environ)
-    if wanted is not None:
-        kept, deselected = _pytest_usage(order.explicit, items, wanted)
-        items[:] = kept
-        if deselected:
-            config.hook.pytest_deselected(items=deselected)
-
-
-class Shuffle:
-    """Puts the collected tests in a seed's order before other plugins reorder them.
-
-    Before, as pytest-randomly does: a plugin that groups tests with a stable sort (pytest-django puts
-    database test cases first) keeps its grouping, and the order still follows from the seed alone.
-    """
-
-    def __init__(self, seed: int):
-        self.seed = seed
-
-    @pytest.hookimpl(wrapper=True, tryfirst=True)
-    def pytest_collection_modifyitems(self, items: list[pytest.Item]):
-        items[:] = order.shuffled(items, self.seed)
-        return (yield)
-
-
-def _pytest_usage(function, *args):
-    """Call `function`; a HarnessError becomes pytest's usage error (one line, exit status 4)."""
-    try:
-        return function(*args)
-    except HarnessError as err:
-        raise pytest.UsageError(str(err)) from None
+    ordering.keep_explicit(config, items)
 
 
 def within(nodeid: str, path: str) -> bool:
@@ -91,17 +62,13 @@ def step_context(numbers: list[int]) -> str:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    seed = _pytest_usage(order.seed_from, os.environ)
-    # The harness owns the order: pytest-randomly (when installed) still reseeds `random` per test, but
-    # must not shuffle the tests again with a seed of its own (as `--randomly-dont-reorganize` says).
-    if (seed is not None or os.environ.get(ORDER_ENV)) and hasattr(config.option, "randomly_reorganize"):
-        config.option.randomly_reorganize = False
-    if seed is not None:
-        config.pluginmanager.register(Shuffle(seed), "harness-shuffle")
+    ordering.configure(config)
     path = os.environ.get(RECORDS_ENV)
     # xdist workers report to the controller, which records for everyone.
     if path and not hasattr(config, "workerinput"):
         config.pluginmanager.register(Recorder(path), "harness-recorder")
+    elif path:  # a worker: what its selection left out goes to the controller when it finishes
+        config.pluginmanager.register(WorkerDeselection(), "harness-deselection")
     steps, per_test = os.environ.get(STEPS_ENV), bool(os.environ.get(TEST_CONTEXTS_ENV))
     if steps or per_test:  # on an xdist controller it never fires: the workers run the tests
         plugin = StepContexts(json.loads(steps) if steps else [], per_test)
@@ -137,14 +104,58 @@ class StepContexts:
             self.current = label
 
 
-class Recorder:
+class Deselection:
+    """The tests deselected in this process; `count` is how many of them the selection left out."""
+
+    def __init__(self) -> None:
+        self.ids: list[str] = []
+
+    def pytest_deselected(self, items: list[pytest.Item]) -> None:
+        self.ids.extend(item.nodeid for item in items)
+
+    def count(self, config: pytest.Config) -> int:
+        """Not the shard's slicing: in a shard, its slice of the selection's (so the shards add up)."""
+        sliced = config.stash.get(SLICED, set())
+        left_out = [nodeid for nodeid in self.ids if nodeid not in sliced]
+        return len(_kept(config, left_out))
+
+
+class WorkerDeselection(Deselection):
+    """On an xdist worker: the count goes to the controller (every worker deselects the same tests)."""
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        session.config.workeroutput[_DESELECTED] = self.count(session.config)
+
+
+class Subtests:
+    """A test's subtests: how many passed, failed and were skipped, and the first failure."""
+
+    def __init__(self) -> None:
+        self.counts = {"passed": 0, "failed": 0, "skipped": 0}
+        self.failure: pytest.TestReport | None = None
+
+    def add(self, report: pytest.TestReport) -> None:
+        self.counts["failed" if report.failed else "skipped" if report.skipped else "passed"] += 1
+        if report.failed and self.failure is None:
+            self.failure = report
+
+
+def is_subtest(report: pytest.TestReport) -> bool:
+    """A subtest's report (pytest's own, or pytest-subtests' before pytest 9): it carries the context."""
+    return report.when == "call" and getattr(report, "context", None) is not None
+
+
+class Recorder(Deselection):
     """Folds each test's setup/call/teardown reports into one record with its outcome and duration."""
 
     def __init__(self, path: str):
+        super().__init__()
         self._out = open(path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115  (closed at unconfigure)
         self._open: dict[str, list[pytest.TestReport]] = {}
+        self._subtests: dict[str, Subtests] = {}
         self._reruns: dict[str, list[dict]] = {}  # failed attempts of tests pytest-rerunfailures ran again
         self._collected = False
+        self._deselected = False
 
     def _write(self, record: dict) -> None:
         self._out.write(json.dumps(record) + "\n")  # line-buffered: each record reaches the file whole
@@ -152,10 +163,22 @@ class Recorder:
     def _write_collected(self, config: pytest.Config, count: int) -> None:
         self._collected = True
         self._write({"event": "collected", "count": count, "seconds": _since_loaded()})
-        self._write(_order_record(config))
+        self._write(ordering.record(config))
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         self._write_collected(session.config, len(session.items))
+        self._write_deselected(self.count(session.config))
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node, error) -> None:
+        count = getattr(node, "workeroutput", {}).get(_DESELECTED)
+        if count is not None:  # None: the worker crashed before it collected
+            self._write_deselected(count)
+
+    def _write_deselected(self, count: int) -> None:
+        if not self._deselected:
+            self._deselected = True
+            self._write({"event": "deselected", "count": count})
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_xdist_node_collection_finished(self, node, ids: list[str]) -> None:
@@ -178,9 +201,13 @@ class Recorder:
             )
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if is_subtest(report):
+            self._subtests.setdefault(report.nodeid, Subtests()).add(report)
+            return
         if report.outcome == "rerun":  # pytest-rerunfailures: this attempt failed and the test runs again
             self._reruns.setdefault(report.nodeid, []).append(_attempt(report))
             self._open[report.nodeid] = [report]  # the attempt's teardown still comes, and is dropped
+            self._subtests.pop(report.nodeid, None)  # the next attempt counts its own
             return
         reports = self._open.setdefault(report.nodeid, [])
         if reports and reports[0].outcome == "rerun":
@@ -192,8 +219,9 @@ class Recorder:
             self._write(self._record(self._open.pop(report.nodeid)))
 
     def _record(self, reports: list[pytest.TestReport]) -> dict:
-        record = _fold(reports)
-        reruns = self._reruns.pop(record["nodeid"], None)
+        nodeid = reports[0].nodeid
+        record = _fold(reports, self._subtests.pop(nodeid, None))
+        reruns = self._reruns.pop(nodeid, None)
         if reruns:  # a pass after these failures is a flaky test, never a plain pass
             record["reruns"] = reruns
         worker = getattr(reports[-1], "worker_id", None)  # xdist: which worker process ran it
@@ -208,7 +236,7 @@ class Recorder:
         self._write({"event": "session_finished", "exitstatus": int(exitstatus)})
 
     def pytest_unconfigure(self) -> None:
-        for reports in self._open.values():  # a test whose teardown never came (session aborted)
+        for reports in list(self._open.values()):  # a test whose teardown never came (session aborted)
             if reports[0].outcome != "rerun":
                 self._write(self._record(reports))
         self._open.clear()
@@ -218,20 +246,6 @@ class Recorder:
 def _since_loaded() -> float:
     """Seconds from this plugin's loading to the end of collection: about a session's start-up."""
     return round(time.monotonic() - _LOADED, 3)
-
-
-def _order_record(config: pytest.Config) -> dict:
-    """How the session ordered its tests: a harness seed, an explicit order, pytest-randomly's seed, or as
-    collected. Replaying a repetition takes the order its records show; the seed is for a person."""
-    record: dict = {"event": "order"}
-    seed = order.seed_from(os.environ)
-    if seed is not None:
-        record["shuffle_seed"] = seed
-    elif os.environ.get(ORDER_ENV):
-        record["replay"] = True
-    elif getattr(config.option, "randomly_reorganize", False) and config.pluginmanager.hasplugin("randomly"):
-        record["randomly_seed"] = config.option.randomly_seed
-    return record
 
 
 def _attempt(report: pytest.TestReport) -> dict:
@@ -244,6 +258,7 @@ def _attempt(report: pytest.TestReport) -> dict:
 
 
 def _kept(config: pytest.Config, ids: list[str]) -> list[str]:
+    """The ids of this process's shard (all of them without one)."""
     shard = os.environ.get(SHARD_ENV)
     if not shard:
         return ids
@@ -252,14 +267,16 @@ def _kept(config: pytest.Config, ids: list[str]) -> list[str]:
     return [nodeid for nodeid in ids if nodeid in keep]
 
 
-def _fold(reports: list[pytest.TestReport]) -> dict:
-    """One outcome per test: a failed call beats a setup/teardown error, which beats a skip."""
+def _fold(reports: list[pytest.TestReport], subtests: Subtests | None = None) -> dict:
+    """One outcome per test: a failed call (or subtest) beats a setup/teardown error, which beats a skip."""
     by_when = {r.when: r for r in reports}
     call = by_when.get("call")
     errored = [r for when, r in by_when.items() if when != "call" and r.failed]
     skipped = [r for r in reports if r.skipped]
     if call is not None and call.failed:
         outcome, source = "failed", call
+    elif subtests is not None and subtests.failure is not None:
+        outcome, source = "failed", subtests.failure
     elif errored:
         outcome, source = "errors", errored[0]
     elif skipped:
@@ -276,6 +293,8 @@ def _fold(reports: list[pytest.TestReport]) -> dict:
     }
     if outcome in ("failed", "errors"):
         record["details"] = source.longreprtext  # the full text, for junit.xml
+    if subtests is not None:
+        record["subtests"] = subtests.counts
     properties = reports[-1].user_properties  # all of the test's record_property() calls so far
     if properties:  # for junit.xml
         record["properties"] = [[str(name), str(value)] for name, value in properties]
@@ -283,7 +302,24 @@ def _fold(reports: list[pytest.TestReport]) -> dict:
 
 
 def _message(report) -> str:
-    """The one line a reader needs: the skip reason, the xfail reason or the exception's first line."""
+    """The one line a reader needs: the skip reason, the xfail reason or the exception's first line;
+    for a subtest, after which one it was (`subtest [msg] (i=4): AssertionError: ...`)."""
+    text = _first_line(report)
+    if not is_subtest(report):
+        return text
+    name = _subtest_name(report.context)
+    return f"subtest {name}: {text}" if name else f"subtest: {text}"
+
+
+def _subtest_name(context) -> str:
+    """`[msg] (i=4)`, as pytest names a subtest in its summary."""
+    parts = [f"[{context.msg}]"] if context.msg else []
+    if context.kwargs:
+        parts.append("(" + ", ".join(f"{key}={value}" for key, value in context.kwargs.items()) + ")")
+    return " ".join(parts)
+
+
+def _first_line(report) -> str:
     if getattr(report, "wasxfail", None) is not None and report.skipped:
         return f"xfail: {report.wasxfail}".rstrip(": ")
     longrepr = report.longrepr

@@ -3,31 +3,24 @@
 import contextlib
 import importlib
 import threading
-
-# The drawing module pulls in matplotlib (about half a second), the others coverage.py's reporters and
-# the report templates. Each is imported again where it is used, so a failure here changes nothing:
-# matplotlib missing or broken is reported by the charts code, a broken template by the report.
-MODULES = (
-    "harness.report.plot",
-    "coverage.jsonreport",
-    "coverage.xmlreport",
-    "coverage.html",
-    "harness.report.markdown",
-)
+from collections.abc import Callable, Iterable
 
 
-def start() -> threading.Thread:
-    """Start importing; join the thread before using what it imports (it only ever fills caches)."""
-    thread = threading.Thread(target=_warm, name="harness-prewarm", daemon=True)
+def start(modules: Iterable[str], then: Callable[[], None] = lambda: None) -> threading.Thread:
+    """Start importing `modules` and then calling `then()` (compiling templates, say); join the thread
+    before using what it imports (it only ever fills caches).
+
+    Each module is imported again where it is used, so a failure here changes nothing: matplotlib
+    missing or broken is reported by the charts code, a broken template by the report.
+    """
+    thread = threading.Thread(target=_warm, args=(tuple(modules), then), name="harness-prewarm", daemon=True)
     thread.start()
     return thread
 
 
-def _warm() -> None:
-    for name in MODULES:
+def _warm(modules: tuple[str, ...], then: Callable[[], None]) -> None:
+    for name in modules:
         with contextlib.suppress(Exception):
             importlib.import_module(name)
     with contextlib.suppress(Exception):
-        from harness.report import markdown
-
-        markdown.compile_templates()
+        then()

@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import itertools
 import os
-import subprocess
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from harness.errors import DataError
-from harness.measure.outcomes import split_nodeid
-from harness.measure.repetitions import read_tests
+from harness.run import processes
 from harness.run.bisect import Fails
+from harness.run.command import PLUGIN
+from harness.run.command import pytest as pytest_command
 from harness.run.env import RECORDS_ENV, SHARD_ENV, SHUFFLE_ENV, STEPS_ENV, TEST_CONTEXTS_ENV
 from harness.run.order import order_env, write_order
+from harness.run.records import iter_records
 from harness.run.session import bytecode_env
+from harness.spec.nodeids import split_nodeid
+
+FAILING = ("failed", "errors")
 
 
 def pytest_replay(root: Path, workdir: Path, pytest_args: Sequence[str] = ()) -> Fails:
@@ -32,13 +35,21 @@ def pytest_replay(root: Path, workdir: Path, pytest_args: Sequence[str] = ()) ->
         order_file = write_order(workdir / f"order-{number}.txt", order)
         records, log = workdir / f"replay-{number}.jsonl", workdir / f"replay-{number}.log"
         files = list(dict.fromkeys(split_nodeid(nodeid)[0] for nodeid in order))
-        cmd = [sys.executable, "-m", "pytest", *files, "-p", "harness.run.plugin", "-p", "no:cacheprovider"]
+        cmd = pytest_command(files, plugins=[PLUGIN, "no:cacheprovider"], extra=pytest_args)
         run_env = {**env, RECORDS_ENV: str(records), **order_env(order_file=order_file)}
-        with log.open("w", encoding="utf-8") as out:
-            subprocess.run([*cmd, *pytest_args], cwd=root, env=run_env, stdout=out, stderr=subprocess.STDOUT)
-        tests, _, _ = read_tests([records])
-        if order[-1] not in tests:
+        processes.run_interruptibly([(cmd, root, run_env, log)])
+        outcome = _outcome(records, order[-1])
+        if outcome is None:
             raise DataError(f"replaying an order did not run {order[-1]} (see {log})")
-        return tests[order[-1]].failed
+        return outcome in FAILING
 
     return fails
+
+
+def _outcome(records: Path, nodeid: str) -> str | None:
+    """The outcome the records give the test, or None when it did not run."""
+    found = None
+    for _, record in iter_records(records):
+        if record.get("event") == "test" and record.get("nodeid") == nodeid and not record.get("collection"):
+            found = record.get("outcome")
+    return found

@@ -3,23 +3,27 @@
 import functools
 import os
 import re
-import signal
 import subprocess
-import sys
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.measure.outcomes import iter_records
+from harness.run import processes
+from harness.run.command import PLUGIN
+from harness.run.command import pytest as pytest_command
 from harness.run.env import RECORDS_ENV, SHARD_ENV, STEPS_ENV, TEST_CONTEXTS_ENV
 from harness.run.explain import explain
 from harness.run.progress import Silent
+from harness.run.records import iter_records
 from harness.run.steps import steps_env
 
 _SUMMARY_WORDS = ("passed", "failed", "error", "skipped", "no tests ran", "deselected")
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")  # colour codes, when a project runs pytest with --color=yes
 _STOP_GRACE = 10  # seconds pytest gets to finish after SIGTERM before it is killed
+# pytest's closing line: counts (`1 failed, 4 passed, 1 deselected, 9 subtests passed`), then the time.
+_COUNTS = re.compile(r"(?P<counts>no tests ran|\d+ [a-z ]+?(?:, \d+ [a-z ]+?)*) (?P<time>in \d.*)")
+_OUTCOME_COUNT = re.compile(r"\d+ (?:failed|passed|skipped)")  # deselected follows these in pytest's order
 
 
 @dataclass(frozen=True)
@@ -31,6 +35,10 @@ class RunOptions:
     pytest_args: tuple[str, ...] = ()
     verbose: bool = False
     quiet: bool = False
+
+    def as_dict(self) -> dict:
+        """What a result and a shard record keep of the options."""
+        return {"workers": self.workers, "pytest_args": list(self.pytest_args)}
 
 
 @dataclass(frozen=True)
@@ -51,6 +59,17 @@ class Process:
     records: Path
     error: str | None  # pytest's own explanation when it did not run the tests through (status 2-5)
     summary: str = ""  # pytest's closing line, e.g. "31 passed, 1 skipped in 4.12s"
+
+    def as_dict(self) -> dict:
+        """The process as plain data: what measuring it needs, and what a shard record keeps."""
+        return {
+            "paths": list(self.invocation.paths),
+            "k": self.invocation.k,
+            "markers": self.invocation.markers,
+            "exit_code": self.exit_code,
+            "error": self.error,
+            "records": str(self.records),
+        }
 
 
 @dataclass(frozen=True)
@@ -78,25 +97,19 @@ def plan(suites) -> list[Invocation]:
     return [Invocation(tuple(paths), k, m) for (k, m), paths in groups.items()]
 
 
-def command(
-    inv: Invocation,
-    sources: tuple[str, ...],
-    options: RunOptions,
-    append: bool,
-) -> list[str]:
-    """The pytest command line for one invocation."""
-    cmd = [sys.executable, "-m", "pytest", *inv.paths, "-p", "harness.run.plugin"]
-    cmd += [f"--cov={source}" for source in sources]
-    cmd += ["--cov-branch", "--cov-report="]
-    if append:
-        cmd.append("--cov-append")
-    if inv.k:
-        cmd += ["-k", inv.k]
-    if inv.markers:
-        cmd += ["-m", inv.markers]
-    if options.workers:
-        cmd += ["-n", str(options.workers)]
-    return cmd + list(options.pytest_args)
+def command(inv: Invocation, sources: tuple[str, ...], options: RunOptions, append: bool) -> list[str]:
+    """The pytest command line of one invocation: under pytest-cov with branches, and the harness's plugin."""
+    return pytest_command(
+        inv.paths,
+        plugins=[PLUGIN],
+        cov=sources,
+        branch=True,
+        append=append,
+        k=inv.k,
+        markers=inv.markers,
+        workers=options.workers,
+        extra=options.pytest_args,
+    )
 
 
 def run_session(
@@ -146,9 +159,10 @@ def run_session(
                 run_env[STEPS_ENV] = steps_env(steps, inv.k, inv.markers)
             last = number == len(invocations) and while_exiting is not None
             exiting = functools.partial(while_exiting, data_file) if last else None
-            code, summary = _run(cmd, root, run_env, log_file, options, progress, exiting)
+            code, summary, deselected = _run(cmd, root, run_env, log_file, options, progress, exiting)
         finally:
             progress.stop()
+        summary = with_deselected(summary, deselected)
         error = explain(code, log_file, start, root)
         echo(f"    {summary or error or f'pytest exited with status {code}'}")
         processes.append(Process(inv, code, records, error, summary))
@@ -192,6 +206,7 @@ def _run(
 ) -> tuple:
     """Run one pytest process: its output to the log (and the terminal with -v), its records to progress."""
     summary: list[str] = []
+    tail = _Tail(Path(env[RECORDS_ENV]))
     with log_file.open("a", encoding="utf-8") as log:
         log.write(f"$ {' '.join(cmd)}\n")
         log.flush()
@@ -209,15 +224,31 @@ def _run(
             copier = threading.Thread(target=_copy, args=(proc.stdout, log, options.verbose, summary))
             copier.start()
             try:
-                code = _follow(proc, Path(env[RECORDS_ENV]), progress, while_exiting)
+                code = _follow(proc, tail, progress, while_exiting)
             except BaseException:
                 # Interrupted (Ctrl-C, SIGTERM): pytest must not run on alone into a work dir that is
                 # about to be removed.
-                _stop(proc)
+                processes.stop(proc, grace=_STOP_GRACE)
                 raise
             finally:
                 copier.join()
-    return code, summary[-1] if summary else ""
+    return code, summary[-1] if summary else "", tail.deselected
+
+
+def with_deselected(summary: str, deselected: int | None) -> str:
+    """pytest's closing line with the session plugin's count of deselected tests in it.
+
+    Serially pytest counts them itself; an xdist controller deselects nothing (its workers do), and in a
+    shard pytest also counts the tests the slicing left out. Left as it is when it is not a count line.
+    """
+    match = _COUNTS.fullmatch(summary)
+    if deselected is None or match is None:
+        return summary
+    parts = [p for p in match["counts"].split(", ") if not p.endswith(" deselected") and p != "no tests ran"]
+    if deselected:
+        after = max((i + 1 for i, p in enumerate(parts) if _OUTCOME_COUNT.fullmatch(p)), default=0)
+        parts.insert(after, f"{deselected} deselected")
+    return f"{', '.join(parts) or 'no tests ran'} {match['time']}"
 
 
 def _copy(stream, log, verbose: bool, summary: list[str]) -> None:
@@ -230,10 +261,9 @@ def _copy(stream, log, verbose: bool, summary: list[str]) -> None:
             summary.append(stripped)
 
 
-def _follow(proc: subprocess.Popen, records: Path, progress, while_exiting=None) -> int:
+def _follow(proc: subprocess.Popen, tail: "_Tail", progress, while_exiting=None) -> int:
     """Wait for pytest, feeding the progress display from the records it writes; once its session has
     finished, call `while_exiting()` (once) while it exits."""
-    tail = _Tail(records)
     while True:
         try:
             code = proc.wait(timeout=0.2)
@@ -254,6 +284,7 @@ class _Tail:
         self.path, self.offset = path, 0
         self.total: int | None = None
         self.done = self.failed = 0
+        self.deselected: int | None = None  # left out by the selection (not a shard's slicing)
         self.finished = False  # the session is over: pytest reports and exits
 
     def read(self) -> tuple[int, int | None, int]:
@@ -261,23 +292,11 @@ class _Tail:
             self.offset = offset
             if record.get("event") == "collected":
                 self.total = record["count"]
+            elif record.get("event") == "deselected":
+                self.deselected = record["count"]
             elif record.get("event") == "session_finished":
                 self.finished = True
             elif record.get("event") == "test" and not record.get("collection"):
                 self.done += 1
                 self.failed += record["outcome"] in ("failed", "errors")
         return self.done, self.total, self.failed
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    """Stop pytest and everything it started (its process group): SIGTERM, then SIGKILL."""
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(proc.pid, sig)
-        except (ProcessLookupError, PermissionError):
-            return
-        try:
-            proc.wait(timeout=_STOP_GRACE)
-            return
-        except subprocess.TimeoutExpired:
-            continue

@@ -1,4 +1,4 @@
-"""The project: its root, the `[tool.harness]` table and where its spec files are."""
+"""The project: its root, the `[tool.harness]` table (if it has a pyproject.toml) and where its specs are."""
 
 import tomllib
 from dataclasses import dataclass
@@ -21,6 +21,7 @@ class Project:
     map_file: str = "MAP.md"
     # `[tool.harness.modules.<id>]` tables as read, in file order; catalog.py parses each into a spec.
     module_tables: tuple[tuple[str, object], ...] = ()
+    found_by: str = "--root"  # what marked the root: a file of ROOT_MARKERS, ".git", or "--root"
 
     @property
     def reports(self) -> Path:
@@ -50,29 +51,56 @@ class Project:
         return path.resolve().relative_to(self.root).as_posix()
 
 
-def find_root(start: Path) -> Path:
-    """The nearest directory at or above `start` holding a pyproject.toml."""
+# What marks a project's root: the files pytest and packaging tools read their settings from, and a git
+# work tree's top. The nearest directory upward holding one of them is the root.
+ROOT_MARKERS = (
+    "pyproject.toml",
+    "setup.cfg",
+    "setup.py",
+    "pytest.ini",
+    ".pytest.ini",
+    "pytest.toml",
+    ".pytest.toml",
+    "tox.ini",
+    ".git",
+)
+
+
+def find_root(start: Path) -> tuple[Path, str]:
+    """The nearest directory at or above `start` holding one of ROOT_MARKERS, and the marker found."""
     start = start.resolve()
     for candidate in (start, *start.parents):
-        if (candidate / "pyproject.toml").is_file():
-            return candidate
-    raise UsageError(f"no pyproject.toml in {start} or any parent; pass --root")
+        found = next((name for name in ROOT_MARKERS if (candidate / name).exists()), None)
+        if found:
+            return candidate, found
+    raise UsageError(
+        f"no project root at or above {start} (no pyproject.toml, setup.cfg, setup.py, pytest.ini,"
+        " tox.ini or .git); pass --root DIR"
+    )
 
 
 def load_project(root: Path | None = None, cwd: Path | None = None) -> Project:
-    """Read the project at `root` (or found upward from `cwd`) and its `[tool.harness]` table."""
-    root = root.resolve() if root else find_root(cwd or Path.cwd())
+    """Read the project at `root` (or found upward from `cwd`) and its `[tool.harness]` table, if any.
+
+    A root without a pyproject.toml (a project configured in setup.cfg, say) has the default settings.
+    """
+    if root is None:
+        root, marker = find_root(cwd or Path.cwd())
+    else:
+        root, marker = root.resolve(), "--root"
+        if not root.is_dir():
+            raise UsageError(f"--root {root}: no such directory")
     pyproject = root / "pyproject.toml"
     if not pyproject.is_file():
-        raise UsageError(f"{root}: no pyproject.toml")
+        return Project(root=root, found_by=marker)
     try:
         table = tomllib.loads(pyproject.read_text(encoding="utf-8")).get("tool", {}).get("harness", {})
     except tomllib.TOMLDecodeError as err:
         raise SpecError(f"{pyproject}: not valid TOML: {err}") from err
-    return _project_from_table(root, pyproject, table)
+    return _project_from_table(root, pyproject, table, marker)
 
 
-def _project_from_table(root: Path, pyproject: Path, table: dict) -> Project:
+def _project_from_table(root: Path, pyproject: Path, table: dict, marker: str) -> Project:
     unknown = sorted(set(table) - _SETTINGS)
     if unknown:
         raise SpecError(
@@ -93,7 +121,7 @@ def _project_from_table(root: Path, pyproject: Path, table: dict) -> Project:
         if not isinstance(table["modules"], dict):
             raise SpecError(f"{pyproject}: [tool.harness] modules: expected [tool.harness.modules.<id>]")
         kwargs["module_tables"] = tuple(table["modules"].items())
-    return Project(root=root, **kwargs)
+    return Project(root=root, found_by=marker, **kwargs)
 
 
 def spec_paths(project: Project) -> list[Path]:

@@ -151,6 +151,16 @@ def pytest_option(root: Path, name: str) -> list[str]:
 
     Only the root is searched: the harness runs pytest there with test paths under it.
     """
+    found = pytest_settings(root)
+    if found is None:
+        return []
+    value = found[1].get(name, [])
+    entries = shlex.split(value) if isinstance(value, str) else value
+    return [entry for entry in entries if isinstance(entry, str)]
+
+
+def pytest_settings(root: Path) -> tuple[str, dict] | None:
+    """The file pytest takes its configuration from in `root` (its name) and the options it sets there."""
     for config, read in _PYTEST_CONFIGS:
         path = root / config
         if not path.is_file():
@@ -160,10 +170,8 @@ def pytest_option(root: Path, name: str) -> list[str]:
         except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, configparser.Error):
             continue  # pytest itself reports a broken configuration when the run starts
         if options is not None:
-            value = options.get(name, [])
-            entries = shlex.split(value) if isinstance(value, str) else value
-            return [entry for entry in entries if isinstance(entry, str)]
-    return []
+            return config, options
+    return None
 
 
 def _toml_table(path: Path, *keys: str) -> dict | None:

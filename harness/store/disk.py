@@ -1,21 +1,26 @@
-"""The one place that writes: atomic file replacement, the project lock, trace.yml and the MAP.md block."""
+"""The one writer: atomic file replacement, appends, the project lock, and reading stored JSON.
+
+Every file the harness keeps is written by a function here: to a temporary file beside it, flushed and
+fsynced, then renamed over the old one, so a reader or a killed run sees the old file or the new one,
+never half of one. Read-modify-write of shared files happens inside `locked(project)`, which is
+reentrant: a command that holds it may call code that takes it again.
+"""
 
 import contextlib
 import datetime as dt
+import json
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import filelock
-import yaml
 
-from harness.errors import DataError, yaml_problem
+from harness.errors import DataError
+from harness.spec.project import Project
+from harness.store import layout
 
-BEGIN, END = "<!-- harness:begin -->", "<!-- harness:end -->"
-# libyaml's safe loader parses the same YAML as PyYAML's several times faster; the trace grows with
-# every run, and every run reads it.
-_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 LOCK_TIMEOUT = 120
 
 
@@ -37,6 +42,36 @@ def atomic_write(path: Path, data: str | bytes) -> None:
         raise
 
 
+def write_json(path: Path, data, indent: int | None = 2) -> None:
+    """`data` as JSON (UTF-8, a final newline), atomically."""
+    atomic_write(path, json.dumps(data, indent=indent, ensure_ascii=False) + "\n")
+
+
+def copy_file(source: Path, dest: Path) -> None:
+    """Copy a file the run produced into the store, atomically."""
+    atomic_write(dest, source.read_bytes())
+
+
+def append_line(path: Path, line: str) -> None:
+    """Append one line and fsync it: a kill loses at most the line being written, never an earlier one
+    (and a line a kill cut short is ended first, so the next one stands on a line of its own)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("ab+") as handle:
+        cut = False
+        if handle.seek(0, os.SEEK_END) > 0:
+            handle.seek(-1, os.SEEK_END)
+            cut = handle.read(1) != b"\n"
+        handle.write((b"\n" if cut else b"") + line.rstrip("\n").encode("utf-8") + b"\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def append_text(path: Path, text: str) -> None:
+    """Append to a file the harness does not own (a CI job's step summary)."""
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write(text)
+
+
 def _mode_for(path: Path) -> int:
     """Keep an existing file's mode; new files get the usual umask-based one, not mkstemp's 0600."""
     try:
@@ -54,69 +89,53 @@ def replace_dir(src: Path, dest: Path) -> None:
         shutil.rmtree(old)
     if dest.exists():
         os.replace(dest, old)
+    dest.parent.mkdir(parents=True, exist_ok=True)
     os.replace(src, dest)
     shutil.rmtree(old, ignore_errors=True)
 
 
-def project_lock(lock_path: Path) -> filelock.FileLock:
-    """One lock for every read-modify-write of shared files (trace.yml, MAP.md, results)."""
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    return filelock.FileLock(str(lock_path), timeout=LOCK_TIMEOUT)
+def remove(path: Path) -> None:
+    """Remove a stored file or directory if it is there (an output that no longer applies)."""
+    if path.is_dir():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def locked(project: Project) -> Iterator[None]:
+    """Hold the project's lock: every read-modify-write of what other commands also write happens here.
+
+    One lock object per lock file and process (filelock's singletons), counted per thread: a thread that
+    holds it can take it again; another thread or process waits (up to LOCK_TIMEOUT seconds).
+    """
+    path = layout.lock(project)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock = filelock.FileLock(str(path), timeout=LOCK_TIMEOUT, is_singleton=True)
+    try:
+        with lock:
+            yield
+    except filelock.Timeout as err:
+        raise DataError(f"{path}: another harness command held the lock for {LOCK_TIMEOUT} s") from err
 
 
 def now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
-def read_trace(trace_path: Path) -> list[dict]:
-    """All events in trace.yml (an empty list when there is no file yet)."""
-    if not trace_path.is_file():
-        return []
+def read_json(path: Path, what: str) -> dict:
+    """A JSON object the harness stored, or a DataError saying which file is missing or broken."""
     try:
-        events = yaml.load(trace_path.read_text(encoding="utf-8"), Loader=_SAFE_LOADER)
-    except yaml.YAMLError as err:
-        raise DataError(f"{trace_path}: {yaml_problem(err)}; fix or move it") from err
-    if events is None:
-        return []
-    if not isinstance(events, list):
-        raise DataError(f"{trace_path}: expected a YAML list of events")
-    return events
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as err:
+        raise DataError(f"{path}: no stored {what}") from err
+    except (OSError, ValueError) as err:
+        raise DataError(f"{path}: unreadable {what}: {err}") from err
+    if not isinstance(data, dict):
+        raise DataError(f"{path}: not a harness {what}")
+    return data
 
 
-def append_events(trace_path: Path, lock_path: Path, events: list[dict], before=None) -> None:
-    """Append events to trace.yml under the lock; the file is replaced whole, so it is always valid YAML.
-
-    `before(existing events)`, if given, returns events to append first, decided while the lock is held.
-    """
-    with project_lock(lock_path):
-        old = trace_path.read_bytes() if trace_path.is_file() else b""
-        existing = read_trace(trace_path)  # refuse to extend a file that is already broken
-        if before is not None:
-            events = [*before(existing), *events]
-        if old and not old.endswith(b"\n"):
-            old += b"\n"
-        text = yaml.safe_dump(events, sort_keys=False, allow_unicode=True, default_flow_style=False)
-        atomic_write(trace_path, old + text.encode("utf-8"))
-
-
-def splice_block(text: str, block: str, where: str) -> str:
-    """`text` with the harness block replaced (or appended); everything outside the markers kept exactly."""
-    begin, end = text.find(BEGIN), text.find(END)
-    if text.count(BEGIN) > 1 or text.count(END) > 1 or (begin < 0) != (end < 0) or end < begin:
-        raise DataError(f"{where}: expected one '{BEGIN}' followed by one '{END}'; fix the markers by hand")
-    inner = f"{BEGIN}\n{block.strip()}\n{END}"
-    if begin < 0:
-        separator = "" if not text or text.endswith("\n\n") else ("\n" if text.endswith("\n") else "\n\n")
-        return f"{text}{separator}{inner}\n"
-    return text[:begin] + inner + text[end + len(END) :]
-
-
-def update_map(map_path: Path, lock_path: Path, render_block) -> None:
-    """Re-render MAP.md's harness block under the lock; `render_block()` is called while it is held."""
-    with project_lock(lock_path):
-        raw = map_path.read_bytes() if map_path.is_file() else b""
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as err:
-            raise DataError(f"{map_path}: not UTF-8 text") from err
-        atomic_write(map_path, splice_block(text, render_block(), str(map_path)).encode("utf-8"))
+def read_json_if_any(path: Path, what: str) -> dict | None:
+    """Like `read_json`, but None when there is no file."""
+    return read_json(path, what) if path.is_file() else None

@@ -1,4 +1,9 @@
-"""Where a module's outputs live under `reports/<id>/`: every report path comes from here."""
+"""Where everything the harness keeps lives: every path it reads or writes is decided here and only here.
+
+Project-wide: `reports/` (the project's `[tool.harness] reports`), `trace.yml`, `MAP.md`, the lock and
+the MAP chart. Per module, `reports/<id>/` (a step's outputs under `steps/<n>/`), and under it `.work/`,
+scratch space of runs in progress, stored shards and the caches of `harness run` and `harness mutate`.
+"""
 
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,73 +21,119 @@ COVERAGE_XML = "coverage.xml"
 HTML = "htmlcov"
 SHARD_RECORD = "shard.json"
 MUTATION = "mutation.json"
-# Links in the report's "Artifacts" list, relative to the report, with and without coverage figures.
+BADGE = "badge.svg"
+TREND_CHART = "charts/coverage-trend.svg"
+FILES_CHART = "charts/files.svg"
+MAP_CHART = "coverage-trend.svg"  # under reports/, shown in MAP.md
+# What a run's pytest processes and coverage.py leave in its work directory, and which of them the
+# report's "Artifacts" list links (relative to the report), with and without coverage figures.
+PRODUCED = (COVERAGE_JSON, COVERAGE_XML, JUNIT)
 ARTIFACTS = (RESULT, COVERAGE_JSON, COVERAGE_XML, f"{HTML}/index.html", JUNIT, LOG)
 ARTIFACTS_WITHOUT_COVERAGE = (RESULT, JUNIT, LOG)
 
 
+def reports(project: Project) -> Path:
+    return project.root / project.reports_dir
+
+
+def trace(project: Project) -> Path:
+    return project.root / project.trace_file
+
+
+def map_file(project: Project) -> Path:
+    return project.root / project.map_file
+
+
+def map_chart(project: Project) -> Path:
+    return reports(project) / MAP_CHART
+
+
+def lock(project: Project) -> Path:
+    return reports(project) / ".harness.lock"
+
+
+def own_files(project: Project) -> set[str]:
+    """What the harness writes at the project's top (relative): left out of the tree's fingerprint."""
+    return {project.trace_file, project.map_file}
+
+
 @dataclass(frozen=True)
 class ModuleFiles:
-    """The paths of one module's outputs (or one step's, under `steps/<n>/`)."""
+    """The paths of one module's outputs (or one step's, under `steps/<n>/`): made by `files()`."""
 
     project: Project
     module_id: str
-    step: int | None = None
-
-    @property
-    def module_dir(self) -> Path:
-        return self.project.reports / self.module_id
-
-    @property
-    def dir(self) -> Path:
-        return self.module_dir / "steps" / str(self.step) if self.step else self.module_dir
-
-    @property
-    def report(self) -> Path:
-        return self.dir / REPORT
-
-    @property
-    def result(self) -> Path:
-        return self.dir / RESULT
-
-    @property
-    def log(self) -> Path:
-        return self.dir / LOG
-
-    @property
-    def baseline(self) -> Path:
-        return self.module_dir / BASELINE
-
-    @property
-    def baseline_log(self) -> Path:
-        return self.module_dir / BASELINE_LOG
-
-    @property
-    def work(self) -> Path:
-        """Scratch space of runs in progress (`run-*/`) and of stored shards (`shards/`)."""
-        return self.module_dir / ".work"
-
-    @property
-    def shards(self) -> Path:
-        return self.work / "shards"
+    step: int | None
+    module_dir: Path  # reports/<id>/
+    dir: Path  # where this run's outputs go: the module's directory, or its step's
+    report: Path
+    result: Path
+    log: Path
+    junit: Path
+    html: Path
+    badge: Path
+    trend_chart: Path
+    files_chart: Path
+    baseline: Path  # the measured baseline of a module whose baseline is a list of suites
+    baseline_log: Path
+    mutation: Path  # `harness mutate`'s result, beside the module's results.json
+    work: Path  # scratch space of runs in progress (`run-*/`), stored shards and caches
+    shards: Path
+    mutation_shards: Path
+    mutation_cache: Path  # verdicts by mutant, file and covering tests: what a later run need not run
+    mutation_journal: Path  # verdicts appended as a run reaches them, folded into the cache at its end
+    mutation_logs: Path
+    per_test_data: Path  # the last whole run's coverage data, each test's lines under its own context
+    per_test_meta: Path  # the tree it ran on, each test's duration and outcome, the start-up
 
     def shard(self, index: int, count: int) -> Path:
-        return self.shards / f"{index}-of-{count}"
+        return self.shards / split_name(index, count)
 
-    @property
-    def mutation(self) -> Path:
-        """`harness mutate`'s result (mutation.json), beside the module's results.json."""
-        return self.module_dir / MUTATION
-
-    @property
-    def mutation_shards(self) -> Path:
-        return self.work / "mutation-shards"
-
-    @property
-    def mutation_cache(self) -> Path:
-        """Verdicts by mutant, file and covering tests: what a later run need not run again."""
-        return self.work / "mutation-cache.json"
+    def mutation_shard(self, index: int, count: int) -> Path:
+        return self.mutation_shards / f"{split_name(index, count)}.json"
 
 
 def files(project: Project, module_id: str, step: int | None = None) -> ModuleFiles:
-    return ModuleFiles(project, module_id, step)
+    module_dir = reports(project) / module_id
+    out = module_dir / "steps" / str(step) if step else module_dir
+    work = module_dir / ".work"
+    return ModuleFiles(
+        project=project,
+        module_id=module_id,
+        step=step,
+        module_dir=module_dir,
+        dir=out,
+        report=out / REPORT,
+        result=out / RESULT,
+        log=out / LOG,
+        junit=out / JUNIT,
+        html=out / HTML,
+        badge=out / BADGE,
+        trend_chart=out / TREND_CHART,
+        files_chart=out / FILES_CHART,
+        baseline=module_dir / BASELINE,
+        baseline_log=module_dir / BASELINE_LOG,
+        mutation=module_dir / MUTATION,
+        work=work,
+        shards=work / "shards",
+        mutation_shards=work / "mutation-shards",
+        mutation_cache=work / "mutation-cache.json",
+        mutation_journal=work / "mutation-verdicts.jsonl",
+        mutation_logs=work / "mutation-logs",
+        per_test_data=work / "test-contexts.coverage",
+        per_test_meta=work / "test-contexts.json",
+    )
+
+
+def split_name(index: int, count: int) -> str:
+    """How shard `index` of `count` is named on disk (`2-of-4`)."""
+    return f"{index}-of-{count}"
+
+
+def split_of(name: str) -> tuple[int, int] | None:
+    """The (index, count) a shard's file or directory name says, or None for another name."""
+    stem = name.removesuffix(".json")
+    index, sep, count = stem.partition("-of-")
+    if not sep or not index.isdigit() or not count.isdigit():
+        return None
+    return int(index), int(count)

@@ -1,30 +1,100 @@
-"""What `harness mutate` keeps: mutation.json, the verdict cache, shard files and trace.yml events."""
+"""mutation.json and the verdict cache: the record's shape and scores, and its one reader and writer.
 
+The document (`document`) lists every mutant with its status and the tests that ran its lines, and per
+file the counts by status and the score. Verdicts reach the store as a run reaches them (`Verdicts`):
+each is appended to a journal at once and folded into the cache when the run ends, so a run killed
+outright loses only the mutants it was running.
+"""
+
+import hashlib
 import json
-from pathlib import Path
 
 from harness.errors import DataError
-from harness.mutation import record
 from harness.spec.project import Project
 from harness.store import disk, layout, trace
 
-EQUIVALENT_EVENT = "mutant_equivalent"
+STATUSES = ("killed", "survived", "timeout", "no_tests", "equivalent")
+COUNTS = ("mutants", *STATUSES)
+JUDGED = ("killed", "survived", "timeout")  # verdicts a later run may take from the cache
 
 
-def result_path(project: Project, module_id: str) -> Path:
-    return layout.files(project, module_id).mutation
+def entry(mutant, status: str, tests: tuple[str, ...], rationale: str | None = None) -> dict:
+    """One mutant as mutation.json lists it."""
+    return {
+        "id": mutant.id,
+        "file": mutant.file,
+        "line": mutant.line,
+        "operator": mutant.operator,
+        "function": mutant.function,
+        "diff": mutant.diff,
+        "status": status,
+        "tests": sorted(tests),  # the run order depends on measured durations; the record must not
+        "rationale": rationale,
+    }
 
 
-def shard_dir(project: Project, module_id: str) -> Path:
-    return layout.files(project, module_id).mutation_shards
+def score(counts: dict) -> float | None:
+    """(killed + timeout) / (mutants - equivalent) in percent; None when no mutant counts."""
+    counted = counts["mutants"] - counts["equivalent"]
+    return 100.0 * (counts["killed"] + counts["timeout"]) / counted if counted else None
 
 
-def cache_path(project: Project, module_id: str) -> Path:
-    return layout.files(project, module_id).mutation_cache
+def summarize(files: list[str], mutants: list[dict]) -> dict[str, dict]:
+    """Per file (every file in `files`, in order): counts by status and the score."""
+    table = {f: dict.fromkeys(COUNTS, 0) for f in files}
+    for m in mutants:
+        counts = table.setdefault(m["file"], dict.fromkeys(COUNTS, 0))
+        counts["mutants"] += 1
+        counts[m["status"]] += 1
+    return {f: {**counts, "score": score(counts)} for f, counts in table.items()}
 
 
-def read_json(path: Path, what: str) -> dict | None:
-    """A stored JSON file, None when there is none; unreadable data is an error naming the file."""
+def total(files: dict[str, dict]) -> dict:
+    """Counts and score over every file."""
+    counts = {key: sum(f[key] for f in files.values()) for key in COUNTS}
+    return {**counts, "score": score(counts)}
+
+
+def document(module: str, files: list[str], mutants: list[dict], **meta) -> dict:
+    """The whole mutation.json: metadata, per-file summary, then the mutants file by file."""
+    order = {f: i for i, f in enumerate(files)}
+    mutants = sorted(mutants, key=lambda m: order.get(m["file"], len(order)))
+    return {"module": module, **meta, "files": summarize(files, mutants), "mutants": mutants}
+
+
+def merge(previous: dict | None, files: list[str], mutants: list[dict]) -> tuple[list[str], list[dict]]:
+    """Files and mutants of a run that mutated only `files`, keeping the other files' stored entries."""
+    if not previous:
+        return files, mutants
+    kept_files = [f for f in previous.get("files", {}) if f not in files]
+    kept = [m for m in previous.get("mutants", []) if m["file"] in kept_files]
+    return sorted([*kept_files, *files]), [*kept, *mutants]
+
+
+def mark_equivalent(doc: dict, marks: dict[str, str]) -> dict:
+    """`doc` with the marked mutants set to equivalent (with their rationale) and the scores redone."""
+    mutants = [
+        {**m, "status": "equivalent", "rationale": marks[m["id"]]} if m["id"] in marks else m
+        for m in doc["mutants"]
+    ]
+    return {**doc, "files": summarize(list(doc["files"]), mutants), "mutants": mutants}
+
+
+def digest(text: str) -> str:
+    """The content hash mutation.json keeps per file (`sources`) and the cache keys use."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def stale(doc: dict, texts: dict[str, str]) -> list[str]:
+    """The files whose current text (`texts`) is not the one their stored mutants were made from."""
+    recorded = doc.get("sources", {})
+    return [f for f in doc.get("files", {}) if f in texts and recorded.get(f) != digest(texts[f])]
+
+
+# The file: read and written here only.
+
+
+def _read(path, what: str) -> dict | None:
     if not path.is_file():
         return None
     try:
@@ -33,21 +103,27 @@ def read_json(path: Path, what: str) -> dict | None:
         raise DataError(f"{path}: not a readable {what} ({err}); remove it and run again") from err
 
 
-def write_json(project: Project, path: Path, data: dict) -> None:
-    with disk.project_lock(project.lock_path):
-        disk.atomic_write(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+def load(at: layout.ModuleFiles) -> dict | None:
+    """The module's mutation.json, or None when it has none."""
+    return _read(at.mutation, "mutation result")
 
 
-def load_result(project: Project, module_id: str) -> dict:
-    doc = read_json(result_path(project, module_id), "mutation result")
+def load_required(at: layout.ModuleFiles) -> dict:
+    doc = load(at)
     if doc is None:
-        raise DataError(f"{module_id} has no mutation result; run `harness mutate {module_id}` first")
+        module = at.module_id
+        raise DataError(f"{module} has no mutation result; run `harness mutate {module}` first")
     return doc
 
 
-def fresh_result(project: Project, module_id: str) -> dict | None:
+def save(at: layout.ModuleFiles, doc: dict) -> None:
+    """Write mutation.json (the caller holds the project lock)."""
+    disk.write_json(at.mutation, doc)
+
+
+def fresh(project: Project, module_id: str) -> dict | None:
     """The module's mutation.json without the files whose source changed since it was made (None if none)."""
-    doc = read_json(result_path(project, module_id), "mutation result")
+    doc = load(layout.files(project, module_id))
     if doc is None:
         return None
     texts = {}
@@ -56,32 +132,76 @@ def fresh_result(project: Project, module_id: str) -> dict | None:
             texts[path] = (project.root / path).read_text(encoding="utf-8")
         except OSError:
             texts[path] = ""  # a file that is gone has no current score
-    gone = set(record.stale(doc, texts))
+    gone = set(stale(doc, texts))
     files = {p: counts for p, counts in doc.get("files", {}).items() if p not in gone}
     return {**doc, "files": files, "mutants": [m for m in doc.get("mutants", []) if m["file"] in files]}
 
 
-def update_cache(project: Project, module_id: str, entries: dict[str, dict]) -> None:
-    """Add verdicts to the cache under the lock (shards on one machine may finish at once)."""
-    path = cache_path(project, module_id)
-    with disk.project_lock(project.lock_path):
-        cached = (read_json(path, "mutation cache") or {}).get("mutants", {})
-        disk.atomic_write(path, json.dumps({"mutants": {**cached, **entries}}) + "\n")
+def load_shard(path) -> dict:
+    data = _read(path, "mutation shard")
+    if data is None:
+        raise DataError(f"{path}: no mutation shard")
+    return data
 
 
-# The mutation events are built and appended by the harness's one event module.
-git_commit = trace.git_commit
-event = trace.event
+def save_shard(at: layout.ModuleFiles, index: int, count: int, data: dict) -> None:
+    disk.write_json(at.mutation_shard(index, count), data)
 
 
-def log_events(project: Project, evs: list[dict]) -> None:
-    trace.record(project, *evs)
+def shard_files(at: layout.ModuleFiles) -> list[tuple[tuple[int, int], object]]:
+    """Each stored mutation shard's (index, count) and its file."""
+    folder = at.mutation_shards
+    found = []
+    for path in sorted(folder.glob("*.json")) if folder.is_dir() else ():
+        split = layout.split_of(path.name)
+        if split:
+            found.append((split, path))
+    return found
+
+
+class Verdicts:
+    """The verdict cache: mutant id -> {"key": what the verdict depends on, "status"}. `add` appends one
+    verdict to the journal at once; `fold` moves the journal into the cache file (at the end of a run,
+    and before a run reads the cache)."""
+
+    def __init__(self, project: Project, module_id: str):
+        self.project, self.at = project, layout.files(project, module_id)
+
+    def cached(self) -> dict[str, dict]:
+        """Every verdict stored so far: the cache file, then the journal's lines (later lines win)."""
+        cache = (_read(self.at.mutation_cache, "mutation cache") or {}).get("mutants", {})
+        return {**cache, **self._journal()}
+
+    def add(self, mutant_id: str, key: str, status: str) -> None:
+        line = json.dumps({"id": mutant_id, "key": key, "status": status})
+        with disk.locked(self.project):
+            disk.append_line(self.at.mutation_journal, line)
+
+    def fold(self) -> None:
+        with disk.locked(self.project):
+            journal = self._journal()
+            if not journal:
+                return
+            disk.write_json(self.at.mutation_cache, {"mutants": self.cached()}, indent=None)
+            self.at.mutation_journal.unlink(missing_ok=True)
+
+    def _journal(self) -> dict[str, dict]:
+        path = self.at.mutation_journal
+        if not path.is_file():
+            return {}
+        found = {}
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                data = json.loads(line)
+                found[data["id"]] = {"key": data["key"], "status": data["status"]}
+            except (ValueError, KeyError, TypeError):
+                continue  # a line cut short by a kill: that verdict is run again
+        return found
 
 
 def equivalent_marks(project: Project, module_id: str) -> dict[str, str]:
     """Mutant id -> rationale, from the module's `mutant_equivalent` events (the latest mark wins)."""
     marks = {}
-    for ev in disk.read_trace(project.trace_path):
-        if isinstance(ev, dict) and ev.get("event") == EQUIVALENT_EVENT and ev.get("module") == module_id:
-            marks[str(ev.get("mutant"))] = str(ev.get("rationale"))
+    for event in trace.of_module(trace.read(project), trace.MutantEquivalent, module_id):
+        marks[str(event.mutant)] = str(event.rationale)
     return marks

@@ -1,32 +1,29 @@
-"""Reading what the harness stored: results.json, baseline and shard records, never assembling anew."""
+"""results.json and baseline.json: the stored result of a module (or step) and its cached baseline."""
 
 import json
 from pathlib import Path
 
 from harness.errors import DataError
 from harness.spec.catalog import find_spec
+from harness.spec.model import ModuleSpec
 from harness.spec.project import Project
-from harness.store import layout
+from harness.store import disk, layout
 
 REQUIRED = ("module", "status", "finished_at", "tests", "overall", "files", "unmet")
 
 
-def read_json(path: Path, what: str) -> dict:
-    """A JSON object the harness stored, or a DataError saying which file is missing or broken."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as err:
-        raise DataError(f"{path}: no stored {what}") from err
-    except (OSError, ValueError) as err:
-        raise DataError(f"{path}: unreadable {what}: {err}") from err
-    if not isinstance(data, dict):
-        raise DataError(f"{path}: not a harness {what}")
-    return data
+def dumps(result: dict) -> str:
+    return json.dumps(result, indent=2, sort_keys=False) + "\n"
+
+
+def save(at: layout.ModuleFiles, result: dict) -> None:
+    """results.json: the one place it is written (the caller holds the project lock)."""
+    disk.atomic_write(at.result, dumps(result))
 
 
 def load(path: Path) -> dict:
     """A stored results.json, checked for the keys the commands rely on."""
-    data = read_json(path, "result")
+    data = disk.read_json(path, "result")
     missing = [key for key in REQUIRED if key not in data]
     if missing:
         raise DataError(f"{path}: not a harness results.json (missing {', '.join(missing)})")
@@ -44,15 +41,26 @@ def load_module(project: Project, module_id: str, why: str = "") -> dict:
     return load(path)
 
 
-def load_if_any(project: Project, module_id: str) -> dict | None:
-    """The module's last stored result, or None when it has none or it cannot be read."""
-    path = layout.files(project, module_id).result
-    if not path.is_file():
+def load_if_any(at: layout.ModuleFiles) -> dict | None:
+    """The stored result at `at`, or None when there is none or it cannot be read."""
+    if not at.result.is_file():
         return None
     try:
-        return load(path)
+        return load(at.result)
     except DataError:
         return None
+
+
+def load_any(project: Project, ref: str, cwd: Path | None = None) -> dict:
+    """A stored result named by a results.json path, a spec path or a module id."""
+    if ref.endswith(".json"):
+        return load((cwd or Path.cwd()) / ref)
+    return load_module(project, find_spec(project, ref, cwd).id)
+
+
+def spec_changed(result: dict, spec: ModuleSpec) -> bool:
+    """Whether the spec was edited after the result was recorded (results without a digest: no)."""
+    return result.get("spec_sha256") not in (None, spec.path.digest())
 
 
 def baseline_from_result(result: dict, module_id: str) -> dict:
@@ -66,8 +74,14 @@ def baseline_from_result(result: dict, module_id: str) -> dict:
     }
 
 
-def load_any(project: Project, ref: str, cwd: Path | None = None) -> dict:
-    """A stored result named by a results.json path, a spec path or a module id."""
-    if ref.endswith(".json"):
-        return load((cwd or Path.cwd()) / ref)
-    return load_module(project, find_spec(project, ref, cwd).id)
+def load_baseline(at: layout.ModuleFiles) -> dict | None:
+    """The cached baseline measured from the module's baseline suites, if there is one."""
+    return disk.read_json_if_any(at.baseline, "baseline")
+
+
+def save_baseline(project: Project, at: layout.ModuleFiles, baseline: dict | None, log: Path) -> None:
+    """Keep the pytest output a baseline was measured from, and cache the baseline (None: it failed)."""
+    with disk.locked(project):
+        disk.copy_file(log, at.baseline_log)
+        if baseline is not None:
+            disk.write_json(at.baseline, baseline)

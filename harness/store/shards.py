@@ -1,16 +1,19 @@
-"""Shards on disk: what `harness run --shard K/N` keeps under `.work/shards/`, and what `combine` reads."""
+"""Shards on disk: what `harness run --shard K/N` keeps under `.work/shards/`, and what `combine` reads.
 
-import json
+`complete_split` is the one check that the shards of a split are all there, for runs and for mutants.
+"""
+
 import shutil
-from collections.abc import Callable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from harness.errors import DataError
-from harness.run.session import RunOptions, Session
-from harness.spec.model import ModuleSpec
 from harness.spec.project import Project
-from harness.store import disk, layout, records, trace
+from harness.store import disk, layout
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -25,28 +28,17 @@ class StoredShard:
         # Records files are stored by name, beside the record.
         return [{**p, "records": str(self.dir / p["records"])} for p in self.meta["processes"]]
 
+    @property
+    def data_file(self) -> Path:
+        return self.dir / ".coverage"
+
+    @property
+    def log(self) -> Path:
+        return self.dir / layout.LOG
+
 
 def text(shard: tuple[int, int] | None) -> str | None:
     return f"{shard[0]}/{shard[1]}" if shard else None
-
-
-def options_dict(options: RunOptions) -> dict:
-    return {"workers": options.workers, "pytest_args": list(options.pytest_args)}
-
-
-def processes_of(session: Session) -> list[dict]:
-    """Each pytest process of a session as plain data (what combine needs of it, by file name)."""
-    return [
-        {
-            "paths": list(p.invocation.paths),
-            "k": p.invocation.k,
-            "markers": p.invocation.markers,
-            "exit_code": p.exit_code,
-            "error": p.error,
-            "records": str(p.records),
-        }
-        for p in session.processes
-    ]
 
 
 def fresh_dir(at: layout.ModuleFiles, shard: tuple[int, int]) -> Path:
@@ -56,50 +48,49 @@ def fresh_dir(at: layout.ModuleFiles, shard: tuple[int, int]) -> Path:
     return path
 
 
-def finish(
-    project: Project,
-    spec: ModuleSpec,
-    session: Session,
-    started: str,
-    options: RunOptions,
-    span: trace.RunSpan,
-    echo: Callable[[str], None],
-) -> None:
-    """Write the shard's record (which makes it complete) and log its end."""
-    shard_dir = session.data_file.parent
-    meta = {
-        "root": str(project.root),  # where the data's absolute file names point: combine maps them
-        "started_at": started,
-        "finished_at": disk.now(),
-        "shard": list(options.shard),
-        "options": options_dict(options),
-        "processes": [{**p, "records": Path(p["records"]).name} for p in processes_of(session)],
-    }
-    disk.atomic_write(shard_dir / layout.SHARD_RECORD, json.dumps(meta, indent=2) + "\n")
-    span.end_as("shard_finished", exit_codes=list(session.exit_codes))
-    echo(
-        f"Shard {text(options.shard)} stored in {project.relative(shard_dir)};"
-        f" run `harness combine {spec.id}` when all are done"
-    )
+def save(shard_dir: Path, meta: dict) -> None:
+    """Write the shard's record, which makes it complete (records files are kept beside it by name)."""
+    processes = [{**p, "records": Path(p["records"]).name} for p in meta["processes"]]
+    disk.write_json(shard_dir / layout.SHARD_RECORD, {**meta, "processes": processes})
 
 
-def complete(project: Project, spec: ModuleSpec) -> list[StoredShard]:
-    """Every shard of one split, all finished; a DataError naming what is missing otherwise."""
-    root = layout.files(project, spec.id).shards
-    dirs = [d for d in root.glob("*-of-*") if (d / layout.SHARD_RECORD).is_file()] if root.is_dir() else []
-    if not dirs:
-        raise DataError(
-            f"{root}: no finished shards of {spec.id}; run `harness run {spec.id} --shard K/N` first"
-        )
-    counts = {d.name.split("-of-")[1] for d in dirs}
+def complete_split(
+    found: Iterable[tuple[tuple[int, int], T]], where: Path, empty: str, label: str
+) -> list[T]:
+    """The items of one split, ordered by shard index, when every shard of it is there. Otherwise a
+    DataError: `empty` when there are none, the mixed splits, or the shards `label` has not finished.
+    `found` pairs each (index, count) with its item."""
+    found = list(found)
+    if not found:
+        raise DataError(f"{where}: {empty}")
+    counts = sorted({count for (_, count), _ in found})
     if len(counts) > 1:
-        raise DataError(
-            f"{root}: shards of different splits ({', '.join(sorted(counts))}); rerun them with one N"
-        )
-    count = int(counts.pop())
-    have = {int(d.name.split("-of-")[0]) for d in dirs}
-    missing = sorted(set(range(1, count + 1)) - have)
+        splits = ", ".join(map(str, counts))
+        raise DataError(f"{where}: shards of different splits ({splits}); rerun them with one N")
+    count = counts[0]
+    missing = sorted(set(range(1, count + 1)) - {index for (index, _), _ in found})
     if missing:
-        raise DataError(f"{spec.id}: shard(s) {', '.join(f'{k}/{count}' for k in missing)} not finished yet")
-    dirs.sort(key=lambda d: int(d.name.split("-of-")[0]))
-    return [StoredShard(d, records.read_json(d / layout.SHARD_RECORD, "shard record")) for d in dirs]
+        raise DataError(f"{label} shard(s) {', '.join(f'{k}/{count}' for k in missing)} not finished yet")
+    return [item for _, item in sorted(found, key=lambda pair: pair[0][0])]
+
+
+def complete(project: Project, module_id: str) -> list[StoredShard]:
+    """Every shard of one split, all finished; a DataError naming what is missing otherwise."""
+    root = layout.files(project, module_id).shards
+    found = []
+    for folder in sorted(root.iterdir()) if root.is_dir() else ():
+        split = layout.split_of(folder.name)
+        if split and (folder / layout.SHARD_RECORD).is_file():
+            found.append((split, folder))
+    empty = f"no finished shards of {module_id}; run `harness run {module_id} --shard K/N` first"
+    folders = complete_split(found, root, empty, f"{module_id}:")
+    return [StoredShard(d, disk.read_json(d / layout.SHARD_RECORD, "shard record")) for d in folders]
+
+
+def has_shards(project: Project, module_id: str) -> bool:
+    return layout.files(project, module_id).shards.is_dir()
+
+
+def drop(project: Project, module_id: str) -> None:
+    """Remove a module's stored shards once they are combined."""
+    shutil.rmtree(layout.files(project, module_id).shards, ignore_errors=True)

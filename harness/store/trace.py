@@ -1,138 +1,336 @@
-"""trace.yml events: every event is built here and appended through `disk.append_events`.
+"""trace.yml: each event kind as a frozen dataclass, its YAML mapping both ways, the file's reader and writer.
 
-A run logs `run_started` and exactly one end: `run_finished`, `run_failed` (with the reason),
-`run_interrupted` or, for a shard, `shard_finished`. A harness killed outright (SIGKILL, power loss)
-cannot log its end; the next run in the project logs `run_interrupted` for it once its process is gone.
+Writers build an event (`RunFinished(module=..., ...)`) and `append` it; readers get typed events from
+`read` and never look into the YAML by key. Reading is lenient, because people edit the trace by hand
+and older harness versions wrote fewer fields: a field that is missing or unusable reads as None (or
+empty), and a mapping whose `event` is not a kind listed here is skipped (it stays in the file).
 """
 
-import contextlib
-import os
-import secrets
-import socket
-import subprocess
-from pathlib import Path
+import dataclasses
+import datetime as dt
+import math
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import ClassVar
 
-from harness.spec.model import ModuleSpec
+import yaml
+
+from harness.errors import DataError, yaml_problem
 from harness.spec.project import Project
-from harness.store import disk
+from harness.store import disk, layout
 
-ENDS = ("run_finished", "run_failed", "run_interrupted", "shard_finished")
+# libyaml's safe loader parses the same YAML as PyYAML's several times faster; the trace grows with
+# every run, and every run reads it.
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-def git_commit(root: Path) -> str | None:
-    """HEAD's commit, or None outside a git checkout."""
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10
-        )
-    except (OSError, subprocess.SubprocessError):
+def _text(value) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _int(value) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
+def _number(value) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         return None
-    return out.stdout.strip() or None if out.returncode == 0 else None
+    return float(value)
 
 
-def event(project: Project, module_id: str, name: str, **fields) -> dict:
-    return {
-        "at": disk.now(),
-        "event": name,
-        "module": module_id,
-        "commit": git_commit(project.root),
-        **fields,
-    }
+def _when(value) -> str | None:
+    # An unquoted timestamp written by hand comes back from YAML as a datetime.
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    return _text(value)
 
 
-def record(project: Project, *events: dict) -> None:
-    """Append events to the project's trace.yml (under the project lock, replaced whole)."""
-    disk.append_events(project.trace_path, project.lock_path, list(events))
+def _texts(value) -> tuple[str, ...]:
+    return tuple(str(v) for v in value) if isinstance(value, list | tuple) else ()
 
 
-def finished(project: Project, result: dict, run: str | None = None) -> dict:
-    """`run_finished`: the figures `harness history` reads back."""
-    return event(
-        project,
-        result["module"],
-        "run_finished",
-        run=run,
-        step=(result["step"] or {}).get("number"),
-        shards=result.get("shards"),
-        target=result["overall"].get("target"),
-        status=result["status"],
-        reason=result["reason"],
-        tests=result["tests"],
-        overall=result["overall"]["percent"],
-        unmet=result["unmet"],
-        files={p: f["percent"] for p, f in result["files"].items()},
+def _ints(value) -> tuple[int, ...]:
+    return tuple(v for v in value if isinstance(v, int)) if isinstance(value, list | tuple) else ()
+
+
+def _percents(value) -> dict[str, float | None]:
+    return {str(k): _number(v) for k, v in value.items()} if isinstance(value, dict) else {}
+
+
+def _mappings(value) -> tuple[dict, ...]:
+    return tuple(dict(v) for v in value if isinstance(v, dict)) if isinstance(value, list | tuple) else ()
+
+
+def _kept(value):
+    return value
+
+
+def _f(read: Callable, default=None, factory=None):
+    """A field read back with `read` (which makes anything unusable None or empty)."""
+    if factory is not None:
+        return field(default_factory=factory, metadata={"read": read})
+    return field(default=default, metadata={"read": read})
+
+
+@dataclass(frozen=True)
+class Counts:
+    """Test counts as a run recorded them (None where the event lacks one)."""
+
+    passed: int | None = None
+    failed: int | None = None
+    skipped: int | None = None
+    errors: int | None = None
+
+    @classmethod
+    def read(cls, value) -> "Counts | None":
+        if not isinstance(value, dict):
+            return None
+        return cls(*(_int(value.get(k)) for k in ("passed", "failed", "skipped", "errors")))
+
+
+@dataclass(frozen=True, kw_only=True)
+class Event:
+    """What every event has: when, which module, and the git commit (None outside git)."""
+
+    KIND: ClassVar[str] = ""
+    module: str | None
+    at: str | None = field(default_factory=disk.now)
+    commit: str | None = None
+
+    def to_dict(self) -> dict:
+        """The event as trace.yml holds it: at, event, module, commit, then its own fields in order."""
+        head = {"at": self.at, "event": self.KIND, "module": self.module, "commit": self.commit}
+        return {**head, **{f.name: _plain(getattr(self, f.name)) for f in _own_fields(type(self))}}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Event":
+        own = {f.name: f.metadata["read"](data.get(f.name)) for f in _own_fields(cls)}
+        return cls(
+            at=_when(data.get("at")),
+            module=_text(data.get("module")),
+            commit=_text(data.get("commit")),
+            **own,
+        )
+
+
+def _own_fields(cls) -> list[dataclasses.Field]:
+    return [f for f in dataclasses.fields(cls) if "read" in f.metadata]
+
+
+def _plain(value):
+    if dataclasses.is_dataclass(value):
+        return dataclasses.asdict(value)
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunEvent(Event):
+    """Which run (an id) and where it runs: a step, a shard (`K/N`) or a combine of N shards."""
+
+    run: str | None = _f(_text)
+    step: int | None = _f(_int)
+    shard: str | None = _f(_text)
+    combine: int | None = _f(_int)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunStarted(RunEvent):
+    """A run (module, step or shard) or a `combine` begins."""
+
+    KIND: ClassVar[str] = "run_started"
+    pid: int | None = _f(_int)
+    host: str | None = _f(_text)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunFinished(RunEvent):
+    """A result was written: the figures `harness history` and the trend charts read back (`shards`: how
+    many shards a combine merged)."""
+
+    KIND: ClassVar[str] = "run_finished"
+    shards: int | None = _f(_int)
+    target: float | None = _f(_number)
+    status: str | None = _f(_text)
+    reason: str | None = _f(_text)
+    tests: Counts | None = _f(Counts.read)
+    overall: float | None = _f(_number)
+    unmet: tuple[str, ...] = _f(_texts, ())
+    files: dict[str, float | None] = _f(_percents, factory=dict)
+
+    @classmethod
+    def of_result(cls, result: dict, run: str | None, commit: str | None) -> "RunFinished":
+        """The event of a result just written (results.json's keys, `records.REQUIRED` and more)."""
+        return cls(
+            module=result["module"],
+            commit=commit,
+            run=run,
+            step=(result["step"] or {}).get("number"),
+            shards=result.get("shards"),
+            target=result["overall"].get("target"),
+            status=result["status"],
+            reason=result["reason"],
+            tests=Counts(**result["tests"]),
+            overall=result["overall"]["percent"],
+            unmet=tuple(result["unmet"]),
+            files={p: f["percent"] for p, f in result["files"].items()},
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunEnded(RunEvent):
+    """What the failed, interrupted and shard ends share: why the run ended so."""
+
+    reason: str | None = _f(_text)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunFailed(RunEnded):
+    """An error stopped the run before a result was written (`reason`: the message the command printed)."""
+
+    KIND: ClassVar[str] = "run_failed"
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunInterrupted(RunEnded):
+    """Ctrl-C or SIGTERM; or, logged by a later run, a harness process that died without an end."""
+
+    KIND: ClassVar[str] = "run_interrupted"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ShardFinished(RunEnded):
+    """A shard's data was stored for `harness combine`."""
+
+    KIND: ClassVar[str] = "shard_finished"
+    exit_codes: tuple[int, ...] = _f(_ints, ())
+
+
+@dataclass(frozen=True, kw_only=True)
+class VarianceAccepted(Event):
+    """`harness accept`: the lead's rationale and the unmet keys it covers."""
+
+    KIND: ClassVar[str] = "variance_accepted"
+    rationale: str | None = _f(_text)
+    accepted: tuple[str, ...] = _f(_texts, ())
+    overall: float | None = _f(_number)
+
+
+@dataclass(frozen=True, kw_only=True)
+class CarryForwardCreated(Event):
+    """`harness accept`: the unmet targets a later module can take over."""
+
+    KIND: ClassVar[str] = "carry_forward_created"
+    items: tuple[dict, ...] = _f(_mappings, ())
+
+
+@dataclass(frozen=True, kw_only=True)
+class MutationFinished(Event):
+    """`harness mutate` (or `combine --mutation`, or marking equivalents) changed the stored scores:
+    the scores of the files it judged, and the overall score of the stored mutation.json after it."""
+
+    KIND: ClassVar[str] = "mutation_finished"
+    files: dict[str, float | None] = _f(_percents, factory=dict)
+    score: float | None = _f(_number)
+
+
+@dataclass(frozen=True, kw_only=True)
+class MutationInterrupted(Event):
+    """Ctrl-C or SIGTERM stopped `harness mutate` (its verdicts so far are in the store)."""
+
+    KIND: ClassVar[str] = "mutation_interrupted"
+    shard: str | None = _f(_text)
+
+
+@dataclass(frozen=True, kw_only=True)
+class MutationShardFinished(Event):
+    """A shard of `harness mutate --shard K/N` was stored for `harness combine --mutation`."""
+
+    KIND: ClassVar[str] = "mutation_shard_finished"
+    shard: str | None = _f(_text)
+    mutants: int | None = _f(_int)
+
+
+@dataclass(frozen=True, kw_only=True)
+class MutantEquivalent(Event):
+    """A survivor set aside as equivalent, with the rationale the report shows."""
+
+    KIND: ClassVar[str] = "mutant_equivalent"
+    mutant: str | None = _f(_text)
+    file: str | None = _f(_text)
+    line: int | None = _f(_int)
+    operator: str | None = _f(_text)
+    rationale: str | None = _f(_text)
+
+
+KINDS: dict[str, type[Event]] = {
+    cls.KIND: cls
+    for cls in (
+        RunStarted,
+        RunFinished,
+        RunFailed,
+        RunInterrupted,
+        ShardFinished,
+        VarianceAccepted,
+        CarryForwardCreated,
+        MutationFinished,
+        MutationInterrupted,
+        MutationShardFinished,
+        MutantEquivalent,
     )
+}
+RUN_ENDS = (RunFinished, RunFailed, RunInterrupted, ShardFinished)
 
 
-class RunSpan:
-    """A run between its `run_started` and its one end event."""
-
-    def __init__(self, project: Project, spec: ModuleSpec, **where):
-        self.project, self.spec, self.where = project, spec, where
-        self.run = secrets.token_hex(6)
-        self.ended = False
-
-    def end(self, ev: dict) -> None:
-        record(self.project, ev)
-        self.ended = True
-
-    def end_as(self, name: str, **fields) -> None:
-        self.end(event(self.project, self.spec.id, name, run=self.run, **self.where, **fields))
+def parse(entry) -> Event | None:
+    """One mapping of trace.yml as its event, or None when it is not an event this harness knows."""
+    if not isinstance(entry, dict):
+        return None
+    kind = KINDS.get(entry.get("event"))
+    return kind.from_dict(entry) if kind else None
 
 
-@contextlib.contextmanager
-def run_span(project: Project, spec: ModuleSpec, **where):
-    """Log `run_started`; whatever stops the run before an end is logged, log why (then re-raise)."""
-    span = RunSpan(project, spec, **where)
-    started = event(
-        project, spec.id, "run_started", run=span.run, **where, pid=os.getpid(), host=socket.gethostname()
-    )
-    disk.append_events(project.trace_path, project.lock_path, [started], before=abandoned)
+def read_raw(project: Project) -> list:
+    """trace.yml's entries as YAML gives them (an empty list when there is no file yet)."""
+    path = layout.trace(project)
+    if not path.is_file():
+        return []
     try:
-        yield span
-    except KeyboardInterrupt:
-        if not span.ended:
-            span.end_as("run_interrupted")
-        raise
-    except BaseException as err:
-        if not span.ended:
-            span.end_as("run_failed", reason=str(err) or type(err).__name__)
-        raise
+        entries = yaml.load(path.read_text(encoding="utf-8"), Loader=_SAFE_LOADER)
+    except yaml.YAMLError as err:
+        raise DataError(f"{path}: {yaml_problem(err)}; fix or move it") from err
+    if entries is None:
+        return []
+    if not isinstance(entries, list):
+        raise DataError(f"{path}: expected a YAML list of events")
+    return entries
 
 
-def abandoned(trace: list) -> list[dict]:
-    """`run_interrupted` for runs of this host whose process died without logging an end."""
-    host, ended, open_runs = socket.gethostname(), set(), {}
-    for entry in trace:
-        if not isinstance(entry, dict) or not entry.get("run"):
-            continue
-        if entry.get("event") == "run_started":
-            open_runs[entry["run"]] = entry
-        elif entry.get("event") in ENDS:
-            ended.add(entry["run"])
-    return [
-        {
-            "at": disk.now(),
-            "event": "run_interrupted",
-            "module": start.get("module"),
-            "commit": start.get("commit"),
-            "run": run,
-            "step": start.get("step"),
-            "shard": start.get("shard"),
-            "reason": f"the harness process {start['pid']} ended without logging a result (killed?)",
-        }
-        for run, start in open_runs.items()
-        if run not in ended and start.get("host") == host and not _alive(start.get("pid"))
-    ]
+def read(project: Project) -> list[Event]:
+    """Every event of trace.yml this harness knows, in order."""
+    return [event for event in map(parse, read_raw(project)) if event is not None]
 
 
-def _alive(pid) -> bool:
-    if not isinstance(pid, int):
-        return True  # cannot tell: leave it open rather than close a run that may still be going
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+def of_module(events: Iterable[Event], kind: type[Event], module_id: str) -> list:
+    return [e for e in events if isinstance(e, kind) and e.module == module_id]
+
+
+def append(
+    project: Project, *events: Event, before: Callable[[list[Event]], list[Event]] | None = None
+) -> None:
+    """Append events to trace.yml under the lock; the file is replaced whole, so it is always valid YAML.
+
+    `before(existing events)`, if given, returns events to append first, decided while the lock is held.
+    """
+    path = layout.trace(project)
+    with disk.locked(project):
+        old = path.read_bytes() if path.is_file() else b""
+        existing = read(project)  # refuses to extend a file that is already broken
+        if before is not None:
+            events = (*before(existing), *events)
+        if old and not old.endswith(b"\n"):
+            old += b"\n"
+        entries = [event.to_dict() for event in events]
+        text = yaml.safe_dump(entries, sort_keys=False, allow_unicode=True, default_flow_style=False)
+        disk.atomic_write(path, old + text.encode("utf-8"))

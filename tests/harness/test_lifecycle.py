@@ -157,9 +157,10 @@ def test_steps_table_and_step_run(throwaway):
         {"metric": "percent", "figure": steps[0]["rows"][0]["percent"], "target": 99}
     ]
     report = (throwaway.root / "reports/mod-a/COMPLETION_STATUS.md").read_text()
-    assert (
-        "| 1. Box | `calc/ops.py` | — | 99% |" in report
-        and "| 2. Nothing yet | — | — | — | — | no targets |" in report
+    assert (  # no baseline, so no Baseline column
+        "| Step | File | Target | Achieved | Status |" in report
+        and "| 1. Box | `calc/ops.py` | 99% |" in report
+        and "| 2. Nothing yet | — | — | — | no targets |" in report
     )
     step = throwaway.harness("run", "mod-a", "--step", "1")
     stored = json.loads((throwaway.root / "reports/mod-a/steps/1/results.json").read_text())
@@ -187,7 +188,7 @@ def test_steps_report_what_their_own_suites_reach(throwaway):
         alone = json.loads((throwaway.root / f"reports/mod-a/steps/{number}/results.json").read_text())
         assert row["percent"] == alone["files"][OPS][key]
     report = (throwaway.root / "reports/mod-a/COMPLETION_STATUS.md").read_text()
-    assert f"| 1. Box | `calc/ops.py` | — | lines 30% | **{box['percent']:.1f}%** | ✅ met |" in report
+    assert f"| 1. Box | `calc/ops.py` | lines 30% | **{box['percent']:.1f}%** | ✅ met |" in report
 
 
 def test_shards_combine_to_the_unsharded_result(throwaway):

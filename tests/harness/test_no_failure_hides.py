@@ -3,8 +3,8 @@
 import json
 import os
 
+from harness.run.span import run_span
 from harness.spec.project import load_project
-from harness.store import trace
 
 OPS = "calc/ops.py"
 OPS_SUITE = "suites/tests/test_ops.py"
@@ -94,7 +94,7 @@ def test_a_run_stopped_by_an_error_logs_run_failed(throwaway):
     from harness.spec.catalog import find_spec
 
     try:
-        with trace.run_span(project, find_spec(project, str(spec)), step=None, shard=None):
+        with run_span(project, find_spec(project, str(spec)).id, step=None, shard=None):
             raise RuntimeError("disk full")
     except RuntimeError:
         pass

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from harness.store.disk import BEGIN, END
+from harness.store.mapfile import BEGIN, END
 
 OPS, INIT = "calc/ops.py", "calc/__init__.py"
 
@@ -173,8 +173,13 @@ def test_suite_selection_runs_separately(throwaway):
     assert result["tests"]["passed"] == 2 and result["tests"]["skipped"] == 0
     assert list(result["suites"]) == ["suites/tests/test_box.py", "suites/tests/test_ops.py"]
     assert result["suites"]["suites/tests/test_box.py"]["classes"] == {
-        "TestBox": {"passed": 1, "failed": 0, "skipped": 0, "errors": 0}
+        "TestBox": {"passed": 1, "failed": 0, "skipped": 0, "errors": 0, "subtests": NO_SUBTESTS}
     }
+    assert result["deselected"] == 2  # test_add and TestSign::test_negative
+    assert "    1 passed, 2 deselected in " in outcome.output
+
+
+NO_SUBTESTS = {"passed": 0, "failed": 0, "skipped": 0}
 
 
 def test_spec_path_works_where_an_id_does(throwaway):

@@ -10,10 +10,9 @@ import coverage
 import pytest
 
 from harness.measure import coverage as coverage_reports
-from harness.report import charts
 from harness.run import background, workers
 from harness.run.progress import Silent
-from harness.run.session import RunOptions, _follow, bytecode_env, run_session
+from harness.run.session import RunOptions, _follow, _Tail, bytecode_env, run_session
 from harness.run.workers import Advice, Timing
 from harness.spec.model import Step, Suite
 from harness.workflow import EarlyReports
@@ -172,20 +171,6 @@ def test_forked_jobs_write_what_inline_jobs_write(throwaway, tmp_path, monkeypat
     ).read_text().count("<line ")
 
 
-def test_a_chart_drawn_from_the_same_data_is_not_drawn_again(tmp_path):
-    result = {"module": "m", "overall": {"target": 80}, "files": {"a.py": {"percent": 50.0, "target": 80}}}
-    links, drawings = charts.module_charts(tmp_path, result, [])
-    assert [kind for kind, _, _ in drawings] == ["files"] and [link.path for link in links] == [
-        charts.FILES_SVG
-    ]
-    charts.draw(drawings)
-    svg = (tmp_path / charts.FILES_SVG).read_bytes()
-    assert b"<!-- harness chart " in svg.splitlines()[1]
-    assert charts.module_charts(tmp_path, result, [])[1] == []  # same data: the file stands
-    changed = {**result, "files": {"a.py": {"percent": 60.0, "target": 80}}}
-    assert [kind for kind, _, _ in charts.module_charts(tmp_path, changed, [])[1]] == ["files"]
-
-
 def test_advice_is_plain_data():
     assert Advice(2, "why") == Advice(2, "why")
 
@@ -227,7 +212,7 @@ def test_while_exiting_runs_once_the_session_is_over_and_before_pytest_exits(tmp
         calls.append(proc.polls)
         proc.exiting = True
 
-    assert _follow(proc, records, Silent(), while_exiting) == 0
+    assert _follow(proc, _Tail(records), Silent(), while_exiting) == 0
     assert calls == [3]  # once, right after the poll that saw the session end, while pytest still ran
     assert proc.polls == 4
 

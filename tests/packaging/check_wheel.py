@@ -17,6 +17,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from docs_extras import install_lines, named_extras, normalise
 from plain_project import (
     EXPECTED_OUTCOMES,
     PLAIN_PROJECT,
@@ -96,6 +97,12 @@ def with_channels(wheel: Path, pytest_pin: str, tmp_path_factory: pytest.TempPat
 
 
 @pytest.fixture(scope="session")
+def with_workers(wheel: Path, pytest_pin: str, tmp_path_factory: pytest.TempPathFactory) -> Venv:
+    """`pip install 'harness[workers]'`."""
+    return Venv(tmp_path_factory.mktemp("workers") / "venv", f"{wheel}[workers]", pytest_pin)
+
+
+@pytest.fixture(scope="session")
 def without_harness(pytest_pin: str, tmp_path_factory: pytest.TempPathFactory) -> Venv:
     """The same pytest with no harness at all: what a project's outcomes are measured against."""
     return Venv(tmp_path_factory.mktemp("bare") / "venv", pytest_pin)
@@ -119,7 +126,26 @@ def test_the_wheel_holds_the_harness_package_only(wheel):
         "anybadge",
         "wcmatch",
     }
-    assert "Provides-Extra: channels" in metadata.decode() and "Provides-Extra: charts" in metadata.decode()
+    extras = set(re.findall(r"^Provides-Extra: (\S+)$", metadata.decode(), re.M))
+    assert extras == {"channels", "charts", "mutation", "workers"}
+
+
+def _metadata(wheel: Path) -> str:
+    with zipfile.ZipFile(wheel) as archive:
+        return archive.read(next(n for n in archive.namelist() if n.endswith(".dist-info/METADATA"))).decode()
+
+
+def test_every_install_command_in_the_docs_names_an_extra_of_the_wheel(wheel):
+    extras = set(re.findall(r"^Provides-Extra: (\S+)$", _metadata(wheel), re.M))
+    assert {extra: where for extra, where in named_extras(REPO).items() if extra not in extras} == {}
+
+
+def test_the_readme_lists_what_each_extra_of_the_wheel_installs(wheel):
+    requires: dict[str | None, set[str]] = {}
+    for line in re.findall(r"^Requires-Dist: (.+)$", _metadata(wheel), re.M):
+        extra = re.search(r"""extra == ["']([\w-]+)["']""", line)
+        requires.setdefault(extra.group(1) if extra else None, set()).add(normalise(line))
+    assert install_lines(REPO) == requires
 
 
 def test_a_plain_install_brings_nothing_of_django_channels_or_the_app(plain):
@@ -194,3 +220,72 @@ def test_a_strict_plain_projects_outcomes_are_the_same_with_harness_installed(
     assert {test: baseline.tests.get(test) for test in EXPECTED_OUTCOMES} == EXPECTED_OUTCOMES
     assert pytest_outcomes(plain, tmp_path) == baseline
     assert pytest_outcomes(with_channels, tmp_path) == baseline
+
+
+def _stored(project: Path) -> dict[Path, bytes]:
+    """The bytes of what a run writes: a command that stops first must leave them as they were."""
+    at = project / "reports" / "calc"
+    return {
+        path: path.read_bytes()
+        for path in (at / "results.json", at / "COMPLETION_STATUS.md", project / "trace.yml")
+    }
+
+
+@pytest.fixture
+def ran_plain(plain, tmp_path) -> Path:
+    """SPEC_PROJECT after one `harness run calc` in the plain install."""
+    write_project(tmp_path, SPEC_PROJECT)
+    run(plain.bin("harness"), "run", "calc", cwd=tmp_path)
+    return tmp_path
+
+
+def test_a_plain_install_writes_the_badge_and_says_charts_are_not_drawn(ran_plain):
+    at = ran_plain / "reports" / "calc"
+    assert (at / "badge.svg").read_text().startswith("<?xml")
+    report = (at / "COMPLETION_STATUS.md").read_text()
+    assert "Charts are not drawn: matplotlib is not installed (`pip install 'harness[charts]'`)." in report
+    assert not (at / "charts").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (
+            ("run", "calc", "--workers", "2"),
+            "Error: --workers 2 needs pytest-xdist, which is not installed: pip install 'harness[workers]'",
+        ),
+        (
+            ("run", "calc", "--", "-n", "2"),
+            "Error: pytest's -n needs pytest-xdist, which is not installed: pip install 'harness[workers]'",
+        ),
+        (
+            ("mutate", "calc"),
+            "Error: harness mutate needs mutmut, libcst, which are not installed:"
+            " pip install 'harness[mutation]'",
+        ),
+    ],
+)
+def test_options_needing_an_extra_stop_first_in_a_plain_install(plain, ran_plain, args, line):
+    before = _stored(ran_plain)
+    done = run(plain.bin("harness"), *args, cwd=ran_plain, check=False)
+    assert (done.returncode, done.stdout, done.stderr) == (2, "", line + "\n")
+    assert _stored(ran_plain) == before
+
+
+def test_a_project_using_the_channels_fixtures_stops_first_in_a_plain_install(plain, ran_plain):
+    pyproject = ran_plain / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text() + 'harness_asgi_factory = "calc:application"\n')
+    before = _stored(ran_plain)
+    done = run(plain.bin("harness"), "run", "calc", cwd=ran_plain, check=False)
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.startswith("Error: pyproject.toml's harness_asgi_factory (the harness's fixtures")
+    assert done.stderr.endswith("are not installed: pip install 'harness[channels]'\n")
+    assert _stored(ran_plain) == before
+
+
+def test_the_workers_extra_runs_workers(with_workers, tmp_path):
+    write_project(tmp_path, SPEC_PROJECT)
+    ran = run(with_workers.bin("harness"), "run", "calc", "--workers", "2", cwd=tmp_path)
+    assert "Status: Complete" in ran.stdout
+    result = json.loads((tmp_path / "reports/calc/results.json").read_text())
+    assert (result["status"], result["options"]["workers"], result["tests"]["passed"]) == ("complete", 2, 2)

@@ -1,0 +1,143 @@
+"""The one evaluation: coverage, mutation scores and the lead's acceptance against the spec, and the
+status, unmet keys and carry-forward items they give (pure).
+
+`evaluate_run` judges what a session measured; `revise` judges a stored result again when what it
+depends on changed after the run (new mutation scores, an acceptance). Both end in `_decide`, the one
+place status is decided.
+"""
+
+from dataclasses import dataclass
+
+from harness.evaluate import mutation as gating
+from harness.evaluate import status as states
+from harness.evaluate import targets
+from harness.measure.session import Measured
+from harness.spec.model import ModuleSpec, Step
+from harness.store import trace
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """Looked up before any test runs: the items carried in from another module (a module-level run
+    only) and the baseline figures (`{"module", "suites", "measured_at", "files": {path: %}, "overall"}`)."""
+
+    carried: tuple[dict, ...] = ()
+    baseline: dict | None = None
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Every file and the overall against targets and baseline, the steps, the mutation section, the
+    status they give, and what the result shows of an acceptance and its carry-forward items."""
+
+    files: dict[str, dict]
+    overall: dict
+    steps: list[dict]
+    mutation: dict | None  # scores against `mutation:` targets; None without either
+    unmet: list[str]
+    status: str
+    reason: str | None
+    acceptance: dict | None  # shown only when it is what makes the module complete
+    carry_forward: list[dict]
+
+
+def acceptance_of(events: list[trace.Event], module_id: str) -> dict | None:
+    """The module's latest acceptance (`harness accept`) as a result shows it, or None."""
+    found = trace.of_module(events, trace.VarianceAccepted, module_id)
+    if not found:
+        return None
+    latest = found[-1]
+    return {"rationale": latest.rationale or "", "accepted_at": latest.at, "accepted": list(latest.accepted)}
+
+
+def evaluate_run(
+    spec: ModuleSpec, inputs: Inputs, measured: Measured, acceptance: dict | None, mutation_doc: dict | None
+) -> Evaluation:
+    """A run's evaluation. `acceptance` is the module's latest (`acceptance_of`), `mutation_doc` its
+    mutation.json without stale files; a step run takes neither."""
+    step = spec.steps[measured.step - 1] if measured.step else None
+    has_figures = measured.files is not None and not measured.failure
+    files, overall = _coverage_entries(spec, step, inputs, measured) if has_figures else ({}, _no_overall())
+    overall["stretch"] = None if step else spec.stretch
+    steps = targets.step_rows(() if step else spec.steps, files, measured.step_files) if has_figures else []
+    mutation = None
+    if has_figures and not step:
+        mutation = _mutation(spec, inputs.carried, mutation_doc, list(files))
+    counts = measured.outcomes.totals.counts()
+    return _decide(
+        spec.id, files, overall, steps, mutation, measured.failure, counts, None if step else acceptance
+    )
+
+
+def revise(spec: ModuleSpec, stored: dict, acceptance: dict | None, mutation_doc: dict | None) -> Evaluation:
+    """A stored module result judged again with the current mutation scores and acceptance; its
+    coverage entries (judged when it ran) stay as they are."""
+    failed = stored["status"] == "failed"
+    mutation = stored.get("mutation")
+    if stored["files"] and not failed:
+        mutation = _mutation(spec, tuple(stored.get("carried_in", [])), mutation_doc, list(stored["files"]))
+    failure = stored["reason"] if failed else None
+    files, overall, steps = stored["files"], stored["overall"], stored.get("steps", [])
+    return _decide(spec.id, files, overall, steps, mutation, failure, stored["tests"], acceptance)
+
+
+def _decide(module_id, files, overall, steps, mutation, failure, counts, acceptance) -> Evaluation:
+    figures = bool(files) and not failure
+    missed = [*states.unmet(files, overall), *(mutation["unmet"] if mutation else [])] if figures else []
+    accepted = acceptance["accepted"] if acceptance else None
+    state = states.status(failure, counts, missed, accepted)
+    variance = state == "complete_with_variance"
+    return Evaluation(
+        files=files,
+        overall=overall,
+        steps=steps,
+        mutation=mutation,
+        unmet=missed,
+        status=state,
+        reason=failure or _test_reason(counts),
+        acceptance=acceptance if variance else None,
+        carry_forward=states.carry_forward_items(files, overall, module_id) if variance else [],
+    )
+
+
+def _mutation(spec: ModuleSpec, carried_in: tuple[dict, ...], doc: dict | None, measured: list[str]):
+    """Mutation scores against the spec's `mutation:` targets (module and step targets, and overall)."""
+    carried = targets.carried_targets(list(carried_in))
+    return gating.assess(doc, measured, targets.rules_for(spec, carried), spec.overall)
+
+
+def _coverage_entries(spec: ModuleSpec, step: Step | None, inputs: Inputs, measured: Measured):
+    """Per-file and overall entries against the module's (or the step's) targets and the baseline."""
+    base = inputs.baseline or {"files": {}, "overall": None}
+    if step:
+        file_targets, carried, steps, rules = step.targets, (), (), []
+    else:
+        file_targets, steps = spec.targets, spec.steps
+        carried = targets.carried_targets(list(inputs.carried))
+        # Without an overall target of its own, the module takes over a carried overall item.
+        overall_items = list(targets.carried_targets(list(inputs.carried), overall=True))
+        rules = [spec.overall] if spec.overall else overall_items
+    files = targets.evaluate_files(
+        measured.files, file_targets, carried, steps, base["files"], measured.step_files
+    )
+    return files, targets.evaluate(measured.totals, rules, base["overall"])
+
+
+def _no_overall() -> dict:
+    return {
+        "statements": None,
+        "missed": None,
+        "percent": None,
+        "baseline": None,
+        "delta": None,
+        "target": None,
+        "met": None,
+        "gating": False,
+        "gating_met": True,
+        "checks": [],
+    }
+
+
+def _test_reason(counts: dict) -> str | None:
+    bad = counts["failed"] + counts["errors"]
+    return f"{bad} test{'s' if bad != 1 else ''} failed or errored" if bad else None
