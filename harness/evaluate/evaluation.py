@@ -3,17 +3,22 @@ status, unmet keys and carry-forward items they give (pure).
 
 `evaluate_run` judges what a session measured; `revise` judges a stored result again when what it
 depends on changed after the run (new mutation scores, an acceptance). Both end in `_decide`, the one
-place status is decided.
+place status is decided: stability findings that block (flaky or order-dependent tests, unstable
+coverage; `harness.evaluate.stability_verdict`) make a module Unstable there, and keep it so on revision.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from harness.evaluate import mutation as gating
+from harness.evaluate import stability_verdict as stability
 from harness.evaluate import status as states
 from harness.evaluate import targets
+from harness.evaluate.stability import Rules
 from harness.measure.session import Measured
 from harness.spec.model import ModuleSpec, Step
 from harness.store import trace
+from harness.store.outcome_log import RunOutcomes
 
 
 @dataclass(frozen=True)
@@ -39,6 +44,8 @@ class Evaluation:
     reason: str | None
     acceptance: dict | None  # shown only when it is what makes the module complete
     carry_forward: list[dict]
+    tests: dict[str, int]  # by outcome over the repetitions: a flaky test is never passed
+    stability: dict | None  # results.json's `stability` section; None when a plain run found nothing
 
 
 def acceptance_of(events: list[trace.Event], module_id: str) -> dict | None:
@@ -51,10 +58,16 @@ def acceptance_of(events: list[trace.Event], module_id: str) -> dict | None:
 
 
 def evaluate_run(
-    spec: ModuleSpec, inputs: Inputs, measured: Measured, acceptance: dict | None, mutation_doc: dict | None
+    spec: ModuleSpec,
+    inputs: Inputs,
+    measured: Measured,
+    acceptance: dict | None,
+    mutation_doc: dict | None,
+    history: Sequence[RunOutcomes] = (),
 ) -> Evaluation:
     """A run's evaluation. `acceptance` is the module's latest (`acceptance_of`), `mutation_doc` its
-    mutation.json without stale files; a step run takes neither."""
+    mutation.json without stale files; a step run takes neither. `history` is the outcome log with this
+    run's record (tests flaky across runs at its source state)."""
     step = spec.steps[measured.step - 1] if measured.step else None
     has_figures = measured.files is not None and not measured.failure
     files, overall = _coverage_entries(spec, step, inputs, measured) if has_figures else ({}, _no_overall())
@@ -63,9 +76,22 @@ def evaluate_run(
     mutation = None
     if has_figures and not step:
         mutation = _mutation(spec, inputs.carried, mutation_doc, list(files))
-    counts = measured.outcomes.totals.counts()
+    counts, section = measured.outcomes.totals.counts(), None
+    if measured.repeated is not None:
+        found = stability.assess(
+            measured.repeated, spec.stability, _rules(spec, step, inputs), history, whole_module=not step
+        )
+        counts, section = found.tests, found.section
     return _decide(
-        spec.id, files, overall, steps, mutation, measured.failure, counts, None if step else acceptance
+        spec.id,
+        files,
+        overall,
+        steps,
+        mutation,
+        measured.failure,
+        counts,
+        None if step else acceptance,
+        section,
     )
 
 
@@ -78,15 +104,18 @@ def revise(spec: ModuleSpec, stored: dict, acceptance: dict | None, mutation_doc
         mutation = _mutation(spec, tuple(stored.get("carried_in", [])), mutation_doc, list(stored["files"]))
     failure = stored["reason"] if failed else None
     files, overall, steps = stored["files"], stored["overall"], stored.get("steps", [])
-    return _decide(spec.id, files, overall, steps, mutation, failure, stored["tests"], acceptance)
+    section = stored.get("stability")
+    return _decide(spec.id, files, overall, steps, mutation, failure, stored["tests"], acceptance, section)
 
 
-def _decide(module_id, files, overall, steps, mutation, failure, counts, acceptance) -> Evaluation:
+def _decide(module_id, files, overall, steps, mutation, failure, counts, acceptance, section) -> Evaluation:
     figures = bool(files) and not failure
     missed = [*states.unmet(files, overall), *(mutation["unmet"] if mutation else [])] if figures else []
     accepted = acceptance["accepted"] if acceptance else None
-    state = states.status(failure, counts, missed, accepted)
+    blocking = (section or {}).get("blocking", [])
+    state = stability.status(states.status(failure, counts, missed, accepted), blocking)
     variance = state == "complete_with_variance"
+    unstable = state == stability.UNSTABLE
     return Evaluation(
         files=files,
         overall=overall,
@@ -94,9 +123,11 @@ def _decide(module_id, files, overall, steps, mutation, failure, counts, accepta
         mutation=mutation,
         unmet=missed,
         status=state,
-        reason=failure or _test_reason(counts),
+        reason=failure or _test_reason(counts) or (stability.reason(blocking) if unstable else None),
         acceptance=acceptance if variance else None,
         carry_forward=states.carry_forward_items(files, overall, module_id) if variance else [],
+        tests=counts,
+        stability=section,
     )
 
 
@@ -104,6 +135,13 @@ def _mutation(spec: ModuleSpec, carried_in: tuple[dict, ...], doc: dict | None, 
     """Mutation scores against the spec's `mutation:` targets (module and step targets, and overall)."""
     carried = targets.carried_targets(list(carried_in))
     return gating.assess(doc, measured, targets.rules_for(spec, carried), spec.overall)
+
+
+def _rules(spec: ModuleSpec, step: Step | None, inputs: Inputs) -> Rules:
+    """The targets that gate a file in this run: which of them each repetition met (`met_in`)."""
+    if step:
+        return lambda path: [t for t in [targets.resolve(path, step.targets)] if t]
+    return targets.rules_for(spec, targets.carried_targets(list(inputs.carried)))
 
 
 def _coverage_entries(spec: ModuleSpec, step: Step | None, inputs: Inputs, measured: Measured):

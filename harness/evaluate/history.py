@@ -32,6 +32,7 @@ class Run:
     target: float | None
     files: dict[str, float | None] = field(default_factory=dict, hash=False)
     mutation: float | None = None
+    stability: trace.StabilityFigures | None = field(default=None, hash=False)  # with repetitions or findings
 
 
 def read_runs(project: Project, module_id: str, step: int | None = None) -> list[Run]:
@@ -75,6 +76,7 @@ def run_from_event(event: trace.RunFinished) -> Run:
         overall=event.overall,
         target=event.target,
         files=dict(event.files),
+        stability=event.stability,
     )
 
 

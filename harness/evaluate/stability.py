@@ -225,24 +225,6 @@ def _meets(figures: dict, gating: Sequence[Target]) -> bool:
     return not any(shortfalls(figures, target) for target in gating)
 
 
-def lowest_figures(reps: Sequence[Repetition]) -> dict[str, dict]:
-    """Per file, the lowest percent, line percent and branch percent of any repetition: what the gate
-    judges a file by, so that a target met only when a timer fired first is not met."""
-    lowest: dict[str, dict] = {}
-    for path in sorted({path for rep in reps for path in rep.files}):
-        figures = [rep.files[path].figures() for rep in reps if path in rep.files]
-        absent = len(figures) < len(reps)  # a repetition that did not report the file covered none of it
-        lowest[path] = {key: _least([f[key] for f in figures], absent) for key in figures[0]}
-    return lowest
-
-
-def _least(values: list, absent: bool) -> float | None:
-    known = [v for v in values if v is not None]
-    if not known:
-        return None
-    return 0.0 if absent else min(known)
-
-
 def overall(runs: Sequence[tuple[int, TestRun]]) -> str:
     """A test's outcome over its repetitions: `flaky` when it passed in one and failed or errored in another,
     or passed only when run again; else `failed` / `errors` when it failed in each, else passed or skipped."""

@@ -1,15 +1,29 @@
 """What stability findings do to a module: the lines that block it (or only warn), its status, and the
 `stability` section of results.json and of the trace event. Pure functions on plain data.
+
+`assess` is what the one evaluation (`harness.evaluate.evaluation`) asks: the tests' counts (a flaky test
+is never passed) and the section; `status` and `reason` are what its `_decide` makes of the blocking lines.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
-from harness.evaluate.outcome_history import ReadyToLeave, SeenFlaky
-from harness.evaluate.stability import FlakyTest, OrderDependent, Stability, UnstableFile, quarantine_reason
+from harness.evaluate.outcome_history import ReadyToLeave, SeenFlaky, flaky_across_runs, ready_to_leave
+from harness.evaluate.stability import (
+    FlakyTest,
+    OrderDependent,
+    Rules,
+    Stability,
+    UnstableFile,
+    analyse,
+    counts,
+    quarantine_reason,
+)
+from harness.measure.repetitions import Repeated
 from harness.spec.model import StabilityPolicy
+from harness.store.outcome_log import RunOutcomes
 
 UNSTABLE = "unstable"  # the status of a module whose tests or coverage were unstable
 LABEL = "Unstable"
@@ -51,10 +65,60 @@ def verdict(
     return Verdict(tuple(gated), tuple(warnings))
 
 
-def status(base: str, found: Verdict) -> str:
+@dataclass(frozen=True)
+class Assessment:
+    """What a run's stability gives its result: the tests' counts and results.json's `stability` section
+    (None when a single run found nothing to say)."""
+
+    tests: dict[str, int]
+    section: dict | None
+
+
+def assess(
+    repeated: Repeated,
+    policy: StabilityPolicy,
+    rules: Rules,
+    history: Sequence[RunOutcomes] = (),
+    whole_module: bool = True,
+) -> Assessment:
+    """The repetitions (a plain run's one) analysed, the outcome history at the run's source state (this
+    run's record included) read for tests flaky across runs and quarantined tests ready to leave, and the
+    verdict. A step's run (not `whole_module`) does not say which quarantine entries matched no test."""
+    found = analyse(repeated.repetitions, repeated.reproductions, policy, rules)
+    if not whole_module:
+        found = replace(found, unmatched=())
+    named = {test.test for test in (*found.flaky, *found.order_dependent)}  # this run tells more of them
+    seen = tuple(s for s in flaky_across_runs(history, state=repeated.state) if s.test not in named)
+    ready = ready_to_leave(history, policy.quarantine)
+    outcome = verdict(found, policy, seen, ready)
+    shown = repeated.count > 1 or outcome.blocking or outcome.warnings
+    doc = section(found, outcome, policy, repeated.state, seen, ready) if shown else None
+    return Assessment(counts(repeated.repetitions, policy), doc)
+
+
+def status(base: str, blocking: Sequence[str]) -> str:
     """`unstable` in place of Complete, Complete with Documented Variance or In Progress when stability
     findings block; Failed (a test that failed in every repetition, a broken session) stays Failed."""
-    return UNSTABLE if found.blocking and base in OVERRULED else base
+    return UNSTABLE if blocking and base in OVERRULED else base
+
+
+# What each blocking line begins with (`verdict`'s wording), and how the reason counts it.
+_KINDS = (
+    ("flaky across runs: ", "flaky test across runs", "flaky tests across runs"),
+    ("flaky: ", "flaky test", "flaky tests"),
+    ("order-dependent: ", "order-dependent test", "order-dependent tests"),
+    ("unstable coverage: ", "file with unstable coverage", "files with unstable coverage"),
+)
+
+
+def reason(blocking: Sequence[str]) -> str:
+    """Why a module is Unstable: `2 flaky tests, 1 order-dependent test, 1 file with unstable coverage`."""
+    parts = []
+    for prefix, one, many in _KINDS:
+        number = sum(line.startswith(prefix) for line in blocking)
+        if number:
+            parts.append(f"{number} {one if number == 1 else many}")
+    return ", ".join(parts)
 
 
 def _quarantined(reason: str | None) -> str:
@@ -164,15 +228,3 @@ def _lists(value):
     if isinstance(value, list | tuple):
         return [_lists(item) for item in value]
     return value
-
-
-def trace_fields(doc: dict) -> dict:
-    """The compact stability figures of a `run_finished` event (what `harness history` shows)."""
-    return {
-        "repetitions": doc["repetitions"],
-        "seeds": doc.get("seeds", []),
-        "stable": doc["stable"],
-        "flaky": [t["test"] for t in doc.get("flaky", [])] + [t["test"] for t in doc["seen_flaky"]],
-        "order_dependent": [t["test"] for t in doc.get("order_dependent", [])],
-        "unstable_files": {f["path"]: [f["low"], f["high"]] for f in doc.get("unstable_files", [])},
-    }

@@ -13,10 +13,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.errors import DataError
-from harness.measure.coverage import combine, json_report, split_percents
-from harness.measure.outcomes import iter_records
+from harness.measure.coverage import combine, file_figures, json_report, split_percents, step_figures, totals
+from harness.run.bisect import Reproduction
+from harness.run.records import iter_records
 
 FAILING = ("failed", "errors")
+PERCENTS = ("percent", "lines_percent", "branches_percent")
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,11 @@ class Repetition:
     order: Mapping[str, tuple[str, ...]]  # process -> node ids in the order they ran there
     files: Mapping[str, FileCoverage] = field(default_factory=dict)
     seed: int | None = None  # the seed that shuffled it (the harness's, else pytest-randomly's)
+    # What the report shows of a file, the overall and each step's files (`harness.measure.coverage`'s
+    # figures), from this repetition's data alone: the gate takes the lowest repetition's.
+    figures: Mapping[str, dict] = field(default_factory=dict)
+    totals: dict | None = None
+    step_files: Mapping[int, Mapping[str, dict]] = field(default_factory=dict)
 
     def before(self, test: str) -> tuple[str, ...]:
         """The tests that ran before `test` in the same process: what may have left state behind."""
@@ -88,12 +95,43 @@ class Repetition:
         return ran[: ran.index(test)] if test in ran else ()
 
 
+@dataclass(frozen=True)
+class Repeated:
+    """What a run's tests did beside its figures: each repetition (a run without --repeat has one, of its
+    tests alone), what replaying the tests that failed in one and passed in another found (by test), and
+    the source state they ran at (`harness.measure.source_state`)."""
+
+    repetitions: tuple[Repetition, ...]
+    state: str
+    reproductions: Mapping[str, Reproduction] = field(default_factory=dict)
+
+    @property
+    def count(self) -> int:
+        return len(self.repetitions)
+
+
 def read_repetition(
-    number: int, root: Path, records: Sequence[Path], data_file: Path, out_dir: Path
+    number: int,
+    root: Path,
+    records: Sequence[Path],
+    data_file: Path,
+    out_dir: Path,
+    steps: Sequence[int] = (),
 ) -> Repetition:
-    """A repetition from its records files (one per pytest process, in order) and its coverage data file."""
+    """A repetition from its records files (one per pytest process, in order) and its coverage data file
+    (coverage.py's JSON reports, each step's too, written into `out_dir`)."""
     tests, order, seed = read_tests(records)
-    return Repetition(number, tests, order, read_coverage(root, data_file, out_dir), seed)
+    report = json_report(root, data_file, out_dir, tuple(steps))
+    files = {path: _file_coverage(data) for path, data in report["files"].items()}
+    figures, overall = file_figures(report), totals(report)
+    per_step = step_figures(out_dir, list(steps)) if steps else {}
+    return Repetition(number, tests, order, files, seed, figures, overall, per_step)
+
+
+def plain(records: Sequence[Path]) -> Repetition:
+    """A run's only repetition, its tests alone: what a run without --repeat records of its outcomes."""
+    tests, order, seed = read_tests(records)
+    return Repetition(1, tests, order, seed=seed)
 
 
 def read_tests(records: Sequence[Path]) -> tuple[dict[str, TestRun], dict[str, tuple[str, ...]], int | None]:
@@ -164,3 +202,39 @@ def merge(root: Path, data_files: Sequence[Path], dest: Path) -> Path:
         raise DataError(f"no coverage data from a repetition: {', '.join(missing)}")
     combine(root, list(data_files), dest)
     return dest
+
+
+def lowest_figures(reps: Sequence[Repetition]) -> dict[str, dict]:
+    """Per file, the figures of the repetition that covered it least, its percent, line percent and
+    branch percent each the lowest of any repetition: what the gate judges a file by, so that a target
+    met only when a timer fired first is not met."""
+    return _lowest([{**{p: c.figures() for p, c in rep.files.items()}, **rep.figures} for rep in reps])
+
+
+def lowest_totals(reps: Sequence[Repetition]) -> dict | None:
+    """The overall figures of the repetition with the lowest overall percent."""
+    known = [rep.totals for rep in reps if rep.totals is not None]
+    return dict(min(known, key=lambda t: t["percent"])) if known else None
+
+
+def lowest_step_files(reps: Sequence[Repetition]) -> dict[int, dict[str, dict]]:
+    """Per step, `lowest_figures` of that step's own tests."""
+    steps = sorted({number for rep in reps for number in rep.step_files})
+    return {number: _lowest([rep.step_files.get(number, {}) for rep in reps]) for number in steps}
+
+
+def _lowest(per_rep: Sequence[Mapping[str, dict]]) -> dict[str, dict]:
+    lowest: dict[str, dict] = {}
+    for path in sorted({path for figures in per_rep for path in figures}):
+        present = [figures[path] for figures in per_rep if path in figures]
+        absent = len(present) < len(per_rep)  # a repetition that did not report the file covered none of it
+        worst = dict(min(present, key=lambda f: f["percent"]))
+        lowest[path] = {**worst, **{key: _least([f[key] for f in present], absent) for key in PERCENTS}}
+    return lowest
+
+
+def _least(values: list, absent: bool) -> float | None:
+    known = [v for v in values if v is not None]
+    if not known:
+        return None
+    return 0.0 if absent else min(known)

@@ -7,6 +7,7 @@ from pathlib import Path
 from harness.errors import DataError
 from harness.measure import coverage
 from harness.measure.outcomes import Outcomes, read_records
+from harness.measure.repetitions import Repeated, lowest_figures, lowest_step_files, lowest_totals
 from harness.run.background import Jobs
 from harness.spec import git
 from harness.store import disk
@@ -29,6 +30,9 @@ class Measured:
     shards: int | None = None
     # Per step number: per-file figures of that step's own tests (coverage.py's per-test contexts).
     step_files: dict[int, dict[str, dict]] = field(default_factory=dict)
+    # Each repetition's tests and coverage (`harness run --repeat`; a plain run's one, its tests alone),
+    # the replays, the source state. With repetitions the figures above are the lowest repetition's.
+    repeated: Repeated | None = None
 
 
 @dataclass(frozen=True)
@@ -57,11 +61,14 @@ def measure(
     shards: int | None = None,
     jobs: Jobs | None = None,
     early: dict | None = None,
+    repeated: Repeated | None = None,
 ) -> Measured:
     """Outcomes, coverage figures (per step too) and, if the session broke, why.
 
     coverage.py's XML and HTML reports are written by a job of `jobs` (without jobs, inline), unless
-    `early` is the JSON report `EarlyReports` made with them.
+    `early` is the JSON report `EarlyReports` made with them. With `repeated` repetitions, the session's
+    data file is their merged data (the reports a reader opens) and each file, step and the overall
+    is judged by its lowest repetition's figures.
     """
     outcomes = read_records(tuple(Path(p["records"]) for p in session.processes))
     ran = outcomes.totals.passed + outcomes.totals.failed
@@ -77,6 +84,11 @@ def measure(
     step_files = {}
     if report and not failure and session.steps:
         step_files = coverage.step_figures(session.out, list(session.steps))
+    files = coverage.file_figures(report) if report else None
+    overall = coverage.totals(report) if report else None
+    if repeated is not None and repeated.count > 1 and files is not None and not failure:
+        files, overall = lowest_figures(repeated.repetitions), lowest_totals(repeated.repetitions)
+        step_files = lowest_step_files(repeated.repetitions) if step_files else {}
     return Measured(
         started_at=started,
         finished_at=disk.now(),
@@ -84,12 +96,13 @@ def measure(
         options=options,
         outcomes=outcomes,
         failure=failure,
-        files=coverage.file_figures(report) if report else None,
-        totals=coverage.totals(report) if report else None,
+        files=files,
+        totals=overall,
         branch=bool(report and report["meta"]["branch_coverage"]),
         step=step,
         shards=shards,
         step_files=step_files,
+        repeated=repeated,
     )
 
 

@@ -13,7 +13,13 @@ from harness.evaluate.status import STATUS_LABELS
 from harness.report import stability as stability_report
 
 MARKDOWN_SPECIAL = set("\\[]*_`<>")
-ICONS = {"complete": "✅", "complete_with_variance": "✅", "in_progress": "🔄", "failed": "❌", "unstable": "⚠️"}
+ICONS = {
+    "complete": "✅",
+    "complete_with_variance": "✅",
+    "in_progress": "🔄",
+    "failed": "❌",
+    "unstable": "⚠️",
+}
 
 
 def markdown_image(alt: str, path: str) -> str:
@@ -122,10 +128,13 @@ def step_mark(row: dict) -> str:
 
 
 def tests_line(t: dict, compact: bool = False) -> str:
-    """`2 passed, 0 failed, 1 skipped, 0 errors`; compact folds errors into failed (the MAP.md cell)."""
+    """`2 passed, 0 failed, 1 skipped, 0 errors`; compact folds errors into failed (the MAP.md cell).
+    Flaky and quarantined tests (repetitions, reruns, the spec's quarantine) follow when there are any."""
     if compact:
-        return f"{t['passed']} passed, {t['failed'] + t['errors']} failed, {t['skipped']} skipped"
-    return f"{t['passed']} passed, {t['failed']} failed, {t['skipped']} skipped, {t['errors']} errors"
+        text = f"{t['passed']} passed, {t['failed'] + t['errors']} failed, {t['skipped']} skipped"
+    else:
+        text = f"{t['passed']} passed, {t['failed']} failed, {t['skipped']} skipped, {t['errors']} errors"
+    return text + "".join(f", {t[k]} {k}" for k in ("flaky", "quarantined") if t.get(k))
 
 
 def tests_summary(result: dict) -> str:

@@ -12,7 +12,7 @@ from pathlib import Path
 from harness.run import processes
 from harness.run.command import PLUGIN
 from harness.run.command import pytest as pytest_command
-from harness.run.env import RECORDS_ENV, SHARD_ENV, STEPS_ENV, TEST_CONTEXTS_ENV
+from harness.run.env import ORDER_ENV, RECORDS_ENV, SHARD_ENV, SHUFFLE_ENV, STEPS_ENV, TEST_CONTEXTS_ENV
 from harness.run.explain import explain
 from harness.run.progress import Silent
 from harness.run.records import iter_records
@@ -35,10 +35,12 @@ class RunOptions:
     pytest_args: tuple[str, ...] = ()
     verbose: bool = False
     quiet: bool = False
+    reruns: int = 0  # a failed test runs again up to this many times (pytest-rerunfailures)
 
     def as_dict(self) -> dict:
         """What a result and a shard record keep of the options."""
-        return {"workers": self.workers, "pytest_args": list(self.pytest_args)}
+        kept = {"workers": self.workers, "pytest_args": list(self.pytest_args)}
+        return {**kept, "reruns": self.reruns} if self.reruns else kept
 
 
 @dataclass(frozen=True)
@@ -108,6 +110,7 @@ def command(inv: Invocation, sources: tuple[str, ...], options: RunOptions, appe
         k=inv.k,
         markers=inv.markers,
         workers=options.workers,
+        reruns=options.reruns,
         extra=options.pytest_args,
     )
 
@@ -140,6 +143,8 @@ def run_session(
     env.pop(SHARD_ENV, None)
     env.pop(STEPS_ENV, None)
     env.pop(TEST_CONTEXTS_ENV, None)
+    env.pop(SHUFFLE_ENV, None)  # the order is the harness's to give (`extra_env`), never the shell's
+    env.pop(ORDER_ENV, None)
     if test_contexts:
         env[TEST_CONTEXTS_ENV] = "1"
     if options.shard:

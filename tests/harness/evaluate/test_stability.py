@@ -9,14 +9,14 @@ from harness.evaluate.outcome_history import ReadyToLeave, SeenFlaky
 from harness.evaluate.stability import (
     analyse,
     counts,
-    lowest_figures,
     quarantine_reason,
     suspects,
     unstable_files,
 )
-from harness.measure.repetitions import Attempt, FileCoverage, Repetition, TestRun
+from harness.measure.repetitions import Attempt, FileCoverage, Repetition, TestRun, lowest_figures
 from harness.run.bisect import Reproduction
 from harness.spec.model import Quarantined, StabilityPolicy, Target
+from harness.store import trace
 
 A, B, C, D = (f"t/test_{name}.py::test_{name}" for name in "abcd")
 PASS = TestRun("passed")
@@ -262,12 +262,12 @@ def test_unstable_tests_and_coverage_block_the_module_unless_the_spec_says_warn(
         == f"flaky across runs: {C} passed in 2 and failed in 1 of 3 runs at source state abc"
     )
     assert outcome.warnings == (f"ready to leave quarantine: {D} passed 10 runs in a row",)
-    assert verdicts.status("complete", outcome) == "unstable"
-    assert verdicts.status("in_progress", outcome) == "unstable"
-    assert verdicts.status("failed", outcome) == "failed"
+    assert verdicts.status("complete", outcome.blocking) == "unstable"
+    assert verdicts.status("in_progress", outcome.blocking) == "unstable"
+    assert verdicts.status("failed", outcome.blocking) == "failed"
     warned = verdicts.verdict(found, StabilityPolicy(flaky="warn"), seen, ready)
     assert warned.blocking == () and warned.warnings == outcome.blocking + outcome.warnings
-    assert verdicts.status("complete", warned) == "complete"
+    assert verdicts.status("complete", warned.blocking) == "complete"
 
 
 def test_the_results_section_is_plain_json_and_says_what_blocks():
@@ -279,16 +279,15 @@ def test_the_results_section_is_plain_json_and_says_what_blocks():
     assert doc["order_dependent"][0]["order"] == [A, B]
     assert doc["unstable_files"][0]["lines"] == {"2": 1}
     assert doc["blocking"] == list(outcome.blocking)
-    assert verdicts.trace_fields(doc) == {
-        "repetitions": 2,
-        "seeds": [5, 6],
-        "stable": False,
-        "flaky": [A],
-        "order_dependent": [B],
-        "unstable_files": {
-            "pkg/race.py": [doc["unstable_files"][0]["low"], doc["unstable_files"][0]["high"]]
-        },
-    }
+    low, high = doc["unstable_files"][0]["low"], doc["unstable_files"][0]["high"]
+    assert trace.StabilityFigures.of_section(doc) == trace.StabilityFigures(
+        repetitions=2,
+        seeds=(5, 6),
+        stable=False,
+        flaky=(A,),
+        order_dependent=(B,),
+        unstable_files={"pkg/race.py": (low, high)},
+    )
 
 
 def test_without_repetitions_only_the_history_speaks():

@@ -5,8 +5,8 @@ import pytest
 
 from harness.errors import DataError
 from harness.evaluate import stability_verdict as verdicts
-from harness.evaluate.stability import analyse, lowest_figures, suspects
-from harness.measure.repetitions import merge, read_coverage, read_repetition
+from harness.evaluate.stability import analyse, suspects
+from harness.measure.repetitions import lowest_figures, merge, read_coverage, read_repetition
 from harness.report import stability as stability_report
 from harness.run.bisect import reproduce
 from harness.run.order import order_env
@@ -114,7 +114,7 @@ def test_the_verdict_names_every_planted_case_and_keeps_the_module_from_complete
     text = "\n".join(outcome.blocking)
     for name in (planted.FLAKY, planted.VICTIM, planted.COLD, planted.RACE_FILE, planted.LEAKER):
         assert name in text
-    assert verdicts.status("complete", outcome) == "unstable"
+    assert verdicts.status("complete", outcome.blocking) == "unstable"
     doc = verdicts.section(stability, outcome, POLICY, "c0ffee")
     assert doc["seeds"] == seeds
     report = stability_report.render(doc)
@@ -132,7 +132,7 @@ def test_the_project_without_them_is_reported_stable(tmp_path, clean_env):
     stability = analyse(reps, {}, POLICY)
     assert suspects(reps) == [] and stability.stable
     outcome = verdicts.verdict(stability, POLICY)
-    assert outcome.blocking == () and verdicts.status("complete", outcome) == "complete"
+    assert outcome.blocking == () and verdicts.status("complete", outcome.blocking) == "complete"
     doc = verdicts.section(stability, outcome, POLICY, "c0ffee")
     assert (
         "**stable**: no flaky tests, no order-dependent tests, no unstable lines."

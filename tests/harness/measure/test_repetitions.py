@@ -7,7 +7,16 @@ import pytest
 
 from harness.errors import DataError
 from harness.measure import coverage
-from harness.measure.repetitions import merge, read_repetition, read_tests
+from harness.measure.repetitions import (
+    Repetition,
+    lowest_step_files,
+    lowest_totals,
+    merge,
+    plain,
+    read_repetition,
+    read_tests,
+)
+from harness.run.env import SHUFFLE_ENV
 from harness.run.order import order_env, shuffled
 from harness.run.session import RunOptions, run_session
 from harness.spec.model import Suite
@@ -104,3 +113,40 @@ def test_a_damaged_record_is_a_data_error(tmp_path):
     path.write_text(json.dumps({"event": "test", "outcome": "passed"}) + "\n")
     with pytest.raises(DataError, match=r"tests-1\.jsonl: a test record lacks 'nodeid'"):
         read_tests([path])
+
+
+def test_a_repetition_keeps_the_figures_a_report_shows_of_it(shared_throwaway, sessions):
+    session, root = sessions["both"], shared_throwaway.root
+    records = [p.records for p in session.processes]
+    out = session.data_file.parent / "with-steps"
+    rep = read_repetition(1, root, records, session.data_file, out, steps=(1,))
+    report = json.loads((out / "coverage.json").read_text())
+    assert rep.figures == coverage.file_figures(report) and rep.totals == coverage.totals(report)
+    assert rep.step_files == coverage.step_figures(out, [1])
+    only_tests = plain(records)
+    assert (only_tests.tests, only_tests.files, only_tests.totals) == (rep.tests, {}, None)
+
+
+def test_the_gate_takes_the_lowest_repetitions_overall_and_each_steps_lowest_figures():
+    low, high = {"percent": 50.0, "missed": 4}, {"percent": 75.0, "missed": 2}
+    figures = {"percent": 80.0, "lines_percent": 90.0, "branches_percent": 60.0, "missing": "3"}
+    other = {"percent": 70.0, "lines_percent": 95.0, "branches_percent": 40.0, "missing": "3-4"}
+    reps = [
+        Repetition(1, {}, {}, totals=high, step_files={1: {"a.py": figures}}),
+        Repetition(2, {}, {}, totals=low, step_files={1: {"a.py": other}, 2: {"a.py": figures}}),
+    ]
+    assert lowest_totals(reps) == low and lowest_totals([Repetition(1, {}, {})]) is None
+    assert lowest_step_files(reps) == {
+        # repetition 2's figures (its percent is the lowest), each percent the lowest of any repetition
+        1: {"a.py": {"percent": 70.0, "lines_percent": 90.0, "branches_percent": 40.0, "missing": "3-4"}},
+        # step 2 reported by one repetition only: the other covered none of it
+        2: {"a.py": {"percent": 0.0, "lines_percent": 0.0, "branches_percent": 0.0, "missing": "3"}},
+    }
+
+
+def test_a_seed_in_the_shell_does_not_order_a_run(shared_throwaway, monkeypatch):
+    monkeypatch.setenv(SHUFFLE_ENV, "77")  # say, left over from replaying a repetition by hand
+    session = _session(shared_throwaway, "shell-seed", [Suite("suites/tests")])
+    _, order, seed = read_tests([p.records for p in session.processes])
+    (ran,) = order.values()
+    assert seed is None and list(ran) != shuffled(list(ran), 77, nodeid=str)

@@ -71,14 +71,27 @@ def test_the_section_matches_gold():
 def test_the_completion_report_carries_the_section_and_the_unstable_status():
     result = json.loads((GOLD / "in_progress.results.json").read_text(encoding="utf-8"))
     doc = _doc()
-    result.update(
-        status=verdicts.status(result["status"], verdicts.Verdict(tuple(doc["blocking"]), ())), stability=doc
-    )
+    result.update(status=verdicts.status(result["status"], doc["blocking"]), stability=doc)
     report = markdown.completion_status(result)
     assert "**Status**: ⚠️ Unstable" in report
     assert stability_report.render(doc).strip() in report
+    summary = markdown.github_summary(result)
+    assert summary.startswith(f"### {result['module']}: ⚠️ Unstable")
+    listed = [line[2:] for line in summary.splitlines() if line.startswith("- ")]
+    assert listed == doc["blocking"]  # the CI summary names what blocks, a line each
     del result["stability"]
     assert "## Stability" not in markdown.completion_status({**result, "status": "in_progress"})
+    assert "Stability findings" not in markdown.github_summary({**result, "status": "in_progress"})
+
+
+def test_flaky_and_quarantined_tests_are_counted_apart_from_passed():
+    counts = {"passed": 5, "failed": 0, "skipped": 1, "errors": 0, "flaky": 2, "quarantined": 1}
+    assert markdown.tests_line(counts) == "5 passed, 0 failed, 1 skipped, 0 errors, 2 flaky, 1 quarantined"
+    assert markdown.tests_line({**counts, "flaky": 0}, compact=True) == (
+        "5 passed, 0 failed, 1 skipped, 1 quarantined"
+    )
+    older = {"passed": 5, "failed": 0, "skipped": 1, "errors": 0}  # a result from before they were counted
+    assert markdown.tests_line(older) == "5 passed, 0 failed, 1 skipped, 0 errors"
 
 
 def test_the_terminal_names_what_blocks_and_the_seeds():
