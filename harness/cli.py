@@ -86,6 +86,40 @@ def _parse_workers(ctx, param, value):
     return count
 
 
+def _history_option(command):
+    return click.option(
+        "--history",
+        "history",
+        multiple=True,
+        type=click.Path(dir_okay=False, path_type=Path),
+        metavar="FILE",
+        help="Another machine's outcomes.jsonl (a CI artifact), read beside the module's own to find tests"
+        " that passed and failed at the same source state (repeatable).",
+    )(command)
+
+
+def _repetition_options(command):
+    """`--repeat`, `--shuffle`, `--seed` and `--history`, for `run` and `check --run`."""
+    command = _history_option(command)
+    command = click.option(
+        "--seed",
+        type=click.IntRange(min=0),
+        help="Run the tests once in the order this seed shuffles them to (a repetition's, to replay it).",
+    )(command)
+    command = click.option(
+        "--shuffle/--no-shuffle",
+        default=None,
+        help="Run each repetition in its own seeded order (default: the spec's stability.shuffle).",
+    )(command)
+    return click.option(
+        "--repeat",
+        type=click.IntRange(min=1),
+        metavar="N",
+        help="Run the tests N times: flaky and order-dependent tests and unstable coverage are reported,"
+        " and each file is judged by its lowest figure (default: the spec's stability.repeat, else 1).",
+    )(command)
+
+
 class _Group(click.Group):
     """The one edge where errors become the contract's one or two lines and exit status 2.
 
@@ -181,11 +215,14 @@ def init_cmd(ctx, module_id, sources, suites, k, markers, in_pyproject) -> None:
 @click.option(
     "--rebaseline", is_flag=True, help="Measure baseline suites again instead of reusing baseline.json."
 )
+@_repetition_options
 @click.option("-v", "--verbose", is_flag=True, help="Stream pytest's output.")
 @click.option("-q", "--quiet", is_flag=True, help="Print only the status line (and errors).")
 @click.argument("pytest_args", nargs=-1, type=click.UNPROCESSED)
 @click.pass_context
-def run(ctx, module, step, workers, shard, rebaseline, verbose, quiet, pytest_args) -> None:
+def run(
+    ctx, module, step, workers, shard, rebaseline, repeat, shuffle, seed, history, verbose, quiet, pytest_args
+) -> None:
     """Run MODULE's suites under coverage, write reports/<id>/, trace.yml and MAP.md.
 
     Arguments after `--` go to pytest unchanged (the baseline suites get them too).
@@ -194,13 +231,23 @@ def run(ctx, module, step, workers, shard, rebaseline, verbose, quiet, pytest_ar
         raise click.UsageError("--shard and --step cannot be combined")
     if quiet and verbose:
         raise click.UsageError("--quiet and --verbose cannot be combined")
+    if shard and repeat and repeat > 1:
+        raise click.UsageError("--shard and --repeat cannot be combined (a shard runs its tests once)")
     project = _project(ctx)
-    check_requirements(project.root, workers, tuple(pytest_args))
     spec = find_spec(project, module)
+    check_requirements(project.root, workers, tuple(pytest_args), reruns=spec.stability.reruns)
     options = RunOptions(workers, shard, tuple(pytest_args), verbose=verbose, quiet=quiet)
+    plan = _plan(spec, repeat, shuffle, seed)
     with _terminate_as_interrupt():
         result = _workflow().run_module(
-            project, spec, options, _silent if quiet else _echo, step=step, rebaseline=rebaseline
+            project,
+            spec,
+            options,
+            _silent if quiet else _echo,
+            step=step,
+            rebaseline=rebaseline,
+            plan=plan,
+            history=history,
         )
     if quiet and result is not None:
         click.echo(terminal.status_line(result))
@@ -211,9 +258,20 @@ def _silent(line: str) -> None:
     pass
 
 
+def _plan(spec, repeat: int | None, shuffle: bool | None, seed: int | None):
+    """How often and in which order the tests run: the options, else the spec's `stability:`."""
+    from harness.repeat import Plan
+
+    count = repeat if repeat is not None else spec.stability.repeat
+    if seed is not None and count > 1:
+        raise click.UsageError("--seed orders a single run; with --repeat, --shuffle gives each its own")
+    return Plan(count, spec.stability.shuffle if shuffle is None else shuffle, seed)
+
+
 @main.command()
 @click.argument("module")
 @click.option("--run", "fresh", is_flag=True, help="Run the module first instead of reading the last result.")
+@_repetition_options
 @click.option(
     "--annotations/--no-annotations",
     default=None,
@@ -225,13 +283,17 @@ def _silent(line: str) -> None:
     help="Write a Markdown summary for a pull-request comment to this file.",
 )
 @click.pass_context
-def check(ctx, module, fresh, annotations, comment) -> None:
-    """CI gate: every file below its target, with figure and target; exit 1 if a gating target is missed."""
+def check(ctx, module, fresh, repeat, shuffle, seed, history, annotations, comment) -> None:
+    """CI gate: every file below its target, with figure and target, and what made the module Unstable;
+    exit 1 if a gating target is missed or stability findings block (as the spec's `stability:` says)."""
     project = _project(ctx)
     spec = find_spec(project, module)
+    if not fresh and (repeat is not None or shuffle is not None or seed is not None or history):
+        raise click.UsageError("--repeat, --shuffle, --seed and --history go with --run")
     if fresh:
-        check_requirements(project.root)
-        result = _workflow().run_module(project, spec, RunOptions(), _echo)
+        check_requirements(project.root, reruns=spec.stability.reruns)
+        plan = _plan(spec, repeat, shuffle, seed)
+        result = _workflow().run_module(project, spec, RunOptions(), _echo, plan=plan, history=history)
     else:
         result = records.load_module(project, spec.id)
         if records.spec_changed(result, spec):
@@ -295,15 +357,16 @@ def diff(ctx, a, b, as_json) -> None:
 @main.command()
 @click.argument("module", required=False)
 @click.option("--mutation", "mutants", is_flag=True, help="Merge `harness mutate --shard` results instead.")
+@_history_option
 @click.pass_context
-def combine(ctx, module, mutants) -> None:
+def combine(ctx, module, mutants, history) -> None:
     """Merge the shards of MODULE (default: every module with shards) into one result."""
     project = _project(ctx)
     if mutants:
         from harness import mutate  # libcst and mutmut: only for mutation
 
         ctx.exit(mutate.combine(project, module, _echo))
-    ctx.exit(max(_exit_for(result) for result in _workflow().combine_all(project, module, _echo)))
+    ctx.exit(max(_exit_for(result) for result in _workflow().combine_all(project, module, _echo, history)))
 
 
 @main.command("history")

@@ -2,9 +2,10 @@
 
 Under the project lock, `publish` reads the stored result, applies the command's change to it, and
 writes everything that shows the result: the badge and charts, coverage.py's reports and the run's
-logs (for a run), COMPLETION_STATUS.md, results.json, the command's trace events, and the module's
-row in MAP.md. Two commands that overlap (a run, an acceptance, a mutation run) therefore each apply
-their change to what the other wrote, and nothing is lost.
+logs (for a run), COMPLETION_STATUS.md, results.json, the command's trace events, the run's line in
+the module's outcome log, and the module's row in MAP.md. Two commands that overlap (a run, an
+acceptance, a mutation run) therefore each apply their change to what the other wrote, and nothing
+is lost.
 """
 
 import contextlib
@@ -20,7 +21,7 @@ from harness.run.span import RunSpan
 from harness.spec.catalog import all_specs
 from harness.spec.model import ModuleSpec
 from harness.spec.project import Project
-from harness.store import disk, layout, mapfile, records, trace
+from harness.store import disk, layout, mapfile, outcome_log, records, trace
 
 Change = Callable[[dict | None], dict | None]
 
@@ -45,13 +46,15 @@ def publish(
     span: RunSpan | None = None,
     jobs: Jobs | None = None,
     write_result: bool = True,
+    outcomes: outcome_log.RunOutcomes | None = None,
 ) -> dict | None:
     """Apply `change` to the stored result of the module (or step) and write every output; returns the
     result written, or None when `change` gives none (nothing is written then).
 
     `log(result)` gives the events to append once the result is written (`span` then counts as ended).
     With `jobs`, charts are drawn by forked jobs while the rest is written; `write_result=False` leaves
-    results.json as it is (`harness report` only renders).
+    results.json as it is (`harness report` only renders). `outcomes` is a run's line for the module's
+    outcome log (its tests' outcomes at the source state it ran at).
     """
     at = layout.files(project, spec.id, step)
     with disk.locked(project):
@@ -72,6 +75,8 @@ def publish(
                 trace.append(project, *events)
                 if span is not None:
                     span.ended = True
+            if outcomes is not None and outcomes.outcomes:
+                outcome_log.append(project, at.outcomes, outcomes)
             if step is None:
                 refresh_map(project)
     return result

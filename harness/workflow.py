@@ -5,18 +5,23 @@ import gc
 import os
 import shutil
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
+from harness import repeat
 from harness.errors import DataError, HarnessError, SpecError, UsageError
 from harness.evaluate import shape
 from harness.evaluate.evaluation import Inputs, acceptance_of, evaluate_run, revise
 from harness.evaluate.status import carry_forward_items
 from harness.measure import baseline, coverage, per_test
 from harness.measure.session import EarlyReports, Measured, Session, measure
+from harness.measure.source_state import source_state
 from harness.publish import Produced, publish
 from harness.report import junit, markdown, terminal
+from harness.report import stability as stability_report
 from harness.run import prewarm, progress, workers
 from harness.run.background import Jobs
+from harness.run.order import order_env
 from harness.run.session import RunOptions, run_session
 from harness.run.span import RunSpan, run_span
 from harness.spec import git
@@ -24,7 +29,7 @@ from harness.spec.catalog import all_specs, find_spec
 from harness.spec.model import ModuleSpec
 from harness.spec.preflight import check_spec
 from harness.spec.project import Project
-from harness.store import disk, layout, records, shards, trace
+from harness.store import disk, layout, outcome_log, records, shards, trace
 from harness.store import mutation as mutation_store
 
 Echo = Callable[[str], None]
@@ -82,8 +87,18 @@ def run_module(
     echo: Echo,
     step: int | None = None,
     rebaseline: bool = False,
+    plan: repeat.Plan | None = None,
+    history: tuple[Path, ...] = (),
 ) -> dict | None:
-    """Run the module (or one step, or one shard); returns the result, or None for a shard."""
+    """Run the module (or one step, or one shard); returns the result, or None for a shard.
+
+    `plan` says how often and in which order the tests run (default: the spec's `stability:`);
+    `history` names other machines' outcome logs, read beside the module's own."""
+    plan = plan or repeat.Plan(spec.stability.repeat, spec.stability.shuffle)
+    if options.shard and plan.count > 1:
+        echo(f"Note: a shard runs its tests once; {plan.count} repetitions are for whole runs")
+        plan = repeat.Plan(1, plan.shuffle, plan.seed)
+    options = replace(options, reruns=spec.stability.reruns)
     inputs = prepare(project, spec, step, rebaseline, options, echo)
     suites = spec.steps[step - 1].suites if step else spec.all_suites()
     if not suites:
@@ -95,17 +110,24 @@ def run_module(
         at = layout.files(project, spec.id, step)
         options = workers.resolve(options, at.junit, echo)
         started = disk.now()
+        state = source_state(project.root, own=(project.reports_dir, *layout.own_files(project)))
         if options.shard:
-            return _run_shard(project, spec, suites, at, options, started, span, echo)
+            order = order_env(seed=plan.seed_of(1))
+            return _run_shard(project, spec, suites, at, options, started, span, echo, state, order)
         work = baseline.work_dir(at)
         per_test_wanted = per_test.wanted(spec, step, options.shard, options.pytest_args)
         stamp = per_test.tree_stamp(project) if per_test_wanted else None
         steps = _step_numbers(spec, step)
         try:
-            early = EarlyReports(project.root, work / "out", steps)
-            session = _session(project, spec, suites, work, options, step, echo, early, per_test_wanted)
+            early = EarlyReports(project.root, work / "out", steps) if plan.count == 1 else None
+
+            def run_one(number: int, workdir: Path, order: dict):
+                contexts = per_test_wanted and number == 1  # `harness mutate` needs one repetition's
+                return _session(project, spec, suites, workdir, options, step, echo, early, contexts, order)
+
+            ran = repeat.run(project.root, work, plan, state, run_one, steps, options.pytest_args, echo)
             measuring = Session(
-                project.root, _processes(session), session.data_file, work, spec.source, steps
+                project.root, _processes(ran.session), ran.data_file, work, spec.source, steps
             )
             with Jobs() as jobs:
                 measured = measure(
@@ -114,23 +136,27 @@ def run_module(
                     options.as_dict(),
                     step,
                     jobs=jobs,
-                    early=early.take(session.data_file),
+                    early=early.take(ran.data_file) if early else None,
+                    repeated=ran.repeated,
                 )
                 if stamp is not None and measured.failure is None:  # for `harness mutate`
-                    per_test.keep(project, spec.id, session.data_file, measured.outcomes, stamp)
+                    per_test.keep(project, spec.id, ran.contexts_data, measured.outcomes, stamp)
                 return _publish_run(
-                    project, spec, inputs, measured, measuring, [session.log_file], span, echo, jobs
+                    project, spec, inputs, measured, measuring, list(ran.logs), span, echo, jobs, history
                 )
         finally:
             shutil.rmtree(work, ignore_errors=True)
 
 
-def _run_shard(project, spec, suites, at, options: RunOptions, started: str, span: RunSpan, echo) -> None:
+def _run_shard(
+    project, spec, suites, at, options: RunOptions, started: str, span: RunSpan, echo, state, order
+):
     """A shard's session, kept under `.work/shards/` for `harness combine` (removed if it does not finish)."""
     work = shards.fresh_dir(at, options.shard)
     try:
-        session = _session(project, spec, suites, work, options, at.step, echo)
+        session = _session(project, spec, suites, work, options, at.step, echo, order=order)
         meta = {
+            "state": state,  # the source state it ran at: `combine` records the merged run's outcomes at it
             "root": str(project.root),  # where the data's absolute file names point: combine maps them
             "started_at": started,
             "finished_at": disk.now(),
@@ -164,6 +190,7 @@ def _session(
     echo,
     early=None,
     per_test: bool = False,
+    order: dict | None = None,
 ):
     """pytest over the suites (labelled by step in a module run, and by test with `per_test`); the
     report's libraries load meanwhile, and `early(data_file)` makes coverage.py's reports while the
@@ -182,6 +209,7 @@ def _session(
         steps=steps,
         while_exiting=early,
         test_contexts=per_test,
+        extra_env=order,
     )
     if warming is not None:
         warming.join()  # before anything forks: a child must not start with a thread mid-import
@@ -207,20 +235,25 @@ def _publish_run(
     span: RunSpan,
     echo: Echo,
     jobs: Jobs,
+    history: tuple[Path, ...] = (),
 ) -> dict:
-    """Evaluate and publish a finished session: its result, reports, artifacts and `run_finished`.
+    """Evaluate and publish a finished session: its result, reports, artifacts, `run_finished` and its
+    line in the outcome log.
 
-    The acceptance and the mutation scores are read under the publish lock, so an acceptance or a
-    mutation run that finished while the tests ran is not lost. junit.xml is written by a job.
+    The acceptance, the mutation scores and the outcome log are read under the publish lock, so an
+    acceptance, a mutation run or another run that finished while the tests ran is not lost. `history`
+    names other machines' outcome logs, read beside the module's. junit.xml is written by a job.
     """
     at = layout.files(project, spec.id, measured.step)
     spec_link = Path(os.path.relpath(spec.path, at.dir)).as_posix()
     module_level = measured.step is None
+    record = repeat.outcome_record(measured, span.run)
 
     def change(stored: dict | None) -> dict:
         acceptance = acceptance_of(trace.read(project), spec.id) if module_level else None
         mutation_doc = mutation_store.fresh(project, spec.id) if module_level else None
-        ev = evaluate_run(spec, inputs, measured, acceptance, mutation_doc)
+        logged = [*outcome_log.read([at.outcomes, *history]), *([record] if record else [])]
+        ev = evaluate_run(spec, inputs, measured, acceptance, mutation_doc, logged)
         return shape.assemble(spec, inputs, measured, ev, spec_link, spec.path.digest())
 
     def log(result: dict) -> list[trace.Event]:
@@ -229,14 +262,18 @@ def _publish_run(
     records_files = [Path(p["records"]) for p in session.processes]
     jobs.start(junit.write, records_files, session.out / layout.JUNIT)
     produced = Produced(session.out, logs, jobs.wait)
-    result = publish(project, spec, change, measured.step, produced, log, span, jobs)
+    result = publish(project, spec, change, measured.step, produced, log, span, jobs, outcomes=record)
     echo(terminal.terminal_table(result))
+    if result.get("stability"):
+        for line in stability_report.terminal_lines(result["stability"]):
+            echo(line)
     echo(f"Report: {project.relative(at.report)}")
     return result
 
 
-def combine_module(project: Project, spec: ModuleSpec, echo: Echo) -> dict:
-    """Merge the module's shards into one result, as an unsharded run would have produced."""
+def combine_module(project: Project, spec: ModuleSpec, echo: Echo, history: tuple[Path, ...] = ()) -> dict:
+    """Merge the module's shards into one result, as an unsharded run would have produced: one line in the
+    outcome log too, of every shard's tests (a test runs in one shard only), at the first shard's state."""
     done = shards.complete(project, spec.id)
     options = RunOptions(pytest_args=tuple(done[0].meta["options"]["pytest_args"]))
     inputs = prepare(project, spec, None, False, options, echo)
@@ -253,17 +290,24 @@ def combine_module(project: Project, spec: ModuleSpec, echo: Echo) -> dict:
             measuring = Session(
                 project.root, processes, work / ".coverage", work, spec.source, _step_numbers(spec, None)
             )
+            tested = repeat.of_shards([s.meta.get("state") for s in done], processes, echo)
             with Jobs() as jobs:
-                measured = measure(measuring, started, options.as_dict(), None, len(done), jobs)
+                measured = measure(
+                    measuring, started, options.as_dict(), None, len(done), jobs, repeated=tested
+                )
                 logs = [s.log for s in done]
-                result = _publish_run(project, spec, inputs, measured, measuring, logs, span, echo, jobs)
+                result = _publish_run(
+                    project, spec, inputs, measured, measuring, logs, span, echo, jobs, history
+                )
         finally:
             shutil.rmtree(work, ignore_errors=True)
     shards.drop(project, spec.id)
     return result
 
 
-def combine_all(project: Project, module: str | None, echo: Echo) -> list[dict]:
+def combine_all(
+    project: Project, module: str | None, echo: Echo, history: tuple[Path, ...] = ()
+) -> list[dict]:
     """`harness combine [MODULE]`: the named module's shards, or every module's that has shards."""
     if module:
         specs = [find_spec(project, module)]
@@ -273,7 +317,7 @@ def combine_all(project: Project, module: str | None, echo: Echo) -> list[dict]:
         ]
         if not specs:
             raise DataError("no module has shards to combine")
-    return [combine_module(project, spec, echo) for spec in specs]
+    return [combine_module(project, spec, echo, history) for spec in specs]
 
 
 def accept(project: Project, spec: ModuleSpec, rationale: str) -> dict:

@@ -21,6 +21,7 @@ COVERAGE_XML = "coverage.xml"
 HTML = "htmlcov"
 SHARD_RECORD = "shard.json"
 MUTATION = "mutation.json"
+OUTCOMES = "outcomes.jsonl"  # a line per run: each test's outcome, at the source state it ran at
 BADGE = "badge.svg"
 TREND_CHART = "charts/coverage-trend.svg"
 FILES_CHART = "charts/files.svg"
@@ -85,6 +86,7 @@ class ModuleFiles:
     mutation_logs: Path
     per_test_data: Path  # the last whole run's coverage data, each test's lines under its own context
     per_test_meta: Path  # the tree it ran on, each test's duration and outcome, the start-up
+    outcomes: Path  # the module's outcome log (its steps' runs too): flaky tests across runs
 
     def shard(self, index: int, count: int) -> Path:
         return self.shards / split_name(index, count)
@@ -122,7 +124,27 @@ def files(project: Project, module_id: str, step: int | None = None) -> ModuleFi
         mutation_logs=work / "mutation-logs",
         per_test_data=work / "test-contexts.coverage",
         per_test_meta=work / "test-contexts.json",
+        outcomes=module_dir / OUTCOMES,
     )
+
+
+# Inside a run's scratch directory (`.work/run-*/`) under `harness run --repeat N`: each repetition's
+# session (coverage data, records, pytest.log, coverage.py's reports), the replays of the tests that
+# failed in one repetition and passed in another, and the repetitions' coverage data merged.
+def repetition_dir(run_work: Path, number: int) -> Path:
+    return run_work / f"rep-{number}"
+
+
+def repetition_report_dir(run_work: Path, number: int) -> Path:
+    return repetition_dir(run_work, number) / "report"
+
+
+def replay_dir(run_work: Path) -> Path:
+    return run_work / "replay"
+
+
+def merged_data(run_work: Path) -> Path:
+    return run_work / ".coverage"
 
 
 def split_name(index: int, count: int) -> str:
