@@ -71,15 +71,20 @@ def publish(
             disk.atomic_write(at.report, markdown.completion_status(result))
             if write_result:
                 records.save(at, result)
-            if events:
-                trace.append(project, *events)
-                if span is not None:
-                    span.ended = True
-            if outcomes is not None and outcomes.outcomes:
-                outcome_log.append(project, at.outcomes, outcomes)
+            _log(project, at, events, span, outcomes)
             if step is None:
                 refresh_map(project)
     return result
+
+
+def _log(project: Project, at: layout.ModuleFiles, events, span: RunSpan | None, outcomes) -> None:
+    """The command's trace events (a run's end: its span then counts as ended), and a run's outcome line."""
+    if events:
+        trace.append(project, *events)
+        if span is not None:
+            span.ended = True
+    if outcomes is not None and outcomes.outcomes:
+        outcome_log.append(project, at.outcomes, outcomes)
 
 
 def _with_charts(at: layout.ModuleFiles, result: dict, runs: list, jobs: Jobs | None) -> dict:

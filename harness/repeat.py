@@ -16,7 +16,7 @@ from harness.evaluate.outcome_history import from_repetitions
 from harness.evaluate.stability import suspects
 from harness.measure import repetitions
 from harness.measure.repetitions import Repeated, Repetition
-from harness.measure.session import Measured
+from harness.measure.session import EarlyReports, Measured
 from harness.run.bisect import reproduce
 from harness.run.order import new_seed, order_env
 from harness.run.replay import pytest_replay
@@ -25,8 +25,9 @@ from harness.store import layout
 from harness.store.outcome_log import RunOutcomes
 
 Echo = Callable[[str], None]
-# One session: (repetition number, its work directory, the environment that orders it) -> what it left.
-RunOne = Callable[[int, Path, dict], Session]
+# One session: (repetition number, its work directory, the environment that orders it, what to call
+# while its last pytest exits) -> what it left.
+RunOne = Callable[[int, Path, dict, Callable | None], Session]
 SOUND = (0, 1, 5)  # pytest's exit statuses of a session that ran its tests through
 
 
@@ -63,7 +64,7 @@ def run(
 ) -> Ran:
     """Run the tests `plan.count` times (once: in `work` itself) and read what each repetition did."""
     if plan.count == 1:
-        session = run_one(1, work, order_env(seed=plan.seed_of(1)))
+        session = run_one(1, work, order_env(seed=plan.seed_of(1)), None)
         rep = repetitions.plain([p.records for p in session.processes])
         return Ran(
             session, session.data_file, (session.log_file,), session.data_file, Repeated((rep,), state)
@@ -71,9 +72,12 @@ def run(
     sessions, reps = [], []
     for number in range(1, plan.count + 1):
         echo(f"Repetition {number} of {plan.count}")
-        session = run_one(number, layout.repetition_dir(work, number), order_env(seed=plan.seed_of(number)))
+        # Its JSON report is made while its last pytest reports and exits, as a single run's is.
+        early = EarlyReports(root, layout.repetition_report_dir(work, number), tuple(steps), artifacts=False)
+        order = order_env(seed=plan.seed_of(number))
+        session = run_one(number, layout.repetition_dir(work, number), order, early)
         sessions.append(session)
-        rep = _read(root, number, session, work, steps)
+        rep = _read(root, number, session, work, steps, early.take(session.data_file))
         if rep is None:  # it broke: measured alone, it ends the run as Failed with pytest's own words
             logs = tuple(s.log_file for s in sessions)
             return Ran(session, session.data_file, logs, session.data_file, Repeated(tuple(reps), state))
@@ -84,15 +88,15 @@ def run(
     return Ran(sessions[-1], merged, logs, sessions[0].data_file, Repeated(tuple(reps), state, found))
 
 
-def _read(root: Path, number: int, session: Session, work: Path, steps) -> Repetition | None:
-    """The repetition, or None when its session did not run through or left no coverage to read."""
+def _read(root: Path, number: int, session: Session, work: Path, steps, report) -> Repetition | None:
+    """The repetition, or None when its session did not run through or left no coverage to read
+    (`report`: its JSON report, when made already)."""
     if any(code not in SOUND for code in session.exit_codes) or not session.data_file.is_file():
         return None
     records = [p.records for p in session.processes]
     try:
-        return repetitions.read_repetition(
-            number, root, records, session.data_file, layout.repetition_report_dir(work, number), steps
-        )
+        out = layout.repetition_report_dir(work, number)
+        return repetitions.read_repetition(number, root, records, session.data_file, out, steps, report)
     except DataError:  # no measured file: `measure` says why, as it does for a single run
         return None
 

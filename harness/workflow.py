@@ -98,7 +98,7 @@ def run_module(
     if options.shard and plan.count > 1:
         echo(f"Note: a shard runs its tests once; {plan.count} repetitions are for whole runs")
         plan = repeat.Plan(1, plan.shuffle, plan.seed)
-    options = replace(options, reruns=spec.stability.reruns)
+    options = replace(options, reruns=spec.stability.reruns)  # the spec's: the same for every run
     inputs = prepare(project, spec, step, rebaseline, options, echo)
     suites = spec.steps[step - 1].suites if step else spec.all_suites()
     if not suites:
@@ -114,38 +114,45 @@ def run_module(
         if options.shard:
             order = order_env(seed=plan.seed_of(1))
             return _run_shard(project, spec, suites, at, options, started, span, echo, state, order)
-        work = baseline.work_dir(at)
-        per_test_wanted = per_test.wanted(spec, step, options.shard, options.pytest_args)
-        stamp = per_test.tree_stamp(project) if per_test_wanted else None
-        steps = _step_numbers(spec, step)
-        try:
-            early = EarlyReports(project.root, work / "out", steps) if plan.count == 1 else None
+        run = (plan, state, started, span, history)
+        return _run_whole(project, spec, suites, step, inputs, options, run, echo)
 
-            def run_one(number: int, workdir: Path, order: dict):
-                contexts = per_test_wanted and number == 1  # `harness mutate` needs one repetition's
-                return _session(project, spec, suites, workdir, options, step, echo, early, contexts, order)
 
-            ran = repeat.run(project.root, work, plan, state, run_one, steps, options.pytest_args, echo)
-            measuring = Session(
-                project.root, _processes(ran.session), ran.data_file, work, spec.source, steps
+def _run_whole(project, spec, suites, step, inputs: Inputs, options: RunOptions, run: tuple, echo) -> dict:
+    """A module's (or step's) run: its sessions (`plan.count` repetitions), measured and published."""
+    plan, state, started, span, history = run
+    at = layout.files(project, spec.id, step)
+    work = baseline.work_dir(at)
+    per_test_wanted = per_test.wanted(spec, step, options.shard, options.pytest_args)
+    stamp = per_test.tree_stamp(project) if per_test_wanted else None
+    steps = _step_numbers(spec, step)
+    try:
+        early = EarlyReports(project.root, work / "out", steps) if plan.count == 1 else None
+
+        def run_one(number: int, workdir: Path, order: dict, exiting):
+            contexts = per_test_wanted and number == 1  # `harness mutate` needs one repetition's
+            exiting = exiting or early
+            return _session(project, spec, suites, workdir, options, step, echo, exiting, contexts, order)
+
+        ran = repeat.run(project.root, work, plan, state, run_one, steps, options.pytest_args, echo)
+        measuring = Session(project.root, _processes(ran.session), ran.data_file, work, spec.source, steps)
+        with Jobs() as jobs:
+            early_report = early.take(ran.data_file) if early else None
+            measured = measure(
+                measuring,
+                started,
+                options.as_dict(),
+                step,
+                jobs=jobs,
+                early=early_report,
+                repeated=ran.repeated,
             )
-            with Jobs() as jobs:
-                measured = measure(
-                    measuring,
-                    started,
-                    options.as_dict(),
-                    step,
-                    jobs=jobs,
-                    early=early.take(ran.data_file) if early else None,
-                    repeated=ran.repeated,
-                )
-                if stamp is not None and measured.failure is None:  # for `harness mutate`
-                    per_test.keep(project, spec.id, ran.contexts_data, measured.outcomes, stamp)
-                return _publish_run(
-                    project, spec, inputs, measured, measuring, list(ran.logs), span, echo, jobs, history
-                )
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
+            if stamp is not None and measured.failure is None:  # for `harness mutate`
+                per_test.keep(project, spec.id, ran.contexts_data, measured.outcomes, stamp)
+            logs = list(ran.logs)
+            return _publish_run(project, spec, inputs, measured, measuring, logs, span, echo, jobs, history)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def _run_shard(
@@ -263,12 +270,16 @@ def _publish_run(
     jobs.start(junit.write, records_files, session.out / layout.JUNIT)
     produced = Produced(session.out, logs, jobs.wait)
     result = publish(project, spec, change, measured.step, produced, log, span, jobs, outcomes=record)
-    echo(terminal.terminal_table(result))
-    if result.get("stability"):
-        for line in stability_report.terminal_lines(result["stability"]):
-            echo(line)
-    echo(f"Report: {project.relative(at.report)}")
+    _echo_result(project, at, result, echo)
     return result
+
+
+def _echo_result(project: Project, at: layout.ModuleFiles, result: dict, echo: Echo) -> None:
+    """The table and status, what the repetitions found, and where the report is."""
+    echo(terminal.terminal_table(result))
+    for line in stability_report.terminal_lines(result["stability"]) if result.get("stability") else ():
+        echo(line)
+    echo(f"Report: {project.relative(at.report)}")
 
 
 def combine_module(project: Project, spec: ModuleSpec, echo: Echo, history: tuple[Path, ...] = ()) -> dict:

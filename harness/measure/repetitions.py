@@ -117,11 +117,12 @@ def read_repetition(
     data_file: Path,
     out_dir: Path,
     steps: Sequence[int] = (),
+    report: dict | None = None,
 ) -> Repetition:
     """A repetition from its records files (one per pytest process, in order) and its coverage data file
-    (coverage.py's JSON reports, each step's too, written into `out_dir`)."""
+    (coverage.py's JSON reports, each step's too, in `out_dir`: `report` when they are made already)."""
     tests, order, seed = read_tests(records)
-    report = json_report(root, data_file, out_dir, tuple(steps))
+    report = report or json_report(root, data_file, out_dir, tuple(steps))
     files = {path: _file_coverage(data) for path, data in report["files"].items()}
     figures, overall = file_figures(report), totals(report)
     per_step = step_figures(out_dir, list(steps)) if steps else {}

@@ -81,14 +81,7 @@ def measure(
         coverage.write_artifacts(session.root, session.data_file, session.out)
     codes = [(p["exit_code"], p["error"]) for p in session.processes]
     failure = failure_reason(codes, outcomes.totals.counts(), problem)
-    step_files = {}
-    if report and not failure and session.steps:
-        step_files = coverage.step_figures(session.out, list(session.steps))
-    files = coverage.file_figures(report) if report else None
-    overall = coverage.totals(report) if report else None
-    if repeated is not None and repeated.count > 1 and files is not None and not failure:
-        files, overall = lowest_figures(repeated.repetitions), lowest_totals(repeated.repetitions)
-        step_files = lowest_step_files(repeated.repetitions) if step_files else {}
+    files, overall, step_files = _figures(session, report, failure, repeated)
     return Measured(
         started_at=started,
         finished_at=disk.now(),
@@ -106,16 +99,29 @@ def measure(
     )
 
 
+def _figures(session: Session, report: dict | None, failure: str | None, repeated: Repeated | None):
+    """Per-file, overall and per-step figures; of repetitions, each the lowest repetition's (the gate's)."""
+    if report is None:
+        return None, None, {}
+    stepped = bool(session.steps) and not failure
+    if repeated is not None and repeated.count > 1 and not failure:
+        reps = repeated.repetitions
+        return lowest_figures(reps), lowest_totals(reps), lowest_step_files(reps) if stepped else {}
+    steps = coverage.step_figures(session.out, list(session.steps)) if stepped else {}
+    return coverage.file_figures(report), coverage.totals(report), steps
+
+
 class EarlyReports:
     """coverage.py's reports (JSON, each step's, XML, HTML), made while the last pytest process reports
     and exits, its coverage data saved (about a second for thousands of tests, otherwise spent waiting).
 
     `take` gives the JSON report only if the data file is still as it was then; otherwise, or if making
     them failed, the run makes them after pytest exits as it would without this (and reports why not).
+    Without `artifacts`, the JSON reports alone (a repetition's, read by `harness.measure.repetitions`).
     """
 
-    def __init__(self, root: Path, out: Path, steps: tuple[int, ...]):
-        self.root, self.out, self.steps = root, out, steps
+    def __init__(self, root: Path, out: Path, steps: tuple[int, ...], artifacts: bool = True):
+        self.root, self.out, self.steps, self.artifacts = root, out, steps, artifacts
         self.report: dict | None = None
         self.stamp: tuple | None = None
 
@@ -125,7 +131,8 @@ class EarlyReports:
             return
         try:
             report = coverage.json_report(self.root, data_file, self.out, self.steps)
-            coverage.write_artifacts(self.root, data_file, self.out)
+            if self.artifacts:
+                coverage.write_artifacts(self.root, data_file, self.out)
         except Exception:  # made again after pytest exits, which reports any error
             return
         self.report, self.stamp = report, stamp
