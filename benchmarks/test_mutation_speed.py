@@ -216,6 +216,10 @@ def _run_harness(root: Path, module: str, mode: str, *files: str) -> tuple[int, 
 
     "reuse" first runs `harness run MODULE` (timed apart, in RUN_SECONDS) and removes
     the verdict cache, so every mutant runs again but the tests of each line come from that run."""
+    from harness.spec.project import load_project
+    from harness.store import layout
+    from harness.store import mutation as stored_mutation
+
     if mode == "reuse":
         started = time.perf_counter()
         cli = [sys.executable, "-c", "from harness.cli import main; main()", "--root", str(root)]
@@ -228,7 +232,7 @@ def _run_harness(root: Path, module: str, mode: str, *files: str) -> tuple[int, 
     run = [sys.executable, "-c", RUN, str(root), module, mode, str(WORKERS), *files]
     subprocess.run(run, env=_clean_env(), check=False, capture_output=True)
     wall = time.perf_counter() - started
-    doc = json.loads((root / f"reports/{module}/mutation.json").read_text(encoding="utf-8"))
+    doc = stored_mutation.load(layout.files(load_project(root), module))
     # mutation.json keeps the module's other files' mutants from earlier runs: only `files` count
     mine = [m for m in doc["mutants"] if not files or m["file"] in files]
     return len(mine), wall, {m["id"]: m["status"] for m in mine}

@@ -110,10 +110,10 @@ def test_fast_mode_verdicts_equal_plain_pytest_verdicts(tmp_path, bench_print):
         made["handmade-2"] = Job(made["handmade-2"].mutant, made["handmade-2"].tests, HANG_SECONDS, True)
         jobs = _sample(plan.jobs) + list(made.values())
         assert all(job.fork for job in jobs)
-        plain = Pool(workers, lambda job, verdict: None, logs).run(jobs)
+        plain = Pool(workers, lambda *verdict: None, logs).run(jobs)
         serving = [(c, e, log.with_name("server.log")) for c, e, log in workers]
         with servers(fast_mode(spec, options, print), serving) as started:
-            pool = Pool(workers, lambda job, verdict: None, logs, started, tests.durations, tests.overhead)
+            pool = Pool(workers, lambda *verdict: None, logs, started, tests.durations, tests.overhead)
             fast = pool.run(jobs)
     rows = [
         f"{j.mutant.id} {j.mutant.file}:{j.mutant.line} {plain[j.mutant.id]}/{fast[j.mutant.id]}"

@@ -11,11 +11,14 @@ import click
 from harness import __version__
 from harness import init as first_spec
 from harness.errors import HarnessError
-from harness.evaluate import history
+from harness.evaluate import history, metric_history
 from harness.evaluate.compare import compare
 from harness.report import markdown, terminal
+from harness.report import metrics as metric_text
+from harness.report import patch as render_patch
 from harness.run.session import RunOptions
 from harness.spec.catalog import find_spec
+from harness.spec.model import METRIC_STATS
 from harness.spec.project import load_project
 from harness.spec.requirements import check as check_requirements
 from harness.store import disk, layout, records
@@ -116,8 +119,28 @@ def _repetition_options(command):
         type=click.IntRange(min=1),
         metavar="N",
         help="Run the tests N times: flaky and order-dependent tests and unstable coverage are reported,"
-        " and each file is judged by its lowest figure (default: the spec's stability.repeat, else 1).",
+        " each file is judged by its lowest figure, and a metric's repeat: K takes its K from them"
+        " (default: the spec's stability.repeat, else 1).",
     )(command)
+
+
+def _changed_option(command):
+    """`--changed [REF]`: the change since the merge base of REF (default: the main branch) and HEAD."""
+    return click.option(
+        "--changed",
+        is_flag=False,
+        flag_value="",
+        default=None,
+        metavar="[REF]",
+        help="Only the change since REF's merge base (default: the main branch): see 'Gating pull requests'.",
+    )(command)
+
+
+def _changed():
+    """The `--changed` orchestration (imported only when the option is given)."""
+    from harness import changed
+
+    return changed
 
 
 class _Group(click.Group):
@@ -146,7 +169,7 @@ class _Group(click.Group):
     "--root",
     type=click.Path(file_okay=False, path_type=Path),
     help="Project root (default: the nearest directory upward with a pyproject.toml, setup.cfg, setup.py,"
-    " pytest.ini or tox.ini, else the git work tree's root).",
+    " pytest.ini, .pytest.ini, pytest.toml, .pytest.toml or tox.ini, else the git work tree's root).",
 )
 @click.pass_context
 def main(ctx: click.Context, root: Path | None) -> None:
@@ -161,8 +184,8 @@ def list_cmd(ctx: click.Context) -> None:
     """The modules found, with their status from the last run; each spec gets `run`'s pre-flight checks."""
     project = _project(ctx)
     rows, broken = _workflow().survey(project)
-    for module_id, title, result, invalid in rows:
-        click.echo(terminal.list_line(module_id, title, result, invalid=invalid))
+    for line in terminal.list_lines(rows) if rows else []:
+        click.echo(line)
     if not rows and not broken:
         click.echo(f"no module specs found ({', '.join(project.spec_globs)})")
     for err in broken:
@@ -218,36 +241,40 @@ def init_cmd(ctx, module_id, sources, suites, k, markers, in_pyproject) -> None:
 @_repetition_options
 @click.option("-v", "--verbose", is_flag=True, help="Stream pytest's output.")
 @click.option("-q", "--quiet", is_flag=True, help="Print only the status line (and errors).")
+@_changed_option
 @click.argument("pytest_args", nargs=-1, type=click.UNPROCESSED)
 @click.pass_context
 def run(
-    ctx, module, step, workers, shard, rebaseline, repeat, shuffle, seed, history, verbose, quiet, pytest_args
+    ctx, module, step, workers, shard, rebaseline, verbose, quiet, changed, pytest_args, **repeated
 ) -> None:
     """Run MODULE's suites under coverage, write reports/<id>/, trace.yml and MAP.md.
 
-    Arguments after `--` go to pytest unchanged (the baseline suites get them too).
+    Arguments after `--` go to pytest unchanged (the baseline suites get them too). With --changed,
+    only the tests the change affects run, and reports/<id>/patch.json and PATCH.md are written.
     """
     if shard and step:
         raise click.UsageError("--shard and --step cannot be combined")
     if quiet and verbose:
         raise click.UsageError("--quiet and --verbose cannot be combined")
-    if shard and repeat and repeat > 1:
+    if shard and (repeated["repeat"] or 1) > 1:
         raise click.UsageError("--shard and --repeat cannot be combined (a shard runs its tests once)")
     project = _project(ctx)
     spec = find_spec(project, module)
     check_requirements(project.root, workers, tuple(pytest_args), reruns=spec.stability.reruns)
     options = RunOptions(workers, shard, tuple(pytest_args), verbose=verbose, quiet=quiet)
-    plan = _plan(spec, repeat, shuffle, seed)
+    echo = _silent if quiet else _echo
+    if changed is not None:
+        given = {"step": step, "shard": shard, "rebaseline": rebaseline, **_given(repeated)}
+        _changed().refuse_with("runs the tests the change affects", **given, pytest_args=pytest_args)
+        with _terminate_as_interrupt():
+            outcome = _changed().run(project, spec, changed, options, echo)
+        if quiet and outcome.doc is not None:
+            click.echo(f"patch: {render_patch.headline(outcome.doc)}")
+        ctx.exit(outcome.code)
+    plan, history = _plan(spec, **repeated), repeated["history"]
     with _terminate_as_interrupt():
         result = _workflow().run_module(
-            project,
-            spec,
-            options,
-            _silent if quiet else _echo,
-            step=step,
-            rebaseline=rebaseline,
-            plan=plan,
-            history=history,
+            project, spec, options, echo, step=step, rebaseline=rebaseline, plan=plan, history=history
         )
     if quiet and result is not None:
         click.echo(terminal.status_line(result))
@@ -258,9 +285,21 @@ def _silent(line: str) -> None:
     pass
 
 
-def _plan(spec, repeat: int | None, shuffle: bool | None, seed: int | None):
-    """How often and in which order the tests run: the options, else the spec's `stability:`."""
-    from harness.repeat import Plan
+def _given(repeated: dict) -> dict:
+    """Which of the repetition options were given (`_repetition_options`' values): what `--changed`
+    refuses (it runs the affected tests once) and `check` without `--run` has no use for."""
+    return {
+        "repeat": repeated["repeat"] is not None,
+        "shuffle": repeated["shuffle"] is not None,
+        "seed": repeated["seed"] is not None,
+        "history": bool(repeated["history"]),
+    }
+
+
+def _plan(spec, repeat: int | None, shuffle: bool | None, seed: int | None, history=()):
+    """How often and in which order the tests run: the options, else the spec's `stability:` (the
+    other machines' outcome logs, `history`, are read apart)."""
+    from harness.repetitions import Plan
 
     count = repeat if repeat is not None else spec.stability.repeat
     if seed is not None and count > 1:
@@ -282,37 +321,68 @@ def _plan(spec, repeat: int | None, shuffle: bool | None, seed: int | None):
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write a Markdown summary for a pull-request comment to this file.",
 )
+@_changed_option
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    help="With --run: pytest-xdist workers for the tests, and workers for the patch's mutants.",
+)
 @click.pass_context
-def check(ctx, module, fresh, repeat, shuffle, seed, history, annotations, comment) -> None:
+def check(ctx, module, fresh, annotations, comment, changed, workers, **repeated) -> None:
     """CI gate: every file below its target, with figure and target, and what made the module Unstable;
-    exit 1 if a gating target is missed or stability findings block (as the spec's `stability:` says)."""
+    exit 1 if a gating target is missed or stability findings block (as the spec's `stability:` says).
+
+    With --changed, also the change's own figures against the spec's `patch:` targets (exit 1 when the
+    gate fails); with --run, only the tests the change affects run, then the patch's mutants.
+    """
     project = _project(ctx)
     spec = find_spec(project, module)
-    if not fresh and (repeat is not None or shuffle is not None or seed is not None or history):
+    if not fresh and any(_given(repeated).values()):
         raise click.UsageError("--repeat, --shuffle, --seed and --history go with --run")
+    doc = None
     if fresh:
-        check_requirements(project.root, reruns=spec.stability.reruns)
-        plan = _plan(spec, repeat, shuffle, seed)
-        result = _workflow().run_module(project, spec, RunOptions(), _echo, plan=plan, history=history)
+        check_requirements(project.root, workers, reruns=spec.stability.reruns)
+    if changed is not None:
+        _changed().refuse_with("runs the tests the change affects", **_given(repeated))
+        with _terminate_as_interrupt():
+            outcome = _changed().check(project, spec, changed, fresh, workers, _echo)
+        result, doc, code = outcome.result, outcome.doc, outcome.code
+    elif fresh:
+        plan, history = _plan(spec, **repeated), repeated["history"]
+        options = RunOptions(workers=workers)
+        result = _workflow().run_module(project, spec, options, _echo, plan=plan, history=history)
+        code = _exit_for(result)
     else:
         result = records.load_module(project, spec.id)
-        if records.spec_changed(result, spec):
-            click.echo(
-                f"warning: {spec.path} changed after this result was recorded"
-                f" ({result['finished_at']}); `harness check --run` measures again",
-                err=True,
-            )
-    for line in terminal.shortfall_lines(result):
+        code = _exit_for(result)
+    if result is not None and not fresh and records.spec_changed(result, spec):
+        click.echo(
+            f"warning: {spec.path} changed after this result was recorded"
+            f" ({result['finished_at']}); `harness check --run` measures again",
+            err=True,
+        )
+    _gate_output(result, doc, annotations, comment)
+    ctx.exit(code)
+
+
+def _gate_output(result: dict | None, doc: dict | None, annotations: bool | None, comment: Path | None):
+    """`check`'s lines, annotations, step summary and comment: the module's (when it has a result)
+    and the change's (with --changed)."""
+    lines = terminal.shortfall_lines(result) if result is not None else []
+    lines += render_patch.affected_lines(doc) + render_patch.check_lines(doc) if doc is not None else []
+    for line in lines:
         click.echo(line)
     if annotations if annotations is not None else os.environ.get("GITHUB_ACTIONS") == "true":
-        for line in terminal.github_annotations(result):
+        found = terminal.github_annotations(result) if result is not None else []
+        for line in found + (render_patch.annotations(doc) if doc is not None else []):
             click.echo(line)
+    parts = [markdown.github_summary(result)] if result is not None else []
+    parts += [render_patch.change_section(doc)] if doc is not None else []
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary:
-        disk.append_text(Path(summary), markdown.github_summary(result) + "\n")
+        disk.append_text(Path(summary), "\n".join(parts) + "\n")
     if comment:
-        disk.atomic_write(comment, markdown.github_summary(result))
-    ctx.exit(_exit_for(result))
+        disk.atomic_write(comment, "\n".join(parts))
 
 
 @main.command()
@@ -351,7 +421,7 @@ def diff(ctx, a, b, as_json) -> None:
     if as_json:
         click.echo(json.dumps(comparison, indent=2))
         return
-    click.echo(terminal.diff_table(comparison))
+    click.echo(terminal.diff_table(comparison, (a, b)))
 
 
 @main.command()
@@ -373,14 +443,41 @@ def combine(ctx, module, mutants, history) -> None:
 @click.argument("module")
 @click.option("--step", type=click.IntRange(min=1), help="Step N's runs instead of the module's.")
 @click.option("--file", "file", metavar="PATH", help="One file's figure instead of the overall.")
+@click.option("--metric", metavar="NAME", help="A figure the tests recorded instead of coverage.")
+@click.option("--stat", type=click.Choice(METRIC_STATS), help="With --metric: one statistic and its Δ.")
 @click.option("--limit", type=click.IntRange(min=1), help="Only the last N runs.")
 @click.option("--json", "as_json", is_flag=True, help="Print the runs as JSON.")
 @click.pass_context
-def history_cmd(ctx, module, step, file, limit, as_json) -> None:
-    """MODULE's finished runs from trace.yml: date, commit, status, tests, coverage and Δ."""
+def history_cmd(ctx, module, step, file, metric, stat, limit, as_json) -> None:
+    """MODULE's finished runs from trace.yml: date, commit, status, tests, coverage and Δ (or a metric)."""
     project = _project(ctx)
+    if metric is not None:
+        if file is not None:
+            raise click.UsageError("--metric and --file show different figures; give one of them")
+        figures = metric_history.select(project, module, metric, stat, step, limit)
+        click.echo(
+            metric_history.json_text(figures)
+            if as_json
+            else metric_text.history_table(figures, project.trace_file)
+        )
+        return
+    if stat is not None:
+        raise click.UsageError("--stat is a statistic of a metric: give --metric NAME too")
     shown = history.select(project, module, step, file, limit)
     click.echo(history.json_text(shown) if as_json else terminal.history_table(shown, project.trace_file))
+
+
+@main.command("site")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where to build it (default: reports/site/); only a directory harness built is replaced.",
+)
+@click.pass_context
+def site_cmd(ctx, out) -> None:
+    """Build a static HTML site of the stored record: every module, trends, reports; relative links only."""
+    path, count = _workflow().build_site(_project(ctx), out)
+    click.echo(f"{path / layout.SITE_INDEX}: {count} module(s)")
 
 
 @main.command()
@@ -407,6 +504,7 @@ def history_cmd(ctx, module, step, file, limit, as_json) -> None:
 @click.option("--rationale", help="Why the --equivalent mutants cannot be told apart from the original.")
 @click.option("--plain", is_flag=True, help="Run every mutant as its own python -m pytest (the reference).")
 @click.option("-v", "--verbose", is_flag=True, help="A line per mutant.")
+@_changed_option
 @click.pass_context
 def mutate(
     ctx,
@@ -421,18 +519,26 @@ def mutate(
     rationale,
     plain,
     verbose,
+    changed,
 ):
-    """Mutation testing of MODULE's source with its suites; writes reports/<id>/mutation.json.
+    """Mutation testing of MODULE's source with its suites; writes reports/<id>/mutation.json and .html.
 
-    With --equivalent ID --rationale TEXT, marks survivors equivalent instead of running.
+    With --equivalent ID --rationale TEXT, marks survivors equivalent instead of running. With
+    --changed, only the mutants on changed lines: patch.json instead of mutation.json.
     """
     from harness import mutate as mutation  # libcst and mutmut: only for this command
 
     project = _project(ctx)
     spec = find_spec(project, module)
     if equivalent or rationale is not None:
+        if changed is not None:
+            _changed().refuse_with("makes the mutants of the change", equivalent=True)
         ctx.exit(mutation.mark(project, spec, equivalent, rationale, _echo))
     check_requirements(project.root, mutation=True)
     options = mutation.options(files, workers, shard, fresh, verbose, timeout_factor, timeout_slack, plain)
+    if changed is not None:
+        _changed().refuse_with("makes the mutants of the change", shard=shard)
+        with _terminate_as_interrupt():
+            ctx.exit(_changed().mutate(project, spec, changed, options, _echo, Path.cwd()).code)
     with _terminate_as_interrupt():
         ctx.exit(mutation.run(project, spec, options, _echo, Path.cwd()))

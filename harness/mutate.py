@@ -1,5 +1,6 @@
 """`harness mutate` and `harness combine --mutation`: run the mutants, mark equivalents, combine shards,
-and store what they decide (mutation.json, its trace event, and the module's result through publish)."""
+and store what they decide (mutation.json and mutation.html, its trace event, and the module's result
+through publish)."""
 
 from collections.abc import Callable
 from pathlib import Path
@@ -11,13 +12,14 @@ from harness.evaluate.evaluation import acceptance_of, revise
 from harness.mutation.engine import Mutated, MutateOptions, mutate
 from harness.mutation.selection import Timing
 from harness.publish import publish
-from harness.report import terminal
+from harness.report import mutation_html, terminal
 from harness.spec import git
 from harness.spec.catalog import all_specs, find_spec
 from harness.spec.model import ModuleSpec
 from harness.spec.project import Project
 from harness.store import disk, layout, shards, trace
 from harness.store import mutation as stored
+from harness.store.mutation_schema import thresholds
 
 Echo = Callable[[str], None]
 
@@ -32,6 +34,7 @@ def options(
 
 def run(project: Project, spec: ModuleSpec, options: MutateOptions, echo: Echo, cwd: Path) -> int:
     """`harness mutate MODULE`: the mutants run and stored; the exit status (a shard: 0)."""
+    stored.load(layout.files(project, spec.id))  # the record this adds to: unreadable, stop before any work
     mutated = mutate(project, spec, options, echo, cwd)
     if options.shard:
         _store_shard(project, spec, options.shard, mutated, echo)
@@ -42,19 +45,31 @@ def run(project: Project, spec: ModuleSpec, options: MutateOptions, echo: Echo, 
 
 
 def finish(project: Project, spec: ModuleSpec, mutated: Mutated, echo: Echo) -> dict:
-    """mutation.json with this run's files (the other files' stored mutants kept), and `mutation_finished`
-    logged with the stored overall score."""
+    """mutation.json and mutation.html with this run's files (the other files' stored mutants kept, with
+    the digests and texts they were made from), and `mutation_finished` logged with the stored overall
+    score."""
     at = layout.files(project, spec.id)
     with disk.locked(project):
         previous = stored.load(at)
+        if previous is not None:  # a record written before texts were kept: those of unchanged files
+            previous = stored.recover_texts(project, previous)
         all_files, mutants = stored.merge(previous, mutated.files, mutated.entries)
-        sources = {**(previous or {}).get("sources", {}), **mutated.meta["sources"]}
-        meta = {**mutated.meta, "sources": {f: sources[f] for f in all_files if f in sources}}
+        meta = dict(mutated.meta)
+        for key in ("sources", "texts"):
+            known = {**(previous or {}).get(key, {}), **mutated.meta.get(key, {})}
+            meta[key] = {f: known[f] for f in all_files if f in known}
         doc = stored.document(spec.id, all_files, mutants, **meta)
-        stored.save(at, doc)
+        _save(project, spec, doc)
         _log_scores(project, spec, doc, mutated.files)
-    echo(f"Mutation result: {project.relative(at.mutation)}")
+    echo(f"Mutation result: {project.relative(at.mutation)} (to read: {project.relative(at.mutation_html)})")
     return doc
+
+
+def _save(project: Project, spec: ModuleSpec, doc: dict) -> None:
+    """mutation.json and, beside it, mutation.html of the same record (the caller holds the lock)."""
+    at, limits = layout.files(project, spec.id), thresholds(spec)
+    stored.save(at, doc, limits)
+    disk.atomic_write(at.mutation_html, mutation_html.page(doc, limits))
 
 
 def _log_scores(project: Project, spec: ModuleSpec, doc: dict, files: list[str]) -> None:
@@ -72,7 +87,9 @@ def refresh(project: Project, spec: ModuleSpec, echo: Echo) -> dict | None:
         if result is None or not result["files"] or result.get("step"):
             return None
         acceptance = acceptance_of(trace.read(project), spec.id)
-        return shape.revise(result, revise(spec, result, acceptance, stored.fresh(project, spec.id)))
+        doc = stored.fresh(project, spec.id)
+        revised = shape.revise(result, revise(spec, result, acceptance, doc))
+        return shape.mutation_artifacts(revised, stored.stored_files(layout.files(project, spec.id)))
 
     result = publish(project, spec, change)
     if result is not None:
@@ -99,7 +116,7 @@ def _store_shard(project: Project, spec: ModuleSpec, shard: tuple[int, int], mut
         mutants=len(mutated.entries),
     )
     with disk.locked(project):
-        stored.save_shard(at, index, count, data)
+        stored.save_shard(at, index, count, data, thresholds(spec))
         trace.append(project, event)
     echo(
         f"Shard {index}/{count} stored in {project.relative(at.mutation_shard(index, count))};"
@@ -152,7 +169,7 @@ def mark(project: Project, spec: ModuleSpec, ids: tuple[str, ...], rationale: st
         ]
         trace.append(project, *marks)
         doc = stored.mark_equivalent(doc, stored.equivalent_marks(project, spec.id))
-        stored.save(at, doc)
+        _save(project, spec, stored.recover_texts(project, doc))
         _log_scores(project, spec, doc, sorted({by_id[i]["file"] for i in ids}))
     echo(f"{spec.id}: {len(ids)} mutant(s) marked equivalent")
     show(spec, doc, echo)
@@ -195,6 +212,7 @@ def combine_module(project: Project, spec: ModuleSpec, echo: Echo) -> dict:
         "finished_at": max(s["finished_at"] for s in parts),
         "commit": parts[0]["commit"],
         "sources": parts[0]["sources"],
+        "texts": parts[0].get("texts", {}),
     }
     echo(f"Combining {count} mutation shard(s) of {spec.id}")
     ordered = [entries[i] for i in parts[0]["order"]]

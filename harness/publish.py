@@ -16,6 +16,7 @@ from pathlib import Path
 
 from harness.evaluate import history, shape
 from harness.report import badge, charts, markdown
+from harness.report import patch as patch_report
 from harness.run.background import Jobs
 from harness.run.span import RunSpan
 from harness.spec.catalog import all_specs
@@ -99,6 +100,9 @@ def _with_charts(at: layout.ModuleFiles, result: dict, runs: list, jobs: Jobs | 
     links, drawings = charts.module_charts(at, result, runs)
     if not result.get("files"):
         disk.remove(at.files_chart)  # what sits beside the report always matches it
+    linked = {at.dir / link["path"] for link in links}
+    for stale in (path for path in at.metric_charts() if path not in linked):
+        disk.remove(stale)  # a metric no longer recorded or bound
     for kind, data, path in drawings:
         if jobs is None:
             _draw(kind, data, path)
@@ -146,3 +150,12 @@ def refresh_map(project: Project) -> None:
 
 def _from_map(project: Project, path: Path) -> str:
     return Path(os.path.relpath(path, layout.map_file(project).parent)).as_posix()
+
+
+def publish_patch(project: Project, module_id: str, doc: dict) -> None:
+    """A change's patch.json, its PATCH.md and the `patch_measured` event, under the project lock."""
+    at = layout.files(project, module_id)
+    with disk.locked(project):
+        disk.write_json(at.patch, doc)
+        disk.atomic_write(at.patch_report, patch_report.patch_markdown(doc))
+        trace.append(project, trace.PatchMeasured.of_patch(doc))

@@ -72,6 +72,35 @@ def token(username: str, db_path: str | None, ttl: int | None) -> None:
     click.echo(create_token(user.pk, ttl))
 
 
+def server_options(environ) -> dict:
+    """uvicorn's options beyond host and port: the production stack, redacted logs, bounded frames, proxies.
+
+    - Frames: uvicorn reads a WebSocket message whole before the app sees it, up to `ws_max_size`
+      (16 MiB by default: a 15 MiB frame raised the server's peak memory by 47 MB). Up to
+      `WS_MAX_FRAME_BYTES` the app still answers an over-cap frame with 4009; larger ones the transport
+      refuses with 1009 without reading them.
+    - Client addresses: uvicorn trusts `X-Forwarded-For` from 127.0.0.1 by default, so any local client
+      could pick the address its anonymous connection limit counts against. Proxy headers are read only
+      when `FORWARDED_ALLOW_IPS` names the proxies to trust (uvicorn's own variable).
+    """
+    from django.conf import settings
+    from uvicorn.config import LOGGING_CONFIG
+
+    from target_app.serverlog import uvicorn_log_config
+
+    trusted_proxies = environ.get("FORWARDED_ALLOW_IPS", "").strip()
+    return {
+        "lifespan": "off",  # Django's ASGI handler has no lifespan support
+        "ws": "websockets-sansio",
+        "ws_max_size": settings.WS_MAX_FRAME_BYTES,
+        "proxy_headers": bool(trusted_proxies),
+        "forwarded_allow_ips": trusted_proxies or None,
+        # Logged paths carry `?token=…`: redacted; a client's bad frame: one line, no traceback.
+        "log_config": uvicorn_log_config(LOGGING_CONFIG),
+        "log_level": environ.get("TARGET_APP_LOG_LEVEL", "info").lower(),
+    }
+
+
 @main.command()
 @DB_OPTION
 @click.option("--host", default="127.0.0.1", show_default=True)
@@ -82,24 +111,13 @@ def serve(db_path: str | None, host: str, port: int) -> None:
     _migrate()
     import uvicorn
     from django.conf import settings
-    from uvicorn.config import LOGGING_CONFIG
-
-    from target_app.logredact import uvicorn_log_config
 
     click.echo(
         f"target_app serving on http://{host}:{port} (db {settings.DATABASES['default']['NAME']}, "
         f"redis {settings.REDIS_URL or 'off: in-process backends'})",
         err=True,
     )
-    uvicorn.run(
-        "target_app.asgi:application",
-        host=host,
-        port=port,
-        lifespan="off",  # Django's ASGI handler has no lifespan support
-        ws="websockets-sansio",
-        log_config=uvicorn_log_config(LOGGING_CONFIG),  # logged paths carry `?token=…`: redact them
-        log_level=os.environ.get("TARGET_APP_LOG_LEVEL", "info").lower(),
-    )
+    uvicorn.run("target_app.asgi:application", host=host, port=port, **server_options(os.environ))
 
 
 if __name__ == "__main__":

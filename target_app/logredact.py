@@ -26,13 +26,3 @@ class RedactTokens(logging.Filter):
         elif isinstance(record.args, dict):
             record.args = {key: redact(v) if isinstance(v, str) else v for key, v in record.args.items()}
         return True
-
-
-def uvicorn_log_config(base: dict) -> dict:
-    """uvicorn's logging config with the redacting filter on every handler."""
-    config = {**base, "filters": {**base.get("filters", {}), "redact_tokens": {"()": RedactTokens}}}
-    config["handlers"] = {
-        name: {**handler, "filters": [*handler.get("filters", []), "redact_tokens"]}
-        for name, handler in base["handlers"].items()
-    }
-    return config

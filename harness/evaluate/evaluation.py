@@ -10,11 +10,13 @@ coverage; `harness.evaluate.stability_verdict`) make a module Unstable there, an
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from harness.evaluate import metrics as metric_targets
 from harness.evaluate import mutation as gating
 from harness.evaluate import stability_verdict as stability
 from harness.evaluate import status as states
 from harness.evaluate import targets
 from harness.evaluate.stability import Rules
+from harness.measure.metrics import stored_figures
 from harness.measure.session import Measured
 from harness.spec.model import ModuleSpec, Step
 from harness.store import trace
@@ -24,10 +26,12 @@ from harness.store.outcome_log import RunOutcomes
 @dataclass(frozen=True)
 class Inputs:
     """Looked up before any test runs: the items carried in from another module (a module-level run
-    only) and the baseline figures (`{"module", "suites", "measured_at", "files": {path: %}, "overall"}`)."""
+    only: coverage's, and apart the metric targets' of its `metrics` section) and the baseline figures
+    (`{"module", "suites", "measured_at", "files": {path: %}, "overall", "metrics": {name: figure}}`)."""
 
     carried: tuple[dict, ...] = ()
     baseline: dict | None = None
+    carried_metrics: tuple[dict, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -39,6 +43,7 @@ class Evaluation:
     overall: dict
     steps: list[dict]
     mutation: dict | None  # scores against `mutation:` targets; None without either
+    metrics: dict | None  # recorded figures against `metrics:` targets; None without either
     unmet: list[str]
     status: str
     reason: str | None
@@ -46,6 +51,19 @@ class Evaluation:
     carry_forward: list[dict]
     tests: dict[str, int]  # by outcome over the repetitions: a flaky test is never passed
     stability: dict | None  # results.json's `stability` section; None when a plain run found nothing
+
+
+@dataclass(frozen=True)
+class Judged:
+    """What was judged against the targets before status is decided (the sections of a result), and the
+    stability verdict (results.json's `stability` section: its `blocking` lines make a module Unstable)."""
+
+    files: dict[str, dict]
+    overall: dict
+    steps: list[dict]
+    mutation: dict | None
+    metrics: dict | None
+    stability: dict | None = None
 
 
 def acceptance_of(events: list[trace.Event], module_id: str) -> dict | None:
@@ -76,23 +94,15 @@ def evaluate_run(
     mutation = None
     if has_figures and not step:
         mutation = _mutation(spec, inputs.carried, mutation_doc, list(files))
+    figures = _metrics(spec, step, inputs, measured)
     counts, section = measured.outcomes.totals.counts(), None
     if measured.repeated is not None:
         found = stability.assess(
             measured.repeated, spec.stability, _rules(spec, step, inputs), history, whole_module=not step
         )
         counts, section = found.tests, found.section
-    return _decide(
-        spec.id,
-        files,
-        overall,
-        steps,
-        mutation,
-        measured.failure,
-        counts,
-        None if step else acceptance,
-        section,
-    )
+    judged = Judged(files, overall, steps, mutation, figures, section)
+    return _decide(spec.id, judged, measured.failure, counts, None if step else acceptance)
 
 
 def revise(spec: ModuleSpec, stored: dict, acceptance: dict | None, mutation_doc: dict | None) -> Evaluation:
@@ -103,38 +113,41 @@ def revise(spec: ModuleSpec, stored: dict, acceptance: dict | None, mutation_doc
     if stored["files"] and not failed:
         mutation = _mutation(spec, tuple(stored.get("carried_in", [])), mutation_doc, list(stored["files"]))
     failure = stored["reason"] if failed else None
-    files, overall, steps = stored["files"], stored["overall"], stored.get("steps", [])
-    section = stored.get("stability")
-    return _decide(spec.id, files, overall, steps, mutation, failure, stored["tests"], acceptance, section)
+    steps, figures = stored.get("steps", []), stored.get("metrics")
+    judged = Judged(stored["files"], stored["overall"], steps, mutation, figures, stored.get("stability"))
+    return _decide(spec.id, judged, failure, stored["tests"], acceptance)
 
 
-def _decide(module_id, files, overall, steps, mutation, failure, counts, acceptance, section) -> Evaluation:
-    figures = bool(files) and not failure
-    missed = [*states.unmet(files, overall), *(mutation["unmet"] if mutation else [])] if figures else []
+def _decide(module_id: str, judged: Judged, failure, counts, acceptance) -> Evaluation:
+    """Status from what was judged, the failure, the test counts and the acceptance (blocking stability
+    findings make it Unstable, which an acceptance does not lift); with accepted variance, the
+    carry-forward items (a metric target's in the metrics section)."""
+    files, overall, mutation, figures = judged.files, judged.overall, judged.mutation, judged.metrics
+    missed = []
+    if files and not failure:
+        missed = [*states.unmet(files, overall), *(mutation["unmet"] if mutation else [])]
+        missed += figures["unmet"] if figures else []
     accepted = acceptance["accepted"] if acceptance else None
-    blocking = (section or {}).get("blocking", [])
+    blocking = (judged.stability or {}).get("blocking", [])
     state = stability.status(states.status(failure, counts, missed, accepted), blocking)
-    variance = state == "complete_with_variance"
-    unstable = state == stability.UNSTABLE
+    variance, unstable = state == "complete_with_variance", state == stability.UNSTABLE
+    if figures is not None:
+        items = metric_targets.carry_forward_items(figures, module_id) if variance else []
+        figures = {**figures, "carry_forward": items}
     return Evaluation(
         files=files,
         overall=overall,
-        steps=steps,
+        steps=judged.steps,
         mutation=mutation,
+        metrics=figures,
         unmet=missed,
         status=state,
         reason=failure or _test_reason(counts) or (stability.reason(blocking) if unstable else None),
         acceptance=acceptance if variance else None,
         carry_forward=states.carry_forward_items(files, overall, module_id) if variance else [],
         tests=counts,
-        stability=section,
+        stability=judged.stability,
     )
-
-
-def _mutation(spec: ModuleSpec, carried_in: tuple[dict, ...], doc: dict | None, measured: list[str]):
-    """Mutation scores against the spec's `mutation:` targets (module and step targets, and overall)."""
-    carried = targets.carried_targets(list(carried_in))
-    return gating.assess(doc, measured, targets.rules_for(spec, carried), spec.overall)
 
 
 def _rules(spec: ModuleSpec, step: Step | None, inputs: Inputs) -> Rules:
@@ -142,6 +155,24 @@ def _rules(spec: ModuleSpec, step: Step | None, inputs: Inputs) -> Rules:
     if step:
         return lambda path: [t for t in [targets.resolve(path, step.targets)] if t]
     return targets.rules_for(spec, targets.carried_targets(list(inputs.carried)))
+
+
+def _metrics(spec: ModuleSpec, step: Step | None, inputs: Inputs, measured: Measured) -> dict | None:
+    """The recorded figures against the module's `metrics:` (with the carried ones it does not bound
+    itself) and each step's, or in a step run the step's alone."""
+    if step:
+        own, steps = step.metrics, ()
+    else:
+        carried = metric_targets.carried_targets(inputs.carried_metrics)
+        own, steps = metric_targets.with_carried(spec.metrics, carried), spec.steps
+    baseline = stored_figures((inputs.baseline or {}).get("metrics") or {}) or None
+    return metric_targets.assess(own, measured.metrics, baseline, steps)
+
+
+def _mutation(spec: ModuleSpec, carried_in: tuple[dict, ...], doc: dict | None, measured: list[str]):
+    """Mutation scores against the spec's `mutation:` targets (module and step targets, and overall)."""
+    carried = targets.carried_targets(list(carried_in))
+    return gating.assess(doc, measured, targets.rules_for(spec, carried), spec.overall)
 
 
 def _coverage_entries(spec: ModuleSpec, step: Step | None, inputs: Inputs, measured: Measured):

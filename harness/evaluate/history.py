@@ -18,7 +18,8 @@ class Run:
     module's overall mutation score after the `harness mutate` that followed it, if one did.
 
     Every field is None when the event lacks it or holds something unusable (older or hand-edited
-    events); `files` maps each measured file to its percent and is not to be mutated.
+    events); `files` maps each measured file to its percent, `metrics` each recorded metric to its
+    figure (neither is to be mutated), and `unmet` are the run's unmet keys.
     """
 
     at: str | None
@@ -32,6 +33,8 @@ class Run:
     target: float | None
     files: dict[str, float | None] = field(default_factory=dict, hash=False)
     mutation: float | None = None
+    unmet: tuple[str, ...] = ()
+    metrics: dict[str, trace.MetricFigure] = field(default_factory=dict, hash=False)
     stability: trace.StabilityFigures | None = field(default=None, hash=False)  # with repetitions or findings
 
 
@@ -76,6 +79,8 @@ def run_from_event(event: trace.RunFinished) -> Run:
         overall=event.overall,
         target=event.target,
         files=dict(event.files),
+        unmet=event.unmet,
+        metrics=dict(event.metrics),
         stability=event.stability,
     )
 

@@ -5,6 +5,7 @@ mutate` or `harness accept`): both take what was decided from `decided`, so noth
 anywhere else. `map_row` is a module's row in MAP.md.
 """
 
+from harness.evaluate import metrics as metric_targets
 from harness.evaluate import mutation as gating
 from harness.evaluate.evaluation import Evaluation, Inputs
 from harness.evaluate.status import STATUS_LABELS
@@ -37,6 +38,7 @@ def assemble(
         "artifacts": _artifacts(has_coverage, spec_link, spec),
         "references": list(spec.references), "notes": spec.notes, "mutation": decided["mutation"],
         "deselected": measured.outcomes.deselected, "subtests": dict(tally.subtests),
+        "metrics": decided["metrics"],
         "stability": decided["stability"],
     }  # fmt: skip
 
@@ -47,8 +49,8 @@ def revise(stored: dict, ev: Evaluation) -> dict:
 
 
 def decided_fields(ev: Evaluation) -> dict:
-    """What the evaluation decides of a result: status, why, what is unmet, mutation, acceptance, the
-    tests' counts (a flaky test is never passed) and the stability section."""
+    """What the evaluation decides of a result: status, why, what is unmet, mutation, metrics, acceptance,
+    the tests' counts (a flaky test is never passed) and the stability section."""
     return {
         "status": ev.status,
         "status_label": STATUS_LABELS[ev.status],
@@ -57,6 +59,7 @@ def decided_fields(ev: Evaluation) -> dict:
         "acceptance": ev.acceptance,
         "carry_forward": ev.carry_forward,
         "mutation": ev.mutation,
+        "metrics": ev.metrics,
         "tests": ev.tests,
         "stability": ev.stability,
     }
@@ -65,6 +68,16 @@ def decided_fields(ev: Evaluation) -> dict:
 def _artifacts(has_coverage: bool, spec_link: str, spec: ModuleSpec) -> list[str]:
     names = layout.ARTIFACTS if has_coverage else layout.ARTIFACTS_WITHOUT_COVERAGE
     return [f"[{a}]({a})" for a in names] + [f"[module spec]({spec_link})", *spec.artifacts]
+
+
+def mutation_artifacts(result: dict, stored: list[str]) -> dict:
+    """The result with those of the module's mutation files (mutation.html, mutation.json) that are
+    `stored` among its artifacts, and not the others; before the spec's link, in layout's order."""
+    links = [f"[{a}]({a})" for a in layout.MUTATION_ARTIFACTS]
+    kept = [a for a in result.get("artifacts", []) if a not in links]
+    shown = [f"[{a}]({a})" for a in layout.MUTATION_ARTIFACTS if a in stored]
+    at = next((n for n, a in enumerate(kept) if a.startswith("[module spec](")), len(kept))
+    return {**result, "artifacts": [*kept[:at], *shown, *kept[at:]]}
 
 
 def _baseline_meta(baseline: dict | None) -> dict | None:
@@ -98,4 +111,7 @@ def map_row(spec: ModuleSpec, result: dict, link: str) -> dict:
         "link": link,
         "mutation": ((result.get("mutation") or {}).get("overall") or {}).get("score"),
         "mutated": gating.mutated_files(result),
+        "metrics": metric_targets.counts(
+            result.get("metrics"), (result.get("acceptance") or {}).get("accepted", [])
+        ),
     }

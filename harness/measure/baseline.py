@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from harness.errors import DataError
-from harness.measure import coverage
+from harness.measure import coverage, metrics
 from harness.run import progress
 from harness.run.session import RunOptions, run_session
 from harness.spec.model import Baseline
@@ -27,11 +27,13 @@ def baseline_for(
     echo: Echo,
     where: str,
 ) -> dict:
-    """The baseline figures: `{"module", "suites", "measured_at", "files": {path: %}, "overall": %}`.
-    `where` names the spec in errors."""
+    """The baseline figures: `{"module", "suites", "measured_at", "files": {path: %}, "overall": %,
+    "metrics": {name: figure}}` (figures as `metrics.Figure.as_dict` gives them; a baseline cached
+    before metrics were measured has none). `where` names the spec in errors."""
     if baseline.module:
         found = records.load_module(project, baseline.module, "it is this module's baseline")
-        return records.baseline_from_result(found, baseline.module)
+        figures = (found.get("metrics") or {}).get("figures") or {}
+        return {**records.baseline_from_result(found, baseline.module), "metrics": figures}
     key = {"suites": [s.path for s in baseline.suites], "pytest_args": list(options.pytest_args)}
     cached = records.load_baseline(at)
     if cached is not None and not rebaseline and {k: cached.get(k, []) for k in key} == key:
@@ -63,8 +65,13 @@ def _measure(project: Project, baseline: Baseline, sources, options: RunOptions,
         "measured_at": disk.now(),
         "files": {p: f["percent"] for p, f in coverage.file_figures(report).items()},
         "overall": coverage.totals(report)["percent"],
+        "metrics": {name: f.as_dict() for name, f in metrics.measure(_processes(session)).figures.items()},
     }
     return figures, None, session.log_file
+
+
+def _processes(session) -> list[dict]:
+    return [process.as_dict() for process in session.processes]
 
 
 def work_dir(at: layout.ModuleFiles) -> Path:

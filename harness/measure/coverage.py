@@ -30,6 +30,21 @@ def json_report(root: Path, data_file: Path, out_dir: Path, steps: tuple[int, ..
     return json.loads((out_dir / "coverage.json").read_text(encoding="utf-8"))
 
 
+def unrun_report(root: Path, files: list[str], out_dir: Path) -> dict:
+    """The JSON report of a session that ran no test: every statement and branch of `files` (relative,
+    Python) missing. What a change's lines are measured against when no test is affected."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    data_file = out_dir / ".coverage.unrun"
+    data = coverage.CoverageData(basename=str(data_file))
+    data.add_arcs({})  # branch data, as every harness session measures
+    data.touch_files([str((root / f).resolve()) for f in files if f.endswith(".py")])
+    data.write()
+    try:
+        return json_report(root, data_file, out_dir)
+    finally:
+        data_file.unlink(missing_ok=True)
+
+
 def write_artifacts(root: Path, data_file: Path, out_dir: Path) -> None:
     """Write coverage.xml and htmlcov/ into `out_dir`: what a reader opens, no figure is taken from them."""
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -5,7 +5,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.errors import DataError
-from harness.measure import coverage
+from harness.measure import coverage, metrics
+from harness.measure.metrics import Measurement
 from harness.measure.outcomes import Outcomes, read_records
 from harness.measure.repetitions import Repeated, lowest_figures, lowest_step_files, lowest_totals
 from harness.run.background import Jobs
@@ -33,13 +34,19 @@ class Measured:
     # Each repetition's tests and coverage (`harness run --repeat`; a plain run's one, its tests alone),
     # the replays, the source state. With repetitions the figures above are the lowest repetition's.
     repeated: Repeated | None = None
+    # The figures tests recorded (`harness_metric`), repetition by repetition (a metric's `repeat: K`
+    # takes the first K): the run's own repetitions (one, or N with `--repeat N`), then each round's.
+    metrics: tuple[Measurement, ...] = ()
 
 
 @dataclass(frozen=True)
 class Session:
     """What there is to measure: the pytest processes (as `Process.as_dict` gives them), the coverage data,
     the work directory, and what the module measures (`sources`, for messages; `steps`: the step numbers
-    to give figures of, in a module run)."""
+    to give figures of, in a module run). For the figures tests record: `earlier` are the processes of
+    each of the run's repetitions before this session's (`--repeat N`: the first N-1), `rounds` those
+    of each round of the tests that record a metric judged on more repetitions than the run had
+    (`repeat: K`; `metrics.measure` says which of their samples count)."""
 
     root: Path
     processes: list[dict]
@@ -47,6 +54,8 @@ class Session:
     work: Path
     sources: tuple[str, ...]
     steps: tuple[int, ...] = ()
+    earlier: tuple[tuple[dict, ...], ...] = ()
+    rounds: tuple[tuple[dict, ...], ...] = ()
 
     @property
     def out(self) -> Path:
@@ -63,7 +72,7 @@ def measure(
     early: dict | None = None,
     repeated: Repeated | None = None,
 ) -> Measured:
-    """Outcomes, coverage figures (per step too) and, if the session broke, why.
+    """Outcomes, coverage figures (per step too), recorded figures and, if the session broke, why.
 
     coverage.py's XML and HTML reports are written by a job of `jobs` (without jobs, inline), unless
     `early` is the JSON report `EarlyReports` made with them. With `repeated` repetitions, the session's
@@ -96,6 +105,7 @@ def measure(
         shards=shards,
         step_files=step_files,
         repeated=repeated,
+        metrics=_metrics(session),
     )
 
 
@@ -109,6 +119,12 @@ def _figures(session: Session, report: dict | None, failure: str | None, repeate
         return lowest_figures(reps), lowest_totals(reps), lowest_step_files(reps) if stepped else {}
     steps = coverage.step_figures(session.out, list(session.steps)) if stepped else {}
     return coverage.file_figures(report), coverage.totals(report), steps
+
+
+def _metrics(session: Session) -> tuple[Measurement, ...]:
+    """The figures of each repetition in order: the run's earlier ones, the session's own, each round's."""
+    runs = (*session.earlier, session.processes, *session.rounds)
+    return tuple(metrics.measure(processes) for processes in runs)
 
 
 class EarlyReports:

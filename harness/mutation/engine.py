@@ -40,6 +40,9 @@ class MutateOptions:
     verbose: bool = False
     timing: Timing = field(default_factory=Timing)
     plain: bool = False
+    # `--changed`: per file, the lines a change adds or edits; only the mutants whose first mutated
+    # line is one of them are made, and the tests of the last run of the affected tests map them
+    changed: dict[str, frozenset[int]] | None = None
 
 
 def chosen_files(project: Project, spec: ModuleSpec, measured: list[str], names: tuple[str, ...], cwd: Path):
@@ -65,7 +68,7 @@ def chosen_files(project: Project, spec: ModuleSpec, measured: list[str], names:
 class Mutated:
     """What a run of the mutants gives: the files mutated, an entry per mutant (in source order), the
     order of every mutant of those files (a shard ran some of them), and when, at which commit, on
-    which sources."""
+    which sources (`meta`: their digests and their texts)."""
 
     files: list[str]
     entries: list[dict]
@@ -78,6 +81,8 @@ def mutate(project: Project, spec: ModuleSpec, options: MutateOptions, echo: Ech
     files = chosen_files(project, spec, check_spec(project, spec), options.files, cwd)
     texts = {f: (project.root / f).read_bytes().decode("utf-8") for f in files}
     mutants = [m for f in files for m in generate(f, texts[f])]
+    if options.changed is not None:
+        mutants = [m for m in mutants if m.line in options.changed.get(m.file, ())]
     order = [m.id for m in mutants]
     if options.shard:
         mutants = [m for m in mutants if in_shard(m.id, *options.shard)]
@@ -97,6 +102,7 @@ def mutate(project: Project, spec: ModuleSpec, options: MutateOptions, echo: Ech
         "finished_at": disk.now(),
         "commit": git.commit(project.root),
         "sources": {f: stored.digest(texts[f]) for f in files},
+        "texts": {f: texts[f] for f in files},
     }
     return Mutated(files, entries, order, meta)
 
@@ -140,7 +146,9 @@ def _run(project, spec, options, files, mutants, texts, echo) -> list[dict]:
             _report_modes(pool, echo)
     entries = dict(plan.done)
     for job in plan.jobs:
-        entries[job.mutant.id] = stored.entry(job.mutant, judged[job.mutant.id], job.tests)
+        mutant_id = job.mutant.id
+        killer = pool.killed_by.get(mutant_id)
+        entries[mutant_id] = stored.entry(job.mutant, judged[mutant_id], job.tests, killed_by=killer)
     return [entries[m.id] for m in mutants]
 
 
@@ -150,6 +158,12 @@ def _mapping(
     """Which tests ran which lines: from the module's last `harness run` if it kept them and the
     project's files are unchanged since (not with --fresh), else from a mapping run split over the
     workers' copies (`(copy, environment, log)` each)."""
+    kept = None
+    if options.changed is not None and not options.fresh:
+        kept = per_test.load(project, spec.id, files, selected=True)
+        if kept is not None:
+            echo("  tests mapped to lines by the last `harness run --changed` (no file changed since)")
+            return LineTests(*kept)
     kept = None if options.fresh else per_test.load(project, spec.id, files)
     if kept is not None:
         echo("  tests mapped to lines by the module's last `harness run` (no file changed since)")
@@ -167,8 +181,8 @@ class Keep:
     def __init__(self, verdicts: stored.Verdicts, keys: dict[str, str], progress):
         self.verdicts, self.keys, self.progress = verdicts, keys, progress
 
-    def __call__(self, job: Job, verdict: str) -> None:
-        self.verdicts.add(job.mutant.id, self.keys[job.mutant.id], verdict)
+    def __call__(self, job: Job, verdict: str, killer: str | None = None) -> None:
+        self.verdicts.add(job.mutant.id, self.keys[job.mutant.id], verdict, killer)
         self.progress(job, verdict)
 
 
@@ -216,7 +230,8 @@ def plan_jobs(project, spec, options, mutants: list[Mutant], tests: LineTests, t
         key = cache_key(mutant.id, digests.text(texts[mutant.file]), selected, digests.tests(selected))
         hit = cached.get(mutant.id, {})
         if hit.get("key") == key and hit.get("status") in stored.JUDGED:
-            plan.done[mutant.id] = stored.entry(mutant, hit["status"], selected)
+            killer = hit.get("killed_by")
+            plan.done[mutant.id] = stored.entry(mutant, hit["status"], selected, killed_by=killer)
         else:
             plan.keys[mutant.id] = key
             fork = not tests.ran_outside_tests(mutant.file, mutant.lines)

@@ -112,12 +112,14 @@ class Pool:
 
     With `servers` (fork.py, one per copy), a worker's `fork` jobs run in children of its server; the
     others, and any the server hands back, run as plain pytest. `modes` counts the runs of each kind.
+    `progress(job, verdict, killer)` hears of each verdict as it comes (`killer`: the test whose failure
+    killed the mutant, when one did).
     """
 
     def __init__(
         self,
         copies: list[tuple[Path, dict, Path]],
-        progress: Callable[[Job, str], None],
+        progress: Callable[[Job, str, str | None], None],
         logs: Path,
         servers: list[Server] | None = None,
         durations: dict[str, float] | None = None,
@@ -133,6 +135,7 @@ class Pool:
         self.stopping = self.running.stopping
         self.lock = threading.Lock()
         self.verdicts: dict[str, str] = {}
+        self.killed_by: dict[str, str] = {}  # mutant id -> the test whose failure killed it
         self.error: BaseException | None = None
         self.killers = Killers()
 
@@ -178,7 +181,8 @@ class Pool:
                 return
             with self.lock:
                 self.verdicts[job.mutant.id] = verdict
-            self.progress(job, verdict)
+                killer = self.killed_by.get(job.mutant.id)
+            self.progress(job, verdict, killer)
 
     def _judge(self, number: int, copy: Path, env: dict, log: Path, job: Job) -> str | None:
         refused = self._refusal(number, job)  # before the mutant is written: it may start the server
@@ -199,7 +203,11 @@ class Pool:
         finally:
             target.write_bytes(original)
         if code == 1:
-            self.killers.killed(job, failed_test(log))
+            killer = failed_test(log)
+            self.killers.killed(job, killer)
+            if killer is not None:
+                with self.lock:
+                    self.killed_by[job.mutant.id] = killer
         if code in (0, 1, None) or self.stopping.is_set():
             return {0: SURVIVED, 1: KILLED, None: TIMEOUT}[code] if not self.stopping.is_set() else None
         # Any other status (collection error, internal error, crash) counts as a kill only if the

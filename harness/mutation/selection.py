@@ -30,17 +30,18 @@ class LineTests:
     ) -> tuple[str, ...]:
         """The tests for a mutant on lines `span` of `file`, fastest first; () when none ran them.
 
-        A line run only at import time (module constants, class attributes, `def` lines) is covered
-        by every test that ran any line of the file: the import is what they all share. A file of
-        which no test ran a line (a routing table, a module of constants) was imported for all of
-        them: every test of the run covers it. The tests that ran `users` (the lines that read what
+        A line run at import time (module constants, class attributes, `def` lines) is covered by
+        every test that ran any line of the file, also when some test ran it again (one that
+        re-imports the module): the import is what they all share. A file of which no test ran a
+        line (a routing table, a module of constants) was imported for all of them: every test of
+        the run covers it. The tests that ran `users` (the lines that read what
         the mutated line binds) go first, as the likely killers, so `-x` stops early; the set of
         tests is the same.
         """
         by_line = self.lines.get(file, {})
         found = self._union(by_line, range(span[0], span[1] + 1))
         first: set[str] = set()
-        if found == {IMPORT_TIME}:
+        if IMPORT_TIME in found:
             found = self._union(by_line, by_line)
             first = self._union(by_line, users) - {IMPORT_TIME}
             if found == {IMPORT_TIME}:

@@ -83,8 +83,7 @@ class _Server:
         if not hasattr(os, "fork"):
             return "this platform has no fork()"
         if _threads() > 1:
-            names = ", ".join(t.name for t in threading.enumerate() if t is not threading.main_thread())
-            return f"threads run after collection ({names or 'not started by Python'}); forking is not safe"
+            return f"threads run after collection ({_thread_names()}); forking is not safe"
         return None
 
     def _judge(self, request: dict):
@@ -96,7 +95,7 @@ class _Server:
         except swap.NotSwappable as err:
             return {"fallback": str(err)}
         if _threads() > 1:
-            return {"fallback": "a thread started in the server"}
+            return {"fallback": f"a thread started in the server ({_thread_names()})"}
         sys.stdout.flush()
         sys.stderr.flush()
         # What exists now is never collected in the children, so their collections do not write to
@@ -157,6 +156,12 @@ class _Server:
         data = (json.dumps(message) + "\n").encode("utf-8")
         while data:
             data = data[os.write(self.writes, data) :]
+
+
+def _thread_names() -> str:
+    """The threads other than the main one, by name (those C code started have none Python knows)."""
+    names = ", ".join(t.name for t in threading.enumerate() if t is not threading.main_thread())
+    return names or "not started by Python"
 
 
 def _threads() -> int:

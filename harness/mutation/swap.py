@@ -103,10 +103,13 @@ def _bare(code: CodeType) -> CodeType:
 def imported(filename: str) -> bool:
     """Whether a module of this process was loaded from `filename`."""
     wanted = _real(filename)
-    return any(
-        isinstance(getattr(m, "__file__", None), str) and _real(m.__file__) == wanted
+    # The module's own namespace, not getattr: a module-level `__getattr__` (lazy submodules, as
+    # autobahn's) would import on the spot, and what it imports may start threads in the server.
+    files = (
+        vars(m).get("__file__") if isinstance(m, types.ModuleType) else None
         for m in list(sys.modules.values())
     )
+    return any(isinstance(file, str) and _real(file) == wanted for file in files)
 
 
 def live_functions(filename: str) -> list[types.FunctionType]:

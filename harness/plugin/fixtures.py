@@ -14,6 +14,7 @@ import pytest
 from .config import get_config
 from .connections import WebSocketClients
 from .errors import PluginError
+from .metrics import MetricRecorder
 from .overrides import RateLimits
 from .redis_handle import RedisHandle, start_session_server
 from .rows import Rows, Users
@@ -25,6 +26,7 @@ __all__ = [
     "harness_asgi_app",
     "harness_channel_layer",
     "harness_jwt",
+    "harness_metric",
     "harness_rate_limits",
     "harness_redis",
     "harness_rows",
@@ -209,6 +211,20 @@ def harness_rate_limits(request: pytest.FixtureRequest, settings: Any) -> RateLi
     settings can be set; the originals come back after the test.
     """
     return RateLimits(settings, get_config(request.config).rate_limit_prefix)
+
+
+@pytest.fixture(scope="session")
+def harness_metric(request: pytest.FixtureRequest) -> MetricRecorder:
+    """Records a figure the test measured, for the harness: `harness_metric("ws_connect_ms", samples, "ms")`.
+
+    `value` is one number or a list/tuple of samples (floats; p95/p99 are taken from them later).
+    Each call appends `("harness_metric", '{"name": ..., "unit": ..., "values": [...]}')` to the
+    running test's `user_properties` (JUnit XML shows them as properties). Session-scoped, so
+    module- and class-scoped fixtures may record too: what they record lands on the test whose
+    setup or teardown ran them. Calling it outside a test, or with a value that is not finite
+    numbers, fails with FixtureUsageError.
+    """
+    return MetricRecorder(request.config)
 
 
 @pytest.fixture(scope="session")

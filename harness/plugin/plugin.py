@@ -7,6 +7,7 @@ Django or Channels or need DJANGO_SETTINGS_MODULE: fixtures import those lazily.
 from __future__ import annotations
 
 import inspect
+from collections.abc import Generator
 
 import pytest
 
@@ -16,6 +17,7 @@ from .config import CONFIG_KEY, add_ini_options, get_config, parse_config
 from .errors import PluginConfigError
 from .fixtures import *  # noqa: F403  (registers the public fixtures, as pytest-django does)
 from .fixtures import _harness_asgi_target, _harness_redis_server, _harness_ws_order  # noqa: F401
+from .metrics import CURRENT_TEST
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -52,3 +54,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         function = getattr(item, "obj", None)
         if inspect.iscoroutinefunction(function) and item.get_closest_marker("looptime") is None:
             item.add_marker(pytest.mark.looptime)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(
+    item: pytest.Item, nextitem: pytest.Item | None
+) -> Generator[None, object, object]:
+    # harness_metric records on the test running now, also from module- or class-scoped fixtures,
+    # whose setup and teardown run inside some test's protocol.
+    item.config.stash[CURRENT_TEST] = item
+    try:
+        return (yield)
+    finally:
+        item.config.stash[CURRENT_TEST] = None

@@ -1,4 +1,5 @@
-"""Charts of coverage: what each one plots (plain data, with its text alternative) and its SVG bytes.
+"""Charts of coverage and recorded figures: what each one plots (plain data, with its text alternative)
+and its SVG bytes.
 
 Nothing here writes a file: `module_charts` says what to draw where, `svg` draws one chart, and the
 publisher stores the bytes.
@@ -10,6 +11,7 @@ import json
 from pathlib import Path
 
 from harness.evaluate.history import Run
+from harness.report import metric_charts
 from harness.store import layout
 
 MAX_RUNS = 50  # a trend shows the latest runs; older ones stay in `harness history`
@@ -36,7 +38,8 @@ def module_charts(at: layout.ModuleFiles, result: dict, runs: list[Run]) -> tupl
     """The module's (or step's) charts as the report links them (`{"path", "alt"}`, relative to the
     report), and what must be drawn for them: `(kind, data, path)`, for `svg`.
 
-    A result without figures (a failed run) has no files chart. A chart already drawn from the same data
+    A result without figures (a failed run) has no files chart. Each metric the result recorded or
+    bounds has a trend chart of its own (`metric_charts`). A chart already drawn from the same data
     (by the same drawing code and matplotlib) is not drawn again. Without matplotlib there is nothing.
     """
     if _plot() is None:
@@ -51,6 +54,10 @@ def module_charts(at: layout.ModuleFiles, result: dict, runs: list[Run]) -> tupl
         data = files_data(result)
         charts.append(("files", data, at.files_chart))
         links.append({"path": layout.FILES_CHART, "alt": data["alt"]})
+    for name in metric_charts.names(result) if runs else ():
+        data = metric_charts.trend_data(result, name, runs, MAX_RUNS)
+        charts.append(("metric_trend", data, at.metric_chart(name)))
+        links.append({"path": layout.metric_chart(name), "alt": data["alt"]})
     return links, [chart for chart in charts if not _drawn_already(*chart)]
 
 

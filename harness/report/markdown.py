@@ -10,7 +10,9 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from harness.evaluate.mutation import mutated_files
 from harness.evaluate.status import STATUS_LABELS
+from harness.report import metrics as metric_text
 from harness.report import stability as stability_report
+from harness.report.marks import MARKS
 
 MARKDOWN_SPECIAL = set("\\[]*_`<>")
 ICONS = {
@@ -97,15 +99,6 @@ def cell(text) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
-MARKS = {  # a row's state, as the Markdown reports show it and as the terminal does
-    "met": ("✅ met", "ok"),
-    "warn": ("⚠️ below (warn only)", "below (warn only)"),
-    "accepted": ("☑️ accepted variance", "accepted variance"),
-    "below": ("❌ below", "BELOW"),
-    "none": ("—", ""),
-}
-
-
 def state(entry: dict, accepted: list[str], key: str) -> str:
     """A file's (or the overall's) state against its targets: a key of MARKS."""
     if entry.get("met") is None:
@@ -186,20 +179,27 @@ def arcs(entry: dict) -> str:
     return ", ".join(shown[:SHOWN_ARCS]) + (f" and {more} more" if more > 0 else "")
 
 
-def _environment() -> Environment:
-    env = Environment(
+def templates(autoescape: bool) -> Environment:
+    """The report templates' Jinja2 environment: undefined names fail, block tags leave no blank lines;
+    `autoescape` for HTML (the site), not for Markdown."""
+    return Environment(
         loader=PackageLoader("harness.report", "templates"),
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
-        autoescape=False,
+        autoescape=autoescape,
     )
+
+
+def _environment() -> Environment:
+    env = templates(autoescape=False)
     named = (pct, target_pct, delta, day, cell, goal, goal_item, step_goal, codes, metric_name, origin)
     env.filters.update({f.__name__: f for f in named}, tests=tests_line)
     env.filters.update(
         image=lambda chart: markdown_image(chart["alt"], chart["path"]),
         mutation_cell=lambda path, r: mutation_cell(r.get("mutation"), path),
+        metrics_cell=metric_text.map_cell,
     )
     env.filters.update(tests_summary=tests_summary, subtests=subtests_cell, arcs=arcs)
     env.filters.update(stability_report.FILTERS)
@@ -284,7 +284,7 @@ def _with_branch_only(view: dict, files: dict[str, dict], analysed: set[str]) ->
 
 def compile_templates() -> None:
     """Compile the templates a run renders (`harness.run.prewarm` does this while pytest runs)."""
-    for name in ("completion_status.md.j2", "map_block.md.j2"):
+    for name in ("completion_status.md.j2", "metrics.md.j2", "map_block.md.j2"):
         _ENV.get_template(name)
 
 
@@ -301,21 +301,35 @@ def completion_status(result: dict) -> str:
         cols=table_columns(result),
         # Results stored before step rows named their metric show module-wide figures there.
         steps_scoped=any("metric" in row for step in result.get("steps", []) for row in step["rows"]),
+        metrics=metric_text.view(result),
     )
     # Optional sections leave runs of blank lines behind; one blank line between blocks reads best.
     return re.sub(r"\n{3,}", "\n\n", text)
 
 
+def metrics_section(result: dict) -> str:
+    """The report's "Measured Figures" section alone ("" without figures or metric targets)."""
+    shown = metric_text.view(result)
+    return "" if shown is None else _ENV.get_template("metrics.md.j2").render(metrics=shown)
+
+
 def github_summary(result: dict) -> str:
-    """The Markdown summary for a CI job page or a pull-request comment (below-target files first)."""
+    """The Markdown summary for a CI job page or a pull-request comment (below-target files first, then
+    the metric targets)."""
     view = report_view(result.get("files", {}))
-    return _ENV.get_template("summary.md.j2").render(r=result, accepted=_accepted(result), view=view)
+    shown = metric_text.view(result)
+    return _ENV.get_template("summary.md.j2").render(
+        r=result, accepted=_accepted(result), view=view, metrics=shown
+    )
 
 
 def map_block(rows: list[dict], chart=None) -> str:
     """The MAP.md block: a row per module, and the trend chart of every module when one was drawn."""
     mutation = any(row["mutation"] is not None for row in rows)  # a column only where measured
-    return _ENV.get_template("map_block.md.j2").render(rows=rows, chart=chart, mutation=mutation)
+    metrics = any(row.get("metrics") is not None for row in rows)  # and only where a module has targets
+    return _ENV.get_template("map_block.md.j2").render(
+        rows=rows, chart=chart, mutation=mutation, metrics=metrics
+    )
 
 
 def _accepted(result: dict) -> list[str]:

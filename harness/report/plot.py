@@ -64,6 +64,13 @@ def trend(data: dict) -> bytes:
     values = [v for p in points for v in (p["overall"], p["mutation"]) if v is not None]
     values += [data["target"]] if data["target"] is not None else []
     ax.set_ylim(max(0, min(values, default=0) - 5), min(100, max(values, default=100) + 5) + 0.5)
+    return _by_run(fig, ax, data, points)
+
+
+def _by_run(fig, ax, data: dict, points: list[dict]) -> bytes:
+    """What every chart of runs ends with: a tick per run (or integer ticks when there are too many),
+    the grid, the titles and the legend beside the axes; the SVG bytes."""
+    xs = [p["run"] for p in points]
     if len(points) <= MAX_TICK_LABELS:
         ax.set_xticks(xs, [p["label"] for p in points])
     else:
@@ -156,3 +163,27 @@ def map_trend(data: dict) -> bytes:
     count = len(data["modules"])
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8, ncols=1 + count // 16)
     return _svg(fig)
+
+
+STAT_COLORS = {"count": "#7f7f7f", "min": "#17becf", "mean": "#1f77b4", "p50": "#2ca02c", "p95": "#ff7f0e"}
+STAT_COLORS |= {"p99": "#d62728", "max": "#9467bd"}
+BOUND_STYLES = {"max": (0, (4, 2)), "min": (0, (1, 2)), "equals": (0, (6, 2, 1, 2))}
+
+
+@matplotlib.style.context(STYLE, after_reset=True)
+def metric_trend(data: dict) -> bytes:
+    """A measured figure by run (`metric_charts.trend_data`): a line per statistic in the figure's unit,
+    each target's bound dashed in its statistic's colour, runs without the figure shaded."""
+    fig = Figure(figsize=(7, 3.2))
+    ax = fig.subplots()
+    points = data["points"]
+    xs = [p["run"] for p in points]
+    for stat in data["stats"]:
+        ys = [_nan(p["values"][stat]) for p in points]
+        ax.plot(xs, ys, marker="o", color=STAT_COLORS[stat], label=stat)
+    for b in data["bounds"]:
+        label = f"{b['stat']} {b['kind']} {b['value']:g}"
+        ax.axhline(b["value"], color=STAT_COLORS[b["stat"]], linestyle=BOUND_STYLES[b["kind"]], label=label)
+    for i, x in enumerate(p["run"] for p in points if p["missing"]):
+        ax.axvspan(x - 0.4, x + 0.4, color=COLORS["under"], alpha=0.15, label="no figure" if i == 0 else None)
+    return _by_run(fig, ax, data, points)

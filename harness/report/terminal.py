@@ -1,8 +1,8 @@
 """Terminal text: the run's table and status line; `check`, `diff`, `list` and `history`; CI annotations."""
 
-import datetime as dt
-
 from harness.evaluate.history import Counts, Run, Shown, figure
+from harness.report import columns
+from harness.report import metrics as metric_text
 from harness.report.markdown import (
     MARKS,
     STATUS_LABELS,
@@ -26,7 +26,7 @@ __all__ = [
     "first_uncovered_line",
     "github_annotations",
     "history_table",
-    "list_line",
+    "list_lines",
     "mutation_lines",
     "report_line",
     "short_files",
@@ -61,6 +61,8 @@ def terminal_table(result: dict) -> str:
             if compared:
                 figures = f"{pct(e['baseline']):>8}  {figures}  {delta(e['delta']):>6}"
             lines.append(f"  {path:<{width}}  {figures}  {goal(e):>6}  {MARKS[state(e, accepted, key)][1]}")
+    figures = metric_text.terminal_lines(result)
+    lines += ["  Metric targets:", *figures] if figures else []
     lines.append(status_line(result))
     if result.get("reason"):
         lines.append(f"Reason: {result['reason']}")
@@ -83,6 +85,7 @@ def shortfall_lines(result: dict) -> list[str]:
                 metric = "" if s["metric"] == "percent" else f" {s['metric']}"
                 lines.append(f"{key}:{metric} {pct(s['figure'], 2)} < target {target_pct(s['target'])}{note}")
     lines += _mutation_shortfalls(result.get("mutation"), accepted)
+    lines += metric_text.check_lines(result)
     stability = result.get("stability") or {}
     lines += [f"blocking: {line}" for line in stability.get("blocking", [])]
     lines += [f"warning: {line}" for line in stability.get("warnings", [])]
@@ -135,6 +138,15 @@ def github_annotations(result: dict, limit: int = ANNOTATIONS) -> list[str]:
     if len(lines) > limit:
         more = len(lines) - limit
         lines = [*lines[:limit], f"::notice::{more} more files below target; see the completion report"]
+    return lines + _metric_annotations(result, accepted)
+
+
+def _metric_annotations(result: dict, accepted: list[str]) -> list[str]:
+    """One annotation per missed metric target (a figure has no file or line to point at)."""
+    lines = []
+    for check, line in metric_text.missed(result):
+        kind = {"below": "error", "warn": "warning", "accepted": "notice"}[metric_text.state(check, accepted)]
+        lines.append(f"::{kind} title=Metric below target::{_gh_data(line)}")
     return lines
 
 
@@ -155,24 +167,33 @@ def _gh_property(text: str) -> str:
     return _gh_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
-def diff_table(comparison: dict) -> str:
-    """`harness diff`: one row per file and the overall, A's figure, B's and the change."""
+def diff_table(comparison: dict, refs: tuple[str, str] | None = None) -> str:
+    """`harness diff`: one row per file and the overall, A's figure, B's and the change. The columns are
+    named by module, or by `refs` (as the command was given them) when both results are one module's."""
     rows = [*comparison["files"].items(), ("Overall", comparison["overall"])]
     width = max(len(p) for p, _ in rows)
-    lines = [f"{'File':<{width}}  {comparison['a']!s:>12}  {comparison['b']!s:>12}  {'Δ':>7}"]
+    a, b = refs if refs and comparison["a"] == comparison["b"] else (comparison["a"], comparison["b"])
+    lines = [f"{'File':<{width}}  {a!s:>12}  {b!s:>12}  {'Δ':>7}"]
     for path, row in rows:
         lines.append(f"{path:<{width}}  {pct(row['a']):>12}  {pct(row['b']):>12}  {delta(row['delta']):>7}")
     return "\n".join(lines)
 
 
-def list_line(module_id: str, title: str, result: dict | None, invalid: bool = False) -> str:
-    """`harness list`: a module, its last status, coverage and date (or that it has not run)."""
-    summary = "invalid spec (see stderr)" if invalid else "not run yet"
-    if result is not None and not invalid:
-        summary = (
-            f"{result['status_label']}  {pct(result['overall']['percent'])}  {day(result['finished_at'])}"
-        )
-    return f"{module_id:<16} {summary:<48} {title}"
+def list_lines(rows: list[tuple[str, str, dict | None, bool]]) -> list[str]:
+    """`harness list`: per module (id, title, last result, whether its spec is invalid) its status,
+    coverage and date, or that it has not run or its spec is invalid, in columns."""
+    body = []
+    for module_id, title, result, invalid in rows:
+        if invalid or result is None:
+            status, figure, date = ("invalid spec (see stderr)" if invalid else "not run yet"), "", ""
+        else:
+            status, figure, date = (
+                result["status_label"],
+                pct(result["overall"]["percent"]),
+                day(result["finished_at"]),
+            )
+        body.append((module_id, status, figure, date, title))
+    return columns.table(("Module", "Status", "Coverage", "Date", "Title"), body, "<<><<")
 
 
 def history_table(shown: Shown, trace_file: str) -> str:
@@ -186,7 +207,7 @@ def history_table(shown: Shown, trace_file: str) -> str:
     head = ("Date", "Commit", "Status", "Tests", "File" if file else "Overall", "Δ", "Notes")
     body = [
         (
-            _date(run.at),
+            columns.when(run.at),
             (run.commit or "—")[:7],
             STATUS_LABELS.get(run.status, run.status or "—"),
             _tests_cell(run.tests),
@@ -196,20 +217,8 @@ def history_table(shown: Shown, trace_file: str) -> str:
         )
         for run, change in rows
     ]
-    widths = [max(len(r[i]) for r in [head, *body]) for i in range(len(head))]
-    align = "<<<<>><"
-    lines = [f"{what}: {shown} finished run{'s' if total != 1 else ''}"]
-    for row in [head, *body]:
-        cells = [f"{c:{a}{w}}" for c, a, w in zip(row, align, widths, strict=True)]
-        lines.append("  ".join(cells).rstrip())
-    return "\n".join(lines)
-
-
-def _date(at: str | None) -> str:
-    try:
-        return dt.datetime.fromisoformat(at).strftime("%Y-%m-%d %H:%M") if at else "—"
-    except ValueError:
-        return at
+    title = f"{what}: {shown} finished run{'s' if total != 1 else ''}"
+    return "\n".join([title, *columns.table(head, body, "<<<<>><")])
 
 
 def _delta(change: float | None) -> str:
@@ -291,5 +300,7 @@ def report_line(report: str, result: dict) -> str:
 def accept_lines(module_id: str, result: dict) -> list[str]:
     """`harness accept`: the status, and each carry-forward item with its figure and target."""
     items = result["carry_forward"]
-    lines = [f"{module_id}: {result['status_label']}; {len(items)} carry-forward item(s):"]
-    return lines + [f"  {item['file']}: {pct(item['percent'])} -> target {goal_item(item)}" for item in items]
+    figures = (result.get("metrics") or {}).get("carry_forward") or []
+    lines = [f"{module_id}: {result['status_label']}; {len(items) + len(figures)} carry-forward item(s):"]
+    lines += [f"  {item['file']}: {pct(item['percent'])} -> target {goal_item(item)}" for item in items]
+    return lines + [f"  metric:{i['metric']}.{i['stat']}: {metric_text.item_text(i)}" for i in figures]

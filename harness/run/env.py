@@ -12,3 +12,9 @@ STEP_CONTEXT = "harness-steps:"  # + the step numbers, e.g. `harness-steps:1,3`;
 SHUFFLE_ENV = "HARNESS_SHUFFLE_SEED"
 # A file of node ids, one a line: run exactly these tests, in this order (a replay; harness.run.order)
 ORDER_ENV = "HARNESS_ORDER"
+# A directory: each pytest process of a session that records per-test contexts writes `<pid>.json` into
+# it, the files it imported and opened and the directories it listed (harness.measure.per_test)
+READS_ENV = "HARNESS_READS"
+READS_DIR = "reads"  # its name in the session's work directory
+# A JSON file `{"tests": [node ids], "files": [test files]}`: run only those (`harness run --changed`)
+SELECT_ENV = "HARNESS_SELECT"

@@ -5,8 +5,11 @@ node id (so a test counts under the file that collected it, inherited classes in
 `$HARNESS_SHARD` is `K/N`, keeps only the K-th of N slices of the collected tests. The harness reads
 the records for its counts and tails them for the progress display. With `$HARNESS_STEPS` it names
 coverage.py's dynamic context after the steps each test belongs to (`StepContexts`). With
-`$HARNESS_SHUFFLE_SEED` it runs the tests in that seed's order, with `$HARNESS_ORDER` in the order a file
-lists (`harness.run.ordering`). A test that pytest-rerunfailures ran again carries its failed attempts.
+`$HARNESS_READS` it notes the files each process imports and opens and the directories it lists
+(`Reads`, for `harness run --changed`), and with `$HARNESS_SELECT` it keeps only the tests a change
+affects. With `$HARNESS_SHUFFLE_SEED` it runs the tests in that seed's order, with `$HARNESS_ORDER` in the
+order a file lists (`harness.run.ordering`). A test that pytest-rerunfailures ran again carries its failed
+attempts.
 
 A test's subtests (unittest's `subTest`, pytest's `subtests` fixture) are counted in its record; a
 failed subtest fails the test. The tests the selection left out (`-k`, `-m`, `--deselect`; not the
@@ -18,12 +21,21 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 
 import pytest
 
 from harness.run import ordering
-from harness.run.env import RECORDS_ENV, SHARD_ENV, STEP_CONTEXT, STEPS_ENV, TEST_CONTEXTS_ENV
+from harness.run.env import (
+    READS_ENV,
+    RECORDS_ENV,
+    SELECT_ENV,
+    SHARD_ENV,
+    STEP_CONTEXT,
+    STEPS_ENV,
+    TEST_CONTEXTS_ENV,
+)
 
 _LOADED = time.monotonic()  # pytest loads this plugin while it reads its arguments, before collecting
 SLICED = pytest.StashKey[set]()  # the node ids the shard's slicing left out
@@ -35,20 +47,79 @@ def shard_of(nodeids: list[str], index: int, count: int) -> set[str]:
     return {nodeid for i, nodeid in enumerate(sorted(nodeids)) if i % count == index - 1}
 
 
+class Reads:
+    """The files under the project a pytest process opens, the directories it lists, and (at its end)
+    the modules it imported: what its tests may depend on besides the measured code.
+
+    An audit hook (PEP 578), installed when this plugin is imported, before conftest files load: it
+    sees Python-level opens (`open`, `io.open_code` for imports, `os.open`) and directory listings,
+    not a C extension's own file access or a subprocess's.
+    """
+
+    def __init__(self, directory: str):
+        self.directory = directory
+        self.opened: set[str] = set()
+        self.listed: set[str] = set()
+        sys.addaudithook(self._hook)  # stays for the life of the process, as audit hooks do
+
+    def _hook(self, event: str, args: tuple) -> None:
+        if event == "open" or event in ("os.listdir", "os.scandir"):
+            path = args[0] if args else None
+            if isinstance(path, str | bytes | os.PathLike):
+                try:
+                    target = self.opened if event == "open" else self.listed
+                    target.add(os.path.abspath(os.fsdecode(path)))
+                except (TypeError, ValueError, OSError):
+                    pass
+
+    def write(self) -> None:
+        modules = {getattr(module, "__file__", None) for module in list(sys.modules.values())}
+        doc = {
+            "imported": sorted(os.path.abspath(f) for f in modules if isinstance(f, str)),
+            "opened": sorted(self.opened),
+            "listed": sorted(self.listed),
+        }
+        os.makedirs(self.directory, exist_ok=True)
+        partial = os.path.join(self.directory, f".{os.getpid()}.partial")
+        with open(partial, "w", encoding="utf-8") as out:
+            json.dump(doc, out)
+        os.replace(partial, os.path.join(self.directory, f"{os.getpid()}.json"))
+
+
+_READS = Reads(os.environ[READS_ENV]) if os.environ.get(READS_ENV) else None
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _READS is not None:
+        _READS.write()
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    # trylast: -k / -m deselection runs first, so shards split what would really run; and an explicit
-    # order (a replay) is the last word on what runs and when.
+    # trylast: -k / -m deselection runs first, so a selection and shards split what would really run; and
+    # an explicit order (a replay) is the last word on what runs and when.
+    keep = selected([item.nodeid for item in items])
     shard = os.environ.get(SHARD_ENV)
     if shard:
         index, count = (int(part) for part in shard.split("/"))
-        keep = shard_of([item.nodeid for item in items], index, count)
-        deselected = [item for item in items if item.nodeid not in keep]
-        config.stash[SLICED] = {item.nodeid for item in deselected}
-        if deselected:
-            items[:] = [item for item in items if item.nodeid in keep]
-            config.hook.pytest_deselected(items=deselected)
+        keep = shard_of(sorted(keep), index, count)
+    deselected = [item for item in items if item.nodeid not in keep]
+    config.stash[SLICED] = {item.nodeid for item in deselected}
+    if deselected:
+        items[:] = [item for item in items if item.nodeid in keep]
+        config.hook.pytest_deselected(items=deselected)
     ordering.keep_explicit(config, items)
+
+
+def selected(ids: list[str]) -> set[str]:
+    """The node ids `$HARNESS_SELECT` keeps: the tests it names and every test of the files it names."""
+    path = os.environ.get(SELECT_ENV)
+    if not path:
+        return set(ids)
+    with open(path, encoding="utf-8") as handle:
+        chosen = json.load(handle)
+    tests, files = set(chosen.get("tests", ())), set(chosen.get("files", ()))
+    return {nodeid for nodeid in ids if nodeid in tests or nodeid.split("::")[0] in files}
 
 
 def within(nodeid: str, path: str) -> bool:
@@ -59,6 +130,24 @@ def within(nodeid: str, path: str) -> bool:
 
 def step_context(numbers: list[int]) -> str:
     return STEP_CONTEXT + ",".join(str(number) for number in numbers)
+
+
+def steps_label(steps: list[tuple[int, tuple[str, ...]]], nodeid: str) -> str:
+    """The coverage context of a test: the steps whose suite paths hold it (`harness-steps:` for none)."""
+    return step_context([number for number, paths in steps if any(within(nodeid, p) for p in paths)])
+
+
+def subprocess_context(nodeid: str) -> str | None:
+    """The step label a process started for this test should put on its own coverage data, if any.
+
+    A server a test starts runs target code outside pytest's process; measured with a static context of
+    this label, its lines count for the test's steps as the test's own lines do. None when the session
+    does not label steps. Per-test labels (`harness mutate`) are not given: a shared server serves many.
+    """
+    steps = os.environ.get(STEPS_ENV)
+    if not steps:
+        return None
+    return steps_label([(number, tuple(paths)) for number, paths in json.loads(steps)], nodeid)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -91,7 +180,7 @@ class StepContexts:
 
     @pytest.hookimpl(tryfirst=True)  # before the test's fixtures are set up
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
-        label = step_context([n for n, paths in self.steps if any(within(item.nodeid, p) for p in paths)])
+        label = steps_label(self.steps, item.nodeid)
         if self.per_test:  # which test ran which line, for `harness mutate`: a context per test
             label = f"{label} {item.nodeid}"
         if label == self.current:
@@ -258,12 +347,12 @@ def _attempt(report: pytest.TestReport) -> dict:
 
 
 def _kept(config: pytest.Config, ids: list[str]) -> list[str]:
-    """The ids of this process's shard (all of them without one)."""
+    """The ids of this process's shard (all of them without one), among those `$HARNESS_SELECT` keeps."""
+    keep = selected(ids)
     shard = os.environ.get(SHARD_ENV)
-    if not shard:
-        return ids
-    index, count = (int(part) for part in shard.split("/"))
-    keep = shard_of(ids, index, count)
+    if shard:
+        index, count = (int(part) for part in shard.split("/"))
+        keep = shard_of(sorted(keep), index, count)
     return [nodeid for nodeid in ids if nodeid in keep]
 
 

@@ -1,6 +1,7 @@
 """Runs a module's suites in `python -m pytest` subprocesses under pytest-cov, one per selection."""
 
 import functools
+import json
 import os
 import re
 import subprocess
@@ -12,11 +13,21 @@ from pathlib import Path
 from harness.run import processes
 from harness.run.command import PLUGIN
 from harness.run.command import pytest as pytest_command
-from harness.run.env import ORDER_ENV, RECORDS_ENV, SHARD_ENV, SHUFFLE_ENV, STEPS_ENV, TEST_CONTEXTS_ENV
+from harness.run.env import (
+    ORDER_ENV,
+    READS_DIR,
+    READS_ENV,
+    RECORDS_ENV,
+    SELECT_ENV,
+    SHARD_ENV,
+    SHUFFLE_ENV,
+    STEPS_ENV,
+    TEST_CONTEXTS_ENV,
+)
 from harness.run.explain import explain
 from harness.run.progress import Silent
 from harness.run.records import iter_records
-from harness.run.steps import steps_env
+from harness.run.steps import step_paths
 
 _SUMMARY_WORDS = ("passed", "failed", "error", "skipped", "no tests ran", "deselected")
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")  # colour codes, when a project runs pytest with --color=yes
@@ -61,6 +72,8 @@ class Process:
     records: Path
     error: str | None  # pytest's own explanation when it did not run the tests through (status 2-5)
     summary: str = ""  # pytest's closing line, e.g. "31 passed, 1 skipped in 4.12s"
+    # Per step number, the suite paths whose tests it takes from this process (`steps.step_paths`).
+    steps: tuple[tuple[int, tuple[str, ...]], ...] = ()
 
     def as_dict(self) -> dict:
         """The process as plain data: what measuring it needs, and what a shard record keeps."""
@@ -71,6 +84,7 @@ class Process:
             "exit_code": self.exit_code,
             "error": self.error,
             "records": str(self.records),
+            "steps": [[number, list(paths)] for number, paths in self.steps],
         }
 
 
@@ -126,13 +140,16 @@ def run_session(
     steps: tuple = (),
     while_exiting: Callable[[Path], None] | None = None,
     test_contexts: bool = False,
+    selection: Path | None = None,
     extra_env: Mapping[str, str] | None = None,
 ) -> Session:
     """Run every invocation, all writing one coverage data file in `workdir`.
 
     `steps` (the spec's) labels each test's lines with its steps, which is all per-step figures need
     (`harness.run.plugin.StepContexts`); `test_contexts` labels them with the test's node id too,
-    for `harness mutate` (`harness.measure.per_test`).
+    for `harness mutate` (`harness.measure.per_test`), and records the project files each process
+    imported and opened (`workdir/reads/`). `selection` (a file `harness.measure.affected` wrote) runs
+    only the tests it names.
     `while_exiting(data_file)` is called once the last pytest process has finished its session (its
     coverage data saved) and while it still reports and exits. `extra_env` goes into every pytest
     process's environment (a repetition's shuffle seed, `harness.run.order.order_env`).
@@ -142,11 +159,15 @@ def run_session(
     env = {**bytecode_env(os.environ), "COVERAGE_FILE": str(data_file)}
     env.pop(SHARD_ENV, None)
     env.pop(STEPS_ENV, None)
-    env.pop(TEST_CONTEXTS_ENV, None)
-    env.pop(SHUFFLE_ENV, None)  # the order is the harness's to give (`extra_env`), never the shell's
-    env.pop(ORDER_ENV, None)
+    # Contexts, a selection and an order are the harness's to give (an order in `extra_env`), never
+    # the shell's.
+    for name in (TEST_CONTEXTS_ENV, READS_ENV, SELECT_ENV, SHUFFLE_ENV, ORDER_ENV):
+        env.pop(name, None)
     if test_contexts:
         env[TEST_CONTEXTS_ENV] = "1"
+        env[READS_ENV] = str(workdir / READS_DIR)
+    if selection is not None:
+        env[SELECT_ENV] = str(selection)
     if options.shard:
         env[SHARD_ENV] = f"{options.shard[0]}/{options.shard[1]}"
     env.update(extra_env or {})
@@ -160,8 +181,9 @@ def run_session(
         progress.start(f"pytest {number}/{len(invocations)}" if len(invocations) > 1 else "pytest")
         try:
             run_env = {**env, RECORDS_ENV: str(records)}
+            own_steps = step_paths(steps, inv.k, inv.markers) if steps else []
             if steps:
-                run_env[STEPS_ENV] = steps_env(steps, inv.k, inv.markers)
+                run_env[STEPS_ENV] = json.dumps(own_steps)
             last = number == len(invocations) and while_exiting is not None
             exiting = functools.partial(while_exiting, data_file) if last else None
             code, summary, deselected = _run(cmd, root, run_env, log_file, options, progress, exiting)
@@ -170,7 +192,8 @@ def run_session(
         summary = with_deselected(summary, deselected)
         error = explain(code, log_file, start, root)
         echo(f"    {summary or error or f'pytest exited with status {code}'}")
-        processes.append(Process(inv, code, records, error, summary))
+        owned = tuple((number, tuple(paths)) for number, paths in own_steps)
+        processes.append(Process(inv, code, records, error, summary, owned))
     return Session(tuple(processes), data_file, log_file)
 
 

@@ -1,7 +1,5 @@
 """Which tests of a module run belong to which step, told to the session plugin before the tests run."""
 
-import json
-
 from harness.spec.model import Step
 
 
@@ -14,8 +12,3 @@ def step_paths(steps: tuple[Step, ...], k: str | None, markers: str | None) -> l
         [number, [suite.path for suite in step.suites if (suite.k, suite.markers) == (k, markers)]]
         for number, step in enumerate(steps, 1)
     ]
-
-
-def steps_env(steps: tuple[Step, ...], k: str | None, markers: str | None) -> str:
-    """The value of `HARNESS_STEPS` for one pytest process (see `harness.run.plugin`)."""
-    return json.dumps(step_paths(steps, k, markers))

@@ -51,6 +51,45 @@ class Target:
     origin: str = "targets"
 
 
+# The statistics of a figure tests record, in the order reports show them (harness.measure.metrics).
+METRIC_STATS = ("count", "min", "mean", "p50", "p95", "p99", "max")
+
+
+@dataclass(frozen=True)
+class MetricBound:
+    """Bounds on one statistic of a metric (`count`, `min`, `mean`, `p50`, `p95`, `p99`, `max`)."""
+
+    stat: str
+    max: float | None = None  # at most
+    min: float | None = None  # at least
+    equals: float | None = None  # exactly (to a relative 1e-9), never with min or max
+
+
+@dataclass(frozen=True)
+class MetricTarget:
+    """A `metrics:` entry: bounds on statistics of a figure tests record (`harness_metric`).
+
+    `repeat` is K when the figure is judged on the median of K repetitions of its tests (1: one run).
+    """
+
+    name: str
+    bounds: tuple[MetricBound, ...]
+    warn_only: bool = False
+    repeat: int = 1
+    origin: str = "metrics"
+
+
+@dataclass(frozen=True)
+class PatchTarget:
+    """Minimums for the lines a change adds or edits (`harness check --changed`): line coverage, branch
+    coverage and mutation score of the patch; `warn_only` reports a miss without failing."""
+
+    coverage: float | None = None
+    branches: float | None = None
+    mutation: float | None = None
+    warn_only: bool = False
+
+
 @dataclass(frozen=True)
 class Step:
     """A named part of a module with its own suites and targets."""
@@ -58,6 +97,7 @@ class Step:
     name: str
     suites: tuple[Suite, ...]
     targets: tuple[Target, ...]
+    metrics: tuple[MetricTarget, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -105,6 +145,9 @@ class ModuleSpec:
     notes: str = ""
     references: tuple[str, ...] = ()
     artifacts: tuple[str, ...] = ()
+    metrics: tuple[MetricTarget, ...] = ()
+    patch: PatchTarget | None = None
+    record_tests: bool = False  # keep which test ran which line after each whole run (affected tests)
     stability: StabilityPolicy = StabilityPolicy()
 
     def all_suites(self) -> tuple[Suite, ...]:

@@ -7,9 +7,11 @@ from pathlib import Path
 import yaml
 
 from harness.errors import SpecError, yaml_problem
+from harness.spec.metrics import parse_metrics
 from harness.spec.model import (
     Baseline,
     ModuleSpec,
+    PatchTarget,
     Quarantined,
     SpecSource,
     StabilityPolicy,
@@ -33,16 +35,35 @@ _TOP_KEYS = {
     "notes",
     "references",
     "artifacts",
+    "metrics",
+    "patch",
+    "record_tests",
     "stability",
 }
 _QUARANTINED = "{test: <node id or glob>, reason: <text>}"
 _TARGET_KEYS = {"percent", "lines", "branches", "mutation", "warn_only"}
+_PATCH_KEYS = {"coverage", "branches", "mutation", "warn_only"}
+
+
+class _UniqueKeys(yaml.SafeLoader):
+    """YAML's safe loader, refusing a mapping that names a key twice (PyYAML keeps the last silently)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r}", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep)
 
 
 def load_spec(path: Path) -> ModuleSpec:
     """Parse and validate the spec at `path`; raises SpecError naming the file and key."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeys)
     except OSError as err:
         raise SpecError(f"{path}: cannot read: {err.strerror}") from err
     except yaml.YAMLError as err:
@@ -106,6 +127,9 @@ class _Parser:
             notes=self.text(data.get("notes", ""), "notes", allow_empty=True),
             references=self.strings(data.get("references"), "references"),
             artifacts=self.strings(data.get("artifacts"), "artifacts"),
+            metrics=parse_metrics(data.get("metrics"), "metrics", "metrics", self.fail),
+            patch=self.patch(data.get("patch", None), "patch" in data),
+            record_tests=self.flag(data.get("record_tests", False), "record_tests"),
             stability=self.stability(data.get("stability")),
         )
 
@@ -175,10 +199,26 @@ class _Parser:
         }
         if not figures:
             raise self.fail(key, "give at least one of percent, lines, branches, mutation")
-        warn_only = value.get("warn_only", False)
-        if not isinstance(warn_only, bool):
-            raise self.fail(f"{key}.warn_only", "expected true or false")
+        warn_only = self.flag(value.get("warn_only", False), f"{key}.warn_only")
         return Target(pattern, warn_only=warn_only, origin=origin, **figures)
+
+    def flag(self, value, key: str) -> bool:
+        if not isinstance(value, bool):
+            raise self.fail(key, "expected true or false")
+        return value
+
+    def patch(self, value, given: bool) -> PatchTarget | None:
+        """`patch: {coverage, branches, mutation, warn_only}`, each optional; `patch: {}` gates nothing
+        but still asks for the patch's figures."""
+        if not given:
+            return None
+        value = {} if value is None else value
+        if not isinstance(value, dict):
+            raise self.fail("patch", "expected a mapping of coverage, branches, mutation, warn_only")
+        self.known(value, _PATCH_KEYS, "patch")
+        metrics = ("coverage", "branches", "mutation")
+        figures = {m: self.percent(value[m], f"patch.{m}") for m in metrics if m in value}
+        return PatchTarget(**figures, warn_only=self.flag(value.get("warn_only", False), "patch.warn_only"))
 
     def targets(self, value, key: str, origin: str) -> tuple[Target, ...]:
         if value is None:
@@ -194,7 +234,7 @@ class _Parser:
         key = f"steps[{index}]"
         if not isinstance(value, dict):
             raise self.fail(key, "expected a mapping with name, suites, targets")
-        self.known(value, {"name", "suites", "targets"}, key)
+        self.known(value, {"name", "suites", "targets", "metrics"}, key)
         name = self.text(value.get("name"), f"{key}.name")
         suites = value.get("suites") or []
         if not isinstance(suites, list):
@@ -203,6 +243,7 @@ class _Parser:
             name=name,
             suites=tuple(self.suite(f"{key}.suites[{i}]", s) for i, s in enumerate(suites, 1)),
             targets=self.targets(value.get("targets"), f"{key}.targets", f"step {index}"),
+            metrics=parse_metrics(value.get("metrics"), f"{key}.metrics", f"step {index}", self.fail),
         )
 
     def baseline(self, value) -> Baseline | None:
@@ -235,9 +276,6 @@ class _Parser:
         flaky = value.get("flaky", "fail")
         if flaky not in ("warn", "fail"):
             raise self.fail("stability.flaky", f"expected warn or fail, got {flaky!r}")
-        shuffle = value.get("shuffle", False)
-        if not isinstance(shuffle, bool):
-            raise self.fail("stability.shuffle", "expected true or false")
         entries = value.get("quarantine") or []
         if not isinstance(entries, list):
             raise self.fail("stability.quarantine", f"expected a list of {_QUARANTINED}")
@@ -247,7 +285,7 @@ class _Parser:
             quarantine=tuple(quarantine),
             reruns=self.count(value.get("reruns", 0), "stability.reruns", 0),
             repeat=self.count(value.get("repeat", 1), "stability.repeat", 1),
-            shuffle=shuffle,
+            shuffle=self.flag(value.get("shuffle", False), "stability.shuffle"),
         )
 
     def quarantined(self, key: str, value) -> Quarantined:

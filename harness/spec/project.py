@@ -62,20 +62,21 @@ ROOT_MARKERS = (
     "pytest.toml",
     ".pytest.toml",
     "tox.ini",
-    ".git",
 )
 
 
 def find_root(start: Path) -> tuple[Path, str]:
-    """The nearest directory at or above `start` holding one of ROOT_MARKERS, and the marker found."""
+    """The nearest directory at or above `start` holding one of ROOT_MARKERS, else the nearest git work
+    tree's root; and the marker found."""
     start = start.resolve()
-    for candidate in (start, *start.parents):
-        found = next((name for name in ROOT_MARKERS if (candidate / name).exists()), None)
-        if found:
-            return candidate, found
+    for marker_names in (ROOT_MARKERS, (".git",)):
+        for candidate in (start, *start.parents):
+            found = next((name for name in marker_names if (candidate / name).exists()), None)
+            if found:
+                return candidate, found
     raise UsageError(
-        f"no project root at or above {start} (no pyproject.toml, setup.cfg, setup.py, pytest.ini,"
-        " tox.ini or .git); pass --root DIR"
+        f"no project root at or above {start} (no {', '.join(ROOT_MARKERS)}, nor a git work tree);"
+        " pass --root DIR"
     )
 
 

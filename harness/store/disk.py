@@ -94,6 +94,20 @@ def replace_dir(src: Path, dest: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
+@contextlib.contextmanager
+def new_dir(dest: Path) -> Iterator[Path]:
+    """A fresh directory beside `dest` to fill, swapped in for `dest` whole when the block ends (and
+    removed if it fails): a reader sees the old directory or the new one, never one half written."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent))
+    try:
+        yield staging
+        replace_dir(staging, dest)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
 def remove(path: Path) -> None:
     """Remove a stored file or directory if it is there (an output that no longer applies)."""
     if path.is_dir():

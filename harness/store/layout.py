@@ -1,10 +1,13 @@
 """Where everything the harness keeps lives: every path it reads or writes is decided here and only here.
 
-Project-wide: `reports/` (the project's `[tool.harness] reports`), `trace.yml`, `MAP.md`, the lock and
-the MAP chart. Per module, `reports/<id>/` (a step's outputs under `steps/<n>/`), and under it `.work/`,
-scratch space of runs in progress, stored shards and the caches of `harness run` and `harness mutate`.
+Project-wide: `reports/` (the project's `[tool.harness] reports`), `trace.yml`, `MAP.md`, the lock, the
+MAP chart and the site `harness site` builds (`reports/site/`). Per module, `reports/<id>/` (a step's
+outputs under `steps/<n>/`), and under it `.work/`, scratch space of runs in progress, stored shards and
+the caches of `harness run` and `harness mutate`.
 """
 
+import hashlib
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,15 +25,23 @@ HTML = "htmlcov"
 SHARD_RECORD = "shard.json"
 MUTATION = "mutation.json"
 OUTCOMES = "outcomes.jsonl"  # a line per run: each test's outcome, at the source state it ran at
+MUTATION_HTML = "mutation.html"  # the mutation record in the ecosystem's web component, beside mutation.json
+PATCH = "patch.json"  # the change in front of the reviewer (`--changed`), and its report
+PATCH_REPORT = "PATCH.md"
 BADGE = "badge.svg"
 TREND_CHART = "charts/coverage-trend.svg"
 FILES_CHART = "charts/files.svg"
+METRIC_CHART = "charts/metric-{}.svg"  # a recorded metric's trend, by its name made safe for a file name
 MAP_CHART = "coverage-trend.svg"  # under reports/, shown in MAP.md
 # What a run's pytest processes and coverage.py leave in its work directory, and which of them the
 # report's "Artifacts" list links (relative to the report), with and without coverage figures.
 PRODUCED = (COVERAGE_JSON, COVERAGE_XML, JUNIT)
 ARTIFACTS = (RESULT, COVERAGE_JSON, COVERAGE_XML, f"{HTML}/index.html", JUNIT, LOG)
 ARTIFACTS_WITHOUT_COVERAGE = (RESULT, JUNIT, LOG)
+MUTATION_ARTIFACTS = (MUTATION_HTML, MUTATION)  # linked too once the module has a mutation record
+SITE = "site"  # under reports/: `harness site`'s default output, which mirrors reports/
+SITE_INDEX = "index.html"  # the site's front page, and each module's page (its completion report)
+SITE_MARKER = ".harness-site"  # in every site harness builds: only such a directory is ever replaced
 
 
 def reports(project: Project) -> Path:
@@ -47,6 +58,10 @@ def map_file(project: Project) -> Path:
 
 def map_chart(project: Project) -> Path:
     return reports(project) / MAP_CHART
+
+
+def site(project: Project) -> Path:
+    return reports(project) / SITE
 
 
 def lock(project: Project) -> Path:
@@ -71,6 +86,7 @@ class ModuleFiles:
     result: Path
     log: Path
     junit: Path
+    coverage_report: Path  # coverage.py's JSON report of the last run, beside results.json
     html: Path
     badge: Path
     trend_chart: Path
@@ -78,6 +94,7 @@ class ModuleFiles:
     baseline: Path  # the measured baseline of a module whose baseline is a list of suites
     baseline_log: Path
     mutation: Path  # `harness mutate`'s result, beside the module's results.json
+    mutation_html: Path  # the same, as a page to read
     work: Path  # scratch space of runs in progress (`run-*/`), stored shards and caches
     shards: Path
     mutation_shards: Path
@@ -87,6 +104,22 @@ class ModuleFiles:
     per_test_data: Path  # the last whole run's coverage data, each test's lines under its own context
     per_test_meta: Path  # the tree it ran on, each test's duration and outcome, the start-up
     outcomes: Path  # the module's outcome log (its steps' runs too): flaky tests across runs
+    # `--changed`: the last run of the affected tests (its contexts, kept apart from the whole run's),
+    # its coverage.py JSON report, and the verdicts of the last `harness mutate --changed`, each with
+    # the tree it was made on; patch.json and PATCH.md are made from them
+    selected_data: Path
+    selected_meta: Path
+    selected_report: Path
+    selected_mutants: Path
+    patch: Path
+    patch_report: Path
+
+    def metric_chart(self, name: str) -> Path:
+        return self.dir / metric_chart(name)
+
+    def metric_charts(self) -> list[Path]:
+        """The metric trend charts beside the report now (some may be of metrics no longer recorded)."""
+        return sorted((self.dir / METRIC_CHART).parent.glob(METRIC_CHART.format("*").rsplit("/", 1)[1]))
 
     def shard(self, index: int, count: int) -> Path:
         return self.shards / split_name(index, count)
@@ -109,6 +142,7 @@ def files(project: Project, module_id: str, step: int | None = None) -> ModuleFi
         result=out / RESULT,
         log=out / LOG,
         junit=out / JUNIT,
+        coverage_report=out / COVERAGE_JSON,
         html=out / HTML,
         badge=out / BADGE,
         trend_chart=out / TREND_CHART,
@@ -116,6 +150,7 @@ def files(project: Project, module_id: str, step: int | None = None) -> ModuleFi
         baseline=module_dir / BASELINE,
         baseline_log=module_dir / BASELINE_LOG,
         mutation=module_dir / MUTATION,
+        mutation_html=module_dir / MUTATION_HTML,
         work=work,
         shards=work / "shards",
         mutation_shards=work / "mutation-shards",
@@ -125,6 +160,12 @@ def files(project: Project, module_id: str, step: int | None = None) -> ModuleFi
         per_test_data=work / "test-contexts.coverage",
         per_test_meta=work / "test-contexts.json",
         outcomes=module_dir / OUTCOMES,
+        selected_data=work / "changed-contexts.coverage",
+        selected_meta=work / "changed-contexts.json",
+        selected_report=work / "changed-coverage.json",
+        selected_mutants=work / "changed-mutants.json",
+        patch=module_dir / PATCH,
+        patch_report=module_dir / PATCH_REPORT,
     )
 
 
@@ -145,6 +186,20 @@ def replay_dir(run_work: Path) -> Path:
 
 def merged_data(run_work: Path) -> Path:
     return run_work / ".coverage"
+
+
+def round_dir(run_work: Path, number: int) -> Path:
+    """A round of the files that record a repeated metric (`repeat: K`), repetition `number` of them."""
+    return run_work / f"round-{number}"
+
+
+def metric_chart(name: str) -> str:
+    """A metric's trend chart, relative to the report: the name's letters, digits, `.`, `_` and `-`,
+    the rest `_` and then a digest of the name (so that `a b` and `a_b` do not share a file)."""
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", name)
+    if safe != name:
+        safe += "-" + hashlib.sha256(name.encode("utf-8")).hexdigest()[:8]
+    return METRIC_CHART.format(safe)
 
 
 def split_name(index: int, count: int) -> str:

@@ -1,9 +1,10 @@
 """mutation.json and the verdict cache: the record's shape and scores, and its one reader and writer.
 
 The document (`document`) lists every mutant with its status and the tests that ran its lines, and per
-file the counts by status and the score. Verdicts reach the store as a run reaches them (`Verdicts`):
-each is appended to a journal at once and folded into the cache when the run ends, so a run killed
-outright loses only the mutants it was running.
+file the counts by status and the score. On disk it is the mutation-testing-report-schema's document
+(`mutation_format`); the reader also takes the format written before it. Verdicts reach the store as a
+run reaches them (`Verdicts`): each is appended to a journal at once and folded into the cache when the
+run ends, so a run killed outright loses only the mutants it was running.
 """
 
 import hashlib
@@ -11,16 +12,19 @@ import json
 
 from harness.errors import DataError
 from harness.spec.project import Project
-from harness.store import disk, layout, trace
+from harness.store import disk, layout, mutation_format, trace
+from harness.store.mutation_schema import Thresholds
 
 STATUSES = ("killed", "survived", "timeout", "no_tests", "equivalent")
 COUNTS = ("mutants", *STATUSES)
 JUDGED = ("killed", "survived", "timeout")  # verdicts a later run may take from the cache
 
 
-def entry(mutant, status: str, tests: tuple[str, ...], rationale: str | None = None) -> dict:
-    """One mutant as mutation.json lists it."""
-    return {
+def entry(
+    mutant, status: str, tests: tuple[str, ...], rationale: str | None = None, killed_by: str | None = None
+) -> dict:
+    """One mutant as mutation.json lists it; `killed_by`, the test whose failure killed it, when known."""
+    found = {
         "id": mutant.id,
         "file": mutant.file,
         "line": mutant.line,
@@ -31,6 +35,9 @@ def entry(mutant, status: str, tests: tuple[str, ...], rationale: str | None = N
         "tests": sorted(tests),  # the run order depends on measured durations; the record must not
         "rationale": rationale,
     }
+    if killed_by is not None:  # a verdict of the runs before killers were recorded does not know it
+        found["killed_by"] = [killed_by]
+    return found
 
 
 def score(counts: dict) -> float | None:
@@ -91,6 +98,17 @@ def stale(doc: dict, texts: dict[str, str]) -> list[str]:
     return [f for f in doc.get("files", {}) if f in texts and recorded.get(f) != digest(texts[f])]
 
 
+def with_texts(doc: dict, candidates: dict[str, str]) -> dict:
+    """`doc` with those of `candidates` (file -> text) that are the texts its mutants were made from (by
+    `sources` digest): a record written before texts were kept gets its sources back from unchanged files."""
+    known = dict(doc.get("texts") or {})
+    for path, text in candidates.items():
+        recorded = doc.get("sources", {}).get(path)
+        if path in doc["files"] and path not in known and recorded == digest(text):
+            known[path] = text
+    return {**doc, "texts": known} if known else doc
+
+
 # The file: read and written here only.
 
 
@@ -103,9 +121,38 @@ def _read(path, what: str) -> dict | None:
         raise DataError(f"{path}: not a readable {what} ({err}); remove it and run again") from err
 
 
+def _decoded(path, data: object) -> dict:
+    try:
+        return mutation_format.decode(data)
+    except DataError as err:
+        raise DataError(f"{path}: {err}") from err
+
+
+def from_disk(data: object) -> dict:
+    """The record a stored mutation.json holds (JSON, either format), its counts and scores derived."""
+    return _counted(mutation_format.decode(data))
+
+
+def _counted(doc: dict) -> dict:
+    return {**doc, "files": summarize(doc["files"], doc["mutants"])}
+
+
+def to_disk(doc: dict, limits: Thresholds) -> str:
+    """mutation.json's text for the record `doc`; `limits` are the spec's (`mutation_schema.thresholds`)."""
+    return mutation_format.dumps(mutation_format.encode(doc, limits))
+
+
 def load(at: layout.ModuleFiles) -> dict | None:
     """The module's mutation.json, or None when it has none."""
-    return _read(at.mutation, "mutation result")
+    data = _read(at.mutation, "mutation result")
+    if data is None:
+        return None
+    return _counted(_decoded(at.mutation, data))
+
+
+def stored_files(at: layout.ModuleFiles) -> list[str]:
+    """Which of the module's mutation files (`layout.MUTATION_ARTIFACTS`) are stored."""
+    return [name for name in layout.MUTATION_ARTIFACTS if (at.module_dir / name).is_file()]
 
 
 def load_required(at: layout.ModuleFiles) -> dict:
@@ -116,9 +163,9 @@ def load_required(at: layout.ModuleFiles) -> dict:
     return doc
 
 
-def save(at: layout.ModuleFiles, doc: dict) -> None:
+def save(at: layout.ModuleFiles, doc: dict, limits: Thresholds) -> None:
     """Write mutation.json (the caller holds the project lock)."""
-    disk.write_json(at.mutation, doc)
+    disk.atomic_write(at.mutation, to_disk(doc, limits))
 
 
 def fresh(project: Project, module_id: str) -> dict | None:
@@ -126,26 +173,40 @@ def fresh(project: Project, module_id: str) -> dict | None:
     doc = load(layout.files(project, module_id))
     if doc is None:
         return None
-    texts = {}
-    for path in doc.get("files", {}):
-        try:
-            texts[path] = (project.root / path).read_text(encoding="utf-8")
-        except OSError:
-            texts[path] = ""  # a file that is gone has no current score
-    gone = set(stale(doc, texts))
+    texts = current_texts(project, doc.get("files", {}))
+    gone = set(stale(doc, {path: texts.get(path, "") for path in doc.get("files", {})}))
     files = {p: counts for p, counts in doc.get("files", {}).items() if p not in gone}
     return {**doc, "files": files, "mutants": [m for m in doc.get("mutants", []) if m["file"] in files]}
 
 
+def current_texts(project: Project, paths) -> dict[str, str]:
+    """The project's files as they are now (those that can be read)."""
+    texts = {}
+    for path in paths:
+        try:
+            texts[path] = (project.root / path).read_bytes().decode("utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue  # a file that is gone or unreadable has no current text
+    return texts
+
+
+def recover_texts(project: Project, doc: dict) -> dict:
+    """`doc` with the texts of its files that are unchanged since (what a record written before texts
+    were kept lacks)."""
+    missing = [f for f in doc["files"] if f not in (doc.get("texts") or {})]
+    return with_texts(doc, current_texts(project, missing)) if missing else doc
+
+
 def load_shard(path) -> dict:
+    """A stored shard: the record of the mutants it ran, `files` the list of the files it mutated."""
     data = _read(path, "mutation shard")
     if data is None:
         raise DataError(f"{path}: no mutation shard")
-    return data
+    return _decoded(path, data)
 
 
-def save_shard(at: layout.ModuleFiles, index: int, count: int, data: dict) -> None:
-    disk.write_json(at.mutation_shard(index, count), data)
+def save_shard(at: layout.ModuleFiles, index: int, count: int, data: dict, limits: Thresholds) -> None:
+    disk.atomic_write(at.mutation_shard(index, count), to_disk(data, limits))
 
 
 def shard_files(at: layout.ModuleFiles) -> list[tuple[tuple[int, int], object]]:
@@ -160,7 +221,8 @@ def shard_files(at: layout.ModuleFiles) -> list[tuple[tuple[int, int], object]]:
 
 
 class Verdicts:
-    """The verdict cache: mutant id -> {"key": what the verdict depends on, "status"}. `add` appends one
+    """The verdict cache: mutant id -> {"key": what the verdict depends on, "status", and "killed_by" when
+    a test's failure killed it}. `add` appends one
     verdict to the journal at once; `fold` moves the journal into the cache file (at the end of a run,
     and before a run reads the cache)."""
 
@@ -172,8 +234,9 @@ class Verdicts:
         cache = (_read(self.at.mutation_cache, "mutation cache") or {}).get("mutants", {})
         return {**cache, **self._journal()}
 
-    def add(self, mutant_id: str, key: str, status: str) -> None:
-        line = json.dumps({"id": mutant_id, "key": key, "status": status})
+    def add(self, mutant_id: str, key: str, status: str, killed_by: str | None = None) -> None:
+        verdict = {"id": mutant_id, "key": key, "status": status}
+        line = json.dumps({**verdict, "killed_by": killed_by} if killed_by else verdict)
         with disk.locked(self.project):
             disk.append_line(self.at.mutation_journal, line)
 
@@ -194,6 +257,8 @@ class Verdicts:
             try:
                 data = json.loads(line)
                 found[data["id"]] = {"key": data["key"], "status": data["status"]}
+                if isinstance(data.get("killed_by"), str):
+                    found[data["id"]]["killed_by"] = data["killed_by"]
             except (ValueError, KeyError, TypeError):
                 continue  # a line cut short by a kill: that verdict is run again
         return found

@@ -25,8 +25,16 @@ class StoredShard:
 
     @property
     def processes(self) -> list[dict]:
-        # Records files are stored by name, beside the record.
-        return [{**p, "records": str(self.dir / p["records"])} for p in self.meta["processes"]]
+        return self._located(self.meta["processes"])
+
+    @property
+    def repetitions(self) -> list[list[dict]]:
+        """The processes of each repetition of the shard's tests that record a repeated metric."""
+        return [self._located(processes) for processes in self.meta.get("repetitions", [])]
+
+    def _located(self, processes: list[dict]) -> list[dict]:
+        # Records files are stored relative to the shard's directory.
+        return [{**p, "records": str(self.dir / p["records"])} for p in processes]
 
     @property
     def data_file(self) -> Path:
@@ -35,6 +43,16 @@ class StoredShard:
     @property
     def log(self) -> Path:
         return self.dir / layout.LOG
+
+
+def repetitions(done: list[StoredShard]) -> tuple[tuple[dict, ...], ...]:
+    """The processes of each repetition of a combined run: repetition i of every shard that has one
+    (a shard none of whose tests recorded a repeated metric has none)."""
+    count = max((len(shard.repetitions) for shard in done), default=0)
+    return tuple(
+        tuple(p for shard in done if i < len(shard.repetitions) for p in shard.repetitions[i])
+        for i in range(count)
+    )
 
 
 def text(shard: tuple[int, int] | None) -> str | None:
@@ -49,9 +67,14 @@ def fresh_dir(at: layout.ModuleFiles, shard: tuple[int, int]) -> Path:
 
 
 def save(shard_dir: Path, meta: dict) -> None:
-    """Write the shard's record, which makes it complete (records files are kept beside it by name)."""
-    processes = [{**p, "records": Path(p["records"]).name} for p in meta["processes"]]
-    disk.write_json(shard_dir / layout.SHARD_RECORD, {**meta, "processes": processes})
+    """Write the shard's record, which makes it complete (records files are kept in its directory)."""
+
+    def relative(processes: list[dict]) -> list[dict]:
+        return [{**p, "records": Path(p["records"]).relative_to(shard_dir).as_posix()} for p in processes]
+
+    repetitions = [relative(processes) for processes in meta.get("repetitions", [])]
+    record = {**meta, "processes": relative(meta["processes"]), "repetitions": repetitions}
+    disk.write_json(shard_dir / layout.SHARD_RECORD, record)
 
 
 def complete_split(

@@ -16,12 +16,14 @@ from typing import ClassVar
 import yaml
 
 from harness.errors import DataError, yaml_problem
+from harness.spec.model import METRIC_STATS
 from harness.spec.project import Project
 from harness.store import disk, layout
 
 # libyaml's safe loader parses the same YAML as PyYAML's several times faster; the trace grows with
 # every run, and every run reads it.
 _SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_SAFE_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # the same text, several times faster
 
 
 def _text(value) -> str | None:
@@ -47,6 +49,10 @@ def _when(value) -> str | None:
 
 def _texts(value) -> tuple[str, ...]:
     return tuple(str(v) for v in value) if isinstance(value, list | tuple) else ()
+
+
+def _flag(value) -> bool | None:
+    return value if isinstance(value, bool) else None
 
 
 def _ints(value) -> tuple[int, ...]:
@@ -148,6 +154,41 @@ class StabilityFigures:
         )
 
 
+@dataclass(frozen=True)
+class MetricFigure:
+    """A figure tests recorded, as a run judged it (a repeated metric's medians): its unit and its
+    statistics (`spec.model.METRIC_STATS`, in that order; None where the event lacks one)."""
+
+    unit: str | None = None
+    count: float | None = None
+    min: float | None = None
+    mean: float | None = None
+    p50: float | None = None
+    p95: float | None = None
+    p99: float | None = None
+    max: float | None = None
+
+    def stat(self, stat: str) -> float | None:
+        return getattr(self, stat)
+
+    @classmethod
+    def of(cls, figure: dict) -> "MetricFigure":
+        """A figure of a result's `metrics` section (`unit` and the statistics; the rest left out)."""
+        return cls(figure.get("unit"), *(figure.get(stat) for stat in METRIC_STATS))
+
+    @classmethod
+    def read(cls, value) -> "MetricFigure | None":
+        if not isinstance(value, dict):
+            return None
+        return cls(_text(value.get("unit")), *(_number(value.get(stat)) for stat in METRIC_STATS))
+
+
+def _metric_figures(value) -> dict[str, MetricFigure]:
+    if not isinstance(value, dict):
+        return {}
+    return {str(name): figure for name, v in value.items() if (figure := MetricFigure.read(v)) is not None}
+
+
 @dataclass(frozen=True, kw_only=True)
 class Event:
     """What every event has: when, which module, and the git commit (None outside git)."""
@@ -210,7 +251,8 @@ class RunStarted(RunEvent):
 @dataclass(frozen=True, kw_only=True)
 class RunFinished(RunEvent):
     """A result was written: the figures `harness history` and the trend charts read back (`shards`: how
-    many shards a combine merged)."""
+    many shards a combine merged; `metrics`: per recorded metric its figure as judged; `stability`: what
+    the run's repetitions found)."""
 
     KIND: ClassVar[str] = "run_finished"
     shards: int | None = _f(_int)
@@ -221,6 +263,7 @@ class RunFinished(RunEvent):
     overall: float | None = _f(_number)
     unmet: tuple[str, ...] = _f(_texts, ())
     files: dict[str, float | None] = _f(_percents, factory=dict)
+    metrics: dict[str, MetricFigure] = _f(_metric_figures, factory=dict)
     stability: StabilityFigures | None = _f(StabilityFigures.read)
 
     @classmethod
@@ -239,6 +282,10 @@ class RunFinished(RunEvent):
             overall=result["overall"]["percent"],
             unmet=tuple(result["unmet"]),
             files={p: f["percent"] for p, f in result["files"].items()},
+            metrics={
+                name: MetricFigure.of(figure)
+                for name, figure in ((result.get("metrics") or {}).get("figures") or {}).items()
+            },
             stability=StabilityFigures.of_section(result.get("stability")),
         )
 
@@ -329,6 +376,41 @@ class MutantEquivalent(Event):
     rationale: str | None = _f(_text)
 
 
+@dataclass(frozen=True, kw_only=True)
+class PatchMeasured(Event):
+    """`--changed`: a change's figures against the spec's `patch:` targets, as patch.json has them
+    (`commit` is HEAD; `base` the merge base the change is measured from). `tests` of `of` ran."""
+
+    KIND: ClassVar[str] = "patch_measured"
+    ref: str | None = _f(_text)
+    base: str | None = _f(_text)
+    uncommitted: bool | None = _f(_flag)
+    lines_percent: float | None = _f(_number)
+    branches_percent: float | None = _f(_number)
+    mutation_score: float | None = _f(_number)
+    tests: int | None = _f(_int)
+    of: int | None = _f(_int)
+    passed: bool | None = _f(_flag)
+
+    @classmethod
+    def of_patch(cls, doc: dict) -> "PatchMeasured":
+        """The event of a patch.json document (`harness.evaluate.patch_json.document`)."""
+        totals, mutation, affected = doc["totals"], doc["mutation"] or {}, doc["affected"] or {}
+        return cls(
+            module=doc["module"],
+            commit=doc["head"]["commit"],
+            ref=doc["base"]["ref"],
+            base=doc["base"]["commit"],
+            uncommitted=doc["head"]["uncommitted"],
+            lines_percent=totals["lines_percent"],
+            branches_percent=totals["branches_percent"],
+            mutation_score=mutation.get("score"),
+            tests=affected.get("tests"),
+            of=affected.get("of"),
+            passed=doc["gate"]["passed"],
+        )
+
+
 KINDS: dict[str, type[Event]] = {
     cls.KIND: cls
     for cls in (
@@ -343,6 +425,7 @@ KINDS: dict[str, type[Event]] = {
         MutationInterrupted,
         MutationShardFinished,
         MutantEquivalent,
+        PatchMeasured,
     )
 }
 RUN_ENDS = (RunFinished, RunFailed, RunInterrupted, ShardFinished)
@@ -359,10 +442,12 @@ def parse(entry) -> Event | None:
 def read_raw(project: Project) -> list:
     """trace.yml's entries as YAML gives them (an empty list when there is no file yet)."""
     path = layout.trace(project)
-    if not path.is_file():
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
         return []
     try:
-        entries = yaml.load(path.read_text(encoding="utf-8"), Loader=_SAFE_LOADER)
+        entries = yaml.load(text, Loader=_SAFE_LOADER)
     except yaml.YAMLError as err:
         raise DataError(f"{path}: {yaml_problem(err)}; fix or move it") from err
     if entries is None:
@@ -372,9 +457,26 @@ def read_raw(project: Project) -> list:
     return entries
 
 
+# The events of the trace file as last read, by path, with the file's identity then: a command reads
+# the trace several times (history, acceptance, abandoned runs, charts) and a long trace takes a
+# while to parse. Every write replaces the file (a new inode), so a changed file is never taken for it.
+_READ: dict[str, tuple[tuple[int, int, int], list[Event]]] = {}
+
+
 def read(project: Project) -> list[Event]:
-    """Every event of trace.yml this harness knows, in order."""
-    return [event for event in map(parse, read_raw(project)) if event is not None]
+    """Every event of trace.yml this harness knows, in order (do not change what it returns)."""
+    path = layout.trace(project)
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        return []
+    stamp = (info.st_ino, info.st_size, info.st_mtime_ns)
+    cached = _READ.get(str(path))
+    if cached is not None and cached[0] == stamp:
+        return list(cached[1])
+    events = [event for event in map(parse, read_raw(project)) if event is not None]
+    _READ[str(path)] = (stamp, events)
+    return list(events)
 
 
 def of_module(events: Iterable[Event], kind: type[Event], module_id: str) -> list:
@@ -397,5 +499,7 @@ def append(
         if old and not old.endswith(b"\n"):
             old += b"\n"
         entries = [event.to_dict() for event in events]
-        text = yaml.safe_dump(entries, sort_keys=False, allow_unicode=True, default_flow_style=False)
+        text = yaml.dump(
+            entries, Dumper=_SAFE_DUMPER, sort_keys=False, allow_unicode=True, default_flow_style=False
+        )
         disk.atomic_write(path, old + text.encode("utf-8"))

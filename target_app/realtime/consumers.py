@@ -8,6 +8,7 @@ import time
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
+from django.contrib.auth import get_user_model
 
 from target_app.realtime import ratelimit, utils
 from target_app.realtime.protocol import (
@@ -27,6 +28,7 @@ from target_app.realtime.protocol import (
     server_frame,
     user_role,
 )
+from target_app.realtime.tokens import INACTIVE_USER, UNKNOWN_USER
 from target_app.tournaments.models import Match, Tournament
 
 logger = logging.getLogger(__name__)
@@ -159,6 +161,27 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             self._room_slot = False
             await ratelimit.release_room_slot(self.group_name)
 
+    async def authorized(self, roles: frozenset[str], denial: str) -> bool:
+        """Whether the user may act now; raises `permission_denied` (`denial`) if their role may not.
+
+        The role is read again from the database, not kept from connect time: a demoted admin, a
+        replaced participant or a deactivated user keeps no rights on a connection opened before.
+        A user who is gone or inactive is closed with 4001, a match or tournament that is gone with
+        4004; then this returns False.
+        """
+        user = await _user(self.user.pk)
+        if user is None or not user.is_active:
+            code = UNKNOWN_USER if user is None else INACTIVE_USER
+            return await self.reject(CLOSE_UNAUTHENTICATED, code, "this account may no longer act")
+        self.user = user
+        if not await self.load_object():
+            return await self.reject(
+                CLOSE_NOT_FOUND, "not_found", f"{self.id_kwarg} {self.object_id} no longer exists"
+            )
+        if self.role not in roles:
+            raise FrameError("permission_denied", denial)
+        return True
+
     async def reject(self, close_code: int, error_code: str, message: str) -> bool:
         await self.send_error(error_code, message)
         await self.close(code=close_code)
@@ -275,6 +298,11 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
 
 
 @database_sync_to_async
+def _user(user_id: int):
+    return get_user_model().objects.filter(pk=user_id).first()
+
+
+@database_sync_to_async
 def _tournament_and_membership(tournament_id: int, user_id: int):
     tournament = Tournament.objects.filter(pk=tournament_id).first()
     if tournament is None:
@@ -306,8 +334,8 @@ class TournamentConsumer(RealtimeConsumer):
         return {"tournament_id": self.object_id}
 
     async def handle_announce(self, frame: dict) -> None:
-        if self.role not in MANAGERS:
-            raise FrameError("permission_denied", "only the organizer or an admin may announce")
+        if not await self.authorized(MANAGERS, "only the organizer or an admin may announce"):
+            return
         message = frame_data(frame).get("message")
         if not isinstance(message, str) or not message.strip():
             raise FrameError("invalid_schema", "'data.message' must be a non-empty string")

@@ -77,10 +77,10 @@ class MatchConsumer(RealtimeConsumer):
         await self.send_frame("subscribed", match_summary(match))
 
     async def handle_report_score(self, frame: dict) -> None:
-        if self.role not in SCORE_REPORTERS:
-            raise FrameError(
-                "permission_denied", "only participants, the organizer or an admin report scores"
-            )
+        if not await self.authorized(
+            SCORE_REPORTERS, "only participants, the organizer or an admin report scores"
+        ):
+            return
         data = frame_data(frame)
         score1, score2 = _score(data, "score1"), _score(data, "score2")
         await _save_score(self.object_id, score1, score2)

@@ -21,6 +21,12 @@ COUNTER_TTL_SECONDS = 3600
 BUCKET_MIN_TTL_SECONDS = 60
 # A token short by float rounding only (0.1 s x 10/s = 0.9999999999999964) still counts as whole.
 _TOKEN_EPSILON = 1e-9
+# Redis connections a backend keeps at most; more concurrent calls wait for one (see `RedisBackend`).
+POOL_SIZE = 32
+# How long a call waits for a pooled connection before Redis counts as unreachable: long, because a
+# wait is the server being busy (a thousand clients leaving at once on a loaded machine took over 5 s),
+# not Redis being down (then connections fail at once and go back to the pool).
+POOL_WAIT_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
@@ -169,7 +175,10 @@ async def _close_on_loop_shutdown(client: redis.asyncio.Redis) -> AsyncIterator[
 class RedisBackend:
     """Buckets and counters in Redis, each update one Lua script (EVALSHA; SCRIPT LOAD on NOSCRIPT).
 
-    asyncio clients belong to one event loop, so the client is made per loop and closed with it.
+    asyncio clients belong to one event loop, so the client is made per loop and closed with it. Its
+    pool is bounded and blocking: a connect or disconnect storm waits for one of `POOL_SIZE`
+    connections instead of failing with redis-py's "Too many connections", which is a
+    ConnectionError and would pass for an outage (slots released then were never given back).
     """
 
     def __init__(self, url: str, *, socket_timeout: float = 1.0) -> None:
@@ -213,13 +222,16 @@ class RedisBackend:
         loop = asyncio.get_running_loop()
         if self._client is None or self._loop is not loop:
             self.close_nowait()
-            self._client = redis.asyncio.Redis.from_url(
+            pool = redis.asyncio.BlockingConnectionPool.from_url(
                 self.url,
+                max_connections=POOL_SIZE,
+                timeout=POOL_WAIT_SECONDS,
                 socket_timeout=self.socket_timeout,
                 socket_connect_timeout=self.socket_timeout,
                 # One immediate retry replaces a pooled connection that a Redis restart broke.
                 retry=Retry(NoBackoff(), 1),
             )
+            self._client = redis.asyncio.Redis.from_pool(pool)
             self._loop = loop
             self._closer = _close_on_loop_shutdown(self._client)
             await anext(self._closer)

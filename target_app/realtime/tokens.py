@@ -31,6 +31,11 @@ def create_token(user_id: int, ttl: int | None = None, *, now: float | None = No
     return jwt.encode(claims, signing_key(), algorithm=ALGORITHM)
 
 
+def _decode(token: str, **checks: bool) -> dict:
+    options = {"require": list(REQUIRED_CLAIMS), **checks}
+    return jwt.decode(token, signing_key(), algorithms=[ALGORITHM], options=options)
+
+
 def decode_user_id(token: str) -> tuple[int | None, str | None]:
     """Return (user_id, None) for a valid token, or (None, auth_error)."""
     try:
@@ -42,18 +47,19 @@ def decode_user_id(token: str) -> tuple[int | None, str | None]:
     if header.get("alg") != ALGORITHM:
         return None, BAD_SIGNATURE
     try:
-        options = {"require": list(REQUIRED_CLAIMS)}
-        claims = jwt.decode(token, signing_key(), algorithms=[ALGORITHM], options=options)
+        # Signature and shape first, times second: PyJWT reads times with int(), so checked the other way
+        # round `"exp": true` was "expired" (1970). RFC 7519 times are numbers; anything else is malformed.
+        claims = _decode(token, verify_exp=False, verify_nbf=False, verify_iat=False)
+        times = [claims[name] for name in ("iat", "exp", "nbf") if name in claims]
+        if any(isinstance(value, bool) or not isinstance(value, int | float) for value in times):
+            return None, MALFORMED
+        _decode(token)
     except jwt.ExpiredSignatureError:
         return None, EXPIRED
     except jwt.InvalidSignatureError:
         return None, BAD_SIGNATURE
     except (jwt.InvalidTokenError, TypeError, ValueError, OverflowError):
         # Older PyJWT versions let odd claim values (e.g. "nbf": null) escape as TypeError.
-        return None, MALFORMED
-    # PyJWT reads times with int(), so "100000000000" and true would pass; RFC 7519 times are numbers.
-    times = [claims[name] for name in ("iat", "exp", "nbf") if name in claims]
-    if any(isinstance(value, bool) or not isinstance(value, int | float) for value in times):
         return None, MALFORMED
     user_id = claims["user_id"]
     if isinstance(user_id, bool) or not isinstance(user_id, int):

@@ -3,6 +3,7 @@
 import json
 from functools import partial, wraps
 
+from django.core.exceptions import RequestDataTooBig
 from django.db import transaction
 from django.http import JsonResponse
 from django.views.decorators.http import require_POST
@@ -22,10 +23,14 @@ def _error(status: int, code: str, message: str) -> JsonResponse:
 
 
 def _body(request) -> dict:
-    if not request.body:
+    try:
+        raw = request.body
+    except RequestDataTooBig:  # over DATA_UPLOAD_MAX_MEMORY_SIZE: Django's own 400 page, not JSON
+        raise BadRequest("body is too large") from None
+    if not raw:
         return {}
     try:
-        body = json.loads(request.body)
+        body = json.loads(raw)
     except (ValueError, RecursionError):
         raise BadRequest("body is not valid JSON") from None
     if not isinstance(body, dict):

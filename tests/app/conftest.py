@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from harness.plugin.redis_server import RedisServer
-from tests.app.served_app import ServedApp, serve, start_redis, stop, stop_uncrashed
+from suites.served.app import ServedApp, serve, start_redis, stop, stop_checked
 
 
 @pytest.fixture(scope="session")
@@ -14,7 +14,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedApp]:
     """target_app served for real with in-process backends (no REDIS_URL), shared by the session."""
     app = serve(tmp_path_factory.mktemp("served"))
     yield app
-    stop_uncrashed(app)
+    stop_checked(app)
 
 
 @pytest.fixture(scope="session")
@@ -40,7 +40,7 @@ def served_on_redis(
     """target_app served for real with REDIS_URL at `served_redis`: Redis rate limits and channel layer."""
     app = serve(tmp_path_factory.mktemp("served-redis"), served_redis.url)
     yield app
-    stop_uncrashed(app)
+    stop_checked(app)
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -50,14 +50,14 @@ def any_served(request: pytest.FixtureRequest) -> ServedApp:
 
 
 @pytest.fixture
-def serve_app(tmp_path: Path) -> Iterator:
+def serve_app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator:
     """A factory for a private served app (for tests that break its Redis); stopped at teardown."""
     started: list[ServedApp] = []
 
     def start(redis_url: str | None = None) -> ServedApp:
         workdir = tmp_path / f"app{len(started)}"
         workdir.mkdir()
-        app = serve(workdir, redis_url)
+        app = serve(workdir, redis_url, nodeid=request.node.nodeid)
         started.append(app)
         return app
 

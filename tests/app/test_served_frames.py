@@ -6,6 +6,7 @@ import jwt
 import pytest
 
 MAX_PAYLOAD = 16384  # WS_MAX_PAYLOAD_BYTES's default
+MAX_FRAME = 1024 * 1024  # WS_MAX_FRAME_BYTES's default: the largest frame the server reads
 
 P1, ORGANIZER, SPECTATOR = "participant1", "announcer", "spectator"
 
@@ -111,9 +112,9 @@ async def test_a_frame_of_exactly_the_cap_is_served(served):
         _ping_of_size(MAX_PAYLOAD + 1),
         "é" * (MAX_PAYLOAD // 2 + 1),  # fewer characters than the cap, more UTF-8 bytes
         b"\x00" * (MAX_PAYLOAD + 1),
-        "x" * 1_000_000,
+        "x" * MAX_FRAME,
     ],
-    ids=["one-byte-over", "utf8-bytes-over", "binary-over", "one-megabyte"],
+    ids=["one-byte-over", "utf8-bytes-over", "binary-over", "the-frame-limit"],
 )
 async def test_a_frame_over_the_cap_closes_4009(served, frame):
     arena = served.arena()
@@ -121,6 +122,15 @@ async def test_a_frame_over_the_cap_closes_4009(served, frame):
         await client.send(frame)
         await client.expect_error("payload_too_large")
         assert await client.close_code() == 4009
+
+
+async def test_a_frame_over_the_frame_limit_is_refused_unread_with_1009(served):
+    arena = served.arena()
+    async with served.join(arena.match_path, arena.users["spectator"].token) as client:
+        await client.send("x" * (MAX_FRAME + 1))
+        assert await client.close_code() == 1009  # message too big: the transport's own close, no frame
+    async with served.join(arena.match_path, arena.users["spectator"].token) as client:
+        await client.ping_pong()
 
 
 async def test_bad_input_never_takes_the_server_down(served):

@@ -13,7 +13,7 @@ import harness
 
 PACKAGE = Path(harness.__file__).parent
 STAGES = ["spec", "store", "run", "measure", "mutation", "evaluate", "report"]
-TOP = len(STAGES)  # errors, publish, workflow, mutate, init, cli
+TOP = len(STAGES)  # errors, publish, workflow, mutate, changed, init, cli
 FOUNDATION = {"harness", "harness.errors"}
 
 
@@ -74,12 +74,13 @@ def test_every_module_is_in_a_stage_folder_or_is_one_of_the_commands():
         module for module, path in _modules().items() if path.parent == PACKAGE and path.stem != "__init__"
     }
     assert top == {
+        "harness.changed",  # `--changed` on run, mutate and check: the change in front of the reviewer
         "harness.cli",
         "harness.errors",
         "harness.init",
         "harness.mutate",
         "harness.publish",
-        "harness.repeat",  # `harness run --repeat`: sessions (run), reading (measure), replays and analysis
+        "harness.repetitions",  # `harness run --repeat N`: sessions (run), reading (measure), replays
         "harness.workflow",
     }
 

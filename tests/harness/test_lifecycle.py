@@ -299,7 +299,8 @@ def test_list_shows_last_status(throwaway):
     throwaway.spec("mod-a", suites=[BOX_SUITE])
     throwaway.spec("mod-b", suites=[BOX_SUITE])
     throwaway.harness("run", "mod-b")
-    lines = throwaway.harness("list").output.splitlines()
+    head, *lines = throwaway.harness("list").output.splitlines()
+    assert head.split() == ["Module", "Status", "Coverage", "Date", "Title"]
     assert lines[0].split()[:4] == ["mod-a", "not", "run", "yet"]
     percent = throwaway.result("mod-b")["overall"]["percent"]
     assert lines[1].split()[:3] == ["mod-b", "Complete", f"{percent:.1f}%"]
@@ -334,3 +335,12 @@ def test_carry_forward_from_an_unaccepted_module_says_so(throwaway):
         "Note: mod-a has no carry-forward items (it was not accepted with variance)"
     )
     assert throwaway.result("mod-b")["carried_in"] == []
+
+
+def test_diff_of_two_results_of_one_module_names_its_columns_by_what_was_given(throwaway):
+    throwaway.spec("mod-a", suites=[BOX_SUITE, OPS_SUITE])
+    throwaway.harness("run", "mod-a")
+    earlier = throwaway.root / "earlier.json"
+    earlier.write_bytes((throwaway.root / "reports/mod-a/results.json").read_bytes())
+    head = throwaway.harness("diff", str(earlier), "mod-a").output.splitlines()[0]
+    assert head.split()[1:3] == [str(earlier), "mod-a"]

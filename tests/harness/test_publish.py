@@ -1,6 +1,5 @@
 """The one publish: what it writes beside a result, and overlapping commands that lose nothing."""
 
-import json
 import subprocess
 import sys
 
@@ -8,7 +7,9 @@ import pytest
 import yaml
 
 from harness.report import badge, markdown
-from harness.store import mapfile
+from harness.spec.project import load_project
+from harness.store import layout, mapfile
+from harness.store import mutation as stored_mutation
 
 MUTATION_SUITE = """\
 from calc import ops
@@ -113,7 +114,7 @@ def test_overlapping_run_accept_and_mutate_lose_nothing(contested):
         accepted = [e for e in events if e["event"] == "variance_accepted"][-1]
         assert result["status"] == "complete_with_variance", outputs
         assert result["acceptance"]["rationale"] == accepted["rationale"] == f"round {round_}"
-        mutation = json.loads((root / "reports/m/mutation.json").read_text())
+        mutation = stored_mutation.load(layout.files(load_project(root), "m"))
         assert (
             result["mutation"]["files"]["calc/ops.py"]["score"] == mutation["files"]["calc/ops.py"]["score"]
         )

@@ -43,7 +43,7 @@ def repeated(tmp_path_factory, clean_env):
     seeds = planted.telling_seeds(planted.collected(project.root))
     given = iter(seeds)
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr("harness.repeat.new_seed", lambda: next(given))
+        patch.setattr("harness.repetitions.new_seed", lambda: next(given))
         outcome = project.harness("run", "mod", "--repeat", "3", "--shuffle")
     return project, seeds, outcome
 

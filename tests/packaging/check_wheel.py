@@ -113,12 +113,14 @@ def test_the_wheel_holds_the_harness_package_only(wheel):
         top_level = {name.split("/")[0] for name in archive.namelist()}
         metadata = archive.read(next(n for n in archive.namelist() if n.endswith(".dist-info/METADATA")))
     assert {name for name in top_level if not name.endswith(".dist-info")} == {"harness"}
+    assert "harness/report/assets/mutation-test-elements.js" in archive.namelist()  # for mutation.html
     required = re.findall(r"^Requires-Dist: ([A-Za-z0-9_.-]+)(?!.*extra ==)", metadata.decode(), re.M)
     assert set(required) == {
         "click",
         "coverage",
         "filelock",
         "jinja2",
+        "markdown-it-py",
         "pyyaml",
         "pytest",
         "pytest-cov",
@@ -202,6 +204,8 @@ def test_list_run_and_check_work_on_a_plain_project_in_a_plain_install(plain, tm
     assert "Status: Complete" in ran.stdout
     assert json.loads((tmp_path / "reports/calc/results.json").read_text())["status"] == "complete"
     run(harness, "check", "calc", cwd=tmp_path)
+    run(harness, "site", cwd=tmp_path)  # the packaged templates, without matplotlib's charts
+    assert 'data-module="calc"' in (tmp_path / "reports/site/index.html").read_text(encoding="utf-8")
 
 
 def pytest_outcomes(venv: Venv, project: Path) -> Outcomes:

@@ -39,6 +39,7 @@ TRACE = """\
   overall: 50.0
   unmet: [calc/ops.py]
   files: {calc/__init__.py: 100.0, calc/ops.py: 40.0}
+  metrics: {lat: {unit: ms, count: 40, p95: 61.5}}
 - {at: '2026-01-01T10:00:07+00:00', event: mutation_finished, module: mod-a, score: 75.5}
 - {at: '2026-01-01T11:00:00+00:00', event: run_started, module: mod-a, commit: null, step: null, shard: null}
 - {at: '2026-01-01T11:00:09+00:00', event: run_interrupted, module: mod-a, commit: null, step: null}
@@ -90,6 +91,8 @@ FIRST = Run(
     target=None,
     files={"calc/__init__.py": 100.0, "calc/ops.py": 40.0},
     mutation=75.5,
+    unmet=("calc/ops.py",),
+    metrics={"lat": trace.MetricFigure("ms", count=40, p95=61.5)},
 )
 FAILED = Run(
     at="2026-01-01T13:00:00+00:00",

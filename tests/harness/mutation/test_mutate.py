@@ -18,6 +18,7 @@ from harness.spec.catalog import find_spec
 from harness.spec.model import Target
 from harness.spec.project import load_project
 from harness.store import layout
+from harness.store import mutation as stored
 from harness.store.mutation import total
 from tests.harness.conftest import Throwaway, build_throwaway
 
@@ -89,6 +90,11 @@ def build(root: Path, target: dict) -> Throwaway:
     return project
 
 
+def recorded(root: Path, module: str = "m") -> dict:
+    """The module's mutation.json as the store reads it."""
+    return stored.load(layout.files(load_project(root), module))
+
+
 def by_position(doc: dict) -> dict:
     return {(m["line"], m["operator"]): (m["status"], m["tests"]) for m in doc["mutants"]}
 
@@ -106,7 +112,7 @@ def mutated(tmp_path_factory):
         project = build(tmp_path_factory.mktemp("mutation") / "proj", {"mutation": 90})
         sources = {k: v for k, v in snapshot(project.root).items() if not k.startswith("reports/")}
         result = project.harness("mutate", "m", "--workers", "2", *FAST)
-        doc = json.loads((project.root / "reports/m/mutation.json").read_text(encoding="utf-8"))
+        doc = recorded(project.root)
         yield project, result, doc, sources
 
 
@@ -122,6 +128,9 @@ def copied(mutated, tmp_path, monkeypatch):
 def test_every_verdict_and_the_score_are_exact(mutated):
     _, result, doc, _ = mutated
     assert by_position(doc) == EXPECTED
+    # Each killed mutant here has one covering test, and it is the one that failed.
+    killers = [(m.get("killed_by"), m["tests"] if m["status"] == "killed" else None) for m in doc["mutants"]]
+    assert all(killed_by == expected for killed_by, expected in killers)
     assert doc["files"]["calc/ops.py"] == {
         "mutants": 14,
         "killed": 8,
@@ -143,11 +152,40 @@ def test_every_verdict_and_the_score_are_exact(mutated):
         "status",
         "tests",
         "rationale",
+        "killed_by",
     }
     assert "11 run forked from a pytest server, 0 as plain pytest" in result.output  # the fast mode
     assert result.exit_code == 1, result.output  # 71.4% < the mutation target of 90
     assert "calc/ops.py: mutation score 71.4% < target 90%" in result.output
     assert "survived calc/ops.py:9 comparison in is_positive: return x > 0 -> return x >= 0" in result.output
+
+
+def test_the_record_is_the_standard_document_with_its_sources_and_mutation_html_beside_it(mutated):
+    project, result, doc, _ = mutated
+    at = layout.files(load_project(project.root), "m")
+    data = json.loads(at.mutation.read_text(encoding="utf-8"))
+    assert (data["schemaVersion"], data["thresholds"], data["module"]) == ("2", {"high": 90, "low": 90}, "m")
+    assert data["files"]["calc/ops.py"]["source"] == OPS and doc["texts"]["calc/ops.py"] == OPS
+    survivor = next(m for m in data["files"]["calc/ops.py"]["mutants"] if m["status"] == "Survived")
+    assert (survivor["location"]["start"], survivor["replacement"]) == ({"line": 9, "column": 14}, ">=")
+    page = at.mutation_html.read_text(encoding="utf-8")
+    assert "<mutation-test-report-app" in page and "<title>m mutation report</title>" in page
+    assert '"source":' + json.dumps(OPS).replace("<", "\\u003c") in page
+    assert "Mutation result: reports/m/mutation.json (to read: reports/m/mutation.html)" in result.output
+
+
+def test_a_record_in_the_earlier_format_is_read_and_written_again_in_the_standard_one(copied, mutated):
+    at = layout.files(load_project(copied.root), "m")
+    earlier = {k: v for k, v in mutated[2].items() if k != "texts"}
+    at.mutation.write_text(json.dumps(earlier), encoding="utf-8")  # as harness mutate wrote it before
+    copied.write("calc/__init__.py", '"""Nothing here to mutate."""\n')
+    result = copied.harness("mutate", "m", "--file", "calc/__init__.py", *FAST)
+    assert result.exit_code == 1, result.output  # ops.py's stored score still counts, under its target
+    assert json.loads(at.mutation.read_text(encoding="utf-8"))["schemaVersion"] == "2"
+    doc = recorded(copied.root)
+    assert [m for m in doc["mutants"] if m["file"] == "calc/ops.py"] == mutated[2]["mutants"]
+    # ops.py's text is recovered from the unchanged file; __init__.py's is this run's.
+    assert doc["texts"] == {"calc/__init__.py": '"""Nothing here to mutate."""\n', "calc/ops.py": OPS}
 
 
 def test_the_project_tree_is_unchanged_and_the_trace_has_the_scores(mutated):
@@ -172,16 +210,12 @@ def test_diffs_apply_to_the_tree_they_were_made_from(mutated, tmp_path):
 
 
 def test_a_survivor_marked_equivalent_leaves_the_score_but_stays_listed(copied):
-    survivor = next(
-        m
-        for m in json.loads((copied.root / "reports/m/mutation.json").read_text())["mutants"]
-        if m["status"] == "survived"
-    )
+    survivor = next(m for m in recorded(copied.root)["mutants"] if m["status"] == "survived")
     marked = copied.harness(
         "mutate", "m", "--equivalent", survivor["id"], "--rationale", "0 never reaches it"
     )
     assert marked.exit_code == 0, marked.output
-    doc = json.loads((copied.root / "reports/m/mutation.json").read_text())
+    doc = recorded(copied.root)
     assert doc["files"]["calc/ops.py"]["score"] == 100 * 10 / 13
     assert [m["rationale"] for m in doc["mutants"] if m["status"] == "equivalent"] == ["0 never reaches it"]
     *_, event, scored = copied.trace()
@@ -202,15 +236,12 @@ def test_a_survivor_marked_equivalent_leaves_the_score_but_stays_listed(copied):
 def test_a_second_run_takes_unchanged_verdicts_from_the_cache_and_reruns_changed_tests(copied, mutated):
     again = copied.harness("mutate", "m", *FAST)
     assert "0 to run, 14 decided without running" in again.output
-    assert by_position(json.loads((copied.root / "reports/m/mutation.json").read_text())) == EXPECTED
+    assert recorded(copied.root)["mutants"] == mutated[2]["mutants"]  # killers too: the cache keeps them
     changed_test = TESTS["test_positive.py"].replace("is_positive(1) is True", "is_positive(0) is False")
     copied.write("suites/m/test_positive.py", changed_test)
     changed = copied.harness("mutate", "m", *FAST)
     assert "3 to run, 11 decided without running" in changed.output  # the mutants test_is_positive covers
-    assert (
-        by_position(json.loads((copied.root / "reports/m/mutation.json").read_text()))[(9, "comparison")][0]
-        == "killed"
-    )
+    assert by_position(recorded(copied.root))[(9, "comparison")][0] == "killed"
 
 
 def test_mutate_takes_the_tests_of_each_line_from_the_last_harness_run_while_no_file_changed(copied):
@@ -221,11 +252,11 @@ def test_mutate_takes_the_tests_of_each_line_from_the_last_harness_run_while_no_
     reused = copied.harness("mutate", "m", *FAST)
     assert "tests mapped to lines by the module's last `harness run`" in reused.output
     assert "mapping tests to lines" not in reused.output
-    assert by_position(json.loads((copied.root / "reports/m/mutation.json").read_text())) == EXPECTED
+    assert by_position(recorded(copied.root)) == EXPECTED
     copied.write("suites/m/test_add.py", TESTS["test_add.py"] + "\n")  # any file changed: not reused
     again = copied.harness("mutate", "m", "--fresh", *FAST)
     assert "mapping tests to lines: the module's suites once" in again.output
-    assert by_position(json.loads((copied.root / "reports/m/mutation.json").read_text())) == EXPECTED
+    assert by_position(recorded(copied.root)) == EXPECTED
     stale = copied.harness("mutate", "m", *FAST)
     assert "mapping tests to lines: the module's suites once" in stale.output
 
@@ -258,8 +289,9 @@ def test_shards_combine_into_the_result_of_one_run(copied, mutated):
         result = copied.harness("mutate", "m", "--shard", shard, "--fresh", "--workers", "2", *FAST)
         assert result.exit_code == 0, result.output
     early = copied.harness("combine", "m", "--mutation")
-    combined = json.loads((copied.root / "reports/m/mutation.json").read_text())
+    combined = recorded(copied.root)
     assert (combined["files"], combined["mutants"]) == (mutated[2]["files"], mutated[2]["mutants"])
+    assert combined["texts"] == mutated[2]["texts"]  # the shards carry the sources
     assert early.exit_code == 1  # the same gating as the one run
     shutil.rmtree(copied.root / "reports/m/.work/mutation-shards")
     copied.harness("mutate", "m", "--shard", "1/2", *FAST)
@@ -333,7 +365,7 @@ def test_a_stopped_run_resumes_from_the_verdicts_it_reached(copied):
     assert reached, "".join(seen)
     again = copied.harness("mutate", "m", *FAST)
     assert f"{11 - len(reached)} to run, {3 + len(reached)} decided without running" in again.output
-    assert by_position(json.loads((copied.root / "reports/m/mutation.json").read_text())) == EXPECTED
+    assert by_position(recorded(copied.root)) == EXPECTED
 
 
 def test_a_run_killed_outright_loses_only_the_mutants_it_was_running(copied, tmp_path):
@@ -361,7 +393,7 @@ def test_a_run_killed_outright_loses_only_the_mutants_it_was_running(copied, tmp
     assert not at.mutation_cache.exists()  # it never got to fold the journal into the cache
     again = copied.harness("mutate", "m", *FAST)
     assert f"{11 - len(reached)} to run, {3 + len(reached)} decided without running" in again.output
-    assert by_position(json.loads(at.mutation.read_text())) == EXPECTED
+    assert by_position(stored.load(at)) == EXPECTED
 
 
 def stored_verdicts(root: Path) -> dict:
@@ -388,10 +420,7 @@ def test_a_src_layout_runs_its_copy_even_with_the_original_on_pythonpath(throwaw
     throwaway.spec("s", source=["src/calc2"], suites=["suites/s/test_double.py"])
     monkeypatch.setenv("PYTHONPATH", str(throwaway.root / "src"))  # as an editable install would
     result = throwaway.harness("mutate", "s", *FAST)
-    statuses = {
-        m["operator"]: m["status"]
-        for m in json.loads((throwaway.root / "reports/s/mutation.json").read_text())["mutants"]
-    }
+    statuses = {m["operator"]: m["status"] for m in recorded(throwaway.root, "s")["mutants"]}
     assert statuses == {"arithmetic": "killed", "constant": "killed", "return-value": "killed"}, result.output
 
 
@@ -443,6 +472,7 @@ def test_run_report_map_and_check_gate_on_the_mutation_score(copied):
     report = (copied.root / "reports/m/COMPLETION_STATUS.md").read_text()
     assert "| Status | Mutation |" in report and "| 71.4% ❌ |" in report
     assert "| 9 | comparison | `return x > 0` → `return x >= 0` | `is_positive` |" in report
+    assert "- [mutation.html](mutation.html)\n- [mutation.json](mutation.json)\n" in report
     assert "| Mutation |" in (copied.root / "MAP.md").read_text()
     check = copied.harness("check", "m")
     assert check.exit_code == 1
@@ -468,7 +498,7 @@ def test_a_file_without_mutants_is_scored_without_running_the_suites(copied):
     assert "Mutating m: 1 file(s), 0 mutant(s)" in result.output
     assert result.exit_code == 1, result.output  # ops.py, mutated before, is still short of its target
     assert "mapping tests to lines" not in result.output
-    doc = json.loads((copied.root / "reports/m/mutation.json").read_text())
+    doc = recorded(copied.root)
     assert doc["files"]["calc/__init__.py"]["mutants"] == 0
     assert by_position({"mutants": [m for m in doc["mutants"] if m["file"] == "calc/ops.py"]}) == EXPECTED
 
@@ -476,3 +506,15 @@ def test_a_file_without_mutants_is_scored_without_running_the_suites(copied):
 def doc_score(doc: dict) -> float:
     """The overall score of a stored mutation.json."""
     return total(doc["files"])["score"]
+
+
+def test_an_unreadable_mutation_record_stops_mutate_and_run_before_any_test(throwaway):
+    throwaway.spec("m", suites=["suites/tests/test_ops.py"])
+    (throwaway.root / "reports/m").mkdir(parents=True)
+    (throwaway.root / "reports/m/mutation.json").write_text("{", encoding="utf-8")
+    for args in (("mutate", "m"), ("run", "m")):
+        outcome = throwaway.harness(*args)
+        assert outcome.exit_code == 2, outcome.output
+        assert "mutation.json: not a readable mutation result" in outcome.output
+        assert "Mutating" not in outcome.output and "Running" not in outcome.output
+    assert not (throwaway.root / "trace.yml").exists()  # no run started

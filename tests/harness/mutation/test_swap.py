@@ -240,3 +240,21 @@ def test_a_module_imported_from_a_mutated_file_is_never_taken_for_the_original(o
     plan = swap.plan(str(original), SOURCE, mutated)
     with pytest.raises(swap.NotSwappable, match="no live function"):
         swap.matches(plan, swap.live_functions(str(original)))
+
+
+def test_looking_for_a_module_never_runs_a_modules_lazy_getattr(monkeypatch, tmp_path):
+    """autobahn's lazy `__getattr__` imported numpy (and its threads) when asked for `__file__`; daphne
+    brings autobahn into every Channels project, and a thread in the server turns the fast mode off."""
+    import types
+
+    asked = []
+    lazy = types.ModuleType("lazy_thing")
+
+    def __getattr__(name):
+        asked.append(name)
+        raise AttributeError(name)
+
+    lazy.__getattr__ = __getattr__
+    monkeypatch.setitem(sys.modules, "lazy_thing", lazy)
+    assert not swap.imported(str(tmp_path / "nowhere.py"))
+    assert asked == []

@@ -91,8 +91,10 @@ def test_annotation_text_is_escaped():
 
 
 def test_list_lines_match_gold():
-    lines = [terminal.list_line(r["module"], r["title"], r) for r in map(_result, CASES)]
-    lines.append(terminal.list_line("mod-new", "Not run yet", None))
+    rows = [(r["module"], r["title"], r, False) for r in map(_result, CASES)]
+    lines = terminal.list_lines(
+        [*rows, ("mod-new", "Not run yet", None, False), ("mod-bad", "Bad", None, True)]
+    )
     _compare("\n".join(lines) + "\n", "list.txt")
 
 
@@ -185,9 +187,14 @@ def test_the_branches_input_is_what_a_real_run_stores(throwaway):
     _compare(records.dumps(result), "branches.results.json")
 
 
+PROGRESS = re.compile(r"^    \d+(/\d+)? tests, \d+ failed, \d+:\d\d elapsed$")  # the plain progress line
+
+
 def _lines(output: str, start: str) -> list[str]:
-    """The output's lines that start so, with pytest's time left out."""
-    return [re.sub(r" in [\d.]+s$", "", line) for line in output.splitlines() if line.startswith(start)]
+    """The output's lines that start so, with pytest's time and the progress lines (every 10 s of a slow
+    run, off a terminal) left out."""
+    lines = [line for line in output.splitlines() if line.startswith(start) and not PROGRESS.match(line)]
+    return [re.sub(r" in [\d.]+s$", "", line) for line in lines]
 
 
 def test_workers_and_shards_give_a_serial_runs_counts_and_lines(throwaway):

@@ -110,7 +110,7 @@ def test_init_then_run_a_setup_cfg_project_from_a_subdirectory(cfg_project, monk
     assert ran.exit_code == 0, ran.output
     assert (cfg_project / "reports/tinyparse/results.json").is_file()
     listed = harness(cfg_project, monkeypatch, "--root", ".", "list")
-    assert listed.exit_code == 0 and listed.output.startswith("tinyparse ")
+    assert listed.exit_code == 0 and listed.output.splitlines()[1].startswith("tinyparse ")
 
 
 def test_init_into_a_pyproject_the_project_lacks_says_what_to_create(cfg_project, monkeypatch):
@@ -139,3 +139,18 @@ def test_the_git_root_of_a_project_without_configuration_files(tmp_path, monkeyp
     assert outcome.exit_code == 0, outcome.output
     assert outcome.output.startswith(f"Project root: {root} (found by its .git).")
     assert yaml.safe_load((root / "suites/bare/module.yml").read_text())["source"] == ["bare"]
+
+
+def test_a_configuration_file_higher_up_wins_over_a_nearer_git_work_tree(tmp_path):
+    """The docs' order: the nearest configuration file, else the git work tree's root (a checked-out
+    dependency inside a project's tree is not the project)."""
+    from harness.spec.project import find_root
+
+    (tmp_path / "pyproject.toml").write_text("", encoding="utf-8")
+    nested = tmp_path / "vendor" / "thing"
+    (nested / ".git").mkdir(parents=True)
+    assert find_root(nested) == (tmp_path, "pyproject.toml")
+    alone = tmp_path.parent / f"{tmp_path.name}-alone" / "sub"
+    (alone.parent / ".git").mkdir(parents=True)
+    alone.mkdir()
+    assert find_root(alone) == (alone.parent, ".git")

@@ -7,6 +7,10 @@ GOOD = "id: mod-a\ntitle: A\nsource: calc\nsuites: [suites/tests/test_ops.py]\n"
 CASES = {
     "bad_yaml": (GOOD + "targets: {calc/ops.py: [\n", "not valid YAML at line"),
     "unknown_key": (GOOD + "stretchy: 95\n", "stretchy: unknown key"),
+    "duplicate_key": (
+        GOOD + "overall: 50\noverall: 60\n",
+        "not valid YAML at line 6: duplicate key 'overall'",
+    ),
     "unknown_target_key": (
         GOOD + "targets: {calc/ops.py: {percent: 50, lins: 3}}\n",
         "targets['calc/ops.py'].lins: unknown key",
@@ -155,7 +159,9 @@ def test_list_reports_invalid_specs_with_exit_2(throwaway):
     throwaway.write("suites/mod-b/module.yml", GOOD.replace("mod-a", "mod-b") + "colour: red\n")
     outcome = throwaway.harness("list")
     assert outcome.exit_code == 2
-    assert outcome.stdout.startswith("mod-a ") and "not run yet" in outcome.stdout
+    head, row = outcome.stdout.splitlines()
+    assert head.split() == ["Module", "Status", "Coverage", "Date", "Title"]
+    assert row.startswith("mod-a ") and "not run yet" in row
     assert "suites/mod-b/module.yml: colour: unknown key" in outcome.stderr
 
 

@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from harness.errors import DataError
+from harness.spec.model import METRIC_STATS
 from harness.spec.project import Project
 from harness.store import layout, trace
 from tests.harness.store.killers import KILL_AT_REPLACE, KILL_MID_WRITE, child
@@ -31,6 +32,10 @@ ONE_OF_EACH = [
         overall=71.25,
         unmet=("calc/ops.py", "mutation:overall"),
         files={"calc/ops.py": 71.25, "calc/__init__.py": 100.0},
+        metrics={
+            "ws_connect_ms": trace.MetricFigure("ms", 40, 10.0, 22.0, 22.0, 32.05, 33.61, 34.0),
+            "refused": trace.MetricFigure("", 1, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0),
+        },
         stability=trace.StabilityFigures(
             repetitions=3,
             seeds=(3141, None, 1618),
@@ -55,6 +60,18 @@ ONE_OF_EACH = [
     trace.MutationShardFinished(**COMMON, shard="1/2", mutants=12),
     trace.MutantEquivalent(
         **COMMON, mutant="0a1b2c3d4e5f", file="calc/ops.py", line=9, operator="constant", rationale="same"
+    ),
+    trace.PatchMeasured(
+        **COMMON,
+        ref="origin/main",
+        base="b" * 40,
+        uncommitted=False,
+        lines_percent=87.5,
+        branches_percent=None,
+        mutation_score=60.0,
+        tests=12,
+        of=319,
+        passed=False,
     ),
 ]
 
@@ -81,7 +98,8 @@ def test_fields_that_are_missing_or_unusable_read_as_none_and_unknown_kinds_are_
     layout.trace(project).write_text(
         textwrap.dedent(
             """\
-            - {event: run_finished, module: m, overall: "high", tests: [1], step: -1, files: {a.py: .nan}}
+            - {event: run_finished, module: m, overall: "high", tests: [1], step: -1, files: {a.py: .nan},
+               metrics: {lat: {unit: 3, p95: fast, max: 4}, odd: [1]}}
             - {event: mutation_finished, module: m, score: true}
             - {event: something_by_hand, module: m}
             - just a string
@@ -102,6 +120,7 @@ def test_fields_that_are_missing_or_unusable_read_as_none_and_unknown_kinds_are_
         None,
         {"a.py": None},
     )
+    assert finished.metrics == {"lat": trace.MetricFigure(max=4.0)}
     assert mutation.score is None and accepted.accepted == () and accepted.at == "2026-01-02T10:00:00"
     # Written before flaky and quarantined tests were counted; stability figures a hand made unusable.
     assert older.tests == trace.Counts(passed=2, failed=0, skipped=0, errors=0, flaky=None, quarantined=None)
@@ -154,6 +173,42 @@ def test_append_keeps_existing_text_and_refuses_broken_yaml(tmp_path):
     assert path.read_text() == "- [unclosed\n"
 
 
+def test_a_metric_figures_statistics_are_the_specs_in_order():
+    fields = [f.name for f in dataclasses.fields(trace.MetricFigure)]
+    assert fields == ["unit", *METRIC_STATS]
+
+
+def test_a_results_figures_reach_its_run_finished_event_without_their_test_counts():
+    figure = {"unit": "ms", "count": 2, "min": 1.0, "mean": 1.5, "p50": 1.5, "p95": 1.95, "p99": 1.99}
+    result = {
+        "module": "m", "step": None, "overall": {"target": None, "percent": 50.0}, "status": "complete",
+        "reason": None, "tests": {"passed": 1, "failed": 0, "skipped": 0, "errors": 0}, "unmet": [],
+        "files": {}, "metrics": {"figures": {"lat": {**figure, "max": 2.0, "tests": 1, "repeat": 1}}},
+    }  # fmt: skip
+    event = trace.RunFinished.of_result(result, "r1", None)
+    assert event.metrics == {"lat": trace.MetricFigure("ms", 2, 1.0, 1.5, 1.5, 1.95, 1.99, 2.0)}
+    assert trace.RunFinished.of_result({**result, "metrics": None}, "r1", None).metrics == {}
+
+
 def test_events_are_frozen():
     with pytest.raises(dataclasses.FrozenInstanceError):
         ONE_OF_EACH[0].run = "other"
+
+
+def test_the_c_dumper_writes_what_pyyaml_would(tmp_path):
+    """Appends use libyaml's dumper when there is one, for its speed; the text must be PyYAML's own."""
+    entries = [event.to_dict() for event in ONE_OF_EACH]
+    options = {"sort_keys": False, "allow_unicode": True, "default_flow_style": False}
+    assert yaml.dump(entries, Dumper=trace._SAFE_DUMPER, **options) == yaml.safe_dump(entries, **options)
+
+
+def test_a_trace_read_again_is_the_file_as_it_is_now(tmp_path):
+    project = _project(tmp_path)
+    trace.append(project, ONE_OF_EACH[0])
+    first = trace.read(project)
+    first.append("changing the list handed out changes nothing kept")
+    assert trace.read(project) == [ONE_OF_EACH[0]]
+    layout.trace(project).write_text(
+        layout.trace(project).read_text() + "- {event: run_started, module: x}\n"
+    )
+    assert [e.module for e in trace.read(project)] == ["m", "x"]  # edited by hand: read anew

@@ -1,16 +1,20 @@
 """target_app served for real by `python -m target_app serve` in a subprocess, with seeded data.
 
 The served tests' library: `serve()` starts one on a free loopback port, `ServedApp` connects real
-clients (`served_client.Client`) and sends plain HTTP; `tests/app/conftest.py` turns it into fixtures.
+clients (`suites.served.client.Client`) and sends plain HTTP; `tests/app/conftest.py` and the module
+suites' fixtures start them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
 import http.client
 import json
 import os
 import secrets
+import sqlite3
 import subprocess
 import sys
 import time
@@ -23,10 +27,13 @@ import pytest
 from websockets.asyncio.client import connect
 
 from harness.plugin.redis_server import RedisServer, find_redis_server, free_port
-from tests.app.served_client import FRAME_TIMEOUT, Client
+from suites.served.client import FRAME_TIMEOUT, Client
+from suites.served.coverage import coverage_env
+from suites.served.leaks import JWT_SHAPE
+from suites.served.process import ProcessStats, read_stats
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-SEED_SCRIPT = Path(__file__).with_name("_served_seed.py")
+SEED_SCRIPT = Path(__file__).with_name("seed.py")
 
 # The production stack's origin validator admits this (ALLOWED_HOSTS defaults to localhost,127.0.0.1).
 ORIGIN = "http://localhost"
@@ -35,8 +42,16 @@ ARENAS = 100  # isolated tournaments seeded per server: one per test that sends 
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 10.0
 POLL_SECONDS = 0.05
-# Settings the server must not inherit from whoever runs the tests.
-SCRUBBED_ENV = ("REDIS_URL", "WS_ALLOWED_ORIGINS", "ALLOWED_HOSTS", "TARGET_APP_DB", "TARGET_APP_SECRET_KEY")
+# Settings the server must not inherit from whoever runs the tests (nor any WS_* limit).
+SCRUBBED_ENV = (
+    "REDIS_URL",
+    "ALLOWED_HOSTS",
+    "TARGET_APP_DB",
+    "TARGET_APP_SECRET_KEY",
+    "TARGET_APP_INTROSPECTION",
+    "FORWARDED_ALLOW_IPS",
+    "COVERAGE_PROCESS_START",
+)
 
 
 @dataclass(frozen=True)
@@ -75,6 +90,9 @@ class ServedApp:
     demo_tokens: dict[str, str]  # demo role → token (the spectator's from `python -m target_app token`)
     inactive: Member
     arenas: Iterator[Arena] = field(repr=False)
+    db_path: Path | None = None  # the server's SQLite file (tests change rows behind its back)
+    crowd: list[Member] = field(default_factory=list, repr=False)  # spectators of no match, for load
+    env: dict[str, str] = field(default_factory=dict, repr=False)  # the server's environment
     signing_key: str = field(default=SIGNING_KEY, repr=False)  # the server's JWT key, to forge tokens
 
     @property
@@ -89,7 +107,7 @@ class ServedApp:
         """A fresh isolated tournament, never handed out before on this server."""
         arena = next(self.arenas, None)
         if arena is None:
-            pytest.fail(f"all {ARENAS} seeded arenas are used; raise ARENAS in tests/app/served_app.py")
+            pytest.fail("all seeded arenas are used; seed more: serve(arenas=...)")
         return arena
 
     @asynccontextmanager
@@ -112,6 +130,15 @@ class ServedApp:
         ) as ws:
             yield Client(ws)
 
+    async def refusal(self, path: str, token: str | None = None, **connect) -> tuple[list[dict], int | None]:
+        """Connect, and read every frame up to the server's close: (frames, close code).
+
+        For connections the server must refuse after accepting (an `error` frame, then the close);
+        one it keeps open fails the test when the read times out. `connect` as for `connect()`.
+        """
+        async with self.connect(path, token, **connect) as client:
+            return await client.until_closed()
+
     @asynccontextmanager
     async def join(self, path: str, token: str) -> AsyncIterator[Client]:
         """Connect and receive `connection_established` (kept in `client.welcome`)."""
@@ -127,15 +154,17 @@ class ServedApp:
         token: str | None = None,
         body: object = None,
         raw: bytes | None = None,
+        headers: dict[str, str] | None = None,
     ) -> tuple[int, object]:
-        """One plain HTTP request; returns (status, parsed JSON body or None)."""
-        return await asyncio.to_thread(self._http, method, path, token, body, raw)
+        """One plain HTTP request; returns (status, the body parsed as JSON, or its text if not JSON)."""
+        return await asyncio.to_thread(self._http, method, path, token, body, raw, headers or {})
 
-    def _http(self, method: str, path: str, token: str | None, body: object, raw: bytes | None):
+    def _http(self, method, path, token, body, raw, extra_headers):
         connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=FRAME_TIMEOUT)
         headers = {"Content-Type": "application/json"}
         if token is not None:
             headers["Authorization"] = f"Bearer {token}"
+        headers.update(extra_headers)
         payload = raw if raw is not None else (None if body is None else json.dumps(body).encode())
         try:
             connection.request(method, path, body=payload, headers=headers)
@@ -144,7 +173,13 @@ class ServedApp:
         finally:
             connection.close()
         is_json = response.getheader("Content-Type", "").startswith("application/json")
-        return response.status, json.loads(content) if is_json else None
+        return response.status, json.loads(content) if is_json else content.decode(errors="replace")
+
+    def set_user(self, user_id: int, **fields: object) -> None:
+        """Change a user's row behind the server's back (`is_staff=0`), as an admin in another tool would."""
+        assignments = ", ".join(f"{name} = ?" for name in fields)
+        with contextlib.closing(sqlite3.connect(self.db_path, timeout=FRAME_TIMEOUT)) as db, db:
+            db.execute(f"UPDATE auth_user SET {assignments} WHERE id = ?", (*fields.values(), user_id))
 
     def log(self) -> str:
         """Everything the server printed so far (stdout and stderr)."""
@@ -162,12 +197,28 @@ class ServedApp:
     def alive(self) -> bool:
         return self.process.poll() is None
 
+    def stats(self) -> ProcessStats:
+        """The server process's RSS, peak RSS, open file descriptors and threads, from /proc."""
+        return read_stats(self.process.pid)
+
+    async def runtime(self) -> dict:
+        """`GET /api/debug/runtime`: the server's tasks, consumers, threads and objects (served with
+        `TARGET_APP_INTROSPECTION=1` in `serve(env=...)`)."""
+        status, counts = await self.http("GET", "/api/debug/runtime")
+        assert status == 200, f"/api/debug/runtime answered {status}: serve with TARGET_APP_INTROSPECTION=1"
+        return counts
+
 
 # -- starting and stopping --------------------------------------------------------------------------
 
 
-def _server_env(db: Path, redis_url: str | None) -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items() if key not in SCRUBBED_ENV}
+def _server_env(db: Path, redis_url: str | None, extra: dict[str, str]) -> dict[str, str]:
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in SCRUBBED_ENV and not key.startswith("WS_")
+    }
+    env.update(extra)
     env.update(
         TARGET_APP_DB=str(db),
         JWT_SIGNING_KEY=SIGNING_KEY,
@@ -254,13 +305,27 @@ def _launch(db: Path, env: dict[str, str], log_path: Path) -> tuple[subprocess.P
     pytest.fail(f"target_app serve exited {process.returncode}; its log:\n{log}")
 
 
-def serve(workdir: Path, redis_url: str | None = None) -> ServedApp:
-    """Initialise and seed a database in `workdir`, then serve it; fails the test if it never answers."""
+def serve(
+    workdir: Path,
+    redis_url: str | None = None,
+    *,
+    env: dict[str, str] | None = None,
+    arenas: int = ARENAS,
+    crowd: int = 0,
+    nodeid: str = "",
+) -> ServedApp:
+    """Initialise and seed a database in `workdir`, then serve it; fails the test if it never answers.
+
+    `env` adds to the server's environment (e.g. `{"WS_ROOM_MAX": "500"}`, as a deployment sizes its
+    limits); `crowd` seeds that many more users, spectators of no match. `nodeid` is the test that
+    starts the server: when the session is measured, every target_app process started here is too,
+    under that test's steps (suites.served.coverage).
+    """
     db = workdir / "target_app.sqlite3"
-    env = _server_env(db, redis_url)
+    env = {**_server_env(db, redis_url, env or {}), **coverage_env(workdir, nodeid)}
     demo = _run_json([sys.executable, "-m", "target_app", "init", "--db", str(db)], env)
-    seeded = _run_json([sys.executable, str(SEED_SCRIPT), str(ARENAS)], env)
-    arenas = (
+    seeded = _run_json([sys.executable, str(SEED_SCRIPT), str(arenas), str(crowd)], env)
+    arena_iter = (
         Arena(item["tournament"], item["match"], {role: Member(**u) for role, u in item["users"].items()})
         for item in seeded["arenas"]
     )
@@ -275,16 +340,36 @@ def serve(workdir: Path, redis_url: str | None = None) -> ServedApp:
         demo=demo,
         demo_tokens=demo_tokens,
         inactive=Member(**seeded["inactive"]),
-        arenas=arenas,
+        arenas=arena_iter,
+        db_path=db,
+        crowd=[Member(**member) for member in seeded["crowd"]],
+        env=env,
     )
 
 
-def stop_uncrashed(app: ServedApp) -> None:
-    """Stop the server, then fail if anything it served during the session ended in a traceback."""
+def serve_replica(app: ServedApp, workdir: Path) -> ServedApp:
+    """Another `serve` process on `app`'s database and Redis, as a second replica behind a balancer.
+
+    It shares `app`'s users, tokens and arenas (an arena handed out by one is not handed out again).
+    """
+    process, port = _launch(app.db_path, app.env, workdir / "server.log")
+    return dataclasses.replace(app, process=process, port=port, log_path=workdir / "server.log")
+
+
+def stop_checked(app: ServedApp) -> None:
+    """Stop the server, then fail if its log holds a traceback or anything shaped like a JWT."""
     stop(app.process)
+    check_log(app)
+
+
+def check_log(app: ServedApp) -> None:
+    """Fail if the server's log holds a traceback or anything shaped like a JWT."""
     log = app.log()
     if "Traceback" in log:
-        pytest.fail(f"the served app logged a traceback during the session:\n{log[log.index('Traceback') :]}")
+        pytest.fail(f"the served app logged a traceback:\n{log[log.index('Traceback') :]}")
+    if token := JWT_SHAPE.search(log):
+        line = log[log.rfind("\n", 0, token.start()) + 1 : log.find("\n", token.end())]
+        pytest.fail(f"the served app logged a token: {line}")
 
 
 def start_redis() -> RedisServer:

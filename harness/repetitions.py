@@ -14,8 +14,7 @@ from pathlib import Path
 from harness.errors import DataError
 from harness.evaluate.outcome_history import from_repetitions
 from harness.evaluate.stability import suspects
-from harness.measure import repetitions
-from harness.measure.repetitions import Repeated, Repetition
+from harness.measure.repetitions import Repeated, Repetition, merge, plain, read_repetition
 from harness.measure.session import EarlyReports, Measured
 from harness.run.bisect import reproduce
 from harness.run.order import new_seed, order_env
@@ -50,13 +49,15 @@ class Plan:
 class Ran:
     """The sessions of a run: the one measured (the last repetition's, or the one that broke), the coverage
     data the figures come from (merged over repetitions), every pytest log, the data with per-test
-    contexts (repetition 1's), and the repetitions."""
+    contexts (repetition 1's), the repetitions, and every repetition's session in order (the measured
+    one last: the recorded figures of a metric judged on K repetitions are K of theirs)."""
 
     session: Session
     data_file: Path
     logs: tuple[Path, ...]
     contexts_data: Path
     repeated: Repeated
+    sessions: tuple[Session, ...]
 
 
 def run(
@@ -65,10 +66,9 @@ def run(
     """Run the tests `plan.count` times (once: in `work` itself) and read what each repetition did."""
     if plan.count == 1:
         session = run_one(1, work, order_env(seed=plan.seed_of(1)), None)
-        rep = repetitions.plain([p.records for p in session.processes])
-        return Ran(
-            session, session.data_file, (session.log_file,), session.data_file, Repeated((rep,), state)
-        )
+        rep = plain([p.records for p in session.processes])
+        once = (session.data_file, (session.log_file,), session.data_file, Repeated((rep,), state))
+        return Ran(session, *once, (session,))
     sessions, reps = [], []
     for number in range(1, plan.count + 1):
         echo(f"Repetition {number} of {plan.count}")
@@ -80,12 +80,13 @@ def run(
         rep = _read(root, number, session, work, steps, early.take(session.data_file))
         if rep is None:  # it broke: measured alone, it ends the run as Failed with pytest's own words
             logs = tuple(s.log_file for s in sessions)
-            return Ran(session, session.data_file, logs, session.data_file, Repeated(tuple(reps), state))
+            broke = Repeated(tuple(reps), state)
+            return Ran(session, session.data_file, logs, session.data_file, broke, tuple(sessions))
         reps.append(rep)
-    merged = repetitions.merge(root, [s.data_file for s in sessions], layout.merged_data(work))
+    merged = merge(root, [s.data_file for s in sessions], layout.merged_data(work))
     found = _replay(root, work, reps, pytest_args, echo)
-    logs = tuple(s.log_file for s in sessions)
-    return Ran(sessions[-1], merged, logs, sessions[0].data_file, Repeated(tuple(reps), state, found))
+    logs, repeated = tuple(s.log_file for s in sessions), Repeated(tuple(reps), state, found)
+    return Ran(sessions[-1], merged, logs, sessions[0].data_file, repeated, tuple(sessions))
 
 
 def _read(root: Path, number: int, session: Session, work: Path, steps, report) -> Repetition | None:
@@ -96,7 +97,7 @@ def _read(root: Path, number: int, session: Session, work: Path, steps, report) 
     records = [p.records for p in session.processes]
     try:
         out = layout.repetition_report_dir(work, number)
-        return repetitions.read_repetition(number, root, records, session.data_file, out, steps, report)
+        return read_repetition(number, root, records, session.data_file, out, steps, report)
     except DataError:  # no measured file: `measure` says why, as it does for a single run
         return None
 
@@ -120,7 +121,7 @@ def of_shards(states: Sequence[str | None], processes: Sequence[dict], echo: Ech
     found = list(dict.fromkeys(state or "" for state in states))
     if len(found) > 1:
         echo(f"Note: the shards ran at {len(found)} source states; the outcome log keys them by the first's")
-    return Repeated((repetitions.plain([Path(p["records"]) for p in processes]),), found[0])
+    return Repeated((plain([Path(p["records"]) for p in processes]),), found[0])
 
 
 def outcome_record(measured: Measured, run: str | None) -> RunOutcomes | None:

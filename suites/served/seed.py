@@ -1,9 +1,10 @@
 """Adds isolated tournaments to a target_app database for the served tests; prints them as JSON.
 
-Run as `python tests/app/_served_seed.py COUNT` with TARGET_APP_DB and JWT_SIGNING_KEY set, after
+Run as `python suites/served/seed.py COUNT [CROWD]` with TARGET_APP_DB and JWT_SIGNING_KEY set, after
 `python -m target_app init`. Each tournament has its own organizer, two participants, a spectator and
-one scheduled match, so a test's connection and message limits never meet another test's. Tokens (for
-these and for the demo users) are minted by the app's own `create_token`.
+one scheduled match, so a test's connection and message limits never meet another test's. CROWD more
+users, in no match, are the load suites' spectators. Tokens (for these and for the demo users) are
+minted by the app's own `create_token`.
 """
 
 import json
@@ -13,7 +14,7 @@ import sys
 ROLES = ("organizer", "participant1", "participant2", "spectator")
 
 
-def _seed(count: int) -> dict:
+def _seed(count: int, crowd: int) -> dict:
     from django.contrib.auth import get_user_model
     from django.db import transaction
 
@@ -41,10 +42,15 @@ def _seed(count: int) -> dict:
                 }
             )
         inactive = user_model.objects.create_user("served_inactive", is_active=False)
+        # One INSERT for the whole crowd; "!" is what set_unusable_password() stores.
+        spectators = user_model.objects.bulk_create(
+            user_model(username=f"served_crowd{index}", password="!") for index in range(crowd)
+        )
     existing = user_model.objects.exclude(username__startswith="served")  # the demo users from `init`
     return {
         "arenas": arenas,
         "inactive": {"id": inactive.pk, "token": create_token(inactive.pk)},
+        "crowd": [{"id": user.pk, "token": create_token(user.pk)} for user in spectators],
         "tokens": {user.username: create_token(user.pk) for user in existing},
     }
 
@@ -54,7 +60,8 @@ def main() -> None:
     import django
 
     django.setup()
-    print(json.dumps(_seed(int(sys.argv[1]))))
+    count, crowd = (int(arg) for arg in [*sys.argv[1:], "0"][:2])
+    print(json.dumps(_seed(count, crowd)))
 
 
 if __name__ == "__main__":
