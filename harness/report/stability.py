@@ -40,6 +40,14 @@ def findings(stab: Mapping) -> str:
     return ", ".join(parts)
 
 
+def summary(stab: Mapping) -> str:
+    """A few words (the site's index): `stable (3 repetitions)`, or `unstable: ` and the findings."""
+    if stab["stable"]:
+        repetitions = stab.get("repetitions", 1)
+        return f"stable ({repetitions} repetitions)" if repetitions > 1 else "stable"
+    return f"unstable: {findings(stab)}"
+
+
 def kinds(failures: Sequence[Mapping]) -> str:
     """Each kind of failure once, with how often it came and its first message."""
     texts = []

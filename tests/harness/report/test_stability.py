@@ -103,3 +103,19 @@ def test_the_terminal_names_what_blocks_and_the_seeds():
     assert any(line.startswith("  BLOCKING order-dependent: t/test_db.py::test_count") for line in lines)
     assert any(line.startswith("  warning  quarantined (waits on the wall clock): flaky: ") for line in lines)
     assert lines[-1] == "  seeds: 1001, 1002, 1003 (HARNESS_SHUFFLE_SEED replays one)"
+
+
+def test_the_sites_few_words_say_stable_or_what_was_found():
+    policy = StabilityPolicy()
+    race = _race({1, 2, 3, 4, 5, 9, 10}, {(4, 5)})
+    reps = [Repetition(n, {FLAKY: TestRun("passed")}, {"1": (FLAKY,)}, {"pkg/race.py": race}) for n in (1, 2)]
+    steady = analyse(reps, {}, policy, lambda path: [])
+    repeated = verdicts.section(steady, verdicts.verdict(steady, policy), policy, STATE)
+    plain = verdicts.section(None, verdicts.verdict(None, policy), policy, STATE)
+    assert [stability_report.summary(doc) for doc in (repeated, plain)] == [
+        "stable (2 repetitions)",
+        "stable",
+    ]
+    assert stability_report.summary(_doc()) == (
+        "unstable: 4 flaky tests, 2 order-dependent tests, 3 unstable lines and 2 unstable branches in 1 file"
+    )
