@@ -89,6 +89,41 @@ def _parse_workers(ctx, param, value):
     return count
 
 
+def _history_option(command):
+    return click.option(
+        "--history",
+        "history",
+        multiple=True,
+        type=click.Path(dir_okay=False, path_type=Path),
+        metavar="FILE",
+        help="Another machine's outcomes.jsonl (a CI artifact), read beside the module's own to find tests"
+        " that passed and failed at the same source state (repeatable).",
+    )(command)
+
+
+def _repetition_options(command):
+    """`--repeat`, `--shuffle`, `--seed` and `--history`, for `run` and `check --run`."""
+    command = _history_option(command)
+    command = click.option(
+        "--seed",
+        type=click.IntRange(min=0),
+        help="Run the tests once in the order this seed shuffles them to (a repetition's, to replay it).",
+    )(command)
+    command = click.option(
+        "--shuffle/--no-shuffle",
+        default=None,
+        help="Run each repetition in its own seeded order (default: the spec's stability.shuffle).",
+    )(command)
+    return click.option(
+        "--repeat",
+        type=click.IntRange(min=1),
+        metavar="N",
+        help="Run the tests N times: flaky and order-dependent tests and unstable coverage are reported,"
+        " each file is judged by its lowest figure, and a metric's repeat: K takes its K from them"
+        " (default: the spec's stability.repeat, else 1).",
+    )(command)
+
+
 def _changed_option(command):
     """`--changed [REF]`: the change since the merge base of REF (default: the main branch) and HEAD."""
     return click.option(
@@ -203,12 +238,15 @@ def init_cmd(ctx, module_id, sources, suites, k, markers, in_pyproject) -> None:
 @click.option(
     "--rebaseline", is_flag=True, help="Measure baseline suites again instead of reusing baseline.json."
 )
+@_repetition_options
 @click.option("-v", "--verbose", is_flag=True, help="Stream pytest's output.")
 @click.option("-q", "--quiet", is_flag=True, help="Print only the status line (and errors).")
 @_changed_option
 @click.argument("pytest_args", nargs=-1, type=click.UNPROCESSED)
 @click.pass_context
-def run(ctx, module, step, workers, shard, rebaseline, verbose, quiet, changed, pytest_args) -> None:
+def run(
+    ctx, module, step, workers, shard, rebaseline, verbose, quiet, changed, pytest_args, **repeated
+) -> None:
     """Run MODULE's suites under coverage, write reports/<id>/, trace.yml and MAP.md.
 
     Arguments after `--` go to pytest unchanged (the baseline suites get them too). With --changed,
@@ -218,21 +256,25 @@ def run(ctx, module, step, workers, shard, rebaseline, verbose, quiet, changed, 
         raise click.UsageError("--shard and --step cannot be combined")
     if quiet and verbose:
         raise click.UsageError("--quiet and --verbose cannot be combined")
+    if shard and (repeated["repeat"] or 1) > 1:
+        raise click.UsageError("--shard and --repeat cannot be combined (a shard runs its tests once)")
     project = _project(ctx)
-    check_requirements(project.root, workers, tuple(pytest_args))
     spec = find_spec(project, module)
+    check_requirements(project.root, workers, tuple(pytest_args), reruns=spec.stability.reruns)
     options = RunOptions(workers, shard, tuple(pytest_args), verbose=verbose, quiet=quiet)
+    echo = _silent if quiet else _echo
     if changed is not None:
-        what = "runs the tests the change affects"
-        _changed().refuse_with(what, step=step, shard=shard, rebaseline=rebaseline, pytest_args=pytest_args)
+        given = {"step": step, "shard": shard, "rebaseline": rebaseline, **_given(repeated)}
+        _changed().refuse_with("runs the tests the change affects", **given, pytest_args=pytest_args)
         with _terminate_as_interrupt():
-            outcome = _changed().run(project, spec, changed, options, _silent if quiet else _echo)
+            outcome = _changed().run(project, spec, changed, options, echo)
         if quiet and outcome.doc is not None:
             click.echo(f"patch: {render_patch.headline(outcome.doc)}")
         ctx.exit(outcome.code)
+    plan, history = _plan(spec, **repeated), repeated["history"]
     with _terminate_as_interrupt():
         result = _workflow().run_module(
-            project, spec, options, _silent if quiet else _echo, step=step, rebaseline=rebaseline
+            project, spec, options, echo, step=step, rebaseline=rebaseline, plan=plan, history=history
         )
     if quiet and result is not None:
         click.echo(terminal.status_line(result))
@@ -243,9 +285,32 @@ def _silent(line: str) -> None:
     pass
 
 
+def _given(repeated: dict) -> dict:
+    """Which of the repetition options were given (`_repetition_options`' values): what `--changed`
+    refuses (it runs the affected tests once) and `check` without `--run` has no use for."""
+    return {
+        "repeat": repeated["repeat"] is not None,
+        "shuffle": repeated["shuffle"] is not None,
+        "seed": repeated["seed"] is not None,
+        "history": bool(repeated["history"]),
+    }
+
+
+def _plan(spec, repeat: int | None, shuffle: bool | None, seed: int | None, history=()):
+    """How often and in which order the tests run: the options, else the spec's `stability:` (the
+    other machines' outcome logs, `history`, are read apart)."""
+    from harness.repetitions import Plan
+
+    count = repeat if repeat is not None else spec.stability.repeat
+    if seed is not None and count > 1:
+        raise click.UsageError("--seed orders a single run; with --repeat, --shuffle gives each its own")
+    return Plan(count, spec.stability.shuffle if shuffle is None else shuffle, seed)
+
+
 @main.command()
 @click.argument("module")
 @click.option("--run", "fresh", is_flag=True, help="Run the module first instead of reading the last result.")
+@_repetition_options
 @click.option(
     "--annotations/--no-annotations",
     default=None,
@@ -263,23 +328,29 @@ def _silent(line: str) -> None:
     help="With --run: pytest-xdist workers for the tests, and workers for the patch's mutants.",
 )
 @click.pass_context
-def check(ctx, module, fresh, annotations, comment, changed, workers) -> None:
-    """CI gate: every file below its target, with figure and target; exit 1 if a gating target is missed.
+def check(ctx, module, fresh, annotations, comment, changed, workers, **repeated) -> None:
+    """CI gate: every file below its target, with figure and target, and what made the module Unstable;
+    exit 1 if a gating target is missed or stability findings block (as the spec's `stability:` says).
 
     With --changed, also the change's own figures against the spec's `patch:` targets (exit 1 when the
     gate fails); with --run, only the tests the change affects run, then the patch's mutants.
     """
     project = _project(ctx)
     spec = find_spec(project, module)
+    if not fresh and any(_given(repeated).values()):
+        raise click.UsageError("--repeat, --shuffle, --seed and --history go with --run")
     doc = None
     if fresh:
-        check_requirements(project.root, workers)
+        check_requirements(project.root, workers, reruns=spec.stability.reruns)
     if changed is not None:
+        _changed().refuse_with("runs the tests the change affects", **_given(repeated))
         with _terminate_as_interrupt():
             outcome = _changed().check(project, spec, changed, fresh, workers, _echo)
         result, doc, code = outcome.result, outcome.doc, outcome.code
     elif fresh:
-        result = _workflow().run_module(project, spec, RunOptions(workers=workers), _echo)
+        plan, history = _plan(spec, **repeated), repeated["history"]
+        options = RunOptions(workers=workers)
+        result = _workflow().run_module(project, spec, options, _echo, plan=plan, history=history)
         code = _exit_for(result)
     else:
         result = records.load_module(project, spec.id)
@@ -356,15 +427,16 @@ def diff(ctx, a, b, as_json) -> None:
 @main.command()
 @click.argument("module", required=False)
 @click.option("--mutation", "mutants", is_flag=True, help="Merge `harness mutate --shard` results instead.")
+@_history_option
 @click.pass_context
-def combine(ctx, module, mutants) -> None:
+def combine(ctx, module, mutants, history) -> None:
     """Merge the shards of MODULE (default: every module with shards) into one result."""
     project = _project(ctx)
     if mutants:
         from harness import mutate  # libcst and mutmut: only for mutation
 
         ctx.exit(mutate.combine(project, module, _echo))
-    ctx.exit(max(_exit_for(result) for result in _workflow().combine_all(project, module, _echo)))
+    ctx.exit(max(_exit_for(result) for result in _workflow().combine_all(project, module, _echo, history)))
 
 
 @main.command("history")

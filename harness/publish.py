@@ -2,9 +2,10 @@
 
 Under the project lock, `publish` reads the stored result, applies the command's change to it, and
 writes everything that shows the result: the badge and charts, coverage.py's reports and the run's
-logs (for a run), COMPLETION_STATUS.md, results.json, the command's trace events, and the module's
-row in MAP.md. Two commands that overlap (a run, an acceptance, a mutation run) therefore each apply
-their change to what the other wrote, and nothing is lost.
+logs (for a run), COMPLETION_STATUS.md, results.json, the command's trace events, the run's line in
+the module's outcome log, and the module's row in MAP.md. Two commands that overlap (a run, an
+acceptance, a mutation run) therefore each apply their change to what the other wrote, and nothing
+is lost.
 """
 
 import contextlib
@@ -21,7 +22,7 @@ from harness.run.span import RunSpan
 from harness.spec.catalog import all_specs
 from harness.spec.model import ModuleSpec
 from harness.spec.project import Project
-from harness.store import disk, layout, mapfile, records, trace
+from harness.store import disk, layout, mapfile, outcome_log, records, trace
 
 Change = Callable[[dict | None], dict | None]
 
@@ -46,13 +47,15 @@ def publish(
     span: RunSpan | None = None,
     jobs: Jobs | None = None,
     write_result: bool = True,
+    outcomes: outcome_log.RunOutcomes | None = None,
 ) -> dict | None:
     """Apply `change` to the stored result of the module (or step) and write every output; returns the
     result written, or None when `change` gives none (nothing is written then).
 
     `log(result)` gives the events to append once the result is written (`span` then counts as ended).
     With `jobs`, charts are drawn by forked jobs while the rest is written; `write_result=False` leaves
-    results.json as it is (`harness report` only renders).
+    results.json as it is (`harness report` only renders). `outcomes` is a run's line for the module's
+    outcome log (its tests' outcomes at the source state it ran at).
     """
     at = layout.files(project, spec.id, step)
     with disk.locked(project):
@@ -69,13 +72,20 @@ def publish(
             disk.atomic_write(at.report, markdown.completion_status(result))
             if write_result:
                 records.save(at, result)
-            if events:
-                trace.append(project, *events)
-                if span is not None:
-                    span.ended = True
+            _log(project, at, events, span, outcomes)
             if step is None:
                 refresh_map(project)
     return result
+
+
+def _log(project: Project, at: layout.ModuleFiles, events, span: RunSpan | None, outcomes) -> None:
+    """The command's trace events (a run's end: its span then counts as ended), and a run's outcome line."""
+    if events:
+        trace.append(project, *events)
+        if span is not None:
+            span.ended = True
+    if outcomes is not None and outcomes.outcomes:
+        outcome_log.append(project, at.outcomes, outcomes)
 
 
 def _with_charts(at: layout.ModuleFiles, result: dict, runs: list, jobs: Jobs | None) -> dict:

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from harness import repetitions
 from harness.errors import DataError, HarnessError, SpecError, UsageError
 from harness.evaluate import history, shape
 from harness.evaluate import metrics as metric_targets
@@ -17,10 +18,13 @@ from harness.evaluate.status import carry_forward_items
 from harness.measure import baseline, coverage, metrics, per_test
 from harness.measure.affected import Selection
 from harness.measure.session import EarlyReports, Measured, Session, measure
+from harness.measure.source_state import source_state
 from harness.publish import Produced, publish
 from harness.report import junit, markdown, site, terminal
-from harness.run import prewarm, progress, repeat, workers
+from harness.report import stability as stability_report
+from harness.run import prewarm, progress, rounds, workers
 from harness.run.background import Jobs
+from harness.run.order import order_env
 from harness.run.session import RunOptions, run_session
 from harness.run.span import RunSpan, run_span
 from harness.spec import git
@@ -28,7 +32,7 @@ from harness.spec.catalog import all_specs, find_spec
 from harness.spec.model import ModuleSpec
 from harness.spec.preflight import check_spec
 from harness.spec.project import Project
-from harness.store import disk, layout, records, shards, trace
+from harness.store import disk, layout, outcome_log, records, shards, trace
 from harness.store import mutation as mutation_store
 from harness.store import site as site_store
 from harness.store.mutation_schema import DEFAULT_THRESHOLDS, thresholds
@@ -95,8 +99,18 @@ def run_module(
     echo: Echo,
     step: int | None = None,
     rebaseline: bool = False,
+    plan: repetitions.Plan | None = None,
+    history: tuple[Path, ...] = (),
 ) -> dict | None:
-    """Run the module (or one step, or one shard); returns the result, or None for a shard."""
+    """Run the module (or one step, or one shard); returns the result, or None for a shard.
+
+    `plan` says how often and in which order the tests run (default: the spec's `stability:`);
+    `history` names other machines' outcome logs, read beside the module's own."""
+    plan = plan or repetitions.Plan(spec.stability.repeat, spec.stability.shuffle)
+    if options.shard and plan.count > 1:
+        echo(f"Note: a shard runs its tests once; {plan.count} repetitions are for whole runs")
+        plan = repetitions.Plan(1, plan.shuffle, plan.seed)
+    options = replace(options, reruns=spec.stability.reruns)  # the spec's: the same for every run
     inputs = prepare(project, spec, step, rebaseline, options, echo)
     suites = spec.steps[step - 1].suites if step else spec.all_suites()
     if not suites:
@@ -108,36 +122,48 @@ def run_module(
         at = layout.files(project, spec.id, step)
         options = workers.resolve(options, at.junit, echo)
         started = disk.now()
+        state = source_state(project.root, own=(project.reports_dir, *layout.own_files(project)))
         if options.shard:
-            return _run_shard(project, spec, suites, at, options, started, span, echo)
-        work = baseline.work_dir(at)
-        per_test_wanted = per_test.wanted(spec, step, options.shard, options.pytest_args)
-        stamp = per_test.tree_stamp(project) if per_test_wanted else None
-        steps = _step_numbers(spec, step)
-        try:
-            early = EarlyReports(project.root, work / "out", steps)
-            session = _session(project, spec, suites, work, options, step, echo, early, per_test_wanted)
-            repetitions = _repeat(project, spec, step, session, work, options, echo)
-            measuring = Session(
-                project.root, _processes(session), session.data_file, work, spec.source, steps, repetitions
-            )
-            with Jobs() as jobs:
-                measured = measure(
-                    measuring,
-                    started,
-                    options.as_dict(),
-                    step,
-                    jobs=jobs,
-                    early=early.take(session.data_file),
-                )
-                if stamp is not None and measured.failure is None:  # for `harness mutate`, `--changed`
-                    origin = _origin(project, spec, measured)
-                    per_test.keep(project, spec.id, session.data_file, measured.outcomes, stamp, origin)
-                return _publish_run(
-                    project, spec, inputs, measured, measuring, [session.log_file], span, echo, jobs
-                )
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
+            order = order_env(seed=plan.seed_of(1))
+            return _run_shard(project, spec, suites, at, options, started, span, echo, state, order)
+        run = (plan, state, started, span, history)
+        return _run_whole(project, spec, suites, step, inputs, options, run, echo)
+
+
+def _run_whole(project, spec, suites, step, inputs: Inputs, options: RunOptions, run: tuple, echo) -> dict:
+    """A module's (or step's) run: its sessions (`plan.count` repetitions, then the rounds a repeated
+    metric asks for beyond them), measured and published."""
+    plan, state, started, span, history = run
+    at = layout.files(project, spec.id, step)
+    work = baseline.work_dir(at)
+    per_test_wanted = per_test.wanted(spec, step, options.shard, options.pytest_args)
+    stamp = per_test.tree_stamp(project) if per_test_wanted else None
+    steps = _step_numbers(spec, step)
+    try:
+        early = EarlyReports(project.root, work / "out", steps) if plan.count == 1 else None
+
+        def run_one(number: int, workdir: Path, order: dict, exiting):
+            contexts = per_test_wanted and number == 1  # `harness mutate` needs one repetition's
+            exiting = exiting or early
+            return _session(project, spec, suites, workdir, options, step, echo, exiting, contexts, order)
+
+        ran = repetitions.run(project.root, work, plan, state, run_one, steps, options.pytest_args, echo)
+        earlier = tuple(tuple(_processes(s)) for s in ran.sessions[:-1])
+        more = _rounds(project, spec, step, ran.sessions, work, options, echo)
+        measuring = Session(
+            project.root, _processes(ran.session), ran.data_file, work, spec.source, steps, earlier, more
+        )
+        with Jobs() as jobs:
+            early_report = early.take(ran.data_file) if early else None
+            figures = {"jobs": jobs, "early": early_report, "repeated": ran.repeated}
+            measured = measure(measuring, started, options.as_dict(), step, **figures)
+            if stamp is not None and measured.failure is None:  # for `harness mutate`, `--changed`
+                origin = _origin(project, spec, measured)
+                per_test.keep(project, spec.id, ran.contexts_data, measured.outcomes, stamp, origin)
+            logs = list(ran.logs)
+            return _publish_run(project, spec, inputs, measured, measuring, logs, span, echo, jobs, history)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def _origin(project: Project, spec: ModuleSpec, measured: Measured) -> per_test.Origin:
@@ -221,12 +247,14 @@ def _ran(project: Project, data_file: Path, files: list[str]) -> frozenset[str]:
     return frozenset(f for f, by_line in lines.items() if any(any(ids) for ids in by_line.values()))
 
 
-def _run_shard(project, spec, suites, at, options: RunOptions, started: str, span: RunSpan, echo) -> None:
+def _run_shard(
+    project, spec, suites, at, options: RunOptions, started: str, span: RunSpan, echo, state, order
+) -> None:
     """A shard's session, kept under `.work/shards/` for `harness combine` (removed if it does not finish)."""
     work = shards.fresh_dir(at, options.shard)
     try:
-        session = _session(project, spec, suites, work, options, at.step, echo)
-        repetitions = _repeat(project, spec, at.step, session, work, options, echo)
+        session = _session(project, spec, suites, work, options, at.step, echo, order=order)
+        more = _rounds(project, spec, at.step, (session,), work, options, echo)
         meta = {
             "root": str(project.root),  # where the data's absolute file names point: combine maps them
             "started_at": started,
@@ -234,7 +262,8 @@ def _run_shard(project, spec, suites, at, options: RunOptions, started: str, spa
             "shard": list(options.shard),
             "options": options.as_dict(),
             "processes": _processes(session),
-            "repetitions": [list(processes) for processes in repetitions],
+            "repetitions": [list(processes) for processes in more],  # its rounds: `shards.repetitions`
+            "state": state,  # the source state it ran at: `combine` records the merged run's outcomes at it
         }
         shards.save(work, meta)
         span.end_as(trace.ShardFinished, exit_codes=tuple(session.exit_codes))
@@ -252,26 +281,29 @@ def _processes(session) -> list[dict]:
     return [process.as_dict() for process in session.processes]
 
 
-def _repeat(project: Project, spec: ModuleSpec, step, session, work: Path, options: RunOptions, echo: Echo):
-    """`repeat: K`: the test files that recorded a metric judged on K repetitions run K-1 more times
-    (repetition i only those of metrics with K >= i); each repetition's processes count the samples of
-    the tests that recorded in the session itself (a shard's own, though a repetition runs whole files)."""
+def _rounds(project: Project, spec: ModuleSpec, step, sessions, work: Path, options, echo: Echo):
+    """`repeat: K`: the test files that recorded a metric judged on K repetitions run as many more times
+    as K asks beyond the run's own repetitions (`sessions`: one, or N with `--repeat N`); round i runs
+    only those of metrics with K >= i. Each round's processes count the samples of the tests that
+    recorded in the run itself (a shard's own, though a round runs whole files)."""
     own, steps = (spec.steps[step - 1].metrics, ()) if step else (spec.metrics, spec.steps)
     wanted = metric_targets.repeats(own, steps)
-    processes = _processes(session)
+    processes = _processes(sessions[-1])
     if not wanted or any(p["exit_code"] not in (0, 1, 5) for p in processes):
         return ()
-    rounds = [
+    first = len(sessions) + 1
+    rounds_of = [
         metrics.files_recording(processes, [name for name, k in wanted.items() if k >= number])
-        for number in range(2, max(wanted.values()) + 1)
+        for number in range(first, max(wanted.values()) + 1)
     ]
-    if not rounds[0]:
+    if not rounds_of or not rounds_of[0]:
         return ()
     names = ", ".join(sorted(wanted))
-    echo(f"Repeating {len(rounds[0])} test file(s) up to {len(rounds)} more time(s) for {names}")
+    echo(f"Repeating {len(rounds_of[0])} test file(s) up to {len(rounds_of)} more time(s) for {names}")
     counted = metrics.tests_recording(processes, wanted)
-    ran = repeat.again(project.root, rounds, spec.source, work, options, echo, steps, session.log_file)
-    return tuple(tuple({**p, "counted": counted} for p in _processes(s)) for s in ran)
+    log = sessions[-1].log_file
+    done = rounds.again(project.root, rounds_of, first, spec.source, work, options, echo, steps, log)
+    return tuple(tuple({**p, "counted": counted} for p in _processes(s)) for s in done)
 
 
 def _session(
@@ -284,6 +316,7 @@ def _session(
     echo,
     early=None,
     per_test: bool = False,
+    order: dict | None = None,
 ):
     """pytest over the suites (labelled by step in a module run, and by test with `per_test`); the
     report's libraries load meanwhile, and `early(data_file)` makes coverage.py's reports while the
@@ -302,6 +335,7 @@ def _session(
         steps=steps,
         while_exiting=early,
         test_contexts=per_test,
+        extra_env=order,
     )
     if warming is not None:
         warming.join()  # before anything forks: a child must not start with a thread mid-import
@@ -327,20 +361,22 @@ def _publish_run(
     span: RunSpan,
     echo: Echo,
     jobs: Jobs,
+    history: tuple[Path, ...] = (),
 ) -> dict:
-    """Evaluate and publish a finished session: its result, reports, artifacts and `run_finished`.
-
-    The acceptance and the mutation scores are read under the publish lock, so an acceptance or a
-    mutation run that finished while the tests ran is not lost. junit.xml is written by a job.
-    """
+    """Evaluate and publish a finished session: its result, reports, artifacts, `run_finished` and its
+    line in the outcome log. The acceptance, the mutation scores and the outcome log (with `history`,
+    other machines' logs) are read under the publish lock, so an acceptance, a mutation run or another
+    run that finished while the tests ran is not lost. junit.xml is written by a job."""
     at = layout.files(project, spec.id, measured.step)
     spec_link = Path(os.path.relpath(spec.path, at.dir)).as_posix()
     module_level = measured.step is None
+    record = repetitions.outcome_record(measured, span.run)
 
     def change(stored: dict | None) -> dict:
         acceptance = acceptance_of(trace.read(project), spec.id) if module_level else None
         mutation_doc = mutation_store.fresh(project, spec.id) if module_level else None
-        ev = evaluate_run(spec, inputs, measured, acceptance, mutation_doc)
+        logged = [*outcome_log.read([at.outcomes, *history]), *([record] if record else [])]
+        ev = evaluate_run(spec, inputs, measured, acceptance, mutation_doc, logged)
         result = shape.assemble(spec, inputs, measured, ev, spec_link, spec.path.digest())
         return shape.mutation_artifacts(result, mutation_store.stored_files(at)) if module_level else result
 
@@ -350,14 +386,22 @@ def _publish_run(
     records_files = [Path(p["records"]) for p in session.processes]
     jobs.start(junit.write, records_files, session.out / layout.JUNIT)
     produced = Produced(session.out, logs, jobs.wait)
-    result = publish(project, spec, change, measured.step, produced, log, span, jobs)
-    echo(terminal.terminal_table(result))
-    echo(f"Report: {project.relative(at.report)}")
+    result = publish(project, spec, change, measured.step, produced, log, span, jobs, outcomes=record)
+    _echo_result(project, at, result, echo)
     return result
 
 
-def combine_module(project: Project, spec: ModuleSpec, echo: Echo) -> dict:
-    """Merge the module's shards into one result, as an unsharded run would have produced."""
+def _echo_result(project: Project, at: layout.ModuleFiles, result: dict, echo: Echo) -> None:
+    """The table and status, what the repetitions found, and where the report is."""
+    echo(terminal.terminal_table(result))
+    for line in stability_report.terminal_lines(result["stability"]) if result.get("stability") else ():
+        echo(line)
+    echo(f"Report: {project.relative(at.report)}")
+
+
+def combine_module(project: Project, spec: ModuleSpec, echo: Echo, history: tuple[Path, ...] = ()) -> dict:
+    """Merge the module's shards into one result, as an unsharded run would have produced: one line in the
+    outcome log too, of every shard's tests (a test runs in one shard only), at the first shard's state."""
     done = shards.complete(project, spec.id)
     options = RunOptions(pytest_args=tuple(done[0].meta["options"]["pytest_args"]))
     inputs = prepare(project, spec, None, False, options, echo)
@@ -371,21 +415,28 @@ def combine_module(project: Project, spec: ModuleSpec, echo: Echo) -> dict:
             echo(f"Combining {len(done)} shards of {spec.id}")
             processes = [p for s in done for p in s.processes]
             started = min(s.meta["started_at"] for s in done)
-            steps, repetitions = _step_numbers(spec, None), shards.repetitions(done)
+            steps, more = _step_numbers(spec, None), shards.repetitions(done)
             measuring = Session(
-                project.root, processes, work / ".coverage", work, spec.source, steps, repetitions
+                project.root, processes, work / ".coverage", work, spec.source, steps, rounds=more
             )
+            tested = repetitions.of_shards([s.meta.get("state") for s in done], processes, echo)
             with Jobs() as jobs:
-                measured = measure(measuring, started, options.as_dict(), None, len(done), jobs)
+                measured = measure(
+                    measuring, started, options.as_dict(), None, len(done), jobs, repeated=tested
+                )
                 logs = [s.log for s in done]
-                result = _publish_run(project, spec, inputs, measured, measuring, logs, span, echo, jobs)
+                result = _publish_run(
+                    project, spec, inputs, measured, measuring, logs, span, echo, jobs, history
+                )
         finally:
             shutil.rmtree(work, ignore_errors=True)
     shards.drop(project, spec.id)
     return result
 
 
-def combine_all(project: Project, module: str | None, echo: Echo) -> list[dict]:
+def combine_all(
+    project: Project, module: str | None, echo: Echo, history: tuple[Path, ...] = ()
+) -> list[dict]:
     """`harness combine [MODULE]`: the named module's shards, or every module's that has shards."""
     if module:
         specs = [find_spec(project, module)]
@@ -395,7 +446,7 @@ def combine_all(project: Project, module: str | None, echo: Echo) -> list[dict]:
         ]
         if not specs:
             raise DataError("no module has shards to combine")
-    return [combine_module(project, spec, echo) for spec in specs]
+    return [combine_module(project, spec, echo, history) for spec in specs]
 
 
 def accept(project: Project, spec: ModuleSpec, rationale: str) -> dict:

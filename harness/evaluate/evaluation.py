@@ -3,19 +3,24 @@ status, unmet keys and carry-forward items they give (pure).
 
 `evaluate_run` judges what a session measured; `revise` judges a stored result again when what it
 depends on changed after the run (new mutation scores, an acceptance). Both end in `_decide`, the one
-place status is decided.
+place status is decided: stability findings that block (flaky or order-dependent tests, unstable
+coverage; `harness.evaluate.stability_verdict`) make a module Unstable there, and keep it so on revision.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from harness.evaluate import metrics as metric_targets
 from harness.evaluate import mutation as gating
+from harness.evaluate import stability_verdict as stability
 from harness.evaluate import status as states
 from harness.evaluate import targets
+from harness.evaluate.stability import Rules
 from harness.measure.metrics import stored_figures
 from harness.measure.session import Measured
 from harness.spec.model import ModuleSpec, Step
 from harness.store import trace
+from harness.store.outcome_log import RunOutcomes
 
 
 @dataclass(frozen=True)
@@ -44,17 +49,21 @@ class Evaluation:
     reason: str | None
     acceptance: dict | None  # shown only when it is what makes the module complete
     carry_forward: list[dict]
+    tests: dict[str, int]  # by outcome over the repetitions: a flaky test is never passed
+    stability: dict | None  # results.json's `stability` section; None when a plain run found nothing
 
 
 @dataclass(frozen=True)
 class Judged:
-    """What was judged against the targets before status is decided (the sections of a result)."""
+    """What was judged against the targets before status is decided (the sections of a result), and the
+    stability verdict (results.json's `stability` section: its `blocking` lines make a module Unstable)."""
 
     files: dict[str, dict]
     overall: dict
     steps: list[dict]
     mutation: dict | None
     metrics: dict | None
+    stability: dict | None = None
 
 
 def acceptance_of(events: list[trace.Event], module_id: str) -> dict | None:
@@ -67,10 +76,16 @@ def acceptance_of(events: list[trace.Event], module_id: str) -> dict | None:
 
 
 def evaluate_run(
-    spec: ModuleSpec, inputs: Inputs, measured: Measured, acceptance: dict | None, mutation_doc: dict | None
+    spec: ModuleSpec,
+    inputs: Inputs,
+    measured: Measured,
+    acceptance: dict | None,
+    mutation_doc: dict | None,
+    history: Sequence[RunOutcomes] = (),
 ) -> Evaluation:
     """A run's evaluation. `acceptance` is the module's latest (`acceptance_of`), `mutation_doc` its
-    mutation.json without stale files; a step run takes neither."""
+    mutation.json without stale files; a step run takes neither. `history` is the outcome log with this
+    run's record (tests flaky across runs at its source state)."""
     step = spec.steps[measured.step - 1] if measured.step else None
     has_figures = measured.files is not None and not measured.failure
     files, overall = _coverage_entries(spec, step, inputs, measured) if has_figures else ({}, _no_overall())
@@ -80,8 +95,13 @@ def evaluate_run(
     if has_figures and not step:
         mutation = _mutation(spec, inputs.carried, mutation_doc, list(files))
     figures = _metrics(spec, step, inputs, measured)
-    counts = measured.outcomes.totals.counts()
-    judged = Judged(files, overall, steps, mutation, figures)
+    counts, section = measured.outcomes.totals.counts(), None
+    if measured.repeated is not None:
+        found = stability.assess(
+            measured.repeated, spec.stability, _rules(spec, step, inputs), history, whole_module=not step
+        )
+        counts, section = found.tests, found.section
+    judged = Judged(files, overall, steps, mutation, figures, section)
     return _decide(spec.id, judged, measured.failure, counts, None if step else acceptance)
 
 
@@ -94,21 +114,23 @@ def revise(spec: ModuleSpec, stored: dict, acceptance: dict | None, mutation_doc
         mutation = _mutation(spec, tuple(stored.get("carried_in", [])), mutation_doc, list(stored["files"]))
     failure = stored["reason"] if failed else None
     steps, figures = stored.get("steps", []), stored.get("metrics")
-    judged = Judged(stored["files"], stored["overall"], steps, mutation, figures)
+    judged = Judged(stored["files"], stored["overall"], steps, mutation, figures, stored.get("stability"))
     return _decide(spec.id, judged, failure, stored["tests"], acceptance)
 
 
 def _decide(module_id: str, judged: Judged, failure, counts, acceptance) -> Evaluation:
-    """Status from what was judged, the failure, the test counts and the acceptance; with accepted
-    variance, the carry-forward items (a metric target's in the metrics section)."""
+    """Status from what was judged, the failure, the test counts and the acceptance (blocking stability
+    findings make it Unstable, which an acceptance does not lift); with accepted variance, the
+    carry-forward items (a metric target's in the metrics section)."""
     files, overall, mutation, figures = judged.files, judged.overall, judged.mutation, judged.metrics
     missed = []
     if files and not failure:
         missed = [*states.unmet(files, overall), *(mutation["unmet"] if mutation else [])]
         missed += figures["unmet"] if figures else []
     accepted = acceptance["accepted"] if acceptance else None
-    state = states.status(failure, counts, missed, accepted)
-    variance = state == "complete_with_variance"
+    blocking = (judged.stability or {}).get("blocking", [])
+    state = stability.status(states.status(failure, counts, missed, accepted), blocking)
+    variance, unstable = state == "complete_with_variance", state == stability.UNSTABLE
     if figures is not None:
         items = metric_targets.carry_forward_items(figures, module_id) if variance else []
         figures = {**figures, "carry_forward": items}
@@ -120,10 +142,19 @@ def _decide(module_id: str, judged: Judged, failure, counts, acceptance) -> Eval
         metrics=figures,
         unmet=missed,
         status=state,
-        reason=failure or _test_reason(counts),
+        reason=failure or _test_reason(counts) or (stability.reason(blocking) if unstable else None),
         acceptance=acceptance if variance else None,
         carry_forward=states.carry_forward_items(files, overall, module_id) if variance else [],
+        tests=counts,
+        stability=judged.stability,
     )
+
+
+def _rules(spec: ModuleSpec, step: Step | None, inputs: Inputs) -> Rules:
+    """The targets that gate a file in this run: which of them each repetition met (`met_in`)."""
+    if step:
+        return lambda path: [t for t in [targets.resolve(path, step.targets)] if t]
+    return targets.rules_for(spec, targets.carried_targets(list(inputs.carried)))
 
 
 def _metrics(spec: ModuleSpec, step: Step | None, inputs: Inputs, measured: Measured) -> dict | None:

@@ -35,6 +35,7 @@ class Run:
     mutation: float | None = None
     unmet: tuple[str, ...] = ()
     metrics: dict[str, trace.MetricFigure] = field(default_factory=dict, hash=False)
+    stability: trace.StabilityFigures | None = field(default=None, hash=False)  # with repetitions or findings
 
 
 def read_runs(project: Project, module_id: str, step: int | None = None) -> list[Run]:
@@ -80,6 +81,7 @@ def run_from_event(event: trace.RunFinished) -> Run:
         files=dict(event.files),
         unmet=event.unmet,
         metrics=dict(event.metrics),
+        stability=event.stability,
     )
 
 

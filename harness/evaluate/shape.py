@@ -30,7 +30,7 @@ def assemble(
         "step": {"number": measured.step, "name": step.name} if step else None, "shards": measured.shards,
         "options": measured.options, "spec": spec_link, "spec_sha256": spec_sha256,
         "branch": bool(has_coverage and measured.branch),
-        "tests": tally.counts(), "overall": ev.overall, "files": ev.files, "unmet": decided["unmet"],
+        "tests": decided["tests"], "overall": ev.overall, "files": ev.files, "unmet": decided["unmet"],
         "steps": ev.steps, "baseline": _baseline_meta(inputs.baseline),
         "suites": _suites(measured.outcomes), "skips": tally.skips, "failures": tally.failures,
         "acceptance": decided["acceptance"], "carry_forward": decided["carry_forward"],
@@ -39,6 +39,7 @@ def assemble(
         "references": list(spec.references), "notes": spec.notes, "mutation": decided["mutation"],
         "deselected": measured.outcomes.deselected, "subtests": dict(tally.subtests),
         "metrics": decided["metrics"],
+        "stability": decided["stability"],
     }  # fmt: skip
 
 
@@ -48,7 +49,8 @@ def revise(stored: dict, ev: Evaluation) -> dict:
 
 
 def decided_fields(ev: Evaluation) -> dict:
-    """What the evaluation decides of a result: status, why, what is unmet, mutation, metrics, acceptance."""
+    """What the evaluation decides of a result: status, why, what is unmet, mutation, metrics, acceptance,
+    the tests' counts (a flaky test is never passed) and the stability section."""
     return {
         "status": ev.status,
         "status_label": STATUS_LABELS[ev.status],
@@ -58,6 +60,8 @@ def decided_fields(ev: Evaluation) -> dict:
         "carry_forward": ev.carry_forward,
         "mutation": ev.mutation,
         "metrics": ev.metrics,
+        "tests": ev.tests,
+        "stability": ev.stability,
     }
 
 

@@ -7,6 +7,7 @@ STATUS_LABELS = {
     "complete_with_variance": "Complete with Documented Variance",
     "in_progress": "In Progress",
     "failed": "Failed",
+    "unstable": "Unstable",  # flaky or order-dependent tests, unstable coverage (`stability_verdict`)
 }
 
 

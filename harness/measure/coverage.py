@@ -129,7 +129,7 @@ def totals(report: dict) -> dict:
         "missed": summary["missing_lines"],
         **_branch_counts(summary),
         "percent": summary["percent_covered"],
-        **_split_percents(summary),
+        **split_percents(summary),
     }
 
 
@@ -142,7 +142,7 @@ def _branch_counts(summary: dict) -> dict:
     return {"branches": summary.get("num_branches", 0), "branches_missed": summary.get("missing_branches", 0)}
 
 
-def _split_percents(summary: dict) -> dict:
+def split_percents(summary: dict) -> dict:
     """Line-only and branch-only percents (computed when an older coverage.py leaves them out)."""
     statements, branches = summary["num_statements"], summary.get("num_branches", 0)
     lines = summary.get("percent_statements_covered")
@@ -164,7 +164,7 @@ def _figures(data: dict) -> dict:
         "missed": summary["missing_lines"],
         **_branch_counts(summary),
         "percent": summary["percent_covered"],
-        **_split_percents(summary),
+        **split_percents(summary),
         "missing": format_lines(statements, missing),
         "missing_branches": [_arc(a, b) for a, b in data.get("missing_branches", [])],
         "gaps": [_gap(start, end, missing, data) for start, end in ranges],

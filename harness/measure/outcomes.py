@@ -4,6 +4,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.run.records import iter_records
+from harness.spec.nodeids import split_nodeid
 
 OUTCOMES = ("passed", "failed", "skipped", "errors")
 SUBTEST_OUTCOMES = ("passed", "failed", "skipped")
@@ -69,12 +70,6 @@ class Outcomes:
         for tally in (self.totals, entry.tally, entry.classes.setdefault(cls, Tally())):
             tally.add(outcome, detail, record.get("subtests"))
         self.durations[nodeid] = float(record.get("duration", 0.0))
-
-
-def split_nodeid(nodeid: str) -> tuple[str, str]:
-    """The collecting file and the (dotted, for nested) class of a node id; "" for module level."""
-    parts = nodeid.split("[", 1)[0].split("::")  # a parameter id may itself contain "::"
-    return parts[0], ".".join(parts[1:-1])
 
 
 def read_records(paths: tuple[Path, ...]) -> Outcomes:

@@ -8,6 +8,7 @@ from harness.errors import DataError
 from harness.measure import coverage, metrics
 from harness.measure.metrics import Measurement
 from harness.measure.outcomes import Outcomes, read_records
+from harness.measure.repetitions import Repeated, lowest_figures, lowest_step_files, lowest_totals
 from harness.run.background import Jobs
 from harness.spec import git
 from harness.store import disk
@@ -30,7 +31,11 @@ class Measured:
     shards: int | None = None
     # Per step number: per-file figures of that step's own tests (coverage.py's per-test contexts).
     step_files: dict[int, dict[str, dict]] = field(default_factory=dict)
-    # The figures tests recorded (`harness_metric`): the session's, then each repetition's (`repeat: K`).
+    # Each repetition's tests and coverage (`harness run --repeat`; a plain run's one, its tests alone),
+    # the replays, the source state. With repetitions the figures above are the lowest repetition's.
+    repeated: Repeated | None = None
+    # The figures tests recorded (`harness_metric`), repetition by repetition (a metric's `repeat: K`
+    # takes the first K): the run's own repetitions (one, or N with `--repeat N`), then each round's.
     metrics: tuple[Measurement, ...] = ()
 
 
@@ -38,8 +43,10 @@ class Measured:
 class Session:
     """What there is to measure: the pytest processes (as `Process.as_dict` gives them), the coverage data,
     the work directory, and what the module measures (`sources`, for messages; `steps`: the step numbers
-    to give figures of, in a module run). `repetitions` are the processes of each repetition of the
-    tests that record a repeated metric (`metrics.measure` says which of their samples count)."""
+    to give figures of, in a module run). For the figures tests record: `earlier` are the processes of
+    each of the run's repetitions before this session's (`--repeat N`: the first N-1), `rounds` those
+    of each round of the tests that record a metric judged on more repetitions than the run had
+    (`repeat: K`; `metrics.measure` says which of their samples count)."""
 
     root: Path
     processes: list[dict]
@@ -47,7 +54,8 @@ class Session:
     work: Path
     sources: tuple[str, ...]
     steps: tuple[int, ...] = ()
-    repetitions: tuple[tuple[dict, ...], ...] = ()
+    earlier: tuple[tuple[dict, ...], ...] = ()
+    rounds: tuple[tuple[dict, ...], ...] = ()
 
     @property
     def out(self) -> Path:
@@ -62,11 +70,14 @@ def measure(
     shards: int | None = None,
     jobs: Jobs | None = None,
     early: dict | None = None,
+    repeated: Repeated | None = None,
 ) -> Measured:
     """Outcomes, coverage figures (per step too), recorded figures and, if the session broke, why.
 
     coverage.py's XML and HTML reports are written by a job of `jobs` (without jobs, inline), unless
-    `early` is the JSON report `EarlyReports` made with them.
+    `early` is the JSON report `EarlyReports` made with them. With `repeated` repetitions, the session's
+    data file is their merged data (the reports a reader opens) and each file, step and the overall
+    is judged by its lowest repetition's figures.
     """
     outcomes = read_records(tuple(Path(p["records"]) for p in session.processes))
     ran = outcomes.totals.passed + outcomes.totals.failed
@@ -79,9 +90,7 @@ def measure(
         coverage.write_artifacts(session.root, session.data_file, session.out)
     codes = [(p["exit_code"], p["error"]) for p in session.processes]
     failure = failure_reason(codes, outcomes.totals.counts(), problem)
-    step_files = {}
-    if report and not failure and session.steps:
-        step_files = coverage.step_figures(session.out, list(session.steps))
+    files, overall, step_files = _figures(session, report, failure, repeated)
     return Measured(
         started_at=started,
         finished_at=disk.now(),
@@ -89,19 +98,33 @@ def measure(
         options=options,
         outcomes=outcomes,
         failure=failure,
-        files=coverage.file_figures(report) if report else None,
-        totals=coverage.totals(report) if report else None,
+        files=files,
+        totals=overall,
         branch=bool(report and report["meta"]["branch_coverage"]),
         step=step,
         shards=shards,
         step_files=step_files,
+        repeated=repeated,
         metrics=_metrics(session),
     )
 
 
+def _figures(session: Session, report: dict | None, failure: str | None, repeated: Repeated | None):
+    """Per-file, overall and per-step figures; of repetitions, each the lowest repetition's (the gate's)."""
+    if report is None:
+        return None, None, {}
+    stepped = bool(session.steps) and not failure
+    if repeated is not None and repeated.count > 1 and not failure:
+        reps = repeated.repetitions
+        return lowest_figures(reps), lowest_totals(reps), lowest_step_files(reps) if stepped else {}
+    steps = coverage.step_figures(session.out, list(session.steps)) if stepped else {}
+    return coverage.file_figures(report), coverage.totals(report), steps
+
+
 def _metrics(session: Session) -> tuple[Measurement, ...]:
-    """The figures of the session, then of each repetition."""
-    return tuple(metrics.measure(processes) for processes in (session.processes, *session.repetitions))
+    """The figures of each repetition in order: the run's earlier ones, the session's own, each round's."""
+    runs = (*session.earlier, session.processes, *session.rounds)
+    return tuple(metrics.measure(processes) for processes in runs)
 
 
 class EarlyReports:
@@ -110,10 +133,11 @@ class EarlyReports:
 
     `take` gives the JSON report only if the data file is still as it was then; otherwise, or if making
     them failed, the run makes them after pytest exits as it would without this (and reports why not).
+    Without `artifacts`, the JSON reports alone (a repetition's, read by `harness.measure.repetitions`).
     """
 
-    def __init__(self, root: Path, out: Path, steps: tuple[int, ...]):
-        self.root, self.out, self.steps = root, out, steps
+    def __init__(self, root: Path, out: Path, steps: tuple[int, ...], artifacts: bool = True):
+        self.root, self.out, self.steps, self.artifacts = root, out, steps, artifacts
         self.report: dict | None = None
         self.stamp: tuple | None = None
 
@@ -123,7 +147,8 @@ class EarlyReports:
             return
         try:
             report = coverage.json_report(self.root, data_file, self.out, self.steps)
-            coverage.write_artifacts(self.root, data_file, self.out)
+            if self.artifacts:
+                coverage.write_artifacts(self.root, data_file, self.out)
         except Exception:  # made again after pytest exits, which reports any error
             return
         self.report, self.stamp = report, stamp

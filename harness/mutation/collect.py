@@ -75,7 +75,7 @@ class _Shard:
 def _command(spec: ModuleSpec, inv, append: bool) -> list[str]:
     return pytest_command(
         inv.paths,
-        plugins=[PLUGIN, "no:randomly", "no:cacheprovider"],
+        plugins=[PLUGIN, "no:randomly", "no:rerunfailures", "no:cacheprovider"],
         cov=spec.source,
         contexts="test",
         append=append,

@@ -6,12 +6,14 @@ WORDS = {
     "complete_with_variance": "accepted variance",
     "in_progress": "in progress",
     "failed": "failed",
+    "unstable": "unstable",
 }
 COLORS = {
     "complete": "#4c1",
     "complete_with_variance": "#a4a61d",
     "in_progress": "#fe7d37",
     "failed": "#e05d44",
+    "unstable": "#dfb317",
 }
 UNKNOWN_COLOR = "#9f9f9f"
 

@@ -11,10 +11,17 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from harness.evaluate.mutation import mutated_files
 from harness.evaluate.status import STATUS_LABELS
 from harness.report import metrics as metric_text
+from harness.report import stability as stability_report
 from harness.report.marks import MARKS
 
 MARKDOWN_SPECIAL = set("\\[]*_`<>")
-ICONS = {"complete": "✅", "complete_with_variance": "✅", "in_progress": "🔄", "failed": "❌"}
+ICONS = {
+    "complete": "✅",
+    "complete_with_variance": "✅",
+    "in_progress": "🔄",
+    "failed": "❌",
+    "unstable": "⚠️",
+}
 
 
 def markdown_image(alt: str, path: str) -> str:
@@ -114,10 +121,13 @@ def step_mark(row: dict) -> str:
 
 
 def tests_line(t: dict, compact: bool = False) -> str:
-    """`2 passed, 0 failed, 1 skipped, 0 errors`; compact folds errors into failed (the MAP.md cell)."""
+    """`2 passed, 0 failed, 1 skipped, 0 errors`; compact folds errors into failed (the MAP.md cell).
+    Flaky and quarantined tests (repetitions, reruns, the spec's quarantine) follow when there are any."""
     if compact:
-        return f"{t['passed']} passed, {t['failed'] + t['errors']} failed, {t['skipped']} skipped"
-    return f"{t['passed']} passed, {t['failed']} failed, {t['skipped']} skipped, {t['errors']} errors"
+        text = f"{t['passed']} passed, {t['failed'] + t['errors']} failed, {t['skipped']} skipped"
+    else:
+        text = f"{t['passed']} passed, {t['failed']} failed, {t['skipped']} skipped, {t['errors']} errors"
+    return text + "".join(f", {t[k]} {k}" for k in ("flaky", "quarantined") if t.get(k))
 
 
 def tests_summary(result: dict) -> str:
@@ -192,6 +202,7 @@ def _environment() -> Environment:
         metrics_cell=metric_text.map_cell,
     )
     env.filters.update(tests_summary=tests_summary, subtests=subtests_cell, arcs=arcs)
+    env.filters.update(stability_report.FILTERS)
     env.globals.update(labels=STATUS_LABELS, icons=ICONS, mark=mark, step_mark=step_mark, shortfall=shortfall)
     env.globals.update(mutation_total=mutation_total, mutated_files=mutated_files)
     return env
@@ -275,6 +286,11 @@ def compile_templates() -> None:
     """Compile the templates a run renders (`harness.run.prewarm` does this while pytest runs)."""
     for name in ("completion_status.md.j2", "metrics.md.j2", "map_block.md.j2"):
         _ENV.get_template(name)
+
+
+def render_partial(name: str, **context) -> str:
+    """One template of the report on its own (a section), blank-line runs folded as in the whole report."""
+    return re.sub(r"\n{3,}", "\n\n", _ENV.get_template(name).render(**context))
 
 
 def completion_status(result: dict) -> str:

@@ -18,6 +18,7 @@ from pathlib import Path
 from jinja2 import Environment
 
 from harness.report import markdown, markdown_html, mutation_html
+from harness.report import stability as stability_text
 from harness.store import layout
 from harness.store import mutation_schema as schema
 
@@ -143,7 +144,7 @@ def row(module: ModuleRecord, known: set[str]) -> dict:
         "tests": _tests(result.get("tests")),
         "coverage": _figure(overall.get("percent"), overall.get("target")),
         "mutation": _figure(mutation.get("score"), mutation.get("target")),
-        "stability": _section(result.get("stability")),
+        "stability": _stability(result.get("stability")),
         "metrics": _section(result.get("metrics")),
         "finished": (result.get("finished_at") or "")[:10] or "—",
         "runs": _runs(module.runs),
@@ -161,12 +162,20 @@ def _figure(value, target) -> str:
 def _tests(tests) -> str:
     if not isinstance(tests, dict):
         return "—"
-    shown = [f"{tests.get(k, 0)} {k}" for k in ("passed", "failed", "skipped", "errors") if tests.get(k)]
+    kinds = ("passed", "failed", "flaky", "quarantined", "skipped", "errors")
+    shown = [f"{tests.get(k, 0)} {k}" for k in kinds if tests.get(k)]
     return ", ".join(shown) or "none"
 
 
+def _stability(section) -> str:
+    """The stability section in a few words: `stable (3 repetitions)`, or what was found."""
+    if not isinstance(section, dict) or "stable" not in section:
+        return "—"
+    return stability_text.summary(section)
+
+
 def _section(section) -> str:
-    """A stability or metrics section in a few words: what is unmet, else how many figures it holds."""
+    """The metrics section in a few words: what is unmet, else how many figures it holds."""
     if not isinstance(section, dict) or not section:
         return "—"
     unmet = section.get("unmet")

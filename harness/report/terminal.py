@@ -74,7 +74,8 @@ def status_line(result: dict) -> str:
 
 
 def shortfall_lines(result: dict) -> list[str]:
-    """`harness check`: every target a file (or the overall) misses, then the module's status."""
+    """`harness check`: every target a file (or the overall) misses, what stability findings block (or
+    only warn of), then the module's status."""
     accepted = _accepted(result)
     lines = []
     for key, entry in short_files(result):
@@ -85,6 +86,9 @@ def shortfall_lines(result: dict) -> list[str]:
                 lines.append(f"{key}:{metric} {pct(s['figure'], 2)} < target {target_pct(s['target'])}{note}")
     lines += _mutation_shortfalls(result.get("mutation"), accepted)
     lines += metric_text.check_lines(result)
+    stability = result.get("stability") or {}
+    lines += [f"blocking: {line}" for line in stability.get("blocking", [])]
+    lines += [f"warning: {line}" for line in stability.get("warnings", [])]
     reason = f" ({result['reason']})" if result.get("reason") else ""
     return [*lines, f"{result['module']}: {STATUS_LABELS[result['status']]}{reason}"]
 
@@ -226,7 +230,8 @@ def _tests_cell(tests: Counts | None) -> str:
     if tests is None:
         return "—"
     parts = [f"{tests.passed if tests.passed is not None else '?'} passed"]
-    parts += [f"{n} {k}" for k, n in (("failed", tests.failed), ("errors", tests.errors)) if n]
+    counted = (("failed", tests.failed), ("errors", tests.errors), ("flaky", tests.flaky))
+    parts += [f"{n} {k}" for k, n in (*counted, ("quarantined", tests.quarantined)) if n]
     parts += [f"{tests.skipped} skipped"] if tests.skipped else []
     return ", ".join(parts)
 
@@ -234,8 +239,19 @@ def _tests_cell(tests: Counts | None) -> str:
 def _notes(run: Run) -> str:
     notes = [f"{run.shards} shards combined"] if run.shards else []
     notes += [f"mutation {pct(run.mutation)}"] if run.mutation is not None else []
+    notes += [_stability_note(run.stability)] if run.stability is not None else []
     notes += [run.reason] if run.reason else []
     return "; ".join(notes)
+
+
+def _stability_note(found) -> str:
+    """`stable (5x)`, or what was unstable: `2 flaky, 1 order-dependent, 1 unstable file (3x)`."""
+    times = f" ({found.repetitions}x)" if found.repetitions and found.repetitions > 1 else ""
+    parts = [f"{len(found.flaky)} flaky"] if found.flaky else []
+    parts += [f"{len(found.order_dependent)} order-dependent"] if found.order_dependent else []
+    files = len(found.unstable_files)
+    parts += [f"{files} unstable file{'s' if files != 1 else ''}"] if files else []
+    return f"{', '.join(parts) or ('stable' if found.stable else 'unstable')}{times}"
 
 
 SHOWN_SURVIVORS = 20

@@ -7,7 +7,9 @@ from collections.abc import Iterable
 PLUGIN = "harness.run.plugin"  # the harness's own plugin: test records, shards, per-step contexts
 # A mutant's plain run (and the fast mode's server): stop at the first failure, in the given order,
 # no cache; `-rfE` names the failing test, which goes first for the next mutants of the same function.
-MUTANT_OPTIONS = ("-x", "-q", "-rfE", "-p", "no:randomly", "-p", "no:cacheprovider")
+# pytest-rerunfailures off: a mutant's failing test run again into a pass would count as survived; and its
+# server thread (started in every session with xdist installed) would keep the fast mode from forking.
+MUTANT_OPTIONS = ("-x", "-q", "-rfE", "-p", "no:randomly", "-p", "no:rerunfailures", "-p", "no:cacheprovider")
 
 
 def pytest(
@@ -20,10 +22,12 @@ def pytest(
     k: str | None = None,
     markers: str | None = None,
     workers: int | str | None = None,
+    reruns: int = 0,
     extra: Iterable[str] = (),
 ) -> list[str]:
     """`python -m pytest PATHS` with plugins (`-p`), coverage of `cov` through pytest-cov (branches,
-    dynamic contexts, appending to the data file), a `-k` / `-m` selection, xdist workers, then `extra`."""
+    dynamic contexts, appending to the data file), a `-k` / `-m` selection, xdist workers, failed tests
+    run again up to `reruns` times (pytest-rerunfailures), then `extra`."""
     cmd = [sys.executable, "-m", "pytest", *paths]
     for plugin in plugins:
         cmd += ["-p", plugin]
@@ -37,4 +41,5 @@ def pytest(
     cmd += ["-k", k] if k else []
     cmd += ["-m", markers] if markers else []
     cmd += ["-n", str(workers)] if workers else []
+    cmd += ["-p", "rerunfailures", "--reruns", str(reruns)] if reruns else []
     return cmd + list(extra)

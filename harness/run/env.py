@@ -8,6 +8,10 @@ STEPS_ENV = "HARNESS_STEPS"
 # which line, kept for `harness mutate` (harness.measure.per_test)
 TEST_CONTEXTS_ENV = "HARNESS_TEST_CONTEXTS"
 STEP_CONTEXT = "harness-steps:"  # + the step numbers, e.g. `harness-steps:1,3`; a test in no step: none
+# An integer: run the tests in the order this seed shuffles them to (harness.run.order.shuffled)
+SHUFFLE_ENV = "HARNESS_SHUFFLE_SEED"
+# A file of node ids, one a line: run exactly these tests, in this order (a replay; harness.run.order)
+ORDER_ENV = "HARNESS_ORDER"
 # A directory: each pytest process of a session that records per-test contexts writes `<pid>.json` into
 # it, the files it imported and opened and the directories it listed (harness.measure.per_test)
 READS_ENV = "HARNESS_READS"

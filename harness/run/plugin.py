@@ -7,7 +7,9 @@ the records for its counts and tails them for the progress display. With `$HARNE
 coverage.py's dynamic context after the steps each test belongs to (`StepContexts`). With
 `$HARNESS_READS` it notes the files each process imports and opens and the directories it lists
 (`Reads`, for `harness run --changed`), and with `$HARNESS_SELECT` it keeps only the tests a change
-affects.
+affects. With `$HARNESS_SHUFFLE_SEED` it runs the tests in that seed's order, with `$HARNESS_ORDER` in the
+order a file lists (`harness.run.ordering`). A test that pytest-rerunfailures ran again carries its failed
+attempts.
 
 A test's subtests (unittest's `subTest`, pytest's `subtests` fixture) are counted in its record; a
 failed subtest fails the test. The tests the selection left out (`-k`, `-m`, `--deselect`; not the
@@ -24,6 +26,7 @@ import time
 
 import pytest
 
+from harness.run import ordering
 from harness.run.env import (
     READS_ENV,
     RECORDS_ENV,
@@ -93,7 +96,8 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    # trylast: -k / -m deselection runs first, so a selection and shards split what would really run.
+    # trylast: -k / -m deselection runs first, so a selection and shards split what would really run; and
+    # an explicit order (a replay) is the last word on what runs and when.
     keep = selected([item.nodeid for item in items])
     shard = os.environ.get(SHARD_ENV)
     if shard:
@@ -104,6 +108,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if deselected:
         items[:] = [item for item in items if item.nodeid in keep]
         config.hook.pytest_deselected(items=deselected)
+    ordering.keep_explicit(config, items)
 
 
 def selected(ids: list[str]) -> set[str]:
@@ -146,6 +151,7 @@ def subprocess_context(nodeid: str) -> str | None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    ordering.configure(config)
     path = os.environ.get(RECORDS_ENV)
     # xdist workers report to the controller, which records for everyone.
     if path and not hasattr(config, "workerinput"):
@@ -236,15 +242,20 @@ class Recorder(Deselection):
         self._out = open(path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115  (closed at unconfigure)
         self._open: dict[str, list[pytest.TestReport]] = {}
         self._subtests: dict[str, Subtests] = {}
+        self._reruns: dict[str, list[dict]] = {}  # failed attempts of tests pytest-rerunfailures ran again
         self._collected = False
         self._deselected = False
 
     def _write(self, record: dict) -> None:
         self._out.write(json.dumps(record) + "\n")  # line-buffered: each record reaches the file whole
 
-    def pytest_collection_finish(self, session: pytest.Session) -> None:
-        self._write({"event": "collected", "count": len(session.items), "seconds": _since_loaded()})
+    def _write_collected(self, config: pytest.Config, count: int) -> None:
         self._collected = True
+        self._write({"event": "collected", "count": count, "seconds": _since_loaded()})
+        self._write(ordering.record(config))
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        self._write_collected(session.config, len(session.items))
         self._write_deselected(self.count(session.config))
 
     @pytest.hookimpl(optionalhook=True)
@@ -262,9 +273,7 @@ class Recorder(Deselection):
     def pytest_xdist_node_collection_finished(self, node, ids: list[str]) -> None:
         # With xdist the controller collects nothing; every worker collects the same ids.
         if not self._collected:
-            self._collected = True
-            count = len(_kept(node.config, ids))
-            self._write({"event": "collected", "count": count, "seconds": _since_loaded()})
+            self._write_collected(node.config, len(_kept(node.config, ids)))
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:
@@ -284,10 +293,30 @@ class Recorder(Deselection):
         if is_subtest(report):
             self._subtests.setdefault(report.nodeid, Subtests()).add(report)
             return
+        if report.outcome == "rerun":  # pytest-rerunfailures: this attempt failed and the test runs again
+            self._reruns.setdefault(report.nodeid, []).append(_attempt(report))
+            self._open[report.nodeid] = [report]  # the attempt's teardown still comes, and is dropped
+            self._subtests.pop(report.nodeid, None)  # the next attempt counts its own
+            return
         reports = self._open.setdefault(report.nodeid, [])
+        if reports and reports[0].outcome == "rerun":
+            if report.when != "setup":
+                return
+            reports.clear()  # the next attempt starts
         reports.append(report)
         if report.when not in ("setup", "call"):  # teardown, or xdist's "???" for a crashed worker
-            self._write(_fold(self._open.pop(report.nodeid), self._subtests.pop(report.nodeid, None)))
+            self._write(self._record(self._open.pop(report.nodeid)))
+
+    def _record(self, reports: list[pytest.TestReport]) -> dict:
+        nodeid = reports[0].nodeid
+        record = _fold(reports, self._subtests.pop(nodeid, None))
+        reruns = self._reruns.pop(nodeid, None)
+        if reruns:  # a pass after these failures is a flaky test, never a plain pass
+            record["reruns"] = reruns
+        worker = getattr(reports[-1], "worker_id", None)  # xdist: which worker process ran it
+        if worker:
+            record["worker"] = worker
+        return record
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, exitstatus) -> None:
@@ -296,8 +325,9 @@ class Recorder(Deselection):
         self._write({"event": "session_finished", "exitstatus": int(exitstatus)})
 
     def pytest_unconfigure(self) -> None:
-        for nodeid, reports in self._open.items():  # a test whose teardown never came (session aborted)
-            self._write(_fold(reports, self._subtests.get(nodeid)))
+        for reports in list(self._open.values()):  # a test whose teardown never came (session aborted)
+            if reports[0].outcome != "rerun":
+                self._write(self._record(reports))
         self._open.clear()
         self._out.close()
 
@@ -305,6 +335,15 @@ class Recorder(Deselection):
 def _since_loaded() -> float:
     """Seconds from this plugin's loading to the end of collection: about a session's start-up."""
     return round(time.monotonic() - _LOADED, 3)
+
+
+def _attempt(report: pytest.TestReport) -> dict:
+    """A failed attempt of a test that ran again: how it failed, in the record's own words."""
+    return {
+        "outcome": "failed" if report.when == "call" else "errors",
+        "message": _message(report),
+        "details": report.longreprtext,
+    }
 
 
 def _kept(config: pytest.Config, ids: list[str]) -> list[str]:

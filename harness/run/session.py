@@ -6,7 +6,7 @@ import os
 import re
 import subprocess
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,11 +14,13 @@ from harness.run import processes
 from harness.run.command import PLUGIN
 from harness.run.command import pytest as pytest_command
 from harness.run.env import (
+    ORDER_ENV,
     READS_DIR,
     READS_ENV,
     RECORDS_ENV,
     SELECT_ENV,
     SHARD_ENV,
+    SHUFFLE_ENV,
     STEPS_ENV,
     TEST_CONTEXTS_ENV,
 )
@@ -44,10 +46,12 @@ class RunOptions:
     pytest_args: tuple[str, ...] = ()
     verbose: bool = False
     quiet: bool = False
+    reruns: int = 0  # a failed test runs again up to this many times (pytest-rerunfailures)
 
     def as_dict(self) -> dict:
         """What a result and a shard record keep of the options."""
-        return {"workers": self.workers, "pytest_args": list(self.pytest_args)}
+        kept = {"workers": self.workers, "pytest_args": list(self.pytest_args)}
+        return {**kept, "reruns": self.reruns} if self.reruns else kept
 
 
 @dataclass(frozen=True)
@@ -120,6 +124,7 @@ def command(inv: Invocation, sources: tuple[str, ...], options: RunOptions, appe
         k=inv.k,
         markers=inv.markers,
         workers=options.workers,
+        reruns=options.reruns,
         extra=options.pytest_args,
     )
 
@@ -136,6 +141,7 @@ def run_session(
     while_exiting: Callable[[Path], None] | None = None,
     test_contexts: bool = False,
     selection: Path | None = None,
+    extra_env: Mapping[str, str] | None = None,
 ) -> Session:
     """Run every invocation, all writing one coverage data file in `workdir`.
 
@@ -145,14 +151,17 @@ def run_session(
     imported and opened (`workdir/reads/`). `selection` (a file `harness.measure.affected` wrote) runs
     only the tests it names.
     `while_exiting(data_file)` is called once the last pytest process has finished its session (its
-    coverage data saved) and while it still reports and exits.
+    coverage data saved) and while it still reports and exits. `extra_env` goes into every pytest
+    process's environment (a repetition's shuffle seed, `harness.run.order.order_env`).
     """
     workdir.mkdir(parents=True, exist_ok=True)
     data_file, log_file = workdir / ".coverage", workdir / "pytest.log"
     env = {**bytecode_env(os.environ), "COVERAGE_FILE": str(data_file)}
     env.pop(SHARD_ENV, None)
     env.pop(STEPS_ENV, None)
-    for name in (TEST_CONTEXTS_ENV, READS_ENV, SELECT_ENV):
+    # Contexts, a selection and an order are the harness's to give (an order in `extra_env`), never
+    # the shell's.
+    for name in (TEST_CONTEXTS_ENV, READS_ENV, SELECT_ENV, SHUFFLE_ENV, ORDER_ENV):
         env.pop(name, None)
     if test_contexts:
         env[TEST_CONTEXTS_ENV] = "1"
@@ -161,6 +170,7 @@ def run_session(
         env[SELECT_ENV] = str(selection)
     if options.shard:
         env[SHARD_ENV] = f"{options.shard[0]}/{options.shard[1]}"
+    env.update(extra_env or {})
     progress = progress or Silent()
     processes, invocations = [], plan(suites)
     for number, inv in enumerate(invocations, 1):

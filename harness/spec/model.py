@@ -109,6 +109,25 @@ class Baseline:
 
 
 @dataclass(frozen=True)
+class Quarantined:
+    """A known flaky test (node id or glob): it runs and is reported; its failures do not gate."""
+
+    test: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class StabilityPolicy:
+    """The spec's `stability:` key: how unstable tests and coverage gate, and how the tests are repeated."""
+
+    flaky: str = "fail"  # "fail": unstable tests or coverage block the module; "warn": they are reported only
+    quarantine: tuple[Quarantined, ...] = ()
+    reruns: int = 0  # a failed test runs again up to this many times (pytest-rerunfailures)
+    repeat: int = 1  # repetitions of `harness run` when the command line gives no --repeat
+    shuffle: bool = False  # each repetition in its own seeded order
+
+
+@dataclass(frozen=True)
 class ModuleSpec:
     """One module: what it runs, what it measures and what each file must reach."""
 
@@ -129,6 +148,7 @@ class ModuleSpec:
     metrics: tuple[MetricTarget, ...] = ()
     patch: PatchTarget | None = None
     record_tests: bool = False  # keep which test ran which line after each whole run (affected tests)
+    stability: StabilityPolicy = StabilityPolicy()
 
     def all_suites(self) -> tuple[Suite, ...]:
         """The module's suites followed by every step's, without repeats."""

@@ -8,7 +8,17 @@ import yaml
 
 from harness.errors import SpecError, yaml_problem
 from harness.spec.metrics import parse_metrics
-from harness.spec.model import Baseline, ModuleSpec, PatchTarget, SpecSource, Step, Suite, Target
+from harness.spec.model import (
+    Baseline,
+    ModuleSpec,
+    PatchTarget,
+    Quarantined,
+    SpecSource,
+    StabilityPolicy,
+    Step,
+    Suite,
+    Target,
+)
 
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _TOP_KEYS = {
@@ -28,7 +38,9 @@ _TOP_KEYS = {
     "metrics",
     "patch",
     "record_tests",
+    "stability",
 }
+_QUARANTINED = "{test: <node id or glob>, reason: <text>}"
 _TARGET_KEYS = {"percent", "lines", "branches", "mutation", "warn_only"}
 _PATCH_KEYS = {"coverage", "branches", "mutation", "warn_only"}
 
@@ -118,6 +130,7 @@ class _Parser:
             metrics=parse_metrics(data.get("metrics"), "metrics", "metrics", self.fail),
             patch=self.patch(data.get("patch", None), "patch" in data),
             record_tests=self.flag(data.get("record_tests", False), "record_tests"),
+            stability=self.stability(data.get("stability")),
         )
 
     def known(self, data: dict, allowed: set[str], where: str) -> None:
@@ -253,3 +266,38 @@ class _Parser:
         if not isinstance(value, dict) or set(value) != {"from"}:
             raise self.fail("carry_forward", "expected {from: <module id>}")
         return self.module_id(value["from"], "carry_forward.from")
+
+    def stability(self, value) -> StabilityPolicy:
+        if value is None:
+            return StabilityPolicy()
+        if not isinstance(value, dict):
+            raise self.fail("stability", "expected a mapping (flaky, quarantine, reruns, repeat, shuffle)")
+        self.known(value, {"flaky", "quarantine", "reruns", "repeat", "shuffle"}, "stability")
+        flaky = value.get("flaky", "fail")
+        if flaky not in ("warn", "fail"):
+            raise self.fail("stability.flaky", f"expected warn or fail, got {flaky!r}")
+        entries = value.get("quarantine") or []
+        if not isinstance(entries, list):
+            raise self.fail("stability.quarantine", f"expected a list of {_QUARANTINED}")
+        quarantine = (self.quarantined(f"stability.quarantine[{i}]", q) for i, q in enumerate(entries, 1))
+        return StabilityPolicy(
+            flaky=flaky,
+            quarantine=tuple(quarantine),
+            reruns=self.count(value.get("reruns", 0), "stability.reruns", 0),
+            repeat=self.count(value.get("repeat", 1), "stability.repeat", 1),
+            shuffle=self.flag(value.get("shuffle", False), "stability.shuffle"),
+        )
+
+    def quarantined(self, key: str, value) -> Quarantined:
+        if not isinstance(value, dict):
+            raise self.fail(key, f"expected {_QUARANTINED}")
+        self.known(value, {"test", "reason"}, key)
+        for name in ("test", "reason"):
+            if not isinstance(value.get(name), str) or not value[name].strip():
+                raise self.fail(f"{key}.{name}", "expected a non-empty string")
+        return Quarantined(value["test"].strip(), value["reason"].strip())
+
+    def count(self, value, key: str, least: int) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or value < least:
+            raise self.fail(key, f"expected a whole number of at least {least}, got {value!r}")
+        return value

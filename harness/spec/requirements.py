@@ -38,6 +38,7 @@ class Extra:
 
 WORKERS = Extra("workers", (("xdist", "pytest-xdist"),))
 MUTATION = Extra("mutation", (("mutmut", "mutmut"), ("libcst", "libcst")))
+RERUNS = Extra("reruns", (("pytest_rerunfailures", "pytest-rerunfailures"),))
 # What every fixture of the plugin needs (the rest of the extra serves single fixtures: harness_jwt,
 # harness_redis, harness_looptime), so a project that installed these by hand is not stopped.
 CHANNELS = Extra(
@@ -64,12 +65,13 @@ def check(
     workers: int | str | None = None,
     pytest_args: tuple[str, ...] = (),
     mutation: bool = False,
+    reruns: int = 0,
 ) -> None:
     """Raise UsageError when something asked for needs a package that is not installed.
 
     `root`: the project, whose pytest configuration may set the plugin's options (its Channels
     fixtures); `workers`: `harness run --workers`; `pytest_args`: what goes to pytest after `--`;
-    `mutation`: `harness mutate`.
+    `mutation`: `harness mutate`; `reruns`: the spec's `stability.reruns`.
     """
     if workers:
         WORKERS.require(f"--workers {workers}")
@@ -78,6 +80,8 @@ def check(
         WORKERS.require(f"pytest's {flag}")
     if mutation:
         MUTATION.require("harness mutate")
+    if reruns:
+        RERUNS.require(f"stability.reruns: {reruns}")
     if root is not None:
         _check_fixtures(root)
 

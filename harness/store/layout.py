@@ -24,6 +24,7 @@ COVERAGE_XML = "coverage.xml"
 HTML = "htmlcov"
 SHARD_RECORD = "shard.json"
 MUTATION = "mutation.json"
+OUTCOMES = "outcomes.jsonl"  # a line per run: each test's outcome, at the source state it ran at
 MUTATION_HTML = "mutation.html"  # the mutation record in the ecosystem's web component, beside mutation.json
 PATCH = "patch.json"  # the change in front of the reviewer (`--changed`), and its report
 PATCH_REPORT = "PATCH.md"
@@ -102,6 +103,7 @@ class ModuleFiles:
     mutation_logs: Path
     per_test_data: Path  # the last whole run's coverage data, each test's lines under its own context
     per_test_meta: Path  # the tree it ran on, each test's duration and outcome, the start-up
+    outcomes: Path  # the module's outcome log (its steps' runs too): flaky tests across runs
     # `--changed`: the last run of the affected tests (its contexts, kept apart from the whole run's),
     # its coverage.py JSON report, and the verdicts of the last `harness mutate --changed`, each with
     # the tree it was made on; patch.json and PATCH.md are made from them
@@ -157,6 +159,7 @@ def files(project: Project, module_id: str, step: int | None = None) -> ModuleFi
         mutation_logs=work / "mutation-logs",
         per_test_data=work / "test-contexts.coverage",
         per_test_meta=work / "test-contexts.json",
+        outcomes=module_dir / OUTCOMES,
         selected_data=work / "changed-contexts.coverage",
         selected_meta=work / "changed-contexts.json",
         selected_report=work / "changed-coverage.json",
@@ -164,6 +167,30 @@ def files(project: Project, module_id: str, step: int | None = None) -> ModuleFi
         patch=module_dir / PATCH,
         patch_report=module_dir / PATCH_REPORT,
     )
+
+
+# Inside a run's scratch directory (`.work/run-*/`) under `harness run --repeat N`: each repetition's
+# session (coverage data, records, pytest.log, coverage.py's reports), the replays of the tests that
+# failed in one repetition and passed in another, and the repetitions' coverage data merged.
+def repetition_dir(run_work: Path, number: int) -> Path:
+    return run_work / f"rep-{number}"
+
+
+def repetition_report_dir(run_work: Path, number: int) -> Path:
+    return repetition_dir(run_work, number) / "report"
+
+
+def replay_dir(run_work: Path) -> Path:
+    return run_work / "replay"
+
+
+def merged_data(run_work: Path) -> Path:
+    return run_work / ".coverage"
+
+
+def round_dir(run_work: Path, number: int) -> Path:
+    """A round of the files that record a repeated metric (`repeat: K`), repetition `number` of them."""
+    return run_work / f"round-{number}"
 
 
 def metric_chart(name: str) -> str:

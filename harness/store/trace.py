@@ -78,20 +78,80 @@ def _f(read: Callable, default=None, factory=None):
     return field(default=default, metadata={"read": read})
 
 
+def _flag(value) -> bool | None:
+    return value if isinstance(value, bool) else None
+
+
+def _seeds(value) -> tuple[int | None, ...]:
+    """Each repetition's shuffle seed, None for one that ran as collected."""
+    return tuple(_int(v) for v in value) if isinstance(value, list | tuple) else ()
+
+
+def _ranges(value) -> dict[str, tuple[float | None, float | None]]:
+    """`{path: [low, high]}`: a file's lowest and highest percent over the repetitions."""
+    if not isinstance(value, dict):
+        return {}
+    pairs = {str(k): v for k, v in value.items() if isinstance(v, list | tuple) and len(v) == 2}
+    return {path: (_number(low), _number(high)) for path, (low, high) in pairs.items()}
+
+
 @dataclass(frozen=True)
 class Counts:
-    """Test counts as a run recorded them (None where the event lacks one)."""
+    """Test counts as a run recorded them (None where the event lacks one: flaky and quarantined tests
+    are counted since `harness run --repeat`)."""
 
     passed: int | None = None
     failed: int | None = None
     skipped: int | None = None
     errors: int | None = None
+    flaky: int | None = None
+    quarantined: int | None = None
 
     @classmethod
     def read(cls, value) -> "Counts | None":
         if not isinstance(value, dict):
             return None
-        return cls(*(_int(value.get(k)) for k in ("passed", "failed", "skipped", "errors")))
+        return cls(*(_int(value.get(f.name)) for f in dataclasses.fields(cls)))
+
+
+@dataclass(frozen=True)
+class StabilityFigures:
+    """What a run found of its stability (results.json's `stability`, compact): how many repetitions and
+    their seeds, whether it was stable, the flaky and order-dependent tests, each unstable file's range."""
+
+    repetitions: int | None = None
+    seeds: tuple[int | None, ...] = ()
+    stable: bool | None = None
+    flaky: tuple[str, ...] = ()
+    order_dependent: tuple[str, ...] = ()
+    unstable_files: dict[str, tuple[float | None, float | None]] = field(default_factory=dict)
+
+    @classmethod
+    def read(cls, value) -> "StabilityFigures | None":
+        if not isinstance(value, dict):
+            return None
+        return cls(
+            repetitions=_int(value.get("repetitions")),
+            seeds=_seeds(value.get("seeds")),
+            stable=_flag(value.get("stable")),
+            flaky=_texts(value.get("flaky")),
+            order_dependent=_texts(value.get("order_dependent")),
+            unstable_files=_ranges(value.get("unstable_files")),
+        )
+
+    @classmethod
+    def of_section(cls, section: dict | None) -> "StabilityFigures | None":
+        """From results.json's `stability` section (None: the run had none)."""
+        if section is None:
+            return None
+        return cls(
+            repetitions=section["repetitions"],
+            seeds=tuple(section.get("seeds", ())),
+            stable=section["stable"],
+            flaky=tuple(t["test"] for t in [*section.get("flaky", []), *section.get("seen_flaky", [])]),
+            order_dependent=tuple(t["test"] for t in section.get("order_dependent", [])),
+            unstable_files={f["path"]: (f["low"], f["high"]) for f in section.get("unstable_files", [])},
+        )
 
 
 @dataclass(frozen=True)
@@ -159,9 +219,10 @@ def _own_fields(cls) -> list[dataclasses.Field]:
 
 
 def _plain(value):
+    """YAML's plain types all the way down (a dataclass as a mapping of its fields, a tuple as a list)."""
     if dataclasses.is_dataclass(value):
-        return dataclasses.asdict(value)
-    if isinstance(value, tuple):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, tuple | list):
         return [_plain(v) for v in value]
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in value.items()}
@@ -190,7 +251,8 @@ class RunStarted(RunEvent):
 @dataclass(frozen=True, kw_only=True)
 class RunFinished(RunEvent):
     """A result was written: the figures `harness history` and the trend charts read back (`shards`: how
-    many shards a combine merged; `metrics`: per recorded metric its figure as judged)."""
+    many shards a combine merged; `metrics`: per recorded metric its figure as judged; `stability`: what
+    the run's repetitions found)."""
 
     KIND: ClassVar[str] = "run_finished"
     shards: int | None = _f(_int)
@@ -202,6 +264,7 @@ class RunFinished(RunEvent):
     unmet: tuple[str, ...] = _f(_texts, ())
     files: dict[str, float | None] = _f(_percents, factory=dict)
     metrics: dict[str, MetricFigure] = _f(_metric_figures, factory=dict)
+    stability: StabilityFigures | None = _f(StabilityFigures.read)
 
     @classmethod
     def of_result(cls, result: dict, run: str | None, commit: str | None) -> "RunFinished":
@@ -215,7 +278,7 @@ class RunFinished(RunEvent):
             target=result["overall"].get("target"),
             status=result["status"],
             reason=result["reason"],
-            tests=Counts(**result["tests"]),
+            tests=Counts.read(result["tests"]),
             overall=result["overall"]["percent"],
             unmet=tuple(result["unmet"]),
             files={p: f["percent"] for p, f in result["files"].items()},
@@ -223,6 +286,7 @@ class RunFinished(RunEvent):
                 name: MetricFigure.of(figure)
                 for name, figure in ((result.get("metrics") or {}).get("figures") or {}).items()
             },
+            stability=StabilityFigures.of_section(result.get("stability")),
         )
 
 

@@ -192,6 +192,11 @@ def test_check_run_changed_after_a_whole_run_gates_on_the_modules_own_targets_to
         (["run", "mod-a", "--changed", "main", "--step", "1"], "it cannot be combined with --step"),
         (["run", "mod-a", "--changed", "nope"], "--changed nope: no such branch, tag or commit"),
         (["mutate", "mod-a", "--changed", "--shard", "1/2"], "it cannot be combined with --shard"),
+        (["run", "mod-a", "--changed", "main", "--repeat", "3"], "it cannot be combined with --repeat"),
+        (
+            ["check", "mod-a", "--run", "--changed", "main", "--shuffle", "--seed", "7"],
+            "it cannot be combined with --shuffle, --seed",
+        ),
     ],
 )
 def test_changed_refuses_what_it_cannot_do_in_one_line(work, args, message):

@@ -31,6 +31,7 @@ def test_the_readme_lists_what_each_install_brings():
 
 
 def test_the_checks_before_a_run_name_the_extras_that_bring_their_packages():
-    for extra in (requirements.WORKERS, requirements.MUTATION, requirements.CHANNELS, requirements.CHARTS):
+    checked = (requirements.WORKERS, requirements.MUTATION, requirements.RERUNS, requirements.CHANNELS)
+    for extra in (*checked, requirements.CHARTS):
         listed = _requires(PROJECT["optional-dependencies"][extra.name])
         assert {normalise(dist) for _, dist in extra.packages} <= listed, extra.name

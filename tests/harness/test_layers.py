@@ -1,7 +1,7 @@
 """The layout shows the pipeline: each stage imports only its own stage and the stages below it.
 
 spec → store → run → measure → mutation → evaluate → report, then the commands on top (publish,
-workflow, mutate, init, cli). The pytest plugin of fixtures (`harness/plugin/`) stands apart: it may
+workflow, repeat, mutate, init, cli). The pytest plugin of fixtures (`harness/plugin/`) stands apart: it may
 import nothing of the harness but its errors.
 """
 
@@ -80,6 +80,7 @@ def test_every_module_is_in_a_stage_folder_or_is_one_of_the_commands():
         "harness.init",
         "harness.mutate",
         "harness.publish",
+        "harness.repetitions",  # `harness run --repeat N`: sessions (run), reading (measure), replays
         "harness.workflow",
     }
 

@@ -1,8 +1,8 @@
 """Recorded figures through the real commands on a throwaway project: `harness run` measures them (a
-repeated metric K times, its files run again), judges the spec's `metrics:` (module, step, warn-only,
-baseline, carried), and publishes them (results.json, the report, MAP.md, trace.yml, a trend chart);
-`harness check`, `history --metric`, `accept` and a module that carries the miss forward read them
-back; shards combined give the serial figures."""
+repeated metric K times: the run's own repetitions, then its files run again), judges the spec's
+`metrics:` (module, step, warn-only, baseline, carried), and publishes them (results.json, the report,
+MAP.md, trace.yml, a trend chart); `harness check`, `history --metric`, `accept` and a module that
+carries the miss forward read them back; shards combined give the serial figures."""
 
 import json
 
@@ -127,6 +127,31 @@ def test_a_repeated_metric_is_the_median_of_its_files_runs(ran):
     assert (check["runs"], check["spread"], check["met"]) == ([1.0, 2.0, 3.0], [1.0, 3.0], True)
     log = (project.root / "reports/perf/pytest.log").read_text()
     assert log.count("-m pytest suites/perf/test_rounds.py -p harness.run.plugin") == 2  # the repetitions
+
+
+@pytest.mark.parametrize(
+    ("repeat", "rounds"), [(3, 0), (2, 1)], ids=["as-many-repetitions", "one-repetition-short"]
+)
+def test_a_repeated_run_gives_the_metric_its_repetitions(throwaway, monkeypatch, tmp_path, repeat, rounds):
+    """`--repeat N` runs the whole module N times: `repeat: 3` takes them first (repetition i is the
+    run's repetition i), and only what K asks beyond N runs again as a round of the recording file."""
+    counter = tmp_path / "rounds"
+    monkeypatch.setenv("PERF_COUNTER", str(counter))
+    project = _project(throwaway)
+    run = project.harness("run", "perf", "--repeat", str(repeat))
+    assert run.exit_code == 1, run.output  # the module's own gating miss, as in a single run
+    repeating = "Repeating 1 test file(s) up to 1 more time(s) for round"
+    assert (repeating in run.output) == bool(rounds)
+    assert counter.read_text() == "3"  # the recording file ran three times in all
+    result = project.result("perf")
+    figure = result["metrics"]["figures"]["round"]
+    assert [(r["mean"], r["count"]) for r in figure["runs"]] == [(1.0, 2), (2.0, 2), (3.0, 2)]
+    assert (figure["mean"], figure["repeat"]) == (2.0, 3)
+    assert result["stability"]["repetitions"] == repeat
+    # A metric without `repeat` is the first repetition's; every repetition recorded the same figures.
+    assert result["metrics"]["figures"]["ws_connect_ms"]["p95"] == P95
+    log = (project.root / "reports/perf/pytest.log").read_text()
+    assert log.count("-m pytest suites/perf/test_rounds.py -p harness.run.plugin") == rounds
 
 
 def test_the_report_map_trace_and_chart_show_the_figures(ran):

@@ -7,6 +7,7 @@ import pytest
 from harness.store.mapfile import BEGIN, END
 
 OPS, INIT = "calc/ops.py", "calc/__init__.py"
+NONE_FLAKY = {"flaky": 0, "quarantined": 0}  # counted apart since `--repeat`: 0 without it
 
 
 @pytest.fixture(scope="module")
@@ -37,6 +38,7 @@ def test_run_writes_every_output(ran):
         "coverage.xml",
         "htmlcov",
         "junit.xml",
+        "outcomes.jsonl",
         "pytest.log",
         "results.json",
     ]
@@ -46,7 +48,7 @@ def test_run_writes_every_output(ran):
     assert "](charts/coverage-trend.svg)" in report and "](charts/files.svg)" in report
     result = project.result("mod-a")
     assert result["status"] == "in_progress"
-    assert result["tests"] == {"passed": 2, "failed": 0, "skipped": 1, "errors": 0}
+    assert result["tests"] == {"passed": 2, "failed": 0, "skipped": 1, "errors": 0, **NONE_FLAKY}
     assert set(result["files"]) == {OPS, INIT}
     assert result["unmet"] == [OPS, "overall"]
 
@@ -159,7 +161,7 @@ def test_pytest_args_pass_through(throwaway):
     outcome = throwaway.harness("run", "mod-a", "--", "-k", "add")
     assert outcome.exit_code == 0
     result = throwaway.result("mod-a")
-    assert result["tests"] == {"passed": 1, "failed": 0, "skipped": 0, "errors": 0}
+    assert result["tests"] == {"passed": 1, "failed": 0, "skipped": 0, "errors": 0, **NONE_FLAKY}
     assert result["options"]["pytest_args"] == ["-k", "add"]
 
 

@@ -70,8 +70,8 @@ def test_file_figures_from_a_format_3_report():
 
 def test_percents_computed_when_an_older_report_lacks_them():
     summary = {"covered_lines": 3, "num_statements": 4, "num_branches": 2, "covered_branches": 1}
-    assert coverage._split_percents(summary) == {"lines_percent": 75.0, "branches_percent": 50.0}
-    assert coverage._split_percents({**summary, "num_branches": 0}) == {
+    assert coverage.split_percents(summary) == {"lines_percent": 75.0, "branches_percent": 50.0}
+    assert coverage.split_percents({**summary, "num_branches": 0}) == {
         "lines_percent": 75.0,
         "branches_percent": None,
     }

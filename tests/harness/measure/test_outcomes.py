@@ -6,9 +6,10 @@ from typing import NamedTuple
 
 import pytest
 
-from harness.measure.outcomes import read_records, split_nodeid
+from harness.measure.outcomes import read_records
 from harness.report import junit
 from harness.run.env import RECORDS_ENV
+from harness.spec.nodeids import split_nodeid
 
 BASE = """\
 import pytest

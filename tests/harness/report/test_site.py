@@ -31,11 +31,22 @@ def result(**fields) -> dict:
         "status": "complete",
         "status_label": "Complete",
         "finished_at": "2026-12-01T21:47:35+00:00",
-        "tests": {"passed": 31, "failed": 0, "skipped": 2, "errors": 0},
+        "tests": {"passed": 31, "failed": 0, "skipped": 2, "errors": 0, "flaky": 2, "quarantined": 0},
         "overall": {"percent": 91.2345, "target": 90.0},
         "mutation": {"overall": {"score": 87.5, "target": 85.0}},
         **fields,
     }
+
+
+# results.json's stability section of 3 repetitions that found two flaky tests (the parts the index reads)
+STABILITY = {
+    "repetitions": 3,
+    "stable": False,
+    "flaky": [{"test": "t.py::a"}, {"test": "t.py::b"}],
+    "order_dependent": [],
+    "unstable_files": [],
+    "seen_flaky": [],
+}
 
 
 def run(overall: float) -> Run:
@@ -62,7 +73,7 @@ def modules(tmp_path: Path) -> list[site.ModuleRecord]:
         site.ModuleRecord(
             "mod",
             "The module",
-            result(stability={"flaky": ["t.py::a", "t.py::b"], "order_dependent": []}),
+            result(stability=STABILITY),
             (run(80.0), run(91.2345)),
             {"COMPLETION_STATUS.md": REPORT, "steps/1/COMPLETION_STATUS.md": STEP},
             stored,
@@ -112,10 +123,10 @@ def test_the_index_lists_every_module_with_its_figures(tmp_path):
     mod = cells["mod"]
     assert mod[1:7] == [
         "Complete",
-        "31 passed, 2 skipped",
+        "31 passed, 2 flaky, 2 skipped",
         "91.2% (target 90%)",
         "87.5% (target 85%)",
-        "2 flaky",
+        "unstable: 2 flaky tests, no order-dependent tests, no unstable lines",
         "—",
     ]
     assert mod[7:9] == ["2026-12-01", "2 runs; lowest 80.0%, highest 91.2%"]

@@ -82,6 +82,20 @@ def test_mutate_without_its_extra_stops_before_running(ran_once, monkeypatch):
     assert not (project.root / "reports" / "mod-a" / "mutation.json").exists()
 
 
+@pytest.mark.parametrize("command", [["run", "mod-a"], ["check", "mod-a", "--run"]])
+def test_a_spec_that_reruns_failed_tests_needs_the_reruns_extra(ran_once, monkeypatch, command):
+    project, before = ran_once
+    project.spec("mod-a", suites=["suites/tests/test_ops.py"], stability={"reruns": 2})
+    _missing(monkeypatch, "pytest_rerunfailures")
+    outcome = project.harness(*command)
+    assert outcome.exit_code == 2
+    assert outcome.stderr == (
+        "Error: stability.reruns: 2 needs pytest-rerunfailures, which is not installed:"
+        " pip install 'harness[reruns]'\n"
+    )
+    assert _unchanged(before)
+
+
 FIXTURE_OPTION = '\nharness_asgi_factory = "calc.asgi:application"\n'
 
 

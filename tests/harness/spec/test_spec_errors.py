@@ -60,6 +60,36 @@ CASES = {
     ),
     "no_suites": ("id: mod-a\ntitle: A\nsource: calc\n", "suites: no suites to run"),
     "not_a_mapping": ("- just\n- a list\n", "expected a mapping of keys at the top level"),
+    "stability_not_a_mapping": (GOOD + "stability: warn\n", "stability: expected a mapping"),
+    "stability_unknown_key": (GOOD + "stability: {retries: 2}\n", "stability.retries: unknown key"),
+    "stability_flaky_word": (
+        GOOD + "stability: {flaky: maybe}\n",
+        "stability.flaky: expected warn or fail, got 'maybe'",
+    ),
+    "stability_quarantine_without_reason": (
+        GOOD + "stability: {quarantine: [{test: 'suites/tests/test_ops.py::test_add'}]}\n",
+        "stability.quarantine[1].reason: expected a non-empty string",
+    ),
+    "stability_quarantine_not_a_list": (
+        GOOD + "stability: {quarantine: suites/tests/test_ops.py}\n",
+        "stability.quarantine: expected a list of {test: <node id or glob>, reason: <text>}",
+    ),
+    "stability_quarantine_unknown_key": (
+        GOOD + "stability: {quarantine: [{test: x, reason: y, until: z}]}\n",
+        "stability.quarantine[1].until: unknown key",
+    ),
+    "stability_reruns_negative": (
+        GOOD + "stability: {reruns: -1}\n",
+        "stability.reruns: expected a whole number of at least 0, got -1",
+    ),
+    "stability_repeat_zero": (
+        GOOD + "stability: {repeat: 0}\n",
+        "stability.repeat: expected a whole number of at least 1, got 0",
+    ),
+    "stability_shuffle_word": (
+        GOOD + "stability: {shuffle: sometimes}\n",
+        "stability.shuffle: expected true or false",
+    ),
 }
 
 

@@ -28,7 +28,7 @@ ONE_OF_EACH = [
         target=80.0,
         status="in_progress",
         reason=None,
-        tests=trace.Counts(passed=3, failed=0, skipped=1, errors=0),
+        tests=trace.Counts(passed=3, failed=0, skipped=1, errors=0, flaky=1, quarantined=0),
         overall=71.25,
         unmet=("calc/ops.py", "mutation:overall"),
         files={"calc/ops.py": 71.25, "calc/__init__.py": 100.0},
@@ -36,6 +36,14 @@ ONE_OF_EACH = [
             "ws_connect_ms": trace.MetricFigure("ms", 40, 10.0, 22.0, 22.0, 32.05, 33.61, 34.0),
             "refused": trace.MetricFigure("", 1, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0),
         },
+        stability=trace.StabilityFigures(
+            repetitions=3,
+            seeds=(3141, None, 1618),
+            stable=False,
+            flaky=("t/test_a.py::test_x",),
+            order_dependent=("t/test_b.py::test_y[1]",),
+            unstable_files={"calc/ops.py": (70.0, 71.25)},
+        ),
     ),
     trace.RunFailed(**COMMON, run="r2", step=None, shard=None, combine=2, reason="no module 'x'"),
     trace.RunInterrupted(**COMMON, run="r3", step=1, shard=None, combine=None, reason=None),
@@ -96,10 +104,16 @@ def test_fields_that_are_missing_or_unusable_read_as_none_and_unknown_kinds_are_
             - {event: something_by_hand, module: m}
             - just a string
             - {event: variance_accepted, module: m, at: 2026-01-02 10:00:00}
+            - event: run_finished
+              module: m
+              tests: {passed: 2, failed: 0, skipped: 0, errors: 0}
+              stability:
+                {repetitions: two, seeds: [1, x], stable: 1, flaky: oops,
+                 unstable_files: {a.py: [1], b.py: [2, high]}}
             """
         )
     )
-    finished, mutation, accepted = trace.read(project)
+    finished, mutation, accepted, older = trace.read(project)
     assert (finished.overall, finished.tests, finished.step, finished.files) == (
         None,
         None,
@@ -108,6 +122,9 @@ def test_fields_that_are_missing_or_unusable_read_as_none_and_unknown_kinds_are_
     )
     assert finished.metrics == {"lat": trace.MetricFigure(max=4.0)}
     assert mutation.score is None and accepted.accepted == () and accepted.at == "2026-01-02T10:00:00"
+    # Written before flaky and quarantined tests were counted; stability figures a hand made unusable.
+    assert older.tests == trace.Counts(passed=2, failed=0, skipped=0, errors=0, flaky=None, quarantined=None)
+    assert older.stability == trace.StabilityFigures(seeds=(1, None), unstable_files={"b.py": (2.0, None)})
 
 
 @pytest.mark.parametrize("killer", [KILL_AT_REPLACE, KILL_MID_WRITE], ids=["at-replace", "mid-write"])
