@@ -129,7 +129,7 @@ def test_the_wheel_holds_the_harness_package_only(wheel):
         "wcmatch",
     }
     extras = set(re.findall(r"^Provides-Extra: (\S+)$", metadata.decode(), re.M))
-    assert extras == {"channels", "charts", "mutation", "workers"}
+    assert extras == {"channels", "charts", "mutation", "reruns", "workers"}
 
 
 def _metadata(wheel: Path) -> str:
@@ -284,6 +284,19 @@ def test_a_project_using_the_channels_fixtures_stops_first_in_a_plain_install(pl
     assert done.returncode == 2 and done.stdout == ""
     assert done.stderr.startswith("Error: pyproject.toml's harness_asgi_factory (the harness's fixtures")
     assert done.stderr.endswith("are not installed: pip install 'harness[channels]'\n")
+    assert _stored(ran_plain) == before
+
+
+def test_a_spec_asking_for_reruns_stops_first_in_a_plain_install(plain, ran_plain):
+    spec = ran_plain / "suites" / "calc" / "module.yml"
+    spec.write_text(spec.read_text() + "stability: {reruns: 2}\n")
+    before = _stored(ran_plain)
+    done = run(plain.bin("harness"), "run", "calc", cwd=ran_plain, check=False)
+    line = (
+        "Error: stability.reruns: 2 needs pytest-rerunfailures, which is not installed:"
+        " pip install 'harness[reruns]'"
+    )
+    assert (done.returncode, done.stdout, done.stderr) == (2, "", line + "\n")
     assert _stored(ran_plain) == before
 
 
