@@ -63,6 +63,9 @@ def terminal_table(result: dict) -> str:
             lines.append(f"  {path:<{width}}  {figures}  {goal(e):>6}  {MARKS[state(e, accepted, key)][1]}")
     figures = metric_text.terminal_lines(result)
     lines += ["  Metric targets:", *figures] if figures else []
+    # The table shows coverage only: a module held back by its mutation targets says which, here.
+    missed = _mutation_shortfalls(result.get("mutation"), _accepted(result))
+    lines += ["  Mutation targets missed:", *(f"    {line}" for line in missed)] if missed else []
     lines.append(status_line(result))
     if result.get("reason"):
         lines.append(f"Reason: {result['reason']}")
