@@ -10,6 +10,12 @@ PLUGIN = "harness.run.plugin"  # the harness's own plugin: test records, shards,
 # pytest-rerunfailures off: a mutant's failing test run again into a pass would count as survived; and its
 # server thread (started in every session with xdist installed) would keep the fast mode from forking.
 MUTANT_OPTIONS = ("-x", "-q", "-rfE", "-p", "no:randomly", "-p", "no:rerunfailures", "-p", "no:cacheprovider")
+# The harness measures the spec's sources, so a project's coverage `[run] include` gives way to them (as
+# coverage.py's own `--source` does) and coverage.py warns so as it starts; a project whose pytest turns
+# warnings into errors (`filterwarnings = error`) would fail before its first test on that warning.
+SOURCE_OVER_INCLUDE = (
+    "ignore:--include is ignored because --source is set:coverage.exceptions.CoverageWarning"
+)
 
 
 def pytest(
@@ -34,6 +40,7 @@ def pytest(
     cov = list(cov)
     if cov:
         cmd += [f"--cov={source}" for source in cov]
+        cmd += ["-W", SOURCE_OVER_INCLUDE]
         cmd += ["--cov-branch"] if branch else []
         cmd += [f"--cov-context={contexts}"] if contexts else []
         cmd.append("--cov-report=")

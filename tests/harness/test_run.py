@@ -251,3 +251,17 @@ def test_two_modules_run_concurrently_lose_nothing(throwaway):
     text = (throwaway.root / "MAP.md").read_text()
     assert text.startswith("# Map\n\nkept\n\n<!-- harness:begin -->")
     assert "| mod-a |" in text and "| mod-b |" in text
+
+
+def test_a_coverage_include_beside_warnings_as_errors_does_not_fail_the_run(throwaway):
+    """coverage.py warns that a project's `[run] include` gives way to the measured sources; a project
+    whose pytest turns warnings into errors must still run (pluggy's configuration, for one)."""
+    throwaway.write(".coveragerc", "[run]\ninclude =\n    calc/*\n    suites/*\n")
+    pyproject = throwaway.root / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text() + 'filterwarnings = ["error"]\n')
+    throwaway.spec("m", suites=["suites/tests/test_ops.py"])
+    ran = throwaway.harness("run", "m")
+    assert ran.exit_code == 0, ran.output
+    result = throwaway.result("m")
+    assert (result["status"], result["tests"]["passed"]) == ("complete", 2)
+    assert sorted(result["files"]) == ["calc/__init__.py", "calc/ops.py"]  # the sources, not the suites

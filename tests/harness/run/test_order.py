@@ -1,5 +1,6 @@
 """Test order through the session plugin: a seeded shuffle, its replay and an explicit order, run for real."""
 
+import importlib.util
 import json
 import random
 
@@ -48,15 +49,16 @@ def project(pytester, monkeypatch):
     return pytester
 
 
-def _run(pytester, monkeypatch, *args, **env) -> tuple[list[str], list[dict], object]:
-    """Run pytest in a subprocess; the node ids in the order they ran, every record, the result."""
+def _run(pytester, monkeypatch, *args, subprocess=False, **env) -> tuple[list[str], list[dict], object]:
+    """Run pytest (in this process, or in a subprocess); the node ids in the order they ran, every
+    record, the result."""
     records = pytester.path / f"records-{random.random()}.jsonl"
     monkeypatch.setenv(RECORDS_ENV, str(records))
     for name in (SHUFFLE_ENV, ORDER_ENV):
         monkeypatch.delenv(name, raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, str(value))
-    result = pytester.runpytest(*args)
+    result = (pytester.runpytest_subprocess if subprocess else pytester.runpytest)(*args)
     lines = [json.loads(line) for line in records.read_text().splitlines()] if records.exists() else []
     return [r["nodeid"] for r in lines if r["event"] == "test"], lines, result
 
@@ -127,11 +129,14 @@ def test_a_seed_that_is_not_a_number_stops_the_session(project, monkeypatch):
 
 
 def test_pytest_randomly_does_not_shuffle_a_seeded_order_again(project, monkeypatch):
-    pytest.importorskip("pytest_randomly")
+    # Not imported here, and run in subprocesses: pytest-randomly imports numpy, which pytester's inline
+    # runs would drop from sys.modules afterwards, and numpy cannot be imported twice in one process.
+    if importlib.util.find_spec("pytest_randomly") is None:
+        pytest.skip("pytest-randomly is not installed")
     collected = _collected(project)
-    ran, _, _ = _run(project, monkeypatch, "-p", "randomly", **{SHUFFLE_ENV: 1234})
+    ran, _, _ = _run(project, monkeypatch, "-p", "randomly", subprocess=True, **{SHUFFLE_ENV: 1234})
     assert ran == order.shuffled(collected, 1234, nodeid=str)
-    _, records, _ = _run(project, monkeypatch, "-p", "randomly", "--randomly-seed=5")
+    _, records, _ = _run(project, monkeypatch, "-p", "randomly", "--randomly-seed=5", subprocess=True)
     assert {"event": "order", "randomly_seed": 5} in records  # its seed, so its order can be replayed
 
 
