@@ -183,7 +183,7 @@ def main(ctx: click.Context, root: Path | None) -> None:
 def list_cmd(ctx: click.Context) -> None:
     """The modules found, with their status from the last run; each spec gets `run`'s pre-flight checks."""
     project = _project(ctx)
-    rows, broken = _workflow().survey(project)
+    rows, broken = records.survey(project)
     for line in terminal.list_lines(rows) if rows else []:
         click.echo(line)
     if not rows and not broken:
