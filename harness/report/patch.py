@@ -8,10 +8,10 @@ import re
 from pathlib import PurePosixPath
 
 from coverage.results import format_lines
-from jinja2 import Environment, PackageLoader, StrictUndefined
+from jinja2 import Environment
 
 from harness.evaluate.mutation import changed_lines
-from harness.report.markdown import cell, target_pct
+from harness.report.markdown import cell, target_pct, templates
 from harness.report.terminal import _gh_data, _gh_property
 
 ANNOTATIONS = 50  # as many as GitHub shows per step; one notice counts the rest
@@ -220,14 +220,7 @@ def _tidy(text: str) -> str:
 
 
 def _environment() -> Environment:
-    env = Environment(
-        loader=PackageLoader("harness.report", "templates"),
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-        autoescape=False,
-    )
+    env = templates(autoescape=False)
     env.filters.update(percent=percent, cell=cell, target_pct=target_pct, lines=_line_list)
     env.globals.update(
         headline=headline,
