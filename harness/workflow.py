@@ -1,5 +1,6 @@
-"""What `run`, `combine`, `accept`, `report` and `list` do: look up the inputs, run the suites, measure,
-evaluate, and publish (see docs/architecture.md, "The harness run pipeline")."""
+"""What `run`, `combine`, `accept`, `report` and `site` do: the stages called in order (look up the
+inputs, run the suites, measure, evaluate) and their result published (see docs/architecture.md, "The
+harness run pipeline")."""
 
 import gc
 import shutil
@@ -10,7 +11,7 @@ from pathlib import Path
 from harness import repetitions
 from harness.errors import DataError, UsageError
 from harness.evaluate import history, judged
-from harness.measure import baseline, coverage, per_test
+from harness.measure import baseline, per_test
 from harness.measure.inputs import Inputs
 from harness.measure.inputs import prepare as inputs_for
 from harness.measure.session import EarlyReports, Measured, Session, measure
@@ -243,18 +244,10 @@ def combine_module(project: Project, spec: ModuleSpec, echo: Echo, history: tupl
     with run_span(project, spec.id, combine=len(done)) as span:
         work = baseline.work_dir(layout.files(project, spec.id))
         try:
-            data = [s.data_file for s in done if s.data_file.is_file()]
-            if data:
-                roots = tuple(s.meta["root"] for s in done if s.meta.get("root"))
-                coverage.combine(project.root, data, work / ".coverage", roots)
+            measuring = Session.of_shards(project.root, done, work, spec.source, _step_numbers(spec, None))
             echo(f"Combining {len(done)} shards of {spec.id}")
-            processes = [p for s in done for p in s.processes]
             started = min(s.meta["started_at"] for s in done)
-            steps, more = _step_numbers(spec, None), shards.repetitions(done)
-            measuring = Session(
-                project.root, processes, work / ".coverage", work, spec.source, steps, rounds=more
-            )
-            tested = repetitions.of_shards([s.meta.get("state") for s in done], processes, echo)
+            tested = repetitions.of_shards([s.meta.get("state") for s in done], measuring.processes, echo)
             with Jobs() as jobs:
                 measured = measure(
                     measuring, started, options.as_dict(), None, len(done), jobs, repeated=tested
