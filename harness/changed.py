@@ -18,6 +18,7 @@ from harness.evaluate import patch_json
 from harness.evaluate.patch import gate, patch_coverage, patch_mutation
 from harness.measure import affected, coverage, per_test
 from harness.measure.outcomes import OUTCOMES
+from harness.measure.selected import Selected, run_selected
 from harness.publish import publish_patch
 from harness.report import patch as render
 from harness.run.session import RunOptions
@@ -96,7 +97,7 @@ def _run(project: Project, spec: ModuleSpec, change: Change, options: RunOptions
         broken = result["status"] == "failed"
     else:
         echo(f"Affected tests: {selection.reason}")
-        selected = workflow.run_selected(project, spec, selection, options, echo)
+        selected = run_selected(project, spec, selection, options, echo)
         record, _ = per_test.read_record(project, spec.id)
         figures = coverage.file_figures(selected.report) if selected.report["files"] else {}
         files = patch_json.module_files(record.figures if record else {}, figures, selected.ran)
@@ -108,8 +109,8 @@ def _run(project: Project, spec: ModuleSpec, change: Change, options: RunOptions
     return result, broken
 
 
-def _affected(selected, selection: affected.Selection, files: dict) -> dict:
-    """patch.json's `affected` of a run of the affected tests (`workflow.Selected`)."""
+def _affected(selected: Selected, selection: affected.Selection, files: dict) -> dict:
+    """patch.json's `affected` of a run of the affected tests (`measure.selected.Selected`)."""
     measured = selected.measured
     counts = measured.outcomes.totals.counts() if measured else dict.fromkeys(OUTCOMES, 0)
     return {

@@ -13,7 +13,16 @@ from harness import init as first_spec
 from harness.errors import HarnessError
 from harness.evaluate import history, metric_history
 from harness.evaluate.compare import compare
-from harness.report import markdown, terminal
+from harness.options import (
+    changed_option,
+    history_option,
+    parse_shard,
+    parse_workers,
+    plan_of,
+    repetition_options,
+    repetitions_given,
+)
+from harness.report import gate, terminal
 from harness.report import metrics as metric_text
 from harness.report import patch as render_patch
 from harness.run.session import RunOptions
@@ -65,77 +74,6 @@ def _exit_for(result: dict) -> int:
     return 0 if result["status"] in PASSING else 1
 
 
-def _parse_shard(ctx, param, value):
-    if value is None:
-        return None
-    try:
-        index, count = (int(v) for v in value.split("/"))
-    except ValueError:
-        raise click.BadParameter("expected K/N, e.g. 2/4") from None
-    if not 1 <= index <= count:
-        raise click.BadParameter(f"K must be between 1 and N, got {value}")
-    return index, count
-
-
-def _parse_workers(ctx, param, value):
-    if value is None or value == "auto":
-        return value
-    try:
-        count = int(value)
-    except ValueError:
-        raise click.BadParameter(f"expected a number or 'auto', got {value!r}") from None
-    if count < 1:
-        raise click.BadParameter(f"{count} is smaller than 1")
-    return count
-
-
-def _history_option(command):
-    return click.option(
-        "--history",
-        "history",
-        multiple=True,
-        type=click.Path(dir_okay=False, path_type=Path),
-        metavar="FILE",
-        help="Another machine's outcomes.jsonl (a CI artifact), read beside the module's own to find tests"
-        " that passed and failed at the same source state (repeatable).",
-    )(command)
-
-
-def _repetition_options(command):
-    """`--repeat`, `--shuffle`, `--seed` and `--history`, for `run` and `check --run`."""
-    command = _history_option(command)
-    command = click.option(
-        "--seed",
-        type=click.IntRange(min=0),
-        help="Run the tests once in the order this seed shuffles them to (a repetition's, to replay it).",
-    )(command)
-    command = click.option(
-        "--shuffle/--no-shuffle",
-        default=None,
-        help="Run each repetition in its own seeded order (default: the spec's stability.shuffle).",
-    )(command)
-    return click.option(
-        "--repeat",
-        type=click.IntRange(min=1),
-        metavar="N",
-        help="Run the tests N times: flaky and order-dependent tests and unstable coverage are reported,"
-        " each file is judged by its lowest figure, and a metric's repeat: K takes its K from them"
-        " (default: the spec's stability.repeat, else 1).",
-    )(command)
-
-
-def _changed_option(command):
-    """`--changed [REF]`: the change since the merge base of REF (default: the main branch) and HEAD."""
-    return click.option(
-        "--changed",
-        is_flag=False,
-        flag_value="",
-        default=None,
-        metavar="[REF]",
-        help="Only the change since REF's merge base (default: the main branch): see 'Gating pull requests'.",
-    )(command)
-
-
 def _changed():
     """The `--changed` orchestration (imported only when the option is given)."""
     from harness import changed
@@ -183,7 +121,7 @@ def main(ctx: click.Context, root: Path | None) -> None:
 def list_cmd(ctx: click.Context) -> None:
     """The modules found, with their status from the last run; each spec gets `run`'s pre-flight checks."""
     project = _project(ctx)
-    rows, broken = _workflow().survey(project)
+    rows, broken = records.survey(project)
     for line in terminal.list_lines(rows) if rows else []:
         click.echo(line)
     if not rows and not broken:
@@ -230,18 +168,18 @@ def init_cmd(ctx, module_id, sources, suites, k, markers, in_pyproject) -> None:
 @click.option("--step", type=click.IntRange(min=1), help="Run only step N's suites against its targets.")
 @click.option(
     "--workers",
-    callback=_parse_workers,
+    callback=parse_workers,
     metavar="N|auto",
     help="Run with pytest-xdist (the workers extra), N workers; auto: as many as the last run says pay off.",
 )
-@click.option("--shard", callback=_parse_shard, metavar="K/N", help="Run the K-th of N deterministic slices.")
+@click.option("--shard", callback=parse_shard, metavar="K/N", help="Run the K-th of N deterministic slices.")
 @click.option(
     "--rebaseline", is_flag=True, help="Measure baseline suites again instead of reusing baseline.json."
 )
-@_repetition_options
+@repetition_options
 @click.option("-v", "--verbose", is_flag=True, help="Stream pytest's output.")
 @click.option("-q", "--quiet", is_flag=True, help="Print only the status line (and errors).")
-@_changed_option
+@changed_option
 @click.argument("pytest_args", nargs=-1, type=click.UNPROCESSED)
 @click.pass_context
 def run(
@@ -264,14 +202,14 @@ def run(
     options = RunOptions(workers, shard, tuple(pytest_args), verbose=verbose, quiet=quiet)
     echo = _silent if quiet else _echo
     if changed is not None:
-        given = {"step": step, "shard": shard, "rebaseline": rebaseline, **_given(repeated)}
+        given = {"step": step, "shard": shard, "rebaseline": rebaseline, **repetitions_given(repeated)}
         _changed().refuse_with("runs the tests the change affects", **given, pytest_args=pytest_args)
         with _terminate_as_interrupt():
             outcome = _changed().run(project, spec, changed, options, echo)
         if quiet and outcome.doc is not None:
             click.echo(f"patch: {render_patch.headline(outcome.doc)}")
         ctx.exit(outcome.code)
-    plan, history = _plan(spec, **repeated), repeated["history"]
+    plan, history = plan_of(spec, **repeated), repeated["history"]
     with _terminate_as_interrupt():
         result = _workflow().run_module(
             project, spec, options, echo, step=step, rebaseline=rebaseline, plan=plan, history=history
@@ -285,32 +223,10 @@ def _silent(line: str) -> None:
     pass
 
 
-def _given(repeated: dict) -> dict:
-    """Which of the repetition options were given (`_repetition_options`' values): what `--changed`
-    refuses (it runs the affected tests once) and `check` without `--run` has no use for."""
-    return {
-        "repeat": repeated["repeat"] is not None,
-        "shuffle": repeated["shuffle"] is not None,
-        "seed": repeated["seed"] is not None,
-        "history": bool(repeated["history"]),
-    }
-
-
-def _plan(spec, repeat: int | None, shuffle: bool | None, seed: int | None, history=()):
-    """How often and in which order the tests run: the options, else the spec's `stability:` (the
-    other machines' outcome logs, `history`, are read apart)."""
-    from harness.repetitions import Plan
-
-    count = repeat if repeat is not None else spec.stability.repeat
-    if seed is not None and count > 1:
-        raise click.UsageError("--seed orders a single run; with --repeat, --shuffle gives each its own")
-    return Plan(count, spec.stability.shuffle if shuffle is None else shuffle, seed)
-
-
 @main.command()
 @click.argument("module")
 @click.option("--run", "fresh", is_flag=True, help="Run the module first instead of reading the last result.")
-@_repetition_options
+@repetition_options
 @click.option(
     "--annotations/--no-annotations",
     default=None,
@@ -321,7 +237,7 @@ def _plan(spec, repeat: int | None, shuffle: bool | None, seed: int | None, hist
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write a Markdown summary for a pull-request comment to this file.",
 )
-@_changed_option
+@changed_option
 @click.option(
     "--workers",
     type=click.IntRange(min=1),
@@ -337,18 +253,18 @@ def check(ctx, module, fresh, annotations, comment, changed, workers, **repeated
     """
     project = _project(ctx)
     spec = find_spec(project, module)
-    if not fresh and any(_given(repeated).values()):
+    if not fresh and any(repetitions_given(repeated).values()):
         raise click.UsageError("--repeat, --shuffle, --seed and --history go with --run")
     doc = None
     if fresh:
         check_requirements(project.root, workers, reruns=spec.stability.reruns)
     if changed is not None:
-        _changed().refuse_with("runs the tests the change affects", **_given(repeated))
+        _changed().refuse_with("runs the tests the change affects", **repetitions_given(repeated))
         with _terminate_as_interrupt():
             outcome = _changed().check(project, spec, changed, fresh, workers, _echo)
         result, doc, code = outcome.result, outcome.doc, outcome.code
     elif fresh:
-        plan, history = _plan(spec, **repeated), repeated["history"]
+        plan, history = plan_of(spec, **repeated), repeated["history"]
         options = RunOptions(workers=workers)
         result = _workflow().run_module(project, spec, options, _echo, plan=plan, history=history)
         code = _exit_for(result)
@@ -368,21 +284,16 @@ def check(ctx, module, fresh, annotations, comment, changed, workers, **repeated
 def _gate_output(result: dict | None, doc: dict | None, annotations: bool | None, comment: Path | None):
     """`check`'s lines, annotations, step summary and comment: the module's (when it has a result)
     and the change's (with --changed)."""
-    lines = terminal.shortfall_lines(result) if result is not None else []
-    lines += render_patch.affected_lines(doc) + render_patch.check_lines(doc) if doc is not None else []
-    for line in lines:
+    for line in gate.lines(result, doc):
         click.echo(line)
     if annotations if annotations is not None else os.environ.get("GITHUB_ACTIONS") == "true":
-        found = terminal.github_annotations(result) if result is not None else []
-        for line in found + (render_patch.annotations(doc) if doc is not None else []):
+        for line in gate.annotations(result, doc):
             click.echo(line)
-    parts = [markdown.github_summary(result)] if result is not None else []
-    parts += [render_patch.change_section(doc)] if doc is not None else []
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary:
-        disk.append_text(Path(summary), "\n".join(parts) + "\n")
+        disk.append_text(Path(summary), gate.summary(result, doc) + "\n")
     if comment:
-        disk.atomic_write(comment, "\n".join(parts))
+        disk.atomic_write(comment, gate.summary(result, doc))
 
 
 @main.command()
@@ -427,7 +338,7 @@ def diff(ctx, a, b, as_json) -> None:
 @main.command()
 @click.argument("module", required=False)
 @click.option("--mutation", "mutants", is_flag=True, help="Merge `harness mutate --shard` results instead.")
-@_history_option
+@history_option
 @click.pass_context
 def combine(ctx, module, mutants, history) -> None:
     """Merge the shards of MODULE (default: every module with shards) into one result."""
@@ -486,9 +397,7 @@ def site_cmd(ctx, out) -> None:
     "--file", "files", multiple=True, metavar="PATH", help="Mutate only this measured file (repeatable)."
 )
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True, help="Parallel workers.")
-@click.option(
-    "--shard", callback=_parse_shard, metavar="K/N", help="Run the K-th of N slices of the mutants."
-)
+@click.option("--shard", callback=parse_shard, metavar="K/N", help="Run the K-th of N slices of the mutants.")
 @click.option(
     "--fresh",
     is_flag=True,
@@ -504,7 +413,7 @@ def site_cmd(ctx, out) -> None:
 @click.option("--rationale", help="Why the --equivalent mutants cannot be told apart from the original.")
 @click.option("--plain", is_flag=True, help="Run every mutant as its own python -m pytest (the reference).")
 @click.option("-v", "--verbose", is_flag=True, help="A line per mutant.")
-@_changed_option
+@changed_option
 @click.pass_context
 def mutate(
     ctx,

@@ -6,15 +6,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 from harness.errors import DataError, UsageError
+from harness.evaluate import judged, targets
 from harness.evaluate import mutation as gating
-from harness.evaluate import shape, targets
-from harness.evaluate.evaluation import acceptance_of, revise
 from harness.mutation.engine import Mutated, MutateOptions, mutate
 from harness.mutation.selection import Timing
 from harness.publish import publish
 from harness.report import mutation_html, terminal
 from harness.spec import git
-from harness.spec.catalog import all_specs, find_spec
+from harness.spec.catalog import named_or_each
 from harness.spec.model import ModuleSpec
 from harness.spec.project import Project
 from harness.store import disk, layout, shards, trace
@@ -86,10 +85,7 @@ def refresh(project: Project, spec: ModuleSpec, echo: Echo) -> dict | None:
     def change(result: dict | None) -> dict | None:
         if result is None or not result["files"] or result.get("step"):
             return None
-        acceptance = acceptance_of(trace.read(project), spec.id)
-        doc = stored.fresh(project, spec.id)
-        revised = shape.revise(result, revise(spec, result, acceptance, doc))
-        return shape.mutation_artifacts(revised, stored.stored_files(layout.files(project, spec.id)))
+        return judged.again(project, spec, result)
 
     result = publish(project, spec, change)
     if result is not None:
@@ -179,16 +175,9 @@ def mark(project: Project, spec: ModuleSpec, ids: tuple[str, ...], rationale: st
 
 def combine(project: Project, module: str | None, echo: Echo) -> int:
     """`harness combine [MODULE] --mutation`: merge the mutation shards into one mutation.json."""
-    if module:
-        specs = [find_spec(project, module)]
-    else:
-        specs = [
-            s
-            for s in all_specs(project)
-            if isinstance(s, ModuleSpec) and layout.files(project, s.id).mutation_shards.is_dir()
-        ]
-        if not specs:
-            raise UsageError("no module has mutation shards to combine")
+    specs = named_or_each(project, module, lambda m: layout.files(project, m).mutation_shards.is_dir())
+    if not specs:
+        raise UsageError("no module has mutation shards to combine")
     codes = []
     for spec in specs:
         codes.append(show(spec, combine_module(project, spec, echo), echo))

@@ -1,7 +1,8 @@
 """`harness run --repeat N [--shuffle]`: the repetitions of a run's tests, each a session of its own, read
 back and merged; the replays of the tests that failed in one repetition and passed in another; for a run
 without --repeat, its one repetition of tests alone (what the outcome log and reruns need); for
-`harness combine`, the shards' tests as one run's; and the run's line for the outcome log.
+`harness combine`, the shards' tests as one run's; the rounds a `repeat: K` metric asks for beyond them;
+and the run's line for the outcome log.
 
 Orchestration beside `workflow.run_module`, which hands it one session's run (`run_one`); the analysis
 is `harness.evaluate.stability`'s, the figures `harness.measure.session.measure`'s.
@@ -12,14 +13,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import DataError
+from harness.evaluate.metrics import repeats
 from harness.evaluate.outcome_history import from_repetitions
 from harness.evaluate.stability import suspects
+from harness.measure.metrics import files_recording, tests_recording
 from harness.measure.repetitions import Repeated, Repetition, merge, plain, read_repetition
 from harness.measure.session import EarlyReports, Measured
 from harness.run.bisect import reproduce
 from harness.run.order import new_seed, order_env
 from harness.run.replay import pytest_replay
-from harness.run.session import Session
+from harness.run.rounds import again
+from harness.run.session import RunOptions, Session
+from harness.spec.model import MetricTarget, Step
 from harness.store import layout
 from harness.store.outcome_log import RunOutcomes
 
@@ -114,6 +119,34 @@ def _replay(root: Path, work: Path, reps, pytest_args, echo: Echo) -> dict:
         results.update(reproduce([(test, before)], fails))
         echo(f"  {results[test].note}")
     return results
+
+
+def rounds(
+    root: Path, own: Sequence[MetricTarget], steps: tuple[Step, ...], sessions: Sequence[Session], sources,
+    work: Path, options: RunOptions, echo: Echo,
+) -> tuple[tuple[dict, ...], ...]:  # fmt: skip
+    """`repeat: K`: the test files that recorded a metric judged on K repetitions (`own` targets, and
+    each of `steps`' own) run as many more times as K asks beyond the run's own repetitions (`sessions`:
+    one, or N with `--repeat N`); round i runs only those of metrics with K >= i. Each round's processes
+    count the samples of the tests that recorded in the run itself (a shard's own, though a round runs
+    whole files)."""
+    wanted = repeats(own, steps)
+    processes = sessions[-1].process_dicts()
+    if not wanted or any(p["exit_code"] not in SOUND for p in processes):
+        return ()
+    first = len(sessions) + 1
+    rounds_of = [
+        files_recording(processes, [name for name, k in wanted.items() if k >= number])
+        for number in range(first, max(wanted.values()) + 1)
+    ]
+    if not rounds_of or not rounds_of[0]:
+        return ()
+    names = ", ".join(sorted(wanted))
+    echo(f"Repeating {len(rounds_of[0])} test file(s) up to {len(rounds_of)} more time(s) for {names}")
+    counted = tests_recording(processes, wanted)
+    log = sessions[-1].log_file
+    done = again(root, rounds_of, first, sources, work, options, echo, steps, log)
+    return tuple(tuple({**p, "counted": counted} for p in s.process_dicts()) for s in done)
 
 
 def of_shards(states: Sequence[str | None], processes: Sequence[dict], echo: Echo) -> Repeated:

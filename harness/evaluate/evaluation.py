@@ -16,22 +16,12 @@ from harness.evaluate import stability_verdict as stability
 from harness.evaluate import status as states
 from harness.evaluate import targets
 from harness.evaluate.stability import Rules
+from harness.measure.inputs import Inputs
 from harness.measure.metrics import stored_figures
 from harness.measure.session import Measured
 from harness.spec.model import ModuleSpec, Step
 from harness.store import trace
 from harness.store.outcome_log import RunOutcomes
-
-
-@dataclass(frozen=True)
-class Inputs:
-    """Looked up before any test runs: the items carried in from another module (a module-level run
-    only: coverage's, and apart the metric targets' of its `metrics` section) and the baseline figures
-    (`{"module", "suites", "measured_at", "files": {path: %}, "overall", "metrics": {name: figure}}`)."""
-
-    carried: tuple[dict, ...] = ()
-    baseline: dict | None = None
-    carried_metrics: tuple[dict, ...] = ()
 
 
 @dataclass(frozen=True)

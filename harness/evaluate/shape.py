@@ -7,8 +7,9 @@ anywhere else. `map_row` is a module's row in MAP.md.
 
 from harness.evaluate import metrics as metric_targets
 from harness.evaluate import mutation as gating
-from harness.evaluate.evaluation import Evaluation, Inputs
+from harness.evaluate.evaluation import Evaluation
 from harness.evaluate.status import STATUS_LABELS
+from harness.measure.inputs import Inputs
 from harness.measure.outcomes import Outcomes
 from harness.measure.session import Measured
 from harness.spec.model import ModuleSpec

@@ -61,17 +61,14 @@ def _measure(project: Project, baseline: Baseline, sources, options: RunOptions,
     if broken or not session.data_file.is_file():
         return None, (broken.error if broken else "no coverage recorded"), session.log_file
     report = coverage.json_report(project.root, session.data_file, work / "out")
+    recorded = metrics.measure(session.process_dicts()).figures
     figures = {
         "measured_at": disk.now(),
         "files": {p: f["percent"] for p, f in coverage.file_figures(report).items()},
         "overall": coverage.totals(report)["percent"],
-        "metrics": {name: f.as_dict() for name, f in metrics.measure(_processes(session)).figures.items()},
+        "metrics": {name: f.as_dict() for name, f in recorded.items()},
     }
     return figures, None, session.log_file
-
-
-def _processes(session) -> list[dict]:
-    return [process.as_dict() for process in session.processes]
 
 
 def work_dir(at: layout.ModuleFiles) -> Path:

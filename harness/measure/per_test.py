@@ -33,6 +33,7 @@ from harness.measure.outcomes import Outcomes
 from harness.run.env import READS_DIR, STEP_CONTEXT
 from harness.spec import tree
 from harness.spec.model import ModuleSpec
+from harness.spec.preflight import check_spec
 from harness.spec.project import Project
 from harness.store import disk, layout
 
@@ -59,6 +60,12 @@ class Origin:
     spec: str
     suites: tuple[str, ...]
     figures: dict[str, dict] = field(default_factory=dict)
+
+    @classmethod
+    def of_run(cls, project: Project, spec: ModuleSpec, figures: dict[str, dict]) -> "Origin":
+        """A whole run's: the spec's measured files, digest and suite paths, and the run's figures."""
+        suites = tuple(dict.fromkeys(suite.path for suite in spec.all_suites()))
+        return cls(tuple(check_spec(project, spec)), spec.path.digest(), suites, figures)
 
 
 def wanted(spec: ModuleSpec, step: int | None, shard, pytest_args: tuple[str, ...]) -> bool:

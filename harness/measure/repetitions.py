@@ -123,7 +123,7 @@ def read_repetition(
     (coverage.py's JSON reports, each step's too, in `out_dir`: `report` when they are made already)."""
     tests, order, seed = read_tests(records)
     report = report or json_report(root, data_file, out_dir, tuple(steps))
-    files = {path: _file_coverage(data) for path, data in report["files"].items()}
+    files = covered_files(report)
     figures, overall = file_figures(report), totals(report)
     per_step = step_figures(out_dir, list(steps)) if steps else {}
     return Repetition(number, tests, order, files, seed, figures, overall, per_step)
@@ -174,9 +174,8 @@ def _attempt(attempt: dict) -> Attempt:
     return Attempt(attempt["outcome"], attempt["message"], attempt.get("details", ""))
 
 
-def read_coverage(root: Path, data_file: Path, out_dir: Path) -> dict[str, FileCoverage]:
-    """Each file's lines and branches covered in one repetition (coverage.py's JSON report, in `out_dir`)."""
-    report = json_report(root, data_file, out_dir)
+def covered_files(report: dict) -> dict[str, FileCoverage]:
+    """Each file's lines and branches covered, from coverage.py's JSON report of a repetition."""
     return {path: _file_coverage(data) for path, data in report["files"].items()}
 
 

@@ -11,7 +11,8 @@ from harness.measure.outcomes import Outcomes, read_records
 from harness.measure.repetitions import Repeated, lowest_figures, lowest_step_files, lowest_totals
 from harness.run.background import Jobs
 from harness.spec import git
-from harness.store import disk
+from harness.store import disk, shards
+from harness.store.shards import StoredShard
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,19 @@ class Session:
     @property
     def out(self) -> Path:
         return self.work / "out"
+
+    @classmethod
+    def of_shards(
+        cls, root: Path, done: list[StoredShard], work: Path, sources: tuple[str, ...], steps: tuple[int, ...]
+    ) -> "Session":
+        """The shards of a split as one run's session: their coverage data combined into `work`, every
+        shard's processes, and each round's processes of every shard that had one."""
+        data = [s.data_file for s in done if s.data_file.is_file()]
+        if data:
+            roots = tuple(s.meta["root"] for s in done if s.meta.get("root"))
+            coverage.combine(root, data, work / ".coverage", roots)
+        processes = [p for s in done for p in s.processes]
+        return cls(root, processes, work / ".coverage", work, sources, steps, rounds=shards.repetitions(done))
 
 
 def measure(

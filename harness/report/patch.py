@@ -8,11 +8,11 @@ import re
 from pathlib import PurePosixPath
 
 from coverage.results import format_lines
-from jinja2 import Environment, PackageLoader, StrictUndefined
+from jinja2 import Environment
 
 from harness.evaluate.mutation import changed_lines
-from harness.report.markdown import cell, target_pct
-from harness.report.terminal import _gh_data, _gh_property
+from harness.report.markdown import cell, target_pct, templates
+from harness.report.terminal import gh_data, gh_property
 
 ANNOTATIONS = 50  # as many as GitHub shows per step; one notice counts the rest
 MISSING_SHOWN = 10  # line ranges in the headline before "…"
@@ -171,16 +171,16 @@ def annotations(doc: dict, limit: int = ANNOTATIONS) -> list[str]:
     lines = []
     for path, entry in doc["files"].items():
         for first, last in _ranges(entry["covered"] + entry["missing"], entry["missing"]):
-            where = f"file={_gh_property(path)},line={first},endLine={last},title={UNCOVERED}"
+            where = f"file={gh_property(path)},line={first},endLine={last},title={UNCOVERED}"
             span = f"line {first}" if first == last else f"lines {first}-{last}"
             lines.append(
-                f"::{kinds['coverage']} {where}::{_gh_data(f'{path} {span}: no test runs this change')}"
+                f"::{kinds['coverage']} {where}::{gh_data(f'{path} {span}: no test runs this change')}"
             )
     for s in (doc.get("mutation") or {}).get("survivors", []):
         before, after = changed_lines(s["diff"])
-        where = f"file={_gh_property(s['file'])},line={s['line']},title=Mutant survived ({s['operator']})"
+        where = f"file={gh_property(s['file'])},line={s['line']},title=Mutant survived ({s['operator']})"
         text = f"{s['file']}:{s['line']}: `{before}` -> `{after or '(removed)'}` and every test still passed"
-        lines.append(f"::{kinds['mutation']} {where}::{_gh_data(text)}")
+        lines.append(f"::{kinds['mutation']} {where}::{gh_data(text)}")
     if len(lines) > limit:
         lines = [*lines[:limit], f"::notice::{len(lines) - limit} more annotations; see PATCH.md"]
     return lines
@@ -220,14 +220,7 @@ def _tidy(text: str) -> str:
 
 
 def _environment() -> Environment:
-    env = Environment(
-        loader=PackageLoader("harness.report", "templates"),
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-        autoescape=False,
-    )
+    env = templates(autoescape=False)
     env.filters.update(percent=percent, cell=cell, target_pct=target_pct, lines=_line_list)
     env.globals.update(
         headline=headline,

@@ -134,10 +134,8 @@ def github_annotations(result: dict, limit: int = ANNOTATIONS) -> list[str]:
                 if not c["met"]
                 for s in c["short"]
             )
-            where = (
-                f"file={_gh_property(path)},line={first_uncovered_line(entry)},title=Coverage below target"
-            )
-            lines.append(f"::{kind} {where}::{_gh_data(f'{path}: {text}')}")
+            where = f"file={gh_property(path)},line={first_uncovered_line(entry)},title=Coverage below target"
+            lines.append(f"::{kind} {where}::{gh_data(f'{path}: {text}')}")
     if len(lines) > limit:
         more = len(lines) - limit
         lines = [*lines[:limit], f"::notice::{more} more files below target; see the completion report"]
@@ -149,7 +147,7 @@ def _metric_annotations(result: dict, accepted: list[str]) -> list[str]:
     lines = []
     for check, line in metric_text.missed(result):
         kind = {"below": "error", "warn": "warning", "accepted": "notice"}[metric_text.state(check, accepted)]
-        lines.append(f"::{kind} title=Metric below target::{_gh_data(line)}")
+        lines.append(f"::{kind} title=Metric below target::{gh_data(line)}")
     return lines
 
 
@@ -162,12 +160,14 @@ def first_uncovered_line(entry: dict) -> int:
     return 1
 
 
-def _gh_data(text: str) -> str:
+def gh_data(text: str) -> str:
+    """`text` as a GitHub workflow command's message (its escapes)."""
     return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
-def _gh_property(text: str) -> str:
-    return _gh_data(text).replace(":", "%3A").replace(",", "%2C")
+def gh_property(text: str) -> str:
+    """`text` as a GitHub workflow command's property value (`file=`, `title=`)."""
+    return gh_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
 def diff_table(comparison: dict, refs: tuple[str, str] | None = None) -> str:

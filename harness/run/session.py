@@ -104,6 +104,10 @@ class Session:
     def summaries(self) -> tuple[str, ...]:
         return tuple(p.summary for p in self.processes)
 
+    def process_dicts(self) -> list[dict]:
+        """Each process as the plain dict the measure stage and a stored shard read."""
+        return [process.as_dict() for process in self.processes]
+
 
 def plan(suites) -> list[Invocation]:
     """Group suites by selection, keeping the order in which selections first appear."""

@@ -1,5 +1,6 @@
 """Finding specs: every spec of the project, or the one a command names by id or path."""
 
+from collections.abc import Callable
 from pathlib import Path
 
 from harness.errors import SpecError, UsageError
@@ -71,3 +72,11 @@ def find_spec(project: Project, ref: str, cwd: Path | None = None) -> ModuleSpec
         searched = [*project.spec_globs, *(["[tool.harness.modules]"] if project.module_tables else [])]
         raise UsageError(f"no module '{ref}' (specs searched: {', '.join(searched)})")
     return found[0]
+
+
+def named_or_each(project: Project, module: str | None, having: Callable[[str], bool]) -> list[ModuleSpec]:
+    """The spec `module` names, else every module spec (in catalog order) whose id `having` holds for:
+    what `harness combine` takes."""
+    if module:
+        return [find_spec(project, module)]
+    return [s for s in all_specs(project) if isinstance(s, ModuleSpec) and having(s.id)]

@@ -9,6 +9,7 @@ run ends, so a run killed outright loses only the mutants it was running.
 
 import hashlib
 import json
+from pathlib import Path
 
 from harness.errors import DataError
 from harness.spec.project import Project
@@ -128,12 +129,10 @@ def _decoded(path, data: object) -> dict:
         raise DataError(f"{path}: {err}") from err
 
 
-def from_disk(data: object) -> dict:
-    """The record a stored mutation.json holds (JSON, either format), its counts and scores derived."""
-    return _counted(mutation_format.decode(data))
-
-
-def _counted(doc: dict) -> dict:
+def from_disk(data: object, path: Path | None = None) -> dict:
+    """The record a stored mutation.json holds (JSON, either format), its counts and scores derived;
+    an unreadable one is a DataError that names `path`."""
+    doc = _decoded(path, data) if path else mutation_format.decode(data)
     return {**doc, "files": summarize(doc["files"], doc["mutants"])}
 
 
@@ -147,7 +146,7 @@ def load(at: layout.ModuleFiles) -> dict | None:
     data = _read(at.mutation, "mutation result")
     if data is None:
         return None
-    return _counted(_decoded(at.mutation, data))
+    return from_disk(data, at.mutation)
 
 
 def stored_files(at: layout.ModuleFiles) -> list[str]:

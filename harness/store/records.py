@@ -1,11 +1,13 @@
-"""results.json and baseline.json: the stored result of a module (or step) and its cached baseline."""
+"""results.json and baseline.json: the stored result of a module (or step) and its cached baseline; every
+module's stored result beside its spec (`harness list`)."""
 
 import json
 from pathlib import Path
 
-from harness.errors import DataError
-from harness.spec.catalog import find_spec
+from harness.errors import DataError, HarnessError
+from harness.spec.catalog import all_specs, find_spec
 from harness.spec.model import ModuleSpec
+from harness.spec.preflight import check_spec
 from harness.spec.project import Project
 from harness.store import disk, layout
 
@@ -85,3 +87,21 @@ def save_baseline(project: Project, at: layout.ModuleFiles, baseline: dict | Non
         disk.copy_file(log, at.baseline_log)
         if baseline is not None:
             disk.write_json(at.baseline, baseline)
+
+
+def survey(project: Project) -> tuple[list[tuple[str, str, dict | None, bool]], list[HarnessError]]:
+    """`harness list`: each module's id, title, stored result and whether its spec is invalid, and
+    apart the errors of the specs that do not load or do not pass the pre-flight checks."""
+    rows, broken = [], []
+    found = all_specs(project)
+    broken += [f for f in found if not isinstance(f, ModuleSpec)]
+    for spec in (f for f in found if isinstance(f, ModuleSpec)):
+        try:
+            check_spec(project, spec)
+        except HarnessError as err:
+            broken.append(err)
+            rows.append((spec.id, spec.title, None, True))
+            continue
+        at = layout.files(project, spec.id)
+        rows.append((spec.id, spec.title, load(at.result) if at.result.is_file() else None, False))
+    return rows, broken

@@ -13,6 +13,7 @@ from target_app.realtime import ratelimit
 from target_app.realtime.middleware_ratelimit import RateLimitMiddleware, client_identity, payload_size
 from target_app.realtime.ratelimit import Limiter
 from target_app.realtime.ratelimit_backends import MemoryBackend, RateDecision
+from tests.app.limits import FakeClock
 
 
 @dataclass(frozen=True)
@@ -21,14 +22,6 @@ class StandInUser:
 
     pk: int
     is_authenticated: bool = True
-
-
-class FakeClock:
-    def __init__(self, now: float = 1000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class EchoConsumer(AsyncWebsocketConsumer):

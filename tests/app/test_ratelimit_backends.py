@@ -8,16 +8,7 @@ import pytest
 from target_app.realtime import ratelimit
 from target_app.realtime.ratelimit import Limiter, loop_clock
 from target_app.realtime.ratelimit_backends import MemoryBackend, RateDecision, RedisBackend, take_token
-
-
-class FakeClock:
-    """A clock the test moves by hand."""
-
-    def __init__(self, now: float = 1000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
+from tests.app.limits import FakeClock, assert_burst_then_refill
 
 
 @pytest.fixture(autouse=True)
@@ -34,13 +25,7 @@ def clock() -> FakeClock:
 
 async def test_bucket_allows_burst_then_refills_at_rate(clock):
     limiter = Limiter(MemoryBackend(), clock=clock)
-    answers = [await limiter.hit("ws:msg:user:1", 2, 3) for _ in range(4)]
-    assert answers == [RateDecision(True, 0.0)] * 3 + [RateDecision(False, 0.5)]
-
-    clock.now += 0.25
-    assert await limiter.hit("ws:msg:user:1", 2, 3) == RateDecision(False, 0.25)
-    clock.now += 0.25
-    assert await limiter.hit("ws:msg:user:1", 2, 3) == RateDecision(True, 0.0)
+    await assert_burst_then_refill(limiter, clock)
     assert await limiter.hit("ws:msg:user:1", 2, 3) == RateDecision(False, 0.5)
 
 

@@ -23,16 +23,9 @@ from target_app.realtime.ratelimit_backends import (
     RateDecision,
     RedisBackend,
 )
+from tests.app.limits import FakeClock, assert_burst_then_refill
 
 LOGGER = "target_app.realtime.ratelimit"
-
-
-class FakeClock:
-    def __init__(self, now: float = 1000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class StandInUser:
@@ -154,13 +147,7 @@ async def either(request, redis_url, clock):
 
 
 async def test_bucket_limits_are_exact_on_both_backends(either, clock):
-    limiter = either
-    answers = [await limiter.hit("ws:msg:user:1", 2, 3) for _ in range(4)]
-    assert answers == [RateDecision(True, 0.0)] * 3 + [RateDecision(False, 0.5)]
-    clock.now += 0.25
-    assert await limiter.hit("ws:msg:user:1", 2, 3) == RateDecision(False, 0.25)
-    clock.now += 0.25
-    assert await limiter.hit("ws:msg:user:1", 2, 3) == RateDecision(True, 0.0)
+    await assert_burst_then_refill(either, clock)
 
 
 async def test_keys_are_namespaced_with_ttls(on_redis, inspect):

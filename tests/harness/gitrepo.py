@@ -6,6 +6,10 @@ import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
+
+from tests.harness.conftest import Throwaway, build_throwaway
+
 # A repository made here must not read the user's or the machine's git configuration (a global
 # `diff.noprefix`, a signing key, a hook path): the tests would then test that configuration.
 GIT_ENV = {
@@ -16,6 +20,23 @@ GIT_ENV = {
     "GIT_COMMITTER_NAME": "Tester",
     "GIT_COMMITTER_EMAIL": "tester@example.com",
 }
+
+# The module of a project under review: its `patch:` target is what `--changed` gates on.
+PATCH_SPEC = {
+    "id": "mod-a",
+    "title": "A",
+    "source": ["calc"],
+    "suites": ["suites/tests"],
+    "patch": {"coverage": 50},
+}
+
+
+def patch_project(root: Path) -> Throwaway:
+    """The throwaway project under `root` with the spec `PATCH_SPEC`, its scratch files ignored by git."""
+    project = build_throwaway(root)
+    project.write("suites/mod-a/module.yml", yaml.safe_dump(PATCH_SPEC))
+    project.write(".gitignore", "reports/*/.work/\n")
+    return project
 
 
 @dataclass

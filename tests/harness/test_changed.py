@@ -12,16 +12,9 @@ from harness.evaluate.patch_json import FIGURES
 from harness.spec.project import Project
 from harness.store import layout, trace
 from harness.store import mutation as mutation_store
-from tests.harness.conftest import Throwaway, build_throwaway
-from tests.harness.gitrepo import GIT_ENV, Repo
+from tests.harness.conftest import Throwaway
+from tests.harness.gitrepo import GIT_ENV, PATCH_SPEC, Repo, patch_project
 
-SPEC = {
-    "id": "mod-a",
-    "title": "A",
-    "source": ["calc"],
-    "suites": ["suites/tests"],
-    "patch": {"coverage": 50},
-}
 HEADLINE = "patch coverage 0% (0 of 1 lines; missing: ops.py 13)"
 SIGN = "test_ops.py::TestSign::test_positive"
 
@@ -35,9 +28,7 @@ def recorded(tmp_path_factory):
         for name, value in GIT_ENV.items():
             patch.setenv(name, value)
         patch.delenv("GITHUB_STEP_SUMMARY", raising=False)
-        project = build_throwaway(tmp_path_factory.mktemp("changed") / "proj")
-        project.write("suites/mod-a/module.yml", yaml.safe_dump(SPEC))
-        project.write(".gitignore", "reports/*/.work/\n")
+        project = patch_project(tmp_path_factory.mktemp("changed") / "proj")
         repo = Repo(project.root)
         repo.git("init", "-q", "-b", "main")
         repo.commit("main")
@@ -177,7 +168,7 @@ def test_check_changed_gates_on_the_patch_and_says_where(work, tmp_path, monkeyp
 
 
 def test_check_run_changed_after_a_whole_run_gates_on_the_modules_own_targets_too(work):
-    work.write("suites/mod-a/module.yml", yaml.safe_dump({**SPEC, "targets": {"calc/ops.py": 99}}))
+    work.write("suites/mod-a/module.yml", yaml.safe_dump({**PATCH_SPEC, "targets": {"calc/ops.py": 99}}))
 
     done = work.harness("check", "mod-a", "--run", "--changed", "main")
 

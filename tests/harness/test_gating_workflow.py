@@ -21,19 +21,11 @@ import yaml
 
 from harness.spec.project import Project
 from harness.store import layout
-from tests.harness.conftest import build_throwaway
-from tests.harness.gitrepo import Repo, make_repo
+from tests.harness.gitrepo import PATCH_SPEC, Repo, make_repo, patch_project
 
 DOCS = Path(__file__).parents[2] / "docs" / "harness.md"
 BIN = Path(sys.executable).parent
 RECORD = layout.files(Project(Path("/p")), "mod-a")  # where the record lives, relative to a root
-SPEC = {
-    "id": "mod-a",
-    "title": "A",
-    "source": ["calc"],
-    "suites": ["suites/tests"],
-    "patch": {"coverage": 50},
-}
 
 
 def workflow() -> dict:
@@ -49,7 +41,7 @@ class Replay:
         self.flow, self.cache, self.context = flow, cache, context
         self.env = {k: self.expand(str(v)) for k, v in flow.get("env", {}).items()}
         assert "MODULE" in self.env
-        self.env["MODULE"] = SPEC["id"]  # the page's module is the bundled one; this project's is mod-a
+        self.env["MODULE"] = PATCH_SPEC["id"]  # the page's module is the bundled one; this project's is mod-a
 
     def expand(self, text: str) -> str:
         return re.sub(r"\$\{\{\s*([\w.]+)\s*\}\}", lambda m: self._value(m.group(1)), text)
@@ -112,9 +104,7 @@ def origin(tmp_path, monkeypatch):
     for name in ("DJANGO_SETTINGS_MODULE", "PYTEST_ADDOPTS", "COVERAGE_PROCESS_START", "GITHUB_STEP_SUMMARY"):
         monkeypatch.delenv(name, raising=False)
     repo = make_repo(tmp_path / "origin", monkeypatch)
-    project = build_throwaway(repo.root)
-    project.write("suites/mod-a/module.yml", yaml.safe_dump(SPEC))
-    project.write(".gitignore", "reports/*/.work/\n")
+    patch_project(repo.root)
     repo.commit("main")
     return repo
 

@@ -26,19 +26,19 @@ def never(x):
 """
 
 
-def _reshape(project, pyproject_extra: str = "") -> None:
-    """Drop the throwaway's calc package and suites: the test writes the layout it is about."""
+def _reshape(project, pyproject_extra: str = "", pytest_option: str = "") -> None:
+    """Drop the throwaway's calc package and suites: the test writes the layout it is about. The
+    pyproject gets `pytest_option` as the first line of its pytest table and `pyproject_extra` at the end."""
     shutil.rmtree(project.root / "calc")
     shutil.rmtree(project.root / "suites")
     text = (project.root / "pyproject.toml").read_text(encoding="utf-8")
-    (project.root / "pyproject.toml").write_text(text + pyproject_extra, encoding="utf-8")
+    table = "[tool.pytest.ini_options]\n"
+    text = text.replace(table, table + pytest_option) + pyproject_extra
+    (project.root / "pyproject.toml").write_text(text, encoding="utf-8")
 
 
 def _src_layout(project) -> None:
-    _reshape(project)
-    text = (project.root / "pyproject.toml").read_text(encoding="utf-8")
-    text = text.replace("[tool.pytest.ini_options]\n", '[tool.pytest.ini_options]\npythonpath = ["src"]\n')
-    (project.root / "pyproject.toml").write_text(text, encoding="utf-8")
+    _reshape(project, pytest_option='pythonpath = ["src"]\n')
     project.write("src/dbl/__init__.py", "")
     project.write("src/dbl/core.py", DOUBLE)
     project.write("tests/__init__.py", "")
@@ -66,10 +66,7 @@ def test_src_layout_init_then_run_and_check_pass(throwaway):
 
 
 def test_flat_layout_with_testpaths_into_pyproject(throwaway):
-    _reshape(throwaway, '\n[tool.harness]\nreports = "out"\n')
-    text = (throwaway.root / "pyproject.toml").read_text(encoding="utf-8")
-    text = text.replace("[tool.pytest.ini_options]\n", '[tool.pytest.ini_options]\ntestpaths = ["checks"]\n')
-    (throwaway.root / "pyproject.toml").write_text(text, encoding="utf-8")
+    _reshape(throwaway, '\n[tool.harness]\nreports = "out"\n', pytest_option='testpaths = ["checks"]\n')
     throwaway.write("dbl/__init__.py", "")
     throwaway.write("dbl/core.py", DOUBLE)
     throwaway.write("docs/__init__.py", "")

@@ -1,8 +1,8 @@
 """The layout shows the pipeline: each stage imports only its own stage and the stages below it.
 
 spec → store → run → measure → mutation → evaluate → report, then the commands on top (publish,
-workflow, repeat, mutate, init, cli). The pytest plugin of fixtures (`harness/plugin/`) stands apart: it may
-import nothing of the harness but its errors.
+workflow, repetitions, changed, mutate, init, options, cli). The pytest plugin of fixtures
+(`harness/plugin/`) stands apart: it may import nothing of the harness but its errors.
 """
 
 import ast
@@ -13,7 +13,7 @@ import harness
 
 PACKAGE = Path(harness.__file__).parent
 STAGES = ["spec", "store", "run", "measure", "mutation", "evaluate", "report"]
-TOP = len(STAGES)  # errors, publish, workflow, mutate, changed, init, cli
+TOP = len(STAGES)  # publish, workflow, repetitions, mutate, changed, init, options, cli
 FOUNDATION = {"harness", "harness.errors"}
 
 
@@ -79,6 +79,7 @@ def test_every_module_is_in_a_stage_folder_or_is_one_of_the_commands():
         "harness.errors",
         "harness.init",
         "harness.mutate",
+        "harness.options",  # the click options several commands share, and what their values mean
         "harness.publish",
         "harness.repetitions",  # `harness run --repeat N`: sessions (run), reading (measure), replays
         "harness.workflow",

@@ -10,12 +10,12 @@ import coverage
 import pytest
 
 from harness.measure import coverage as coverage_reports
+from harness.measure.session import EarlyReports
 from harness.run import background, workers
 from harness.run.progress import Silent
 from harness.run.session import RunOptions, _follow, _Tail, bytecode_env, run_session
 from harness.run.workers import Advice, Timing
 from harness.spec.model import Step, Suite
-from harness.workflow import EarlyReports
 
 OPS = "calc/ops.py"
 OPS_SUITE, BOX_SUITE = "suites/tests/test_ops.py", "suites/tests/test_box.py"

@@ -6,7 +6,8 @@ import pytest
 from harness.errors import DataError
 from harness.evaluate import stability_verdict as verdicts
 from harness.evaluate.stability import analyse, suspects
-from harness.measure.repetitions import lowest_figures, merge, read_coverage, read_repetition
+from harness.measure.coverage import json_report
+from harness.measure.repetitions import covered_files, lowest_figures, merge, read_repetition
 from harness.report import stability as stability_report
 from harness.run.bisect import reproduce
 from harness.run.order import order_env
@@ -102,7 +103,8 @@ def test_the_race_shows_as_unstable_lines_and_branches(found):
 def test_the_merged_data_covers_what_any_repetition_covered(found, tmp_path):
     root, reps, _, _ = found
     data = [root / ".work" / f"rep-{rep.number}" / ".coverage" for rep in reps]
-    merged = read_coverage(root, merge(root, data, tmp_path / ".coverage"), tmp_path / "report")
+    report = json_report(root, merge(root, data, tmp_path / ".coverage"), tmp_path / "report")
+    merged = covered_files(report)
     for path, cover in merged.items():
         assert cover.executed == frozenset().union(*(rep.files[path].executed for rep in reps))
         assert cover.percent >= max(rep.files[path].percent for rep in reps)

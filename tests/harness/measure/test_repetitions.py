@@ -24,6 +24,12 @@ from harness.spec.model import Suite
 OPS, BOX = "suites/tests/test_ops.py", "suites/tests/test_box.py"
 
 
+def _read(project, number, session) -> Repetition:
+    """Repetition `number` of `session`, its JSON report made beside its data."""
+    records, out = [p.records for p in session.processes], session.data_file.parent / "report"
+    return read_repetition(number, project.root, records, session.data_file, out)
+
+
 def _session(project, name, suites, **kwargs):
     return run_session(
         project.root, suites, ("calc",), project.root / ".work" / name, RunOptions(), lambda _: None, **kwargs
@@ -60,13 +66,7 @@ def test_each_tests_outcome_and_the_order_each_process_ran_them_in(shared_throwa
 
 def test_a_shuffled_repetition_knows_its_seed_and_what_ran_before_each_test(shared_throwaway, sessions):
     session = sessions["shuffled"]
-    rep = read_repetition(
-        3,
-        shared_throwaway.root,
-        [p.records for p in session.processes],
-        session.data_file,
-        session.data_file.parent / "report",
-    )
+    rep = _read(shared_throwaway, 3, session)
     assert rep.number == 3 and rep.seed == 4
     (ran,) = rep.order.values()
     assert list(ran) == shuffled(list(ran), 4, nodeid=str)
@@ -75,13 +75,7 @@ def test_a_shuffled_repetition_knows_its_seed_and_what_ran_before_each_test(shar
 
 def test_each_files_lines_and_branches_are_coverage_pys_own(shared_throwaway, sessions):
     session = sessions["ops"]
-    rep = read_repetition(
-        1,
-        shared_throwaway.root,
-        [p.records for p in session.processes],
-        session.data_file,
-        session.data_file.parent / "report",
-    )
+    rep = _read(shared_throwaway, 1, session)
     report = json.loads((session.data_file.parent / "report" / "coverage.json").read_text())
     ops = rep.files["calc/ops.py"]
     raw = report["files"]["calc/ops.py"]
