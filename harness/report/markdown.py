@@ -301,7 +301,7 @@ def completion_status(result: dict) -> str:
         cols=table_columns(result),
         # Results stored before step rows named their metric show module-wide figures there.
         steps_scoped=any("metric" in row for step in result.get("steps", []) for row in step["rows"]),
-        metrics=metric_text.view(result),
+        metrics=metrics_section(result),
     )
     # Optional sections leave runs of blank lines behind; one blank line between blocks reads best.
     return re.sub(r"\n{3,}", "\n\n", text)
