@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from harness.errors import UsageError
-from harness.spec.catalog import find_spec, looks_like_path
+from harness.spec.catalog import check_step, find_spec, looks_like_path
 from harness.spec.project import Project
 from harness.store import trace
 from harness.store.trace import Counts
@@ -127,7 +127,8 @@ def select(
     module_id = find_spec(project, ref).id if looks_like_path(ref) else ref
     runs = read_runs(project, module_id, step)
     if not runs:
-        find_spec(project, module_id)  # an unknown module is a usage error, not an empty history
+        # An unknown module, or a step its spec does not have, is a usage error, not an empty history.
+        check_step(find_spec(project, module_id), step)
         return Shown(module_id, step, None, [], 0)
     file = _file_key(project, file, runs, module_id) if file else None
     rows = list(zip(runs, deltas(runs, file), strict=True))[-limit if limit else 0 :]

@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field
 
 from harness.errors import UsageError
 from harness.evaluate.history import Run, read_runs
-from harness.spec.catalog import find_spec, looks_like_path
+from harness.spec.catalog import check_step, find_spec, looks_like_path
 from harness.spec.model import METRIC_STATS
 from harness.spec.project import Project
 
@@ -81,7 +81,8 @@ def select(
     runs = read_runs(project, module_id, step)
     shown = metric_runs(runs, name)
     if not runs:
-        find_spec(project, module_id)  # an unknown module is a usage error, not an empty history
+        # An unknown module, or a step its spec does not have, is a usage error, not an empty history.
+        check_step(find_spec(project, module_id), step)
     elif not any(run.stats for run in shown):
         known = names(runs)
         recorded = f" (recorded: {', '.join(known)})" if known else " (no run recorded any metric)"

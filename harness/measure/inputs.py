@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from harness.errors import SpecError, UsageError
 from harness.measure import baseline
 from harness.run.session import RunOptions
+from harness.spec.catalog import check_step
 from harness.spec.model import ModuleSpec
 from harness.spec.preflight import check_spec
 from harness.spec.project import Project
@@ -32,8 +33,7 @@ def prepare(
 ) -> Inputs:
     """Every check and lookup that must pass before a test runs (a shard needs only the checks)."""
     files = check_spec(project, spec)
-    if step is not None and not 1 <= step <= len(spec.steps):
-        raise UsageError(f"{spec.id} has {len(spec.steps)} step(s); --step {step} does not exist")
+    check_step(spec, step)
     if spec.steps and step is None and any(a.startswith("--cov-context") for a in options.pytest_args):
         raise UsageError(
             f"{spec.id}: drop --cov-context (its steps' figures need the harness's own contexts)"

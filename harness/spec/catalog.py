@@ -80,3 +80,12 @@ def named_or_each(project: Project, module: str | None, having: Callable[[str], 
     if module:
         return [find_spec(project, module)]
     return [s for s in all_specs(project) if isinstance(s, ModuleSpec) and having(s.id)]
+
+
+def check_step(spec: ModuleSpec, step: int | None) -> None:
+    """`--step N` names one of the spec's steps (a run's, or a history's while the spec is there)."""
+    if step is None or 1 <= step <= len(spec.steps):
+        return
+    count = len(spec.steps)
+    has = f"{count} step{'s' if count != 1 else ''}" if count else "no steps"
+    raise UsageError(f"{spec.id} has {has}; --step {step} does not exist")

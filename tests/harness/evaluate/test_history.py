@@ -281,3 +281,11 @@ def test_read_histories_reads_each_modules_runs(tmp_path):
 def test_an_event_about_to_be_appended_reads_as_a_run():
     event = trace.parse(yaml.safe_load(TRACE)[3])
     assert history.run_from_event(event) == dataclasses.replace(FIRST, mutation=None)
+
+
+@pytest.mark.parametrize("ref", ["mod-a", "suites/mod-a/module.yml"])
+@pytest.mark.parametrize("metric", [(), ("--metric", "lat")])
+def test_a_step_without_runs_that_the_spec_does_not_have_is_a_usage_error(traced, monkeypatch, ref, metric):
+    monkeypatch.chdir(traced.root)
+    done = traced.harness("history", ref, "--step", "2", *metric)
+    assert (done.exit_code, done.output) == (2, "Error: mod-a has no steps; --step 2 does not exist\n")

@@ -138,7 +138,7 @@ def test_unknown_key_in_tool_harness(throwaway):
         (["run", "suites/none/module.yml"], "no such spec file"),
         (["run", "mod-a", "--shard", "3/2"], "K must be between 1 and N"),
         (["run", "mod-a", "--shard", "x"], "expected K/N"),
-        (["run", "mod-a", "--step", "4"], "mod-a has 0 step(s); --step 4 does not exist"),
+        (["run", "mod-a", "--step", "4"], "mod-a has no steps; --step 4 does not exist"),
         (["check", "mod-a"], "module 'mod-a' has no stored result"),
         (["report", "mod-a"], "no stored result"),
         (["accept", "mod-a", "--rationale", "why"], "no stored result"),
