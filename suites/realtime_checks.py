@@ -11,7 +11,8 @@ ERROR_KEYS = {"type", "code", "message"}
 
 
 class _AnyText:
-    """Equal to any non-empty string: error messages are free text, only their codes are protocol."""
+    """Equal to any non-empty string: for checks about an error's code (its fixed text, listed in
+    docs/protocol.md "Error messages", is checked by the tests of where it is made)."""
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, str) and bool(other.strip())
@@ -23,9 +24,9 @@ class _AnyText:
 TEXT = _AnyText()
 
 
-def error(code: str, **data) -> dict:
-    """The error frame with `code`, any message text, and `data` when given."""
-    frame = {"type": "error", "code": code, "message": TEXT}
+def error(code: str, message: str | _AnyText = TEXT, **data) -> dict:
+    """The error frame with `code`, `message` (by default any text), and `data` when given."""
+    frame = {"type": "error", "code": code, "message": message}
     return {**frame, "data": data} if data else frame
 
 
@@ -82,16 +83,19 @@ def members(layer, target) -> set[str]:
     return set(layer.groups.get(group, {}))
 
 
-async def assert_refused(client, close_code: int, error_code: str, layer=None) -> None:
+async def assert_refused(
+    client, close_code: int, error_code: str, layer=None, *, message: str | _AnyText = TEXT
+) -> None:
     """Accepted, exactly one error frame, the close code; then the client completes the close handshake.
 
     A close before accept would be an HTTP 403 and hide the code. Until the client completes the
     handshake, as a real one does, the server still counts the connection against the user's limit.
-    With `layer`, also: the refused client never joined a group nor started a heartbeat.
+    With `layer`, also: the refused client never joined a group nor started a heartbeat. With `message`,
+    the error frame says exactly that.
     """
     assert client.accepted
     frames = await client.expect_close(close_code)
-    assert frames == [error(error_code)], frames
+    assert frames == [error(error_code, message)], frames
     assert_error(frames[0], error_code)
     if layer is not None:
         assert layer.groups == {}

@@ -8,6 +8,7 @@ import pytest
 from suites.realtime_checks import (
     assert_error,
     assert_refused,
+    error,
     heartbeat_tasks,
     join_with_welcome,
     match_path,
@@ -116,9 +117,17 @@ class TestErrorPaths:
         organizer, _ = await join_with_welcome(
             harness_ws, tournament_path(match.tournament_id), user=cast.organizer
         )
-        for data in ({"message": "   "}, {"message": 5}, {}, "hello", None):
+        blank = error("invalid_schema", "'data.message' must be a non-empty string")
+        not_an_object = error("invalid_schema", "'data' must be an object")
+        for data, answer in (
+            ({"message": "   "}, blank),
+            ({"message": 5}, blank),
+            ({}, blank),
+            ("hello", not_an_object),
+            (None, not_an_object),
+        ):
             await organizer.send_json({"type": "announce", "data": data})
-            assert_error(await organizer.receive_json(), "invalid_schema")
+            assert await organizer.receive_json() == answer
         await ping_pong(organizer, "still-open")
 
     async def test_permission_denied_for_privileged_action(self, harness_ws, cast, tournament, match):
@@ -129,7 +138,8 @@ class TestErrorPaths:
             client, welcome = await join_with_welcome(harness_ws, path, user=user)
             assert welcome["role"] == role
             await client.send_json({"type": "announce", "data": {"message": "free pizza"}})
-            assert_error(await client.receive_json(), "permission_denied")
+            denial = error("permission_denied", "only the organizer or an admin may announce")
+            assert await client.receive_json() == denial
             await ping_pong(client, role)
         await listener.assert_nothing_received(0.2)
         admin, welcome = await join_with_welcome(harness_ws, path, user=cast.admin)

@@ -160,7 +160,9 @@ class TestConnectRefusals:
         self, harness_ws, harness_channel_layer, cast, match, path
     ):
         client = await harness_ws.connect(path, user=cast.alice)
-        await assert_refused(client, 4000, "invalid_id", harness_channel_layer)
+        await assert_refused(
+            client, 4000, "invalid_id", harness_channel_layer, message="match_id must be a positive integer"
+        )
 
     async def test_bad_id_is_reported_before_authentication(self, harness_ws, harness_channel_layer):
         client = await harness_ws.connect("/ws/match/abc/")
@@ -168,7 +170,8 @@ class TestConnectRefusals:
 
     async def test_unknown_match_is_closed_with_4004(self, harness_ws, harness_channel_layer, cast, match):
         client = await harness_ws.connect(f"/ws/match/{match.pk + 1000}/", user=cast.alice)
-        await assert_refused(client, 4004, "not_found", harness_channel_layer)
+        said = f"match_id {match.pk + 1000} not found"
+        await assert_refused(client, 4004, "not_found", harness_channel_layer, message=said)
 
     @pytest.mark.parametrize(
         ("token_kind", "auth_error"),
@@ -195,7 +198,8 @@ class TestConnectRefusals:
             "inactive_user": lambda: harness_jwt.valid(ghost),
         }[token_kind]()
         client = await harness_ws.connect(match_path(match), token=token)
-        await assert_refused(client, 4001, auth_error, harness_channel_layer)
+        said = "authentication required"
+        await assert_refused(client, 4001, auth_error, harness_channel_layer, message=said)
 
     async def test_authentication_is_checked_before_the_match_exists(self, harness_ws, harness_channel_layer):
         client = await harness_ws.connect("/ws/match/999999/")
@@ -209,7 +213,8 @@ class TestConnectRefusals:
         client = await harness_ws.connect(
             match_path(match), application=bare, scope={"user": AnonymousUser()}
         )
-        await assert_refused(client, 4001, "auth_required", harness_channel_layer)
+        said = "authentication required"
+        await assert_refused(client, 4001, "auth_required", harness_channel_layer, message=said)
 
     @pytest.mark.parametrize(
         ("origin", "headers"),
@@ -220,7 +225,8 @@ class TestConnectRefusals:
     ):
         settings.WS_ALLOWED_ORIGINS = ["http://localhost"]
         client = await harness_ws.connect(match_path(match), user=cast.alice, origin=origin, headers=headers)
-        await assert_refused(client, 4003, "origin_not_allowed", harness_channel_layer)
+        said = "origin not allowed"
+        await assert_refused(client, 4003, "origin_not_allowed", harness_channel_layer, message=said)
 
     async def test_allowed_origin_is_welcomed(self, harness_ws, settings, cast, match):
         settings.WS_ALLOWED_ORIGINS = ["http://localhost"]
@@ -266,7 +272,8 @@ class TestClientFrames:
     ):
         client = await join(harness_ws, match, cast.carol)
         await client.send_json({"type": "ping", "timestamp": timestamp})
-        assert await client.receive_json() == error("invalid_schema")
+        wrong_type = error("invalid_schema", "'timestamp' must be a number or a string")
+        assert await client.receive_json() == wrong_type
         await assert_still_open(client)
 
     async def test_pong_gets_no_answer(self, harness_ws, cast, match):
@@ -298,7 +305,8 @@ class TestClientFrames:
         client = await join(harness_ws, match, cast.alice)
         await Match.objects.filter(pk=match.pk).adelete()
         await client.send_json({"type": "subscribe"})
-        assert await client.expect_close(4004) == [error("not_found")]
+        gone = error("not_found", f"match_id {match.pk} no longer exists")
+        assert await client.expect_close(4004) == [gone]
 
     async def test_participant_score_is_saved_and_broadcast_once_after_the_window(
         self, harness_ws, cast, tournament, match
@@ -350,7 +358,8 @@ class TestClientFrames:
         alice = await join(harness_ws, match, cast.alice)
         carol = await join(harness_ws, match, cast.carol)
         await carol.send_json(frame)
-        assert await carol.receive_json() == error("permission_denied")
+        denial = "only participants, the organizer or an admin report scores"
+        assert await carol.receive_json() == error("permission_denied", denial)
         await alice.assert_nothing_received(1)
         stored = await Match.objects.aget(pk=match.pk)
         assert (stored.score1, stored.score2) == (0, 0)
@@ -410,6 +419,44 @@ class TestClientFrames:
             await client.send_text(raw)
         assert await client.receive_json() == error(code)
         await assert_still_open(client)
+
+
+class TestReportIsAuthorizedWhenItArrives:
+    """docs/protocol.md "Roles": `report_score` is authorized from the database as it is then."""
+
+    REPORT = {"type": "report_score", "data": {"score1": 2, "score2": 1}}
+
+    async def assert_refused_now(self, reporter, bob, match, close_code: int, expected: dict) -> None:
+        """The report gets `expected` and `close_code`; the score is unchanged and bob is sent nothing."""
+        await reporter.send_json(self.REPORT)
+        assert await reporter.expect_close(close_code) == [expected]
+        await bob.assert_nothing_received(1)  # past the batch window: no score_updated
+        assert await Match.objects.filter(pk=match.pk, score1=2).aexists() is False
+
+    async def test_a_participant_deactivated_since_connecting_is_closed_with_4001(
+        self, harness_ws, django_user_model, cast, match
+    ):
+        alice, bob = await join(harness_ws, match, cast.alice), await join(harness_ws, match, cast.bob)
+        await django_user_model.objects.filter(pk=cast.alice.pk).aupdate(is_active=False)
+        refused = error("inactive_user", "this account may no longer act")
+        await self.assert_refused_now(alice, bob, match, 4001, refused)
+
+    async def test_a_participant_deleted_since_connecting_is_closed_with_4001(
+        self, harness_ws, django_user_model, cast, match
+    ):
+        alice, bob = await join(harness_ws, match, cast.alice), await join(harness_ws, match, cast.bob)
+        await django_user_model.objects.filter(pk=cast.alice.pk).adelete()
+        refused = error("unknown_user", "this account may no longer act")
+        await self.assert_refused_now(alice, bob, match, 4001, refused)
+
+    async def test_a_report_for_a_match_deleted_since_connecting_is_closed_with_4004(
+        self, harness_ws, cast, match
+    ):
+        alice = await join(harness_ws, match, cast.alice)
+        await Match.objects.filter(pk=match.pk).adelete()
+        await alice.send_json(self.REPORT)
+        assert await alice.expect_close(4004) == [error("not_found", f"match_id {match.pk} no longer exists")]
+        assert await Match.objects.filter(pk=match.pk).aexists() is False
 
 
 SERVER_EVENTS = [
@@ -500,7 +547,7 @@ class TestHeartbeat:
         frames = await client.expect_close(4008, timeout=HEARTBEAT_TIMEOUT + 5)
         assert now() - t0 == pytest.approx(HEARTBEAT_TIMEOUT, abs=SLACK)
         assert [frame["type"] for frame in frames] == ["ping", "error"]  # one ping at 25 s, then the reason
-        assert frames[1] == error("heartbeat_timeout")
+        assert frames[1] == error("heartbeat_timeout", "no frame from the client in time")
         assert heartbeat_tasks() == []  # the heartbeat ended with its close
 
     @pytest.mark.parametrize(
@@ -609,7 +656,8 @@ class TestDisconnect:
 
         monkeypatch.setattr(harness_channel_layer, "group_add", unreachable)
         bob = await harness_ws.connect(match_path(match), user=cast.bob)
-        assert await bob.expect_close(1011) == [error("unavailable")]
+        unavailable = error("unavailable", "live updates are unavailable; retry shortly")
+        assert await bob.expect_close(1011) == [unavailable]
         await bob.disconnect()
         assert await room_count(match) == 1  # alice's place, still hers
         assert len(heartbeat_tasks()) == 1  # alice's

@@ -410,7 +410,7 @@ class TestRoomCapacity:
         bob = await join(harness_ws, match, cast.bob)
         carol = await harness_ws.connect(match_path(match), user=cast.carol)
         assert carol.accepted
-        assert await carol.expect_close(4029) == [error("room_full")]
+        assert await carol.expect_close(4029) == [error("room_full", "this room is full")]
         assert len(members(harness_channel_layer, match)) == 2
         assert len(heartbeat_tasks()) == 2
         await carol.disconnect()

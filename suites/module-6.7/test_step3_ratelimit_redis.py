@@ -2,10 +2,12 @@
 
 import asyncio
 import logging
+import socket
 import time
 
 import pytest
 from channels.layers import channel_layers, get_channel_layer
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from suites.realtime_checks import (
@@ -298,7 +300,8 @@ class TestChannelLayerOnRedis:
         server.down()
         alice = await harness_ws.connect(match_path(match), user=cast.alice)
         assert alice.accepted
-        assert await alice.expect_close(1011) == [error("unavailable")]
+        unavailable = error("unavailable", "live updates are unavailable; retry shortly")
+        assert await alice.expect_close(1011) == [unavailable]
         assert await room_count(match) == 0  # given back before the client even left
         assert heartbeat_tasks() == []
         joining = [m for m in consumer_logs(caplog) if m.startswith("joining")]
@@ -377,8 +380,11 @@ class TestRedisBackendDirectly:
         server = await asyncio.start_server(silent, "127.0.0.1", 0)
         port = server.sockets[0].getsockname()[1]
         backend = RedisBackend(f"redis://127.0.0.1:{port}/0", socket_timeout=0.05)
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
         with pytest.raises(RedisTimeoutError):
             await backend.count("k")
+        assert loop.time() - t0 == pytest.approx(2 * 0.05, abs=0.04)  # its timeout, not redis-py's 5 s
         assert len(connections) == 2
         await backend.aclose()
         for writer in connections:
@@ -386,3 +392,84 @@ class TestRedisBackendDirectly:
         server.close()
         await server.wait_closed()
         assert RedisBackend(f"redis://127.0.0.1:{port}/0").socket_timeout == 1.0
+
+    async def test_a_redis_that_never_accepts_is_down_after_the_same_timeout(self):
+        """Connecting times out after `socket_timeout` too (asked twice), not after redis-py's 5 s."""
+        listener = socket.socket()
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(0)  # never accepted: once its queue holds one connection, SYNs go unanswered
+        filler = socket.create_connection(listener.getsockname())
+        host, port = listener.getsockname()
+        backend = RedisBackend(f"redis://{host}:{port}/0", socket_timeout=0.05)
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+        try:
+            with pytest.raises(RedisTimeoutError):
+                await backend.count("k")
+            assert loop.time() - t0 == pytest.approx(2 * 0.05, abs=0.04)
+        finally:
+            await backend.aclose()
+            filler.close()
+            listener.close()
+
+    @staticmethod
+    async def hold_the_pool(backend: RedisBackend) -> list:
+        """Take every connection of the backend's pool: the documented 32 (docs/protocol.md)."""
+        pool = (await backend._connection()).connection_pool
+        return [await pool.get_connection() for _ in range(32)]
+
+    @staticmethod
+    async def give_back(backend: RedisBackend, held: list) -> None:
+        pool = (await backend._connection()).connection_pool
+        for connection in held:
+            await pool.release(connection)
+
+    async def test_a_call_beyond_the_pool_waits_for_a_connection(self, redis):
+        """Busy is not down: with all 32 connections in use a call waits, and a freed one serves it."""
+        server, client, clock = redis
+        backend = RedisBackend(server.url)
+        held = await self.hold_the_pool(backend)
+        call = asyncio.ensure_future(backend.acquire("k", 10))
+        await clock.advance(20)  # longer than redis-py's own default wait (20 s)
+        assert not call.done()  # no 33rd connection: it waits
+        await self.give_back(backend, held[:1])
+        assert await asyncio.wait_for(call, timeout=1) is True
+        assert client.get("k") == b"1"
+        await self.give_back(backend, held[1:])
+        await backend.aclose()
+
+    async def test_a_call_beyond_the_pool_gives_up_after_30_seconds(self, redis):
+        """After 30 s of waiting for a connection the call fails (then Redis counts as unreachable)."""
+        server, client, clock = redis
+        backend = RedisBackend(server.url)
+        held = await self.hold_the_pool(backend)
+        call = asyncio.ensure_future(backend.acquire("k", 10))
+        await clock.advance(29.9)
+        assert not call.done()
+        await clock.advance(0.2)
+        assert call.done()
+        with pytest.raises(RedisConnectionError, match="No connection available"):
+            call.result()
+        assert client.get("k") is None
+        await self.give_back(backend, held)
+        await backend.aclose()
+
+
+def test_each_event_loop_gets_its_own_client_closed_with_it(harness_redis):
+    """asyncio clients belong to one loop: a backend used from a second loop makes a new client there,
+    and each loop's shutdown closes its own (no connection left open once both loops are gone)."""
+    backend = RedisBackend(harness_redis.url)
+    inspector = harness_redis.client()
+    before = len(inspector.client_list())
+
+    async def take_a_slot() -> int:
+        await backend.acquire("k", 10)
+        return await backend.count("k")
+
+    assert asyncio.run(take_a_slot()) == 1
+    assert asyncio.run(take_a_slot()) == 2
+    # The server drops a connection once it reads the close: soon after the loop ends (a real wait).
+    deadline = time.monotonic() + 5
+    while len(inspector.client_list()) != before and time.monotonic() < deadline:
+        time.sleep(0.005)
+    assert len(inspector.client_list()) == before

@@ -90,16 +90,20 @@ def is_time(value: Any) -> bool:
 
 
 def claim_errors(claims: dict, users: dict, now: float) -> set:
-    """Every auth_error the claims deserve; with one problem exactly one, with none {None} or a user error."""
+    """Every auth_error the claims deserve; with one problem exactly one, with none {None} or a user error.
+
+    A time that is not a number makes the token malformed whatever else is wrong with it: an expired
+    token with a boolean `iat` is malformed, not expired (docs/protocol.md "Tokens").
+    """
+    exp, iat = claims.get("exp"), claims.get("iat")
+    if not (is_time(exp) and is_time(iat)):
+        return {"malformed"}
     problems = set()
     if not is_int(claims.get("user_id")):
         problems.add("malformed")
-    exp, iat = claims.get("exp"), claims.get("iat")
-    if not is_time(exp):
-        problems.add("malformed")
-    elif exp <= now:
+    if exp <= now:
         problems.add("expired")
-    if not is_time(iat) or iat > now:
+    if iat > now:
         problems.add("malformed")  # an iat in the future is a token "not yet valid"
     if problems:
         return problems
@@ -282,6 +286,12 @@ def test_a_valid_token_with_one_character_changed_is_refused(people, part, where
 # Found by this test (were accepted, because PyJWT reads times with int()): times that are not numbers.
 @example(claims={"user_id": "alice", "iat": ("ago", 10), "exp": str(10**11)}, extra={})
 @example(claims={"user_id": "alice", "iat": True, "exp": ("in", 3600)}, extra={})
+# PyJWT reads `true` as 1 (1970) and `"0"` as 0: such an exp is malformed, never "expired", and an odd
+# iat beside an expired exp is malformed too.
+@example(claims={"user_id": "alice", "iat": ("ago", 10), "exp": True}, extra={})
+@example(claims={"user_id": "alice", "iat": ("ago", 10), "exp": "0"}, extra={})
+@example(claims={"user_id": "alice", "iat": True, "exp": ("in", -3600)}, extra={})
+@example(claims={"user_id": "alice", "iat": "x", "exp": ("in", -3600)}, extra={})
 def test_only_an_int_user_id_of_an_active_user_with_a_future_exp_authenticates(people, claims, extra):
     now = time.time()
     resolved = resolve(claims, ids_of(people), now)
@@ -387,9 +397,12 @@ def test_tokens_are_signed_with_jwt_signing_key_when_it_is_set():
 
 @pytest.mark.parametrize("nbf", [True, "0", "1e3", None, [0]])
 def test_a_not_before_that_is_not_a_number_is_malformed(nbf):
-    """RFC 7519 times are numbers: `nbf` as a boolean, a numeric string or null is refused like `iat`."""
+    """RFC 7519 times are numbers: `nbf` as a boolean, a numeric string or null is refused like `iat`,
+    on an expired token too (malformed, not expired)."""
     now = time.time()
     assert decode_user_id(sign({"alg": "HS256"}, {**good_claims(7, now), "nbf": nbf})) == (None, "malformed")
+    expired = {**good_claims(7, now - 7200), "nbf": nbf}
+    assert decode_user_id(sign({"alg": "HS256"}, expired)) == (None, "malformed")
     assert decode_user_id(sign({"alg": "HS256"}, {**good_claims(7, now), "nbf": int(now) - 60})) == (7, None)
 
 

@@ -1,6 +1,7 @@
 """Module 6.7 step 4: fuzzed timelines of client frames, silences and server events on one connection."""
 
 import asyncio
+import importlib.util
 import logging
 import math
 from dataclasses import dataclass
@@ -13,7 +14,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from suites.realtime_checks import Recorder, error, heartbeat_tasks, members
-from target_app.realtime import utils
+from target_app.realtime import consumers, utils
 from target_app.realtime.consumers import RealtimeConsumer, TournamentConsumer
 
 pytestmark = pytest.mark.looptime
@@ -318,6 +319,24 @@ async def test_layer_receive_waits_out_any_outage(caplog, failures, then):
     if then is not None:
         with pytest.raises(then):
             await consumer.channel_receive()
+
+
+async def test_a_process_logs_no_recovery_before_its_first_outage(caplog):
+    """The outage flag starts clear: a new process's first channel message logs nothing.
+
+    The flag is process-wide and every test that receives clears it, so the state a process starts in
+    is read from a fresh copy of the module, as a new server process imports it.
+    """
+    spec = importlib.util.spec_from_file_location("fresh_consumers", consumers.__file__)
+    fresh = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(fresh)
+
+    async def layer_receive():
+        return {"type": "relay"}
+
+    caplog.set_level(logging.DEBUG, logger="fresh_consumers")
+    assert await fresh._receive_through_outages(layer_receive) == {"type": "relay"}
+    assert [record.getMessage() for record in caplog.records] == []
 
 
 # -- what the consumer's overrides keep of Channels' own contract ---------------------------------------

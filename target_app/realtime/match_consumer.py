@@ -72,7 +72,7 @@ class MatchConsumer(RealtimeConsumer):
     async def handle_subscribe(self, frame: dict) -> None:
         match = await _match_snapshot(self.object_id)
         if match is None:  # deleted while we were connected
-            await self.reject(CLOSE_NOT_FOUND, "not_found", f"match {self.object_id} no longer exists")
+            await self.reject(CLOSE_NOT_FOUND, "not_found", f"match_id {self.object_id} no longer exists")
             return
         await self.send_frame("subscribed", match_summary(match))
 

@@ -47,9 +47,10 @@ def decode_user_id(token: str) -> tuple[int | None, str | None]:
     if header.get("alg") != ALGORITHM:
         return None, BAD_SIGNATURE
     try:
-        # Signature and shape first, times second: PyJWT reads times with int(), so checked the other way
+        # Signature and shape first, expiry second: PyJWT reads times with int(), so checked the other way
         # round `"exp": true` was "expired" (1970). RFC 7519 times are numbers; anything else is malformed.
-        claims = _decode(token, verify_exp=False, verify_nbf=False, verify_iat=False)
+        # Only `exp` must wait for the type check: every other time claim PyJWT refuses is malformed anyway.
+        claims = _decode(token, verify_exp=False)
         times = [claims[name] for name in ("iat", "exp", "nbf") if name in claims]
         if any(isinstance(value, bool) or not isinstance(value, int | float) for value in times):
             return None, MALFORMED
