@@ -17,8 +17,9 @@ from harness.spec.tree import project_files  # the same files `harness mutate` c
 DIGEST_CHARS = 16
 
 
-def source_state(root: Path, own: Sequence[str] = ("reports", "trace.yml", "MAP.md")) -> str:
-    """The key of the files under `root` as they are now; `own` are the paths the harness writes."""
+def source_state(root: Path, own: Sequence[str]) -> str:
+    """The key of the files under `root` as they are now; `own` are the paths the harness writes (the
+    project's reports directory, trace and map files: `store.layout`)."""
     commit = _git(root, "rev-parse", "HEAD")
     if commit is None:
         return f"files:{_digest(root, _walk(root, own))}"

@@ -14,6 +14,8 @@ from harness.store.outcome_log import RunOutcomes, decode, encode
 A, B = "t/test_a.py::test_a", "t/test_a.py::TestK::test_b[x::y]"
 C, D = "t/sub/test_c.py::test_c", "t/test_broken.py (collection)"
 
+OWN = ("reports", "trace.yml", "MAP.md")  # what the harness writes in a project with default settings
+
 
 def _rep(number, **outcomes):
     tests = {test: run for test, run in zip((A, B, C, D), outcomes.values(), strict=False)}
@@ -99,35 +101,35 @@ def test_the_source_state_is_the_commit_plus_a_digest_of_local_changes(tmp_path)
     head = subprocess.run(
         ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True
     ).stdout.strip()
-    assert source_state(root) == head
+    assert source_state(root, OWN) == head
     (root / "trace.yml").write_text("- event: run\n")  # the harness's own outputs change nothing
     (root / "reports" / "old.json").write_text('{"new": 1}')
-    assert source_state(root) == head
+    assert source_state(root, OWN) == head
     (root / "pkg.py").write_text("x = 2\n")
-    changed = source_state(root)
+    changed = source_state(root, OWN)
     assert changed.startswith(f"{head}+") and len(changed) == len(head) + 17
     (root / "new.py").write_text("y = 1\n")
-    with_new = source_state(root)
+    with_new = source_state(root, OWN)
     assert with_new not in (head, changed)
     clone = tmp_path / "b"
     subprocess.run(["git", "clone", "-q", str(root), str(clone)], check=True)
-    assert source_state(clone) == head  # another machine, same commit
+    assert source_state(clone, OWN) == head  # another machine, same commit
     (clone / "pkg.py").write_text("x = 2\n")
     (clone / "new.py").write_text("y = 1\n")
-    assert source_state(clone) == with_new  # and the same local changes: the same state
+    assert source_state(clone, OWN) == with_new  # and the same local changes: the same state
 
 
 def test_a_rename_counts_both_paths_and_a_project_outside_git_is_keyed_by_its_files(tmp_path):
     root = _repo(tmp_path / "a")
     _git(root, "mv", "pkg.py", "lib.py")
-    renamed = source_state(root)
+    renamed = source_state(root, OWN)
     assert "+" in renamed
     plain = tmp_path / "plain"
     plain.mkdir()
     (plain / "pkg.py").write_text("x = 1\n")
-    first = source_state(plain)
+    first = source_state(plain, OWN)
     assert first.startswith("files:")
     (plain / "trace.yml").write_text("x")
-    assert source_state(plain) == first
+    assert source_state(plain, OWN) == first
     (plain / "pkg.py").write_text("x = 3\n")
-    assert source_state(plain) != first
+    assert source_state(plain, OWN) != first
