@@ -89,7 +89,8 @@ def _is_module(path: Path) -> bool:
 
 
 def find_suites(root: Path) -> tuple[tuple[str, ...], str]:
-    """The test paths: pytest's `testpaths` if the project sets it, else tests/ and test/ directories."""
+    """The test paths: pytest's `testpaths` if the project sets it, else tests/ and test/ directories,
+    else test files beside the code at the root (`test_*.py`, `*_test.py`: pytest's default names)."""
     testpaths = pytest_option(root, "testpaths")
     found = [p for p in testpaths if (root / p).exists()]
     if found:
@@ -97,7 +98,12 @@ def find_suites(root: Path) -> tuple[tuple[str, ...], str]:
     found = [name for name in ("tests", "test") if (root / name).is_dir()]
     if found:
         return tuple(found), "test directories"
-    raise UsageError(f"{root}: no tests found (pytest testpaths, tests/ or test/); give --suites")
+    found = [p.name for p in sorted(root.glob("*.py")) if re.match(r"test_.*\.py$|.*_test\.py$", p.name)]
+    if found:
+        return tuple(found), "test files at the root"
+    raise UsageError(
+        f"{root}: no tests found (pytest testpaths, tests/ or test/, test_*.py at the root); give --suites"
+    )
 
 
 def default_id(root: Path, sources: tuple[str, ...]) -> str:

@@ -163,12 +163,38 @@ def test_discovery_prefers_src_and_skips_tests_docs_and_tooling(tmp_path):
         find_sources(tmp_path)
 
 
+def test_a_module_with_its_tests_beside_it_at_the_root(throwaway):
+    """six's layout: six.py and test_six.py side by side, configured in setup.cfg only."""
+    _reshape(throwaway)
+    throwaway.write("dbl.py", DOUBLE)
+    throwaway.write("setup.py", "")
+    throwaway.write("test_dbl.py", TEST_DOUBLE.format(module="dbl"))
+    outcome = throwaway.harness("init", "--id", "dbl")
+    assert outcome.exit_code == 0, outcome.output
+    assert (
+        "Found top-level module: dbl\nFound tests (test files at the root): test_dbl.py\n" in outcome.output
+    )
+    spec = yaml.safe_load((throwaway.root / "suites/dbl/module.yml").read_text(encoding="utf-8"))
+    assert (spec["source"], spec["suites"], spec["targets"]) == (["dbl"], ["test_dbl.py"], {"dbl.py": 44.44})
+    assert throwaway.harness("run", "dbl").exit_code == 0
+
+
 def test_suites_from_pytest_ini_testpaths_else_test_directories(tmp_path):
     (tmp_path / "test").mkdir()
     assert find_suites(tmp_path) == (("test",), "test directories")
     (tmp_path / "it").mkdir()
     (tmp_path / "pytest.ini").write_text("[pytest]\ntestpaths = it missing\n")
     assert find_suites(tmp_path) == (("it",), "testpaths in the pytest configuration")
+
+
+def test_without_test_directories_the_test_files_at_the_root_are_the_suites(tmp_path):
+    for name in ("test_b.py", "a_test.py", "testing.py", "conftest.py", "mod.py"):
+        (tmp_path / name).write_text("")
+    assert find_suites(tmp_path) == (("a_test.py", "test_b.py"), "test files at the root")
+    (tmp_path / "test_b.py").unlink()
+    (tmp_path / "a_test.py").unlink()
+    with pytest.raises(UsageError, match="no tests found"):
+        find_suites(tmp_path)
 
 
 @pytest.mark.parametrize("units", [7, 99, 1234, 9999])
