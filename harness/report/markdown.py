@@ -120,19 +120,27 @@ def step_mark(row: dict) -> str:
     return MARKS["met" if row["met"] else ("warn" if row["warn_only"] else "below")][0]
 
 
-def tests_line(t: dict, compact: bool = False) -> str:
+def tests_line(t: dict, compact: bool = False, xfailed: int = 0) -> str:
     """`2 passed, 0 failed, 1 skipped, 0 errors`; compact folds errors into failed (the MAP.md cell).
+    Skipped counts expected failures too, as JUnit does; `xfailed` says how many of them, when known.
     Flaky and quarantined tests (repetitions, reruns, the spec's quarantine) follow when there are any."""
+    skipped = f"{t['skipped']} skipped" + (f" ({xfailed} xfailed)" if xfailed else "")
     if compact:
-        text = f"{t['passed']} passed, {t['failed'] + t['errors']} failed, {t['skipped']} skipped"
+        text = f"{t['passed']} passed, {t['failed'] + t['errors']} failed, {skipped}"
     else:
-        text = f"{t['passed']} passed, {t['failed']} failed, {t['skipped']} skipped, {t['errors']} errors"
+        text = f"{t['passed']} passed, {t['failed']} failed, {skipped}, {t['errors']} errors"
     return text + "".join(f", {t[k]} {k}" for k in ("flaky", "quarantined") if t.get(k))
+
+
+def xfailed(result: dict) -> int:
+    """How many of the skipped tests were expected failures (`xfail` or `xfail: <reason>`)."""
+    messages = (s.get("message", "") for s in result.get("skips") or [])
+    return sum(1 for message in messages if re.fullmatch(r"xfail(: .*)?", message, re.S))
 
 
 def tests_summary(result: dict) -> str:
     """The tests' outcomes, then the tests the selection left out and the subtests, when there are any."""
-    text = tests_line(result["tests"])
+    text = tests_line(result["tests"], xfailed=xfailed(result))
     if result.get("deselected"):
         text += f", {result['deselected']} deselected"
     subtests = result.get("subtests") or {}

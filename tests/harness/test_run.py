@@ -265,3 +265,29 @@ def test_a_coverage_include_beside_warnings_as_errors_does_not_fail_the_run(thro
     result = throwaway.result("m")
     assert (result["status"], result["tests"]["passed"]) == ("complete", 2)
     assert sorted(result["files"]) == ["calc/__init__.py", "calc/ops.py"]  # the sources, not the suites
+
+
+def test_an_expected_failure_is_counted_with_the_skipped_and_named_so(throwaway):
+    """JUnit and results.json count an xfail as skipped; the summary says how many of them were xfail."""
+    throwaway.write(
+        "suites/tests/test_expected.py",
+        """
+        import pytest
+
+
+        @pytest.mark.xfail(reason="not yet")
+        def test_later():
+            assert False
+
+
+        @pytest.mark.skip(reason="elsewhere")
+        def test_elsewhere():
+            pass
+        """,
+    )
+    throwaway.spec("m", suites=["suites/tests/test_expected.py"])
+    ran = throwaway.harness("run", "m")
+    assert "(0 passed, 0 failed, 2 skipped (1 xfailed), 0 errors)" in ran.output
+    assert throwaway.result("m")["tests"]["skipped"] == 2
+    report = (throwaway.root / "reports/m/COMPLETION_STATUS.md").read_text(encoding="utf-8")
+    assert "**Tests**: 0 passed, 0 failed, 2 skipped (1 xfailed), 0 errors" in report
