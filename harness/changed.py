@@ -19,6 +19,7 @@ from harness.evaluate.patch import gate, patch_coverage, patch_mutation
 from harness.measure import affected, coverage, per_test
 from harness.measure.outcomes import OUTCOMES
 from harness.measure.selected import Selected, run_selected
+from harness.measure.source_state import of_project as source_state_now
 from harness.publish import publish_patch
 from harness.report import patch as render
 from harness.run.session import RunOptions
@@ -26,7 +27,7 @@ from harness.spec.changes import Changes, changes
 from harness.spec.model import ModuleSpec
 from harness.spec.preflight import check_spec
 from harness.spec.project import Project
-from harness.store import disk, layout, records
+from harness.store import disk, layout, outcome_log, records
 from harness.store import mutation as stored
 from harness.store import patch as kept
 
@@ -214,12 +215,22 @@ def _whole_report(project: Project, spec: ModuleSpec, change: Change, echo: Echo
         raise DataError(
             f"{spec.id}: no coverage of this change yet; `harness run {spec.id} --changed` measures it"
         )
-    if not per_test.on_tree(project, spec.id):  # no record of the tree it ran on, or another tree
+    if not (per_test.on_tree(project, spec.id) or _ran_on_this_tree(project, at)):
         echo(
             f"Note: patch coverage from {spec.id}'s last whole run, which may have run on another tree"
             f" (`harness check {spec.id} --run --changed` measures this one)"
         )
     return disk.read_json(at.coverage_report, "coverage report")
+
+
+def _ran_on_this_tree(project: Project, at: layout.ModuleFiles) -> bool:
+    """Whether the stored whole run ran at the project's source state now: its line in the outcome log
+    (the one that finished when the result did) names that state."""
+    if not at.result.is_file():
+        return False
+    finished = records.load(at.result).get("finished_at")
+    logged = [line for line in outcome_log.read([at.outcomes]) if line.at == finished]
+    return bool(logged) and logged[-1].state == source_state_now(project)
 
 
 def _mutants(project: Project, spec: ModuleSpec, change: Change) -> list[dict] | None:

@@ -15,7 +15,7 @@ from harness.measure import baseline, per_test
 from harness.measure.inputs import Inputs
 from harness.measure.inputs import prepare as inputs_for
 from harness.measure.session import EarlyReports, Measured, Session, measure
-from harness.measure.source_state import source_state
+from harness.measure.source_state import of_project as source_state_now
 from harness.publish import Produced, publish
 from harness.report import junit, markdown, site, terminal
 from harness.report import stability as stability_report
@@ -68,7 +68,7 @@ def run_module(
         at = layout.files(project, spec.id, step)
         options = workers.resolve(options, at.junit, echo)
         started = disk.now()
-        state = source_state(project.root, own=(project.reports_dir, *layout.own_files(project)))
+        state = source_state_now(project)
         if options.shard:
             order = order_env(seed=plan.seed_of(1))
             return _run_shard(project, spec, suites, at, options, started, span, echo, state, order)

@@ -12,7 +12,9 @@ import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
+from harness.spec.project import Project
 from harness.spec.tree import project_files  # the same files `harness mutate` copies
+from harness.store import layout
 
 DIGEST_CHARS = 16
 
@@ -28,6 +30,11 @@ def source_state(root: Path, own: Sequence[str]) -> str:
     changed = _git(root, "status", "--porcelain=v1", "-z", "--untracked-files=all", "--", ".", *excludes)
     paths = _changed_paths((changed or b"").decode("utf-8", "surrogateescape"))
     return f"{commit}+{_digest(root, paths)}" if paths else commit
+
+
+def of_project(project: Project) -> str:
+    """The project's source state now, leaving out what the harness writes there (the layout's paths)."""
+    return source_state(project.root, own=(project.reports_dir, *layout.own_files(project)))
 
 
 def _changed_paths(porcelain: str) -> list[str]:

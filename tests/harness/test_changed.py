@@ -193,3 +193,25 @@ def test_check_run_changed_after_a_whole_run_gates_on_the_modules_own_targets_to
 def test_changed_refuses_what_it_cannot_do_in_one_line(work, args, message):
     done = work.harness(*args)
     assert done.exit_code == 2 and message in done.output and len(done.output.strip().splitlines()) == 1
+
+
+def test_check_changed_says_when_the_whole_run_was_of_another_tree(tmp_path, monkeypatch):
+    """Without a per-test record (no `patch:` targets), the outcome log tells the tree the run was of."""
+    for name, value in GIT_ENV.items():
+        monkeypatch.setenv(name, value)
+    for name in ("DJANGO_SETTINGS_MODULE", "PYTEST_ADDOPTS", "COVERAGE_PROCESS_START", "GITHUB_STEP_SUMMARY"):
+        monkeypatch.delenv(name, raising=False)
+    project = patch_project(tmp_path / "proj")
+    without_patch = {key: value for key, value in PATCH_SPEC.items() if key != "patch"}
+    project.write("suites/mod-a/module.yml", yaml.safe_dump(without_patch))
+    repo = Repo(project.root)
+    repo.git("init", "-q", "-b", "main")
+    repo.commit("main")
+    repo.git("checkout", "-q", "-b", "feature")
+    _edit(project, "    return 0\n", "    return 0 * x\n")
+    note = "Note: patch coverage from mod-a's last whole run, which may have run on another tree"
+    ran = project.harness("run", "mod-a")
+    assert ran.exit_code == 0, ran.output
+    assert note not in project.harness("check", "mod-a", "--changed").output  # run on this very tree
+    _edit(project, "    return 0 * x\n", "    return 0 * -x\n")
+    assert note in project.harness("check", "mod-a", "--changed").output
