@@ -43,6 +43,16 @@ def read_runs(project: Project, module_id: str, step: int | None = None) -> list
     return runs_from_events(trace.read(project), module_id, step)
 
 
+def module_runs(project: Project, ref: str, step: int | None = None) -> tuple[str, list[Run]]:
+    """The id of the module `ref` names (an id or a spec path) and its finished runs (`read_runs`). With
+    none, an unknown module or a step its spec does not have is a usage error, not an empty history."""
+    module_id = find_spec(project, ref).id if looks_like_path(ref) else ref
+    runs = read_runs(project, module_id, step)
+    if not runs:
+        check_step(find_spec(project, module_id), step)
+    return module_id, runs
+
+
 def read_histories(project: Project, module_ids: list[str]) -> dict[str, list[Run]]:
     """Module-level runs of each module, from one reading of trace.yml (for the MAP.md chart)."""
     events = trace.read(project)
@@ -124,11 +134,8 @@ def select(
     limit: int | None = None,
 ) -> Shown:
     """The runs `harness history` shows for module `ref` (an id or a spec path)."""
-    module_id = find_spec(project, ref).id if looks_like_path(ref) else ref
-    runs = read_runs(project, module_id, step)
+    module_id, runs = module_runs(project, ref, step)
     if not runs:
-        # An unknown module, or a step its spec does not have, is a usage error, not an empty history.
-        check_step(find_spec(project, module_id), step)
         return Shown(module_id, step, None, [], 0)
     file = _file_key(project, file, runs, module_id) if file else None
     rows = list(zip(runs, deltas(runs, file), strict=True))[-limit if limit else 0 :]

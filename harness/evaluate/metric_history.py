@@ -9,8 +9,7 @@ import json
 from dataclasses import asdict, dataclass, field
 
 from harness.errors import UsageError
-from harness.evaluate.history import Run, read_runs
-from harness.spec.catalog import check_step, find_spec, looks_like_path
+from harness.evaluate.history import Run, module_runs
 from harness.spec.model import METRIC_STATS
 from harness.spec.project import Project
 
@@ -77,13 +76,9 @@ def select(
     """The runs `harness history MODULE --metric NAME` shows; every statistic, or only `stat` with its Δ."""
     if stat is not None and stat not in METRIC_STATS:
         raise UsageError(f"--stat {stat}: not a statistic (one of {', '.join(METRIC_STATS)})")
-    module_id = find_spec(project, ref).id if looks_like_path(ref) else ref
-    runs = read_runs(project, module_id, step)
+    module_id, runs = module_runs(project, ref, step)
     shown = metric_runs(runs, name)
-    if not runs:
-        # An unknown module, or a step its spec does not have, is a usage error, not an empty history.
-        check_step(find_spec(project, module_id), step)
-    elif not any(run.stats for run in shown):
+    if runs and not any(run.stats for run in shown):
         known = names(runs)
         recorded = f" (recorded: {', '.join(known)})" if known else " (no run recorded any metric)"
         raise UsageError(f"{name}: not a metric of any finished run of {module_id}{recorded}")
