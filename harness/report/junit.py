@@ -13,7 +13,7 @@ import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from harness.run.records import iter_records
+from harness.run.records import is_xfail, iter_records
 
 # Each outcome that is not a pass: the <testsuite> count it adds to, and its element in <testcase>.
 _COUNTED = {"failed": "failures", "errors": "errors", "skipped": "skipped"}
@@ -71,8 +71,7 @@ def _case(record: dict) -> ET.Element:
     if outcome in _FAILED:
         ET.SubElement(case, _FAILED[outcome], message=message).text = details or message
     elif outcome == "skipped":
-        xfail = message.startswith("xfail")
-        kind = "pytest.xfail" if xfail else "pytest.skip"
+        kind = "pytest.xfail" if is_xfail(message) else "pytest.skip"
         ET.SubElement(case, "skipped", type=kind, message=message)
     return case
 

@@ -36,6 +36,7 @@ from harness.run.env import (
     STEPS_ENV,
     TEST_CONTEXTS_ENV,
 )
+from harness.run.records import xfail_message
 
 _LOADED = time.monotonic()  # pytest loads this plugin while it reads its arguments, before collecting
 SLICED = pytest.StashKey[set]()  # the node ids the shard's slicing left out
@@ -410,7 +411,7 @@ def _subtest_name(context) -> str:
 
 def _first_line(report) -> str:
     if getattr(report, "wasxfail", None) is not None and report.skipped:
-        return f"xfail: {report.wasxfail}".rstrip(": ")
+        return xfail_message(report.wasxfail)
     longrepr = report.longrepr
     if report.skipped and isinstance(longrepr, tuple) and len(longrepr) == 3:
         return str(longrepr[2]).removeprefix("Skipped: ")

@@ -22,3 +22,16 @@ def iter_records(path: Path, start: int = 0):
                 yield offset, json.loads(line)
             except ValueError as err:
                 raise DataError(f"{path}: unreadable test record: {err}") from err
+
+
+XFAIL = "xfail"  # a skipped test's record names an expected failure so: `xfail`, or `xfail: <reason>`
+
+
+def xfail_message(reason: str) -> str:
+    """The message of an expected failure's record (the plugin writes it)."""
+    return f"{XFAIL}: {reason}".rstrip(": ")
+
+
+def is_xfail(message: str) -> bool:
+    """Whether a skipped test's message is an expected failure's (`xfail_message`)."""
+    return message == XFAIL or message.startswith(f"{XFAIL}: ")
