@@ -84,8 +84,12 @@ def _dirs(parent: Path) -> list[Path]:
 
 
 def _is_module(path: Path) -> bool:
-    name = path.name
-    return path.stem.isidentifier() and name not in _NOT_MODULES and not re.match(r"test_|.*_test\.py$", name)
+    return path.stem.isidentifier() and path.name not in _NOT_MODULES and not _is_test_file(path.name)
+
+
+def _is_test_file(name: str) -> bool:
+    """pytest's default test file names: `test_*.py` and `*_test.py`."""
+    return re.fullmatch(r"test_.*\.py|.*_test\.py", name) is not None
 
 
 def find_suites(root: Path) -> tuple[tuple[str, ...], str]:
@@ -98,7 +102,7 @@ def find_suites(root: Path) -> tuple[tuple[str, ...], str]:
     found = [name for name in ("tests", "test") if (root / name).is_dir()]
     if found:
         return tuple(found), "test directories"
-    found = [p.name for p in sorted(root.glob("*.py")) if re.match(r"test_.*\.py$|.*_test\.py$", p.name)]
+    found = [p.name for p in sorted(root.glob("*.py")) if _is_test_file(p.name)]
     if found:
         return tuple(found), "test files at the root"
     raise UsageError(

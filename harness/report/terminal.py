@@ -49,12 +49,12 @@ def terminal_table(result: dict) -> str:
     """A short per-file table and the status line, for the end of `harness run`."""
     lines = []
     files = result.get("files", {})
+    accepted = _accepted(result)
     if files:
         width = max(len(p) for p in [*files, "Overall"])
         compared = has_baseline(result)  # without a baseline, no Baseline and Δ columns
         head = f"{'Baseline':>8}  {'Final':>7}  {'Δ':>6}" if compared else f"{'Final':>7}"
         lines.append(f"  {'File':<{width}}  {head}  {'Target':>6}")
-        accepted = _accepted(result)
         for path, e in [*files.items(), ("Overall", result["overall"])]:
             key = "overall" if path == "Overall" else path
             figures = f"{pct(e['percent']):>7}"
@@ -64,7 +64,7 @@ def terminal_table(result: dict) -> str:
     figures = metric_text.terminal_lines(result)
     lines += ["  Metric targets:", *figures] if figures else []
     # The table shows coverage only: a module held back by its mutation targets says which, here.
-    missed = _mutation_shortfalls(result.get("mutation"), _accepted(result))
+    missed = _mutation_shortfalls(result.get("mutation"), accepted)
     lines += ["  Mutation targets missed:", *(f"    {line}" for line in missed)] if missed else []
     lines.append(status_line(result))
     if result.get("reason"):
