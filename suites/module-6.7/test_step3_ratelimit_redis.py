@@ -50,6 +50,15 @@ def commands(client) -> dict[str, int]:
     }
 
 
+def settled(read, expected: int, seconds: float = 5.0) -> int:
+    """`read()` once it equals `expected`, else its value after `seconds` of real time: Redis drops a
+    connection once it reads the client's close, soon after the close returns, not before."""
+    deadline = time.monotonic() + seconds
+    while (value := read()) != expected and time.monotonic() < deadline:
+        time.sleep(0.005)
+    return value
+
+
 def warnings_of(caplog, level=logging.WARNING) -> list[str]:
     return [
         record.getMessage() for record in caplog.records if record.name == LOGGER and record.levelno == level
@@ -362,12 +371,8 @@ class TestRedisBackendDirectly:
         assert self.backend_clients(client) == before + 1
         assert client.info("stats")["total_connections_received"] == opened + 1  # made once, kept
         await backend.aclose()
-        # The server drops the connection once it reads the close: soon after, not before aclose returns
-        # (a real wait: the loop's time is virtual here).
-        deadline = time.monotonic() + 5
-        while self.backend_clients(client) != before and time.monotonic() < deadline:
-            time.sleep(0.005)
-        assert self.backend_clients(client) == before
+        # A real wait: the loop's time is virtual here.
+        assert settled(lambda: self.backend_clients(client), before) == before
 
     async def test_a_redis_that_never_answers_times_out_after_one_immediate_retry(self):
         """A silent server is down after `socket_timeout` (default 1 s), asked twice (one retry)."""
@@ -468,8 +473,4 @@ def test_each_event_loop_gets_its_own_client_closed_with_it(harness_redis):
 
     assert asyncio.run(take_a_slot()) == 1
     assert asyncio.run(take_a_slot()) == 2
-    # The server drops a connection once it reads the close: soon after the loop ends (a real wait).
-    deadline = time.monotonic() + 5
-    while len(inspector.client_list()) != before and time.monotonic() < deadline:
-        time.sleep(0.005)
-    assert len(inspector.client_list()) == before
+    assert settled(lambda: len(inspector.client_list()), before) == before  # soon after the loops end
