@@ -226,9 +226,10 @@ def _whole_report(project: Project, spec: ModuleSpec, change: Change, echo: Echo
 def _ran_on_this_tree(project: Project, at: layout.ModuleFiles) -> bool:
     """Whether the stored whole run ran at the project's source state now: its line in the outcome log
     (the one that finished when the result did) names that state."""
-    if not at.result.is_file():
+    result = records.load_if_any(at)
+    if result is None:
         return False
-    finished = records.load(at.result).get("finished_at")
+    finished = result.get("finished_at")
     logged = [line for line in outcome_log.read([at.outcomes]) if line.at == finished]
     return bool(logged) and logged[-1].state == source_state_now(project)
 
